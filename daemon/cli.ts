@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+/**
+ * The `patchbay` command line. Parses flags (unknown flags and bad values are errors with
+ * exit code 2), builds the config and hands off to the composition root or a command.
+ * In `stdio` mode nothing but JSON-RPC may reach stdout, so every message goes to stderr.
+ */
+import { parseArgs } from "node:util";
+import { loadConfig, type ConfigOverrides } from "./config.ts";
+import { PatchbayError, messageOf } from "./errors.ts";
+import { startDaemon, startStdio } from "./main.ts";
+import { VERSION } from "./version.ts";
+import { runStatus } from "./commands/status.ts";
+import { runNewPlugin } from "./commands/new-plugin.ts";
+import { runClaudeConfig } from "./commands/claude-config.ts";
+import { runDoctor } from "./commands/doctor.ts";
+import { runBridge } from "./transports/stdio-bridge.ts";
+
+const HELP = `patchbay ${VERSION} — one MCP server for every plugin in a folder
+
+Usage:
+  patchbay start [--config F] [--plugins DIR] [--host H] [--port P] [--token T]
+  patchbay stdio [--plugins DIR] [--standalone]    MCP over stdin/stdout (Claude Desktop)
+  patchbay status                                  is a daemon running; plugins; sessions
+  patchbay new-plugin NAME [--plugins DIR]         write a commented plugin file
+  patchbay doctor                                  check what keeps Claude Desktop from seeing it
+  patchbay claude-config [--write]                 print (or merge) the Claude Desktop entry
+
+Options:
+  --config F        config file (default: the package's config/patchbay.json)
+  --plugins DIR     plugins folder to watch
+  --host H          address to bind (default 127.0.0.1; others need --token)
+  --port P          port (default 7337; 0 picks a free one)
+  --token T         require Authorization: Bearer T on every endpoint but /healthz
+  --log-level L     trace|debug|info|warn|error|fatal|silent
+  -h, --help        this text
+  -v, --version     print the version
+`;
+
+class UsageError extends PatchbayError {
+  constructor(message: string) {
+    super("PB_ERR_USAGE", message);
+  }
+}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: "string" },
+        plugins: { type: "string" },
+        host: { type: "string" },
+        port: { type: "string" },
+        token: { type: "string" },
+        "log-level": { type: "string" },
+        standalone: { type: "boolean" },
+        write: { type: "boolean" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "v" },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(`${messageOf(err)}\nRun \`patchbay --help\` for usage.`);
+  }
+}
+
+function overridesFrom(values: ReturnType<typeof parse>["values"]): ConfigOverrides {
+  const o: ConfigOverrides = { config: values.config, pluginsDir: values.plugins, host: values.host, token: values.token };
+  if (values.port !== undefined) {
+    if (!/^\d+$/.test(values.port) || Number(values.port) > 65535) throw new UsageError(`--port: expected a number from 0 to 65535, got "${values.port}"`);
+    o.port = Number(values.port);
+  }
+  if (values["log-level"] !== undefined) o.logLevel = values["log-level"] as ConfigOverrides["logLevel"];
+  return o;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv);
+  if (values.version) {
+    process.stderr.write(`${VERSION}\n`);
+    return 0;
+  }
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    (command === "stdio" ? process.stderr : process.stdout).write(HELP);
+    return command || values.help ? 0 : 2;
+  }
+  const overrides = overridesFrom(values);
+  switch (command) {
+    case "start": {
+      const config = loadConfig(overrides);
+      const daemon = await startDaemon(config);
+      const lines = [
+        `Patchbay ${VERSION} is running.`,
+        `  Dashboard:        ${daemon.url}/${config.token ? `?token=${config.token}` : ""}`,
+        `  MCP (HTTP):       ${daemon.url}/mcp`,
+        `  Health:           ${daemon.url}/healthz`,
+        `  Plugins folder:   ${config.pluginsDir} (${daemon.manager.states().length} plugins, ${daemon.registry.tools.size} tools)`,
+        `Press Ctrl-C to stop.`,
+      ];
+      process.stdout.write(lines.join("\n") + "\n");
+      const stop = (signal: string) => {
+        daemon.logger.info({ signal }, "received signal");
+        const force = setTimeout(() => process.exit(1), config.shutdownGraceMs + 5_000);
+        force.unref();
+        void daemon.close().then(() => process.exit(0));
+      };
+      process.once("SIGINT", () => stop("SIGINT"));
+      process.once("SIGTERM", () => stop("SIGTERM"));
+      return -1; // keep running
+    }
+    case "stdio": {
+      const config = loadConfig(overrides);
+      if (values.standalone) {
+        await startStdio(config);
+        return -1;
+      }
+      await runBridge(config);
+      return -1;
+    }
+    case "status":
+      return runStatus(loadConfig(overrides), { json: values.json === true });
+    case "new-plugin":
+      if (rest.length !== 1) throw new UsageError("new-plugin needs exactly one NAME");
+      return runNewPlugin(loadConfig(overrides), rest[0]);
+    case "claude-config":
+      return runClaudeConfig({ write: values.write === true });
+    case "doctor":
+      return runDoctor(loadConfig(overrides));
+    default:
+      throw new UsageError(`unknown command "${command}". Run \`patchbay --help\`.`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err) => {
+    // stderr only: in stdio mode stdout belongs to JSON-RPC.
+    process.stderr.write(`patchbay: ${err instanceof PatchbayError ? err.message : (err as Error)?.stack ?? String(err)}\n`);
+    process.exitCode = err instanceof UsageError || (err instanceof PatchbayError && err.code === "PB_ERR_CONFIG") ? 2 : 1;
+  },
+);

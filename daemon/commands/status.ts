@@ -1,0 +1,37 @@
+/** `patchbay status`: is a daemon running, where, which plugins, which sessions. */
+import type { Config } from "../config.ts";
+import { readState } from "../state-file.ts";
+
+export async function runStatus(config: Config, opts: { json: boolean }): Promise<number> {
+  const state = readState(config.home);
+  if (!state) {
+    process.stdout.write(opts.json ? JSON.stringify({ running: false }) + "\n" : `No patchbay daemon is running (home ${config.home}).\nStart one with \`patchbay start\`.\n`);
+    return 1;
+  }
+  let health: any;
+  try {
+    const res = await fetch(`${state.url}/healthz`, { headers: state.token ? { authorization: `Bearer ${state.token}` } : {}, signal: AbortSignal.timeout(3_000) });
+    health = await res.json();
+  } catch (err) {
+    process.stdout.write(`A daemon is recorded (pid ${state.pid}, ${state.url}) but does not answer: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (opts.json) {
+    process.stdout.write(JSON.stringify({ running: true, ...state, token: undefined, health }, null, 2) + "\n");
+    return 0;
+  }
+  const out: string[] = [];
+  out.push(`Patchbay ${health.version} running (pid ${state.pid}) at ${state.url} since ${state.startedAt}`);
+  out.push(`Plugins folder: ${state.pluginsDir}`);
+  out.push(`Plugins (${health.plugins?.length ?? 0}):`);
+  for (const p of health.plugins ?? []) {
+    out.push(`  ${p.status === "loaded" ? "✓" : "✗"} ${p.name.padEnd(20)} ${p.status.padEnd(8)} v${p.version}${p.lastError ? `  error: ${p.lastError.message.split("\n")[0]}` : ""}`);
+  }
+  out.push(`Tools: ${health.counts?.tools}  Resources: ${health.counts?.resources}  Prompts: ${health.counts?.prompts}`);
+  const sessions = health.sessions ?? { open: 0, byTransport: {} };
+  out.push(`Sessions: ${sessions.open}${Object.keys(sessions.byTransport).length ? " (" + Object.entries(sessions.byTransport).map(([k, v]) => `${k}: ${v}`).join(", ") + ")" : ""}`);
+  for (const s of sessions.list ?? []) out.push(`  ${s.transport.padEnd(16)} ${s.clientName ?? "(unknown client)"} ${s.calls} calls`);
+  for (const c of health.conflicts ?? []) out.push(`Conflict: ${c}`);
+  process.stdout.write(out.join("\n") + "\n");
+  return 0;
+}

@@ -1,0 +1,118 @@
+/**
+ * Configuration: `config/patchbay.json` (or `--config F`), overridden by `PATCHBAY_*`
+ * environment variables, overridden by CLI flags. Validated with zod; unknown keys and bad
+ * values are rejected with the key named.
+ */
+import { readFileSync, existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { z } from "zod";
+import { ConfigError } from "./errors.ts";
+import { packageRoot } from "./package-root.ts";
+
+const LogLevel = z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
+
+export const ConfigSchema = z
+  .object({
+    host: z.string().min(1).default("127.0.0.1"),
+    port: z.number().int().min(0).max(65535).default(7337),
+    token: z.string().min(8, "token must be at least 8 characters").optional(),
+    pluginsDir: z.string().min(1).default("plugins"),
+    home: z.string().min(1).optional(),
+    logLevel: LogLevel.default("info"),
+    logFile: z.string().min(1).optional(),
+    callTimeoutMs: z.number().int().positive().default(60_000),
+    workerHeapMb: z.number().int().min(16).default(256),
+    namespaceSeparator: z.string().regex(/^[a-zA-Z0-9_-]{0,4}$/, "must be 0-4 of [a-zA-Z0-9_-]").default("__"),
+    pageSize: z.number().int().min(1).max(10_000).default(100),
+    allowedHosts: z.array(z.string()).default([]),
+    allowedOrigins: z.array(z.string()).default([]),
+    maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
+    maxSessions: z.number().int().positive().default(256),
+    sessionIdleTimeoutMs: z.number().int().positive().default(30 * 60_000),
+    reloadDebounceMs: z.number().int().min(0).default(50),
+    shutdownGraceMs: z.number().int().min(0).default(5_000),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema> & { home: string; pluginsDir: string; configFile?: string };
+
+/** Flags and env take the same keys as the file. */
+export type ConfigOverrides = Partial<z.input<typeof ConfigSchema>> & { config?: string };
+
+const ENV: Record<string, { key: keyof z.input<typeof ConfigSchema>; type: "string" | "number" }> = {
+  PATCHBAY_HOST: { key: "host", type: "string" },
+  PATCHBAY_PORT: { key: "port", type: "number" },
+  PATCHBAY_TOKEN: { key: "token", type: "string" },
+  PATCHBAY_PLUGINS: { key: "pluginsDir", type: "string" },
+  PATCHBAY_HOME: { key: "home", type: "string" },
+  PATCHBAY_LOG_LEVEL: { key: "logLevel", type: "string" },
+  PATCHBAY_LOG_FILE: { key: "logFile", type: "string" },
+  PATCHBAY_CALL_TIMEOUT_MS: { key: "callTimeoutMs", type: "number" },
+  PATCHBAY_SESSION_IDLE_TIMEOUT_MS: { key: "sessionIdleTimeoutMs", type: "number" },
+};
+
+function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, { key, type }] of Object.entries(ENV)) {
+    const raw = env[name];
+    if (raw === undefined || raw === "") continue;
+    if (type === "number") {
+      const n = Number(raw);
+      if (!Number.isFinite(n)) throw new ConfigError(`${name}: expected a number, got "${raw}"`);
+      out[key] = n;
+    } else out[key] = raw;
+  }
+  return out;
+}
+
+function describeIssues(error: z.ZodError, source: string): string {
+  return error.issues
+    .map((i) => {
+      if (i.code === "unrecognized_keys") return `${source}: unknown key${i.keys.length > 1 ? "s" : ""} ${i.keys.map((k) => `"${[...i.path, k].join(".")}"`).join(", ")}`;
+      return `${source}: "${i.path.join(".") || "(root)"}": ${i.message}`;
+    })
+    .join("\n");
+}
+
+/** The default config file shipped in the package. */
+export const defaultConfigFile = join(packageRoot, "config", "patchbay.json");
+
+/**
+ * Builds the effective config. Relative `pluginsDir` in a file resolves against the file's
+ * folder; from env or flags, against the current directory.
+ */
+export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const explicit = flags.config ?? env.PATCHBAY_CONFIG;
+  const file = explicit ? resolve(explicit) : existsSync(defaultConfigFile) ? defaultConfigFile : undefined;
+  let fromFile: Record<string, unknown> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+    }
+    try {
+      fromFile = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`${file}: not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof fromFile !== "object" || fromFile === null || Array.isArray(fromFile)) throw new ConfigError(`${file}: must hold a JSON object`);
+    delete fromFile.$schema;
+    const fileCheck = ConfigSchema.safeParse(fromFile);
+    if (!fileCheck.success) throw new ConfigError(describeIssues(fileCheck.error, file));
+    if (typeof fromFile.pluginsDir === "string" && !isAbsolute(fromFile.pluginsDir)) fromFile.pluginsDir = resolve(dirname(file), fromFile.pluginsDir);
+  }
+  const fromEnv = envOverrides(env);
+  const envCheck = ConfigSchema.partial().safeParse(fromEnv);
+  if (!envCheck.success) throw new ConfigError(describeIssues(envCheck.error, "environment"));
+  const { config: _ignored, ...flagValues } = flags;
+  const cleanFlags = Object.fromEntries(Object.entries(flagValues).filter(([, v]) => v !== undefined));
+  const merged = { ...fromFile, ...fromEnv, ...cleanFlags };
+  const parsed = ConfigSchema.safeParse(merged);
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, "config"));
+  const home = resolve(parsed.data.home ?? join(homedir(), ".patchbay"));
+  const pluginsDir = resolve(parsed.data.pluginsDir);
+  return { ...parsed.data, home, pluginsDir, configFile: file };
+}

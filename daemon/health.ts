@@ -1,0 +1,55 @@
+/**
+ * `/healthz`: liveness and readiness in one JSON document. Without the token (when one is
+ * set) it says only whether the daemon is alive.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { sendJson } from "./http-server.ts";
+import type { PluginManager } from "./plugins/plugin-manager.ts";
+import type { Registry } from "./registry.ts";
+import type { SessionStore } from "./session-store.ts";
+
+export interface HealthDeps {
+  registry: Registry;
+  manager: PluginManager;
+  store: SessionStore;
+  version: string;
+  startedAt: number;
+  isReady: () => boolean;
+  isAuthorized: (req: IncomingMessage) => boolean;
+}
+
+export function healthReport(d: HealthDeps) {
+  const plugins = d.manager.states();
+  const sessions = d.store.list();
+  const byTransport: Record<string, number> = {};
+  for (const s of sessions) byTransport[s.transport] = (byTransport[s.transport] ?? 0) + 1;
+  return {
+    status: "ok",
+    ready: d.isReady(),
+    version: d.version,
+    pid: process.pid,
+    uptimeSeconds: Math.round((Date.now() - d.startedAt) / 1000),
+    counts: { plugins: plugins.length, loaded: plugins.filter((p) => p.status === "loaded").length, errors: plugins.filter((p) => p.lastError).length, tools: d.registry.tools.size, resources: d.registry.resources.size, resourceTemplates: d.registry.templates.length, prompts: d.registry.prompts.size },
+    plugins: plugins.map((p) => ({
+      name: p.name,
+      file: p.file,
+      status: p.status,
+      version: p.version,
+      pluginVersion: p.pluginVersion,
+      lastReloadAt: p.lastReloadAt,
+      lastError: p.lastError,
+      shadowedBy: p.shadowedBy,
+      restarts: p.restarts,
+    })),
+    conflicts: d.registry.conflicts,
+    sessions: { open: sessions.length, byTransport },
+  };
+}
+
+export function createHealthRoute(d: HealthDeps) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (!d.isAuthorized(req)) return sendJson(res, 200, { status: "ok" });
+    const report = healthReport(d);
+    sendJson(res, report.ready ? 200 : 503, report);
+  };
+}

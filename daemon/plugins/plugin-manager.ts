@@ -1,0 +1,301 @@
+/**
+ * The one place that decides what a file change means (as Vite's hmr.ts does): which plugin
+ * it belongs to, and whether to load, reload or unload it. A reload compiles and starts the
+ * new version in a fresh worker first; only if that works is it swapped into the registry,
+ * and the old worker drains its in-flight calls before it is stopped. A failure keeps the
+ * last good version serving and records a located error. Reloads of one plugin are
+ * serialized, and saves that arrive meanwhile coalesce into one more reload, so the last
+ * save always wins.
+ */
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { basename, dirname, join, relative, sep } from "node:path";
+import type { Logger } from "pino";
+import { messageOf, PluginCompileError, PluginLoadError, type SourceLocation } from "../errors.ts";
+import type { Registry } from "../registry.ts";
+import { compilePlugin, discardBundle } from "./compiler.ts";
+import { pluginNameFromPath } from "./naming.ts";
+import { PluginWorker } from "./plugin-worker.ts";
+import { PluginWatcher, isIgnoredPath, type WatchEvent } from "./watcher.ts";
+
+const ENTRY_EXT = /\.(ts|mts|js|mjs)$/;
+const INDEX_NAMES = ["index.ts", "index.mts", "index.js", "index.mjs"];
+
+export type PluginStatus = "loading" | "loaded" | "error" | "unloaded";
+
+/** What the dashboard, `/healthz` and `status` show about one plugin source. */
+export interface PluginState {
+  key: string;
+  file: string;
+  name: string;
+  status: PluginStatus;
+  /** Increments on every successful (re)load. */
+  version: number;
+  pluginVersion?: string;
+  hash?: string;
+  lastReloadAt?: string;
+  lastError?: { message: string; location?: SourceLocation; at: string };
+  /** set when another plugin with the same name wins */
+  shadowedBy?: string;
+  inputs: string[];
+  restarts: number;
+}
+
+export interface ManagerEvents {
+  onReload?: (info: { plugin: string; file: string; ok: boolean; durationMs: number; error?: string; kind: "load" | "reload" | "unload" | "restart" }) => void;
+}
+
+export interface PluginManagerOptions {
+  pluginsDir: string;
+  cacheDir: string;
+  dataDir: string;
+  heapMb: number;
+  callTimeoutMs: number;
+  debounceMs: number;
+  drainMs: number;
+  logger: Logger;
+  registry: Registry;
+  events?: ManagerEvents;
+}
+
+interface Slot {
+  state: PluginState;
+  worker?: PluginWorker;
+  bundlePath?: string;
+  running?: Promise<void>;
+  dirty: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+export class PluginManager {
+  private slots = new Map<string, Slot>();
+  private watcher?: PluginWatcher;
+  private closed = false;
+
+  constructor(private readonly opts: PluginManagerOptions) {}
+
+  /** Loads every plugin in the folder, then starts watching. Resolves when all first loads settled. */
+  async start(watch = true): Promise<void> {
+    if (watch) {
+      this.watcher = new PluginWatcher(this.opts.pluginsDir, (e) => this.onWatchEvent(e), this.opts.logger);
+      await this.watcher.ready();
+    }
+    const entries = existsSync(this.opts.pluginsDir) ? this.scanEntries() : [];
+    if (!existsSync(this.opts.pluginsDir)) this.opts.logger.warn({ dir: this.opts.pluginsDir }, "plugins folder does not exist; watching for it to appear is not supported — create it and restart");
+    await Promise.all(entries.map((e) => this.schedule(e, 0)));
+    await this.settled();
+  }
+
+  /** Waits until no reload is pending or running. */
+  async settled(): Promise<void> {
+    for (;;) {
+      const busy = [...this.slots.values()].filter((s) => s.running || s.timer);
+      if (busy.length === 0) return;
+      await Promise.all(busy.map((s) => s.running ?? new Promise((r) => setTimeout(r, this.opts.debounceMs + 5))));
+    }
+  }
+
+  states(): PluginState[] {
+    return [...this.slots.values()].map((s) => ({ ...s.state, restarts: s.worker?.restarts ?? s.state.restarts })).sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  workers(): { name: string; worker: PluginWorker }[] {
+    return [...this.slots.values()].filter((s) => s.worker).map((s) => ({ name: s.state.name, worker: s.worker! }));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.watcher?.close();
+    for (const s of this.slots.values()) if (s.timer) clearTimeout(s.timer);
+    await Promise.allSettled([...this.slots.values()].map((s) => s.running));
+    await Promise.all([...this.slots.values()].map(async (s) => {
+      await s.worker?.stop(this.opts.drainMs);
+      if (s.bundlePath) discardBundle(s.bundlePath);
+    }));
+  }
+
+  private scanEntries(): string[] {
+    const out: string[] = [];
+    for (const name of readdirSync(this.opts.pluginsDir).sort()) {
+      const full = join(this.opts.pluginsDir, name);
+      if (isIgnoredPath(full)) continue;
+      const entry = this.entryFor(full);
+      if (entry) out.push(entry);
+    }
+    return out;
+  }
+
+  /** The plugin entry file a path stands for, if the path itself is (or holds) an entry. */
+  private entryFor(path: string): string | undefined {
+    const rel = relative(this.opts.pluginsDir, path);
+    if (rel.startsWith("..") || rel === "") return undefined;
+    const parts = rel.split(sep);
+    if (parts.length === 1) {
+      let st;
+      try {
+        st = statSync(path);
+      } catch {
+        return ENTRY_EXT.test(path) && !path.endsWith(".d.ts") ? path : undefined;
+      }
+      if (st.isDirectory()) {
+        const idx = INDEX_NAMES.map((n) => join(path, n)).find((p) => existsSync(p));
+        return idx;
+      }
+      return ENTRY_EXT.test(path) && !path.endsWith(".d.ts") ? path : undefined;
+    }
+    if (parts.length === 2 && INDEX_NAMES.includes(parts[1])) return path;
+    return undefined;
+  }
+
+  private onWatchEvent(e: WatchEvent) {
+    if (this.closed) return;
+    const rel = relative(this.opts.pluginsDir, e.path);
+    const parts = rel.split(sep);
+    const touched = new Set<string>();
+    if (e.kind === "unlinkDir" && parts.length === 1) {
+      for (const key of this.slots.keys()) if (key.startsWith(e.path + sep)) touched.add(key);
+    }
+    const entry = this.entryFor(e.path);
+    if (entry) touched.add(entry);
+    if (e.kind === "addDir" && parts.length === 1) {
+      const idx = this.entryFor(e.path);
+      if (idx) touched.add(idx);
+    }
+    // a helper file: every plugin that bundled it, and a folder plugin it sits in
+    for (const [key, slot] of this.slots) {
+      if (slot.state.inputs.includes(e.path)) touched.add(key);
+      if (parts.length > 1 && key.startsWith(join(this.opts.pluginsDir, parts[0]) + sep)) touched.add(key);
+    }
+    for (const key of touched) void this.schedule(key, this.opts.debounceMs);
+  }
+
+  private slotFor(key: string): Slot {
+    let slot = this.slots.get(key);
+    if (!slot) {
+      const rel = relative(this.opts.pluginsDir, key);
+      const name = pluginNameFromPath(rel);
+      slot = { state: { key, file: key, name, status: "loading", version: 0, inputs: [key], restarts: 0 }, dirty: false };
+      this.slots.set(key, slot);
+    }
+    return slot;
+  }
+
+  private schedule(key: string, delayMs: number): Promise<void> {
+    const slot = this.slotFor(key);
+    if (slot.timer) clearTimeout(slot.timer);
+    return new Promise((resolve) => {
+      slot.timer = setTimeout(() => {
+        slot.timer = undefined;
+        if (slot.running) {
+          slot.dirty = true;
+          resolve();
+          return;
+        }
+        slot.running = this.run(slot).finally(() => {
+          slot.running = undefined;
+          if (slot.dirty && !this.closed) {
+            slot.dirty = false;
+            void this.schedule(key, 0);
+          }
+        });
+        void slot.running.then(resolve);
+      }, delayMs);
+    });
+  }
+
+  private async run(slot: Slot): Promise<void> {
+    const { key } = slot.state;
+    const started = performance.now();
+    if (!existsSync(key)) return this.unload(slot, started);
+    const defaultName = slot.state.name;
+    const log = this.opts.logger.child({ plugin: defaultName });
+    let compiled;
+    try {
+      compiled = await compilePlugin(key, this.opts.cacheDir, defaultName);
+    } catch (err) {
+      if (err instanceof PluginCompileError) this.watcher?.watchFiles([key]);
+      return this.fail(slot, err, started);
+    }
+    slot.state.inputs = compiled.inputs;
+    this.watcher?.watchFiles(compiled.inputs);
+    if (compiled.hash === slot.state.hash && slot.worker && slot.state.status === "loaded") {
+      log.debug("bundle unchanged; nothing to reload");
+      return;
+    }
+    const worker = new PluginWorker({
+      file: key,
+      bundlePath: compiled.bundlePath,
+      defaultName,
+      dataDir: join(this.opts.dataDir, defaultName),
+      heapMb: this.opts.heapMb,
+      callTimeoutMs: this.opts.callTimeoutMs,
+      logger: log,
+    });
+    let manifest;
+    try {
+      manifest = await worker.start();
+    } catch (err) {
+      await worker.stop(0);
+      if (compiled.bundlePath !== slot.bundlePath) discardBundle(compiled.bundlePath);
+      return this.fail(slot, err, started);
+    }
+    if (this.closed) {
+      await worker.stop(0);
+      return;
+    }
+    worker.on("resources-changed", () => this.opts.registry.resourcesChanged());
+    worker.on("restarted", (info) => {
+      log[info.ok ? "warn" : "error"]({ reason: info.reason, error: info.error }, info.ok ? "plugin worker restarted" : "plugin worker could not be restarted");
+      slot.state.restarts++;
+      if (!info.ok) {
+        slot.state.status = "error";
+        slot.state.lastError = { message: `worker restart failed: ${info.error}`, at: new Date().toISOString() };
+        this.opts.registry.remove(key);
+      }
+      this.opts.events?.onReload?.({ plugin: slot.state.name, file: key, ok: info.ok, durationMs: 0, error: info.ok ? undefined : info.error, kind: "restart" });
+    });
+    const old = slot.worker;
+    const oldBundle = slot.bundlePath;
+    const kind = old ? "reload" : "load";
+    slot.worker = worker;
+    slot.bundlePath = compiled.bundlePath;
+    Object.assign(slot.state, {
+      name: manifest.name,
+      status: "loaded" as const,
+      version: slot.state.version + 1,
+      pluginVersion: manifest.version,
+      hash: compiled.hash,
+      lastReloadAt: new Date().toISOString(),
+      lastError: undefined,
+    });
+    // the swap: from here new calls go to the new worker
+    this.opts.registry.put({ key, file: key, manifest, worker });
+    slot.state.shadowedBy = this.opts.registry.shadowed.get(key);
+    for (const c of this.opts.registry.conflicts) log.warn(c);
+    const durationMs = performance.now() - started;
+    log.info({ version: slot.state.version, tools: manifest.tools.length, ms: Math.round(durationMs) }, kind === "load" ? "plugin loaded" : "plugin reloaded");
+    this.opts.events?.onReload?.({ plugin: manifest.name, file: key, ok: true, durationMs, kind });
+    if (old) {
+      await old.stop(this.opts.drainMs);
+      if (oldBundle && oldBundle !== compiled.bundlePath) discardBundle(oldBundle);
+    }
+  }
+
+  private fail(slot: Slot, err: unknown, started: number) {
+    const location = err instanceof PluginCompileError || err instanceof PluginLoadError ? err.location : undefined;
+    slot.state.lastError = { message: messageOf(err), location, at: new Date().toISOString() };
+    if (!slot.worker) slot.state.status = "error";
+    this.opts.logger.error({ plugin: slot.state.name, file: slot.state.key, location }, `plugin failed: ${messageOf(err)}${slot.worker ? " (last good version keeps serving)" : ""}`);
+    this.opts.events?.onReload?.({ plugin: slot.state.name, file: slot.state.key, ok: false, durationMs: performance.now() - started, error: messageOf(err), kind: slot.worker ? "reload" : "load" });
+  }
+
+  private async unload(slot: Slot, started: number) {
+    const { key } = slot.state;
+    this.opts.registry.remove(key);
+    this.slots.delete(key);
+    this.opts.logger.info({ plugin: slot.state.name }, "plugin unloaded");
+    this.opts.events?.onReload?.({ plugin: slot.state.name, file: key, ok: true, durationMs: performance.now() - started, kind: "unload" });
+    await slot.worker?.stop(this.opts.drainMs);
+    if (slot.bundlePath) discardBundle(slot.bundlePath);
+  }
+}
+

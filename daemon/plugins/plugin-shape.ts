@@ -1,0 +1,235 @@
+/**
+ * Runs inside a plugin worker: checks a plugin's default export, turns its schemas into JSON
+ * Schema for the manifest, and keeps the callable parts indexed for the worker to dispatch.
+ * Every rejection names the bad field, e.g. `tools.create_task.handler: must be a function`.
+ */
+import { Ajv, type ValidateFunction } from "ajv";
+import { z } from "zod";
+import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
+import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./worker-protocol.ts";
+import { NAME_PATTERN } from "./naming.ts";
+
+type AnyFn = (...args: any[]) => unknown;
+
+/** Validates handler arguments; returns parsed args or an error message. */
+export type ArgValidator = (args: unknown) => { ok: true; value: Record<string, unknown> } | { ok: false; message: string };
+
+export interface LoadedTool { info: ToolInfo; validate: ArgValidator; handler: AnyFn; hasOutput: boolean }
+export interface LoadedResource { info: ResourceInfo; read: AnyFn }
+export interface LoadedTemplate { info: ResourceTemplateInfo; template: UriTemplate; read: AnyFn; list?: AnyFn; complete: Record<string, AnyFn> }
+export interface LoadedPrompt { info: PromptInfo; validate: ArgValidator; render: AnyFn; complete: Record<string, AnyFn> }
+
+export interface LoadedPlugin {
+  manifest: PluginManifest;
+  tools: Map<string, LoadedTool>;
+  resources: Map<string, LoadedResource>;
+  templates: Map<string, LoadedTemplate>;
+  prompts: Map<string, LoadedPrompt>;
+  setup?: AnyFn;
+  teardown?: AnyFn;
+}
+
+export class PluginShapeError extends Error {}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+
+function isZodSchema(v: unknown): v is z.ZodType {
+  return typeof v === "object" && v !== null && ("_zod" in v || "_def" in v) && typeof (v as { safeParse?: unknown }).safeParse === "function";
+}
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+function isZodShape(v: unknown): v is Record<string, z.ZodType> {
+  return isPlainObject(v) && !isZodSchema(v) && Object.keys(v).length > 0 && Object.values(v).every(isZodSchema);
+}
+
+function formatZodError(error: z.ZodError): string {
+  return error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
+}
+
+function toJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const json = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+}
+
+/** Accepts a zod shape, zod object or JSON Schema; returns JSON Schema and a validator. */
+export function compileInput(input: unknown, where: string): { schema: Record<string, unknown>; validate: ArgValidator } {
+  if (input === undefined) {
+    return { schema: { type: "object", properties: {} }, validate: (a) => ({ ok: true, value: (isPlainObject(a) ? a : {}) as Record<string, unknown> }) };
+  }
+  const zodSchema = isZodSchema(input) ? input : isZodShape(input) ? z.object(input) : undefined;
+  if (zodSchema) {
+    const schema = toJsonSchema(zodSchema);
+    if (schema.type !== "object") throw new PluginShapeError(`${where}: must describe an object (got ${String(schema.type)})`);
+    return {
+      schema,
+      validate: (a) => {
+        const r = zodSchema.safeParse(a ?? {});
+        return r.success ? { ok: true, value: r.data as Record<string, unknown> } : { ok: false, message: formatZodError(r.error) };
+      },
+    };
+  }
+  if (isPlainObject(input)) {
+    const schema = { ...input };
+    if (schema.type === undefined) schema.type = "object";
+    if (schema.type !== "object") throw new PluginShapeError(`${where}: JSON Schema must have type "object"`);
+    let check: ValidateFunction;
+    try {
+      check = ajv.compile(schema);
+    } catch (err) {
+      throw new PluginShapeError(`${where}: invalid JSON Schema: ${(err as Error).message}`);
+    }
+    return {
+      schema,
+      validate: (a) => {
+        const value = (a ?? {}) as Record<string, unknown>;
+        if (check(value)) return { ok: true, value };
+        const msg = (check.errors ?? []).map((e) => `${e.instancePath.replace(/^\//, "").replace(/\//g, ".") || "(arguments)"}: ${e.message}`).join("; ");
+        return { ok: false, message: msg };
+      },
+    };
+  }
+  throw new PluginShapeError(`${where}: must be a zod shape, a zod object or a JSON Schema object`);
+}
+
+function optString(obj: Record<string, unknown>, key: string, where: string): string | undefined {
+  const v = obj[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string") throw new PluginShapeError(`${where}.${key}: must be a string`);
+  return v;
+}
+function needFn(obj: Record<string, unknown>, key: string, where: string): AnyFn {
+  const v = obj[key];
+  if (typeof v !== "function") throw new PluginShapeError(`${where}.${key}: must be a function`);
+  return v as AnyFn;
+}
+function optFn(obj: Record<string, unknown>, key: string, where: string): AnyFn | undefined {
+  return obj[key] === undefined ? undefined : needFn(obj, key, where);
+}
+function section(def: Record<string, unknown>, key: string): Record<string, unknown> {
+  const v = def[key];
+  if (v === undefined) return {};
+  if (!isPlainObject(v)) throw new PluginShapeError(`${key}: must be an object keyed by name`);
+  return v;
+}
+function entry(v: unknown, where: string): Record<string, unknown> {
+  if (!isPlainObject(v)) throw new PluginShapeError(`${where}: must be an object`);
+  return v;
+}
+function completers(obj: Record<string, unknown>, where: string): Record<string, AnyFn> {
+  const c = obj.complete;
+  if (c === undefined) return {};
+  if (!isPlainObject(c)) throw new PluginShapeError(`${where}.complete: must be an object of functions`);
+  for (const [k, fn] of Object.entries(c)) if (typeof fn !== "function") throw new PluginShapeError(`${where}.complete.${k}: must be a function`);
+  return c as Record<string, AnyFn>;
+}
+
+const KNOWN_KEYS = new Set(["name", "version", "description", "tools", "resources", "resourceTemplates", "prompts", "setup", "teardown"]);
+
+/** Checks a plugin's default export and indexes it. Throws {@link PluginShapeError}. */
+export function loadPluginShape(def: unknown, defaultName: string): LoadedPlugin {
+  if (!isPlainObject(def)) throw new PluginShapeError("default export: must be an object (use `export default definePlugin({...})`)");
+  for (const key of Object.keys(def)) if (!KNOWN_KEYS.has(key)) throw new PluginShapeError(`${key}: unknown field (expected one of ${[...KNOWN_KEYS].join(", ")})`);
+  const name = optString(def, "name", "plugin") ?? defaultName;
+  if (!/^[a-zA-Z0-9_-]{1,48}$/.test(name)) throw new PluginShapeError(`name: "${name}" must match ^[a-zA-Z0-9_-]{1,48}$`);
+  const plugin: LoadedPlugin = {
+    manifest: { name, version: optString(def, "version", "plugin"), description: optString(def, "description", "plugin"), tools: [], resources: [], resourceTemplates: [], prompts: [] },
+    tools: new Map(),
+    resources: new Map(),
+    templates: new Map(),
+    prompts: new Map(),
+    setup: optFn(def, "setup", "plugin"),
+    teardown: optFn(def, "teardown", "plugin"),
+  };
+
+  for (const [toolName, raw] of Object.entries(section(def, "tools"))) {
+    const where = `tools.${toolName}`;
+    if (!NAME_PATTERN.test(toolName)) throw new PluginShapeError(`${where}: tool names must match ^[a-zA-Z0-9_-]{1,64}$`);
+    const t = entry(raw, where);
+    const handler = needFn(t, "handler", where);
+    const { schema, validate } = compileInput(t.input, `${where}.input`);
+    const output = t.output === undefined ? undefined : compileInput(t.output, `${where}.output`).schema;
+    if (t.annotations !== undefined && !isPlainObject(t.annotations)) throw new PluginShapeError(`${where}.annotations: must be an object`);
+    const info: ToolInfo = {
+      name: toolName,
+      title: optString(t, "title", where),
+      description: optString(t, "description", where),
+      inputSchema: schema,
+      outputSchema: output,
+      annotations: t.annotations as Record<string, unknown> | undefined,
+    };
+    plugin.tools.set(toolName, { info, validate, handler, hasOutput: output !== undefined });
+    plugin.manifest.tools.push(info);
+  }
+
+  for (const [uri, raw] of Object.entries(section(def, "resources"))) {
+    const where = `resources["${uri}"]`;
+    if (!/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(uri)) throw new PluginShapeError(`${where}: key must be a URI with a scheme (e.g. "notes://all")`);
+    const r = entry(raw, where);
+    const info: ResourceInfo = { uri, name: optString(r, "name", where) ?? uri, title: optString(r, "title", where), description: optString(r, "description", where), mimeType: optString(r, "mimeType", where) };
+    plugin.resources.set(uri, { info, read: needFn(r, "read", where) });
+    plugin.manifest.resources.push(info);
+  }
+
+  for (const [uriTemplate, raw] of Object.entries(section(def, "resourceTemplates"))) {
+    const where = `resourceTemplates["${uriTemplate}"]`;
+    const r = entry(raw, where);
+    let template: UriTemplate;
+    try {
+      template = new UriTemplate(uriTemplate);
+    } catch (err) {
+      throw new PluginShapeError(`${where}: invalid URI template: ${(err as Error).message}`);
+    }
+    const complete = completers(r, where);
+    const list = optFn(r, "list", where);
+    const info: ResourceTemplateInfo = {
+      uriTemplate,
+      name: optString(r, "name", where) ?? uriTemplate,
+      title: optString(r, "title", where),
+      description: optString(r, "description", where),
+      mimeType: optString(r, "mimeType", where),
+      listable: list !== undefined,
+      completable: Object.keys(complete),
+    };
+    plugin.templates.set(uriTemplate, { info, template, read: needFn(r, "read", where), list, complete });
+    plugin.manifest.resourceTemplates.push(info);
+  }
+
+  for (const [promptName, raw] of Object.entries(section(def, "prompts"))) {
+    const where = `prompts.${promptName}`;
+    if (!NAME_PATTERN.test(promptName)) throw new PluginShapeError(`${where}: prompt names must match ^[a-zA-Z0-9_-]{1,64}$`);
+    const p = entry(raw, where);
+    const complete = completers(p, where);
+    let args: PromptInfo["arguments"] = [];
+    let validate: ArgValidator = (a) => ({ ok: true, value: (isPlainObject(a) ? a : {}) as Record<string, unknown> });
+    if (Array.isArray(p.arguments)) {
+      args = p.arguments.map((a, i) => {
+        const o = entry(a, `${where}.arguments[${i}]`);
+        const n = optString(o, "name", `${where}.arguments[${i}]`);
+        if (!n) throw new PluginShapeError(`${where}.arguments[${i}].name: required`);
+        return { name: n, description: optString(o, "description", `${where}.arguments[${i}]`), required: o.required === true };
+      });
+      const required = args.filter((a) => a.required).map((a) => a.name);
+      validate = (a) => {
+        const value = (isPlainObject(a) ? a : {}) as Record<string, unknown>;
+        const missing = required.filter((r) => value[r] === undefined);
+        return missing.length ? { ok: false, message: `missing required argument${missing.length > 1 ? "s" : ""}: ${missing.join(", ")}` } : { ok: true, value };
+      };
+    } else if (p.arguments !== undefined) {
+      const shapeObj = isZodShape(p.arguments) ? z.object(p.arguments) : isZodSchema(p.arguments) ? p.arguments : undefined;
+      if (!shapeObj) throw new PluginShapeError(`${where}.arguments: must be a zod shape or a list of { name, description, required }`);
+      const shape = (shapeObj as z.ZodObject).shape as Record<string, z.ZodType> | undefined;
+      if (!shape) throw new PluginShapeError(`${where}.arguments: must be a zod object`);
+      args = Object.entries(shape).map(([n, s]) => ({ name: n, description: s.description, required: !s.safeParse(undefined).success }));
+      validate = (a) => {
+        const r = shapeObj.safeParse(a ?? {});
+        return r.success ? { ok: true, value: r.data as Record<string, unknown> } : { ok: false, message: formatZodError(r.error) };
+      };
+    }
+    const info: PromptInfo = { name: promptName, title: optString(p, "title", where), description: optString(p, "description", where), arguments: args, completable: Object.keys(complete) };
+    plugin.prompts.set(promptName, { info, validate, render: needFn(p, "render", where), complete });
+    plugin.manifest.prompts.push(info);
+  }
+  return plugin;
+}

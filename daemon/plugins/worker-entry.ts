@@ -1,0 +1,218 @@
+/**
+ * The code that runs inside each plugin's worker thread. It imports the plugin's bundle,
+ * answers calls one message at a time, and records its own span for each call so the host
+ * can show plugin time apart from host time. It knows nothing of sessions or transports.
+ */
+import { parentPort } from "node:worker_threads";
+import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { pathToFileURL } from "node:url";
+import { loadPluginShape, PluginShapeError, type LoadedPlugin } from "./plugin-shape.ts";
+import { toCallToolResult, toGetPromptResult, toReadResourceResult } from "./results.ts";
+import type { CallRequest, HostToWorker, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
+import type { CallContext, PluginContext, PluginLogger } from "../api.ts";
+
+const port = parentPort!;
+let plugin: LoadedPlugin | undefined;
+let sourceFile = "";
+let sourceDir = "";
+let baseCtx: PluginContext;
+const inflight = new Map<number, AbortController>();
+
+function post(msg: WorkerToHost) {
+  port.postMessage(msg);
+}
+
+/** Finds the first stack frame inside the plugin's own sources (source maps make it the .ts file). */
+function locate(err: unknown): SerializedError["location"] {
+  const stack = err instanceof Error ? err.stack ?? "" : "";
+  for (const line of stack.split("\n")) {
+    const m = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/.exec(line);
+    if (!m) continue;
+    const file = m[1].replace(/^file:\/\//, "");
+    if (file.startsWith(sourceDir) && !file.includes("/node_modules/")) return { file, line: Number(m[2]), column: Number(m[3]) };
+  }
+  return undefined;
+}
+
+function serialize(err: unknown, extra: Partial<SerializedError> = {}): SerializedError {
+  if (err instanceof Error) {
+    return { message: err.message, name: err.name, code: (err as { code?: string }).code, stack: err.stack, location: locate(err), ...extra };
+  }
+  return { message: typeof err === "string" ? err : JSON.stringify(err) ?? String(err), ...extra };
+}
+
+function makeLogger(): PluginLogger {
+  const at = (level: "debug" | "info" | "warn" | "error") => (message: string, data?: unknown) => post({ type: "log", level, message: String(message), data: safeData(data) });
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
+
+function safeData(data: unknown): unknown {
+  if (data === undefined) return undefined;
+  try {
+    return JSON.parse(JSON.stringify(data));
+  } catch {
+    return String(data);
+  }
+}
+
+function parseTraceparent(tp: string | undefined): { traceId: string; spanId: string } | undefined {
+  const m = tp ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(tp) : null;
+  return m ? { traceId: m[1], spanId: m[2] } : undefined;
+}
+
+async function load(msg: Extract<HostToWorker, { type: "load" }>) {
+  sourceFile = msg.file;
+  sourceDir = dirname(msg.file);
+  try {
+    mkdirSync(msg.dataDir, { recursive: true });
+  } catch {
+    // the plugin will see the failure when it writes; loading must not fail for it
+  }
+  try {
+    const mod = await import(pathToFileURL(msg.bundlePath).href);
+    const def = mod.default ?? mod.plugin;
+    plugin = loadPluginShape(def, msg.defaultName);
+    baseCtx = {
+      pluginName: plugin.manifest.name,
+      dataDir: msg.dataDir,
+      log: makeLogger(),
+      resourcesChanged: () => post({ type: "resources-changed" }),
+    };
+    if (plugin.setup) await plugin.setup(baseCtx);
+    post({ type: "loaded", manifest: plugin.manifest });
+  } catch (err) {
+    if (err instanceof PluginShapeError) post({ type: "load-error", error: { message: `${sourceFile}: ${err.message}`, name: "PluginShapeError", location: { file: sourceFile, line: 1 } } });
+    else post({ type: "load-error", error: serialize(err) });
+  }
+}
+
+function callContext(req: CallRequest, controller: AbortController): CallContext {
+  return {
+    ...baseCtx,
+    signal: controller.signal,
+    session: req.session,
+    progress: (progress, total, message) => post({ type: "progress", id: req.id, progress, total, message }),
+    sendLog: (level, data) => post({ type: "client-log", id: req.id, level, data: safeData(data) }),
+  };
+}
+
+class ValidationFailure extends Error {}
+
+async function dispatch(req: CallRequest, ctx: CallContext): Promise<unknown> {
+  const p = plugin!;
+  switch (req.kind) {
+    case "tool": {
+      const tool = p.tools.get(req.target);
+      if (!tool) throw new Error(`unknown tool ${req.target}`);
+      const v = tool.validate(req.args);
+      if (!v.ok) throw new ValidationFailure(`Invalid arguments for tool ${req.target}: ${v.message}`);
+      try {
+        return toCallToolResult(await tool.handler(v.value, ctx), tool.hasOutput);
+      } catch (err) {
+        // A throwing tool is a tool-level error the model can read, not a protocol error.
+        return { content: [{ type: "text", text: err instanceof Error ? err.message : String(err) }], isError: true };
+      }
+    }
+    case "resource": {
+      const r = p.resources.get(req.target);
+      if (!r) throw new Error(`unknown resource ${req.target}`);
+      return toReadResourceResult(await r.read(req.target, ctx), req.target, r.info.mimeType);
+    }
+    case "template": {
+      const t = p.templates.get(req.target);
+      if (!t || !req.uri) throw new Error(`unknown resource template ${req.target}`);
+      const vars = (t.template.match(req.uri) ?? {}) as Record<string, string>;
+      return toReadResourceResult(await t.read(req.uri, vars, ctx), req.uri, t.info.mimeType);
+    }
+    case "list-template": {
+      const t = p.templates.get(req.target);
+      if (!t?.list) return [];
+      const listed = await t.list(baseCtx);
+      if (!Array.isArray(listed)) throw new Error(`resourceTemplates["${req.target}"].list must return an array`);
+      return listed.map((r) => ({ mimeType: t.info.mimeType, ...r }));
+    }
+    case "prompt": {
+      const pr = p.prompts.get(req.target);
+      if (!pr) throw new Error(`unknown prompt ${req.target}`);
+      const v = pr.validate(req.args);
+      if (!v.ok) throw new ValidationFailure(`Invalid arguments for prompt ${req.target}: ${v.message}`);
+      return toGetPromptResult(await pr.render(v.value, ctx), pr.info.description);
+    }
+    case "complete": {
+      const { refType, argName, value } = req.args as { refType: "prompt" | "template"; argName: string; value: string };
+      const owner = refType === "prompt" ? p.prompts.get(req.target) : p.templates.get(req.target);
+      const fn = owner?.complete[argName];
+      if (!fn) return [];
+      const values = await fn(value, baseCtx);
+      return Array.isArray(values) ? values.map(String) : [];
+    }
+  }
+}
+
+async function call(req: CallRequest) {
+  const controller = new AbortController();
+  inflight.set(req.id, controller);
+  const parent = parseTraceparent(req.traceparent);
+  const start = performance.timeOrigin + performance.now();
+  let ok = true;
+  let reply: WorkerToHost;
+  try {
+    const value = await dispatch(req, callContext(req, controller));
+    if (req.kind === "tool" && (value as { isError?: boolean }).isError) ok = false;
+    reply = { type: "result", id: req.id, ok: true, value };
+  } catch (err) {
+    ok = false;
+    reply = { type: "result", id: req.id, ok: false, error: serialize(err, err instanceof ValidationFailure ? { validation: true } : {}) };
+  } finally {
+    inflight.delete(req.id);
+  }
+  const span: WorkerSpan = {
+    name: `plugin ${req.kind} ${req.target}`,
+    traceId: parent?.traceId ?? randomBytes(16).toString("hex"),
+    spanId: randomBytes(8).toString("hex"),
+    parentSpanId: parent?.spanId,
+    startTime: start,
+    endTime: performance.timeOrigin + performance.now(),
+    ok,
+    attributes: { "patchbay.plugin.name": baseCtx?.pluginName ?? "", "patchbay.call.kind": req.kind },
+  };
+  reply.span = span;
+  try {
+    post(reply);
+  } catch (err) {
+    // A value that cannot be cloned across threads (a function, a class instance) must still answer.
+    post({ type: "result", id: req.id, ok: false, error: { message: `result could not be sent: ${(err as Error).message}` }, span });
+  }
+}
+
+process.on("unhandledRejection", (reason) => post({ type: "log", level: "error", message: "unhandled rejection in plugin", data: serialize(reason) }));
+process.on("uncaughtException", (err) => post({ type: "log", level: "error", message: "uncaught exception in plugin", data: serialize(err) }));
+
+port.on("message", (msg: HostToWorker) => {
+  switch (msg.type) {
+    case "load":
+      void load(msg);
+      break;
+    case "call":
+      void call(msg);
+      break;
+    case "cancel":
+      inflight.get(msg.id)?.abort(msg.reason ?? "cancelled");
+      break;
+    case "ping":
+      post({ type: "pong", id: msg.id, heapUsed: process.memoryUsage().heapUsed });
+      break;
+    case "teardown":
+      void (async () => {
+        try {
+          await plugin?.teardown?.();
+        } catch (err) {
+          post({ type: "log", level: "warn", message: "teardown threw", data: serialize(err) });
+        }
+        post({ type: "torn-down" });
+      })();
+      break;
+  }
+});

@@ -1,0 +1,143 @@
+/**
+ * The live registry: which plugin version serves each exposed tool, resource, template and
+ * prompt. A plugin version is swapped in one step (`put`), and listeners hear which lists
+ * changed, computed by comparing what a client would list before and after, so a reload
+ * that changes nothing visible notifies nobody. Conflicts get a deterministic winner
+ * (the plugin whose source path sorts first) and are reported, never silent.
+ */
+import { EventEmitter } from "node:events";
+import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
+import { exposedName } from "./plugins/naming.ts";
+import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./plugins/worker-protocol.ts";
+import type { PluginWorker } from "./plugins/plugin-worker.ts";
+
+export interface RegisteredPlugin {
+  /** Stable key: the plugin's entry file. */
+  key: string;
+  file: string;
+  manifest: PluginManifest;
+  worker: PluginWorker;
+}
+
+export interface ExposedTool { exposed: string; plugin: RegisteredPlugin; info: ToolInfo }
+export interface ExposedPrompt { exposed: string; plugin: RegisteredPlugin; info: PromptInfo }
+export interface ExposedResource { plugin: RegisteredPlugin; info: ResourceInfo }
+export interface ExposedTemplate { plugin: RegisteredPlugin; info: ResourceTemplateInfo; template: UriTemplate }
+
+export interface ListChanges {
+  tools: boolean;
+  resources: boolean;
+  prompts: boolean;
+}
+
+export interface RegistryEvents {
+  changed: [changes: ListChanges];
+}
+
+export class Registry extends EventEmitter<RegistryEvents> {
+  private plugins = new Map<string, RegisteredPlugin>();
+  tools = new Map<string, ExposedTool>();
+  prompts = new Map<string, ExposedPrompt>();
+  resources = new Map<string, ExposedResource>();
+  templates: ExposedTemplate[] = [];
+  /** Human-readable conflict reports, shown in /healthz, the dashboard and the log. */
+  conflicts: string[] = [];
+  /** Plugin keys that lost a name conflict and are not served. */
+  shadowed = new Map<string, string>();
+
+  constructor(private readonly separator = "__") {
+    super();
+  }
+
+  /** All plugins, winners and losers, sorted by key. */
+  list(): RegisteredPlugin[] {
+    return [...this.plugins.values()].sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  get(key: string): RegisteredPlugin | undefined {
+    return this.plugins.get(key);
+  }
+
+  /** Swaps a plugin version in (or adds it) in one step. */
+  put(plugin: RegisteredPlugin): void {
+    this.mutate(() => this.plugins.set(plugin.key, plugin));
+  }
+
+  remove(key: string): void {
+    if (!this.plugins.has(key)) return;
+    this.mutate(() => this.plugins.delete(key));
+  }
+
+  /** A plugin's dynamic resource list changed (it called ctx.resourcesChanged()). */
+  resourcesChanged(): void {
+    this.emit("changed", { tools: false, resources: true, prompts: false });
+  }
+
+  findTemplate(uri: string): { entry: ExposedTemplate } | undefined {
+    for (const entry of this.templates) if (entry.template.match(uri)) return { entry };
+    return undefined;
+  }
+
+  private mutate(fn: () => void) {
+    const before = this.signatures();
+    fn();
+    this.rebuild();
+    const after = this.signatures();
+    const changes = { tools: before.tools !== after.tools, resources: before.resources !== after.resources, prompts: before.prompts !== after.prompts };
+    if (changes.tools || changes.resources || changes.prompts) this.emit("changed", changes);
+  }
+
+  private rebuild() {
+    this.tools = new Map();
+    this.prompts = new Map();
+    this.resources = new Map();
+    this.templates = [];
+    this.conflicts = [];
+    this.shadowed = new Map();
+    const byName = new Map<string, RegisteredPlugin>();
+    for (const p of this.list()) {
+      const owner = byName.get(p.manifest.name);
+      if (owner) {
+        const msg = `plugin name "${p.manifest.name}" is used by ${owner.file} and ${p.file}; serving ${owner.file}`;
+        this.conflicts.push(msg);
+        this.shadowed.set(p.key, msg);
+        continue;
+      }
+      byName.set(p.manifest.name, p);
+    }
+    for (const p of byName.values()) {
+      for (const info of p.manifest.tools) {
+        const exposed = exposedName(p.manifest.name, info.name, this.separator);
+        const prior = this.tools.get(exposed);
+        if (prior) this.conflicts.push(`tool name "${exposed}" from ${p.file} collides with ${prior.plugin.file}; serving ${prior.plugin.file}`);
+        else this.tools.set(exposed, { exposed, plugin: p, info });
+      }
+      for (const info of p.manifest.prompts) {
+        const exposed = exposedName(p.manifest.name, info.name, this.separator);
+        const prior = this.prompts.get(exposed);
+        if (prior) this.conflicts.push(`prompt name "${exposed}" from ${p.file} collides with ${prior.plugin.file}; serving ${prior.plugin.file}`);
+        else this.prompts.set(exposed, { exposed, plugin: p, info });
+      }
+      for (const info of p.manifest.resources) {
+        const prior = this.resources.get(info.uri);
+        if (prior) this.conflicts.push(`resource "${info.uri}" is defined by ${prior.plugin.file} and ${p.file}; serving ${prior.plugin.file}`);
+        else this.resources.set(info.uri, { plugin: p, info });
+      }
+      for (const info of p.manifest.resourceTemplates) {
+        const prior = this.templates.find((t) => t.info.uriTemplate === info.uriTemplate);
+        if (prior) this.conflicts.push(`resource template "${info.uriTemplate}" is defined by ${prior.plugin.file} and ${p.file}; serving ${prior.plugin.file}`);
+        else this.templates.push({ plugin: p, info, template: new UriTemplate(info.uriTemplate) });
+      }
+    }
+  }
+
+  private signatures() {
+    const tools = [...this.tools.values()].map((t) => [t.exposed, t.info.title, t.info.description, t.info.inputSchema, t.info.outputSchema, t.info.annotations]);
+    const prompts = [...this.prompts.values()].map((p) => [p.exposed, p.info.title, p.info.description, p.info.arguments]);
+    const resources = [
+      [...this.resources.values()].map((r) => r.info),
+      this.templates.map((t) => [t.info, t.plugin.key]),
+    ];
+    return { tools: JSON.stringify(tools.sort()), prompts: JSON.stringify(prompts.sort()), resources: JSON.stringify(resources) };
+  }
+}

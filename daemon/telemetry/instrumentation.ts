@@ -1,0 +1,191 @@
+/**
+ * MCP spans and metrics, written against `@opentelemetry/api` only (the SDK is wired in
+ * `telemetry/sdk.ts`): with no SDK registered every call here is a cheap no-op. Names and
+ * attributes follow the OpenTelemetry MCP semantic conventions. Nothing here throws into
+ * a request path: every entry point swallows its own failures.
+ */
+import { context, metrics, propagation, trace, SpanKind, SpanStatusCode, ROOT_CONTEXT, type Span, type Attributes } from "@opentelemetry/api";
+import type { WorkerSpan } from "../plugins/worker-protocol.ts";
+import type { SessionInfo, TransportKind } from "../session-store.ts";
+
+/** Semantic-convention buckets for MCP durations, in seconds. */
+export const DURATION_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
+
+const tracer = trace.getTracer("mcp-patchbay");
+
+// The metrics API has no proxy provider: a meter taken before the SDK is registered stays a
+// no-op forever. So instruments are made on first use, and remade after the SDK starts.
+function createInstruments() {
+  const meter = metrics.getMeter("mcp-patchbay");
+  return {
+    operationDuration: meter.createHistogram("mcp.server.operation.duration", {
+      unit: "s",
+      description: "Duration of MCP requests handled by the server",
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+    }),
+    sessionDuration: meter.createHistogram("mcp.server.session.duration", {
+      unit: "s",
+      description: "Duration of MCP sessions",
+      advice: { explicitBucketBoundaries: [...DURATION_BUCKETS, 600, 1800, 3600, 14400, 86400] },
+    }),
+    openSessions: meter.createUpDownCounter("patchbay.sessions.open", { description: "Open MCP sessions by transport" }),
+    reloads: meter.createCounter("patchbay.plugin.reloads", { description: "Plugin loads and reloads" }),
+    reloadFailures: meter.createCounter("patchbay.plugin.reload_failures", { description: "Plugin loads or reloads that failed" }),
+    workerRestarts: meter.createCounter("patchbay.plugin.worker_restarts", { description: "Plugin worker threads restarted after a crash or hang" }),
+    meter,
+  };
+}
+let instruments: ReturnType<typeof createInstruments> | undefined;
+function I() {
+  return (instruments ??= createInstruments());
+}
+/** Called once the SDK's meter provider is registered. */
+export function resetInstruments(): void {
+  instruments = undefined;
+}
+
+export function networkAttributes(transport: TransportKind): Attributes {
+  switch (transport) {
+    case "stdio":
+      return { "network.transport": "pipe" };
+    case "websocket":
+      return { "network.transport": "tcp", "network.protocol.name": "websocket" };
+    default:
+      return { "network.transport": "tcp", "network.protocol.name": "http" };
+  }
+}
+
+export interface RequestSpan {
+  /** W3C traceparent of this request's span, for the plugin worker's child span. */
+  traceparent?: string;
+  setAttributes(a: Attributes): void;
+  /** Records the plugin's own work, timed inside its worker, as a child span. */
+  addWorkerSpan(ws: WorkerSpan | undefined): void;
+  /** Ends the span and records the duration metric; errorType marks a failure. */
+  end(errorType?: string): void;
+}
+
+const getter = {
+  keys: (carrier: Record<string, unknown>) => Object.keys(carrier),
+  get: (carrier: Record<string, unknown>, key: string) => {
+    const v = carrier[key];
+    return typeof v === "string" ? v : undefined;
+  },
+};
+
+export interface RequestStart {
+  method: string;
+  target?: string;
+  attributes: Attributes;
+  meta?: Record<string, unknown>;
+  session: SessionInfo;
+  requestId?: string | number;
+}
+
+const NOOP: RequestSpan = { setAttributes() {}, addWorkerSpan() {}, end() {} };
+
+export function startRequestSpan(req: RequestStart): RequestSpan {
+  try {
+    const started = performance.now();
+    const parent = req.meta ? propagation.extract(ROOT_CONTEXT, req.meta, getter) : ROOT_CONTEXT;
+    const attrs: Attributes = {
+      "mcp.method.name": req.method,
+      "mcp.session.id": req.session.id,
+      ...networkAttributes(req.session.transport),
+      ...req.attributes,
+    };
+    if (req.session.protocolVersion) attrs["mcp.protocol.version"] = req.session.protocolVersion;
+    if (req.requestId !== undefined) attrs["jsonrpc.request.id"] = String(req.requestId);
+    const span: Span = tracer.startSpan(req.target ? `${req.method} ${req.target}` : req.method, { kind: SpanKind.SERVER, attributes: attrs }, parent);
+    const sc = span.spanContext();
+    const traceparent = trace.isSpanContextValid(sc) ? `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags.toString(16)}` : undefined;
+    const spanCtx = trace.setSpan(parent, span);
+    return {
+      traceparent,
+      setAttributes: (a) => span.setAttributes(a),
+      addWorkerSpan(ws) {
+        if (!ws) return;
+        try {
+          const child = tracer.startSpan(ws.name, { kind: SpanKind.INTERNAL, startTime: ws.startTime, attributes: { ...ws.attributes, "patchbay.span.origin": "worker" } }, spanCtx);
+          if (!ws.ok) child.setStatus({ code: SpanStatusCode.ERROR });
+          child.end(ws.endTime);
+        } catch {
+          // telemetry is best-effort
+        }
+      },
+      end(errorType) {
+        try {
+          if (errorType) {
+            span.setAttribute("error.type", errorType);
+            span.setStatus({ code: SpanStatusCode.ERROR });
+          }
+          span.end();
+          const metricAttrs: Attributes = { "mcp.method.name": req.method, ...networkAttributes(req.session.transport) };
+          if (req.session.protocolVersion) metricAttrs["mcp.protocol.version"] = req.session.protocolVersion;
+          for (const k of ["gen_ai.tool.name", "gen_ai.prompt.name", "gen_ai.operation.name", "patchbay.plugin.name"]) if (attrs[k] !== undefined) metricAttrs[k] = attrs[k];
+          if (errorType) metricAttrs["error.type"] = errorType;
+          I().operationDuration.record((performance.now() - started) / 1000, metricAttrs);
+        } catch {
+          // telemetry is best-effort
+        }
+      },
+    };
+  } catch {
+    return NOOP;
+  }
+}
+
+export function recordSessionOpened(s: SessionInfo): void {
+  try {
+    I().openSessions.add(1, { ...networkAttributes(s.transport), "patchbay.transport": s.transport });
+  } catch {
+    /* best-effort */
+  }
+}
+
+export function recordSessionClosed(s: SessionInfo): void {
+  try {
+    I().openSessions.add(-1, { ...networkAttributes(s.transport), "patchbay.transport": s.transport });
+    const attrs: Attributes = { ...networkAttributes(s.transport) };
+    if (s.protocolVersion) attrs["mcp.protocol.version"] = s.protocolVersion;
+    I().sessionDuration.record((Date.now() - s.startedAt) / 1000, attrs);
+  } catch {
+    /* best-effort */
+  }
+}
+
+/** Reloads, compile errors and worker restarts, as short spans plus counters. */
+export function recordPluginEvent(e: { plugin: string; file: string; ok: boolean; durationMs: number; error?: string; kind: string }): void {
+  try {
+    const attrs = { "patchbay.plugin.name": e.plugin, "patchbay.plugin.event": e.kind };
+    if (e.kind === "restart") I().workerRestarts.add(1, attrs);
+    else if (e.ok) I().reloads.add(1, attrs);
+    else I().reloadFailures.add(1, attrs);
+    const end = performance.timeOrigin + performance.now();
+    const span = tracer.startSpan(`patchbay.plugin.${e.kind} ${e.plugin}`, { startTime: end - e.durationMs, attributes: { ...attrs, "code.filepath": e.file } }, ROOT_CONTEXT);
+    if (!e.ok) {
+      span.addEvent("plugin.error", { "exception.message": e.error ?? "" });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: e.error });
+      span.setAttribute("error.type", e.kind === "restart" ? "worker_restart_failed" : "plugin_load_error");
+    }
+    span.end(end);
+  } catch {
+    /* best-effort */
+  }
+}
+
+/** Observable gauges read from the live plugin state at collection time. */
+export function registerPluginGauges(read: () => { loaded: number; heap: { plugin: string; bytes: number }[] }): void {
+  try {
+    I().meter.createObservableGauge("patchbay.plugins.loaded", { description: "Plugins currently serving" }).addCallback((r) => {
+      r.observe(read().loaded);
+    });
+    I().meter.createObservableGauge("patchbay.plugin.worker.heap", { unit: "By", description: "Heap used by each plugin worker" }).addCallback((r) => {
+      for (const h of read().heap) r.observe(h.bytes, { "patchbay.plugin.name": h.plugin });
+    });
+  } catch {
+    /* best-effort */
+  }
+}
+
+export { context };
