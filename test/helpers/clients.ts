@@ -1,0 +1,62 @@
+/** Official SDK clients over each transport, plus a notification recorder. */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { CLI } from "./env.ts";
+
+export interface RecordingClient {
+  client: Client;
+  /** every notification method received, in order */
+  notifications: { method: string; params?: unknown }[];
+  count(method: string): number;
+  /** resolves when at least `n` notifications of `method` have arrived in total */
+  waitNotification(method: string, n?: number, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function connect(transport: Transport, name = "patchbay-test"): Promise<RecordingClient> {
+  const client = new Client({ name, version: "1.0.0" }, { capabilities: {} });
+  const notifications: { method: string; params?: unknown }[] = [];
+  const waiters: (() => void)[] = [];
+  client.fallbackNotificationHandler = async (n) => {
+    notifications.push({ method: n.method, params: n.params });
+    waiters.splice(0).forEach((w) => w());
+  };
+  await client.connect(transport);
+  const count = (method: string) => notifications.filter((n) => n.method === method).length;
+  return {
+    client,
+    notifications,
+    count,
+    waitNotification(method, n = 1, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${method} (#${n}) within ${timeoutMs} ms; got ${JSON.stringify(notifications.map((x) => x.method))}`)), timeoutMs);
+        const check = () => {
+          if (count(method) >= n) {
+            clearTimeout(timer);
+            resolve();
+          } else waiters.push(check);
+        };
+        check();
+      });
+    },
+    close: () => client.close(),
+  };
+}
+
+export function httpClient(url: string, opts: { token?: string; name?: string } = {}) {
+  const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp`), {
+    requestInit: opts.token ? { headers: { authorization: `Bearer ${opts.token}` } } : undefined,
+  });
+  return connect(transport, opts.name);
+}
+
+export function stdioClient(args: string[], env: Record<string, string>) {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, "stdio", ...args], env: { ...(process.env as Record<string, string>), ...env }, stderr: "pipe" });
+  return connect(transport);
+}
+
+export function textOf(result: any): string {
+  return (result.content ?? []).filter((c: any) => c.type === "text").map((c: any) => c.text).join("");
+}

@@ -1,0 +1,66 @@
+/** Starts the real CLI as a child process (`patchbay start --port 0`) and stops it cleanly. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { CLI, TempDir } from "./env.ts";
+
+export interface RunningDaemon {
+  url: string;
+  home: string;
+  proc: ChildProcess;
+  stderr: () => string;
+  stdout: () => string;
+  health(token?: string): Promise<any>;
+  stop(): Promise<number | null>;
+}
+
+export interface DaemonOptions {
+  plugins: string;
+  home?: string;
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+export async function startDaemonProcess(opts: DaemonOptions): Promise<RunningDaemon> {
+  const homeDir = opts.home ? undefined : new TempDir("patchbay-home-");
+  const home = opts.home ?? homeDir!.path;
+  const proc = spawn(process.execPath, [CLI, "start", "--port", "0", "--plugins", opts.plugins, ...(opts.args ?? [])], {
+    env: { ...process.env, PATCHBAY_HOME: home, PATCHBAY_LOG_LEVEL: "debug", ...opts.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  proc.stdout!.setEncoding("utf8").on("data", (d) => (out += d));
+  proc.stderr!.setEncoding("utf8").on("data", (d) => (err += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = () => {
+      const m = /MCP \(HTTP\):\s+(http:\/\/[^\s]+)\/mcp/.exec(out);
+      if (m) resolve(m[1]);
+    };
+    proc.stdout!.on("data", onData);
+    proc.once("exit", (code) => reject(new Error(`daemon exited with ${code} before listening:\n${err}`)));
+  });
+  return {
+    url,
+    home,
+    proc,
+    stderr: () => err,
+    stdout: () => out,
+    async health(token?: string) {
+      const res = await fetch(`${url}/healthz`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+      return res.json();
+    },
+    async stop() {
+      if (proc.exitCode !== null) {
+        homeDir?.cleanup();
+        return proc.exitCode;
+      }
+      const exited = once(proc, "exit");
+      proc.kill("SIGTERM");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);
+      const [code] = await exited;
+      clearTimeout(timer);
+      homeDir?.cleanup();
+      return code as number | null;
+    },
+  };
+}

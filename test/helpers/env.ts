@@ -1,0 +1,45 @@
+/** Temp folders and the paths tests need; everything made here is removed by `cleanup`. */
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const CLI = join(ROOT, "dist", "cli.js");
+export const EXAMPLE_PLUGINS = join(ROOT, "plugins");
+
+export class TempDir {
+  readonly path: string;
+  constructor(prefix = "patchbay-test-") {
+    this.path = mkdtempSync(join(tmpdir(), prefix));
+  }
+  file(rel: string, content: string): string {
+    const p = join(this.path, rel);
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, content);
+    return p;
+  }
+  join(...parts: string[]): string {
+    return join(this.path, ...parts);
+  }
+  cleanup(): void {
+    rmSync(this.path, { recursive: true, force: true });
+  }
+}
+
+export function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000, everyMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolvePromise, reject) => {
+    const tick = async () => {
+      try {
+        const v = await check();
+        if (v !== undefined && v !== false) return resolvePromise(v as T);
+      } catch {
+        // not yet
+      }
+      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, everyMs);
+    };
+    void tick();
+  });
+}
