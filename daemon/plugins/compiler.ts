@@ -54,7 +54,10 @@ export async function compilePlugin(entry: string, cacheDir: string, pluginName:
       format: "esm",
       platform: "node",
       target: "node20",
-      sourcemap: "inline",
+      // external + rewritten below: the bundle runs from the cache folder, so its map must
+      // name sources by absolute URL for stack traces to point at the plugin's own files.
+      sourcemap: "external",
+      outfile: join(resolve(entry, ".."), "__patchbay_bundle.mjs"),
       sourcesContent: false,
       metafile: true,
       logLevel: "silent",
@@ -70,12 +73,19 @@ export async function compilePlugin(entry: string, cacheDir: string, pluginName:
     }
     throw new PluginCompileError(`${entry}: ${first?.text ?? (err as Error).message}`, { file: entry, line: 1 });
   }
-  const out = result.outputFiles[0];
-  const hash = createHash("sha256").update(out.contents).digest("hex").slice(0, 16);
+  const base = resolve(entry, "..");
+  const js = result.outputFiles.find((f) => f.path.endsWith(".mjs"))!;
+  const mapFile = result.outputFiles.find((f) => f.path.endsWith(".map"));
+  let code = js.text.replace(/\n\/\/# sourceMappingURL=.*\s*$/, "\n");
+  if (mapFile) {
+    const map = JSON.parse(mapFile.text) as { sources: string[] };
+    map.sources = map.sources.map((s) => (s.startsWith("file:") ? s : pathToFileURL(resolve(base, s)).href));
+    code += `//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map)).toString("base64")}\n`;
+  }
+  const hash = createHash("sha256").update(code).digest("hex").slice(0, 16);
   mkdirSync(cacheDir, { recursive: true });
   const bundlePath = join(cacheDir, `${pluginName}-${hash}.mjs`);
-  writeFileSync(bundlePath, out.contents);
-  const base = resolve(entry, "..");
+  writeFileSync(bundlePath, code);
   const inputs = Object.keys(result.metafile.inputs)
     .filter((p) => !p.includes("node_modules") && !p.startsWith("file:"))
     .map((p) => resolve(base, p));

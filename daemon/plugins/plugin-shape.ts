@@ -7,7 +7,6 @@ import { Ajv, type ValidateFunction } from "ajv";
 import { z } from "zod";
 import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
 import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./worker-protocol.ts";
-import { NAME_PATTERN } from "./naming.ts";
 
 type AnyFn = (...args: any[]) => unknown;
 
@@ -145,7 +144,8 @@ export function loadPluginShape(def: unknown, defaultName: string): LoadedPlugin
 
   for (const [toolName, raw] of Object.entries(section(def, "tools"))) {
     const where = `tools.${toolName}`;
-    if (!NAME_PATTERN.test(toolName)) throw new PluginShapeError(`${where}: tool names must match ^[a-zA-Z0-9_-]{1,64}$`);
+    // Longer or unusual names are fine here: the exposed name is sanitized and shortened.
+    if (toolName.length === 0 || toolName.length > 256) throw new PluginShapeError(`${where}: tool names must be 1 to 256 characters`);
     const t = entry(raw, where);
     const handler = needFn(t, "handler", where);
     const { schema, validate } = compileInput(t.input, `${where}.input`);
@@ -198,7 +198,7 @@ export function loadPluginShape(def: unknown, defaultName: string): LoadedPlugin
 
   for (const [promptName, raw] of Object.entries(section(def, "prompts"))) {
     const where = `prompts.${promptName}`;
-    if (!NAME_PATTERN.test(promptName)) throw new PluginShapeError(`${where}: prompt names must match ^[a-zA-Z0-9_-]{1,64}$`);
+    if (promptName.length === 0 || promptName.length > 256) throw new PluginShapeError(`${where}: prompt names must be 1 to 256 characters`);
     const p = entry(raw, where);
     const complete = completers(p, where);
     let args: PromptInfo["arguments"] = [];

@@ -73,6 +73,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> {
   private stopped = false;
   private restartTimes: number[] = [];
   private drainWaiters: (() => void)[] = [];
+  private restarting?: Promise<void>;
 
   constructor(private readonly opts: PluginWorkerOptions) {
     super();
@@ -86,13 +87,11 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> {
   async start(): Promise<PluginManifest> {
     const worker = new Worker(WORKER_ENTRY, {
       resourceLimits: { maxOldGenerationSizeMb: this.opts.heapMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(8, this.opts.heapMb / 8)) },
-      execArgv: ["--enable-source-maps"],
       // Plugin console output must never reach our stdout (it carries JSON-RPC in stdio mode).
       stdout: true,
       stderr: true,
       name: `plugin:${this.opts.defaultName}`,
     });
-    this.worker = worker;
     const forward = (stream: NodeJS.ReadableStream, level: "info" | "warn") => {
       stream.setEncoding("utf8");
       stream.on("data", (chunk: string) => {
@@ -139,6 +138,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> {
       worker.postMessage({ type: "load", bundlePath: this.opts.bundlePath, file: this.opts.file, defaultName: this.opts.defaultName, dataDir: this.opts.dataDir });
     });
     this.manifest = manifest;
+    this.worker = worker;
     worker.on("message", (msg: WorkerToHost) => this.onMessage(msg));
     worker.on("error", (err) => this.opts.logger.error({ err: messageOf(err) }, "plugin worker error"));
     worker.on("exit", (code) => this.onExit(worker, code));
@@ -146,7 +146,13 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> {
   }
 
   /** Sends a call to the plugin. Rejects with PluginCallError, CallTimeoutError, WorkerGoneError or CallCancelledError. */
-  call(req: Omit<CallRequest, "type" | "id">, opts: CallOptions = {}): Promise<CallOutcome> {
+  async call(req: Omit<CallRequest, "type" | "id">, opts: CallOptions = {}): Promise<CallOutcome> {
+    // during a restart, calls wait for the fresh thread instead of failing
+    if (this.restarting) await this.restarting;
+    return this.send(req, opts);
+  }
+
+  private send(req: Omit<CallRequest, "type" | "id">, opts: CallOptions): Promise<CallOutcome> {
     if (this.stopped || !this.worker) return Promise.reject(new WorkerGoneError(`plugin ${this.opts.defaultName} is not running`));
     const id = this.nextId++;
     const worker = this.worker;
@@ -273,7 +279,12 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> {
     void this.restart(worker, `worker exited with code ${code}`);
   }
 
-  private async restart(old: Worker, reason: string) {
+  private restart(old: Worker, reason: string): Promise<void> {
+    this.restarting ??= this.doRestart(old, reason).finally(() => (this.restarting = undefined));
+    return this.restarting;
+  }
+
+  private async doRestart(old: Worker, reason: string) {
     this.worker = undefined;
     this.failAll(new WorkerGoneError(`plugin ${this.opts.defaultName} worker restarted: ${reason}`));
     old.removeAllListeners("exit");
@@ -286,9 +297,9 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> {
       return;
     }
     this.restartTimes.push(now);
-    this.restarts++;
     try {
       await this.start();
+      this.restarts++;
       this.emit("restarted", { reason, ok: true });
     } catch (err) {
       this.stopped = true;

@@ -13,12 +13,18 @@ import { toCallToolResult, toGetPromptResult, toReadResourceResult } from "./res
 import type { CallRequest, HostToWorker, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
 import type { CallContext, PluginContext, PluginLogger } from "../api.ts";
 
+// Stack traces must name the plugin's own file:line, not the bundle in the cache folder.
+process.setSourceMapsEnabled(true);
+
 const port = parentPort!;
 let plugin: LoadedPlugin | undefined;
 let sourceFile = "";
 let sourceDir = "";
 let baseCtx: PluginContext;
 const inflight = new Map<number, AbortController>();
+// Calls that arrive while the plugin is still loading wait for it.
+let markLoaded: () => void;
+const loaded = new Promise<void>((r) => (markLoaded = r));
 
 function post(msg: WorkerToHost) {
   port.postMessage(msg);
@@ -82,6 +88,7 @@ async function load(msg: Extract<HostToWorker, { type: "load" }>) {
     };
     if (plugin.setup) await plugin.setup(baseCtx);
     post({ type: "loaded", manifest: plugin.manifest });
+    markLoaded();
   } catch (err) {
     if (err instanceof PluginShapeError) post({ type: "load-error", error: { message: `${sourceFile}: ${err.message}`, name: "PluginShapeError", location: { file: sourceFile, line: 1 } } });
     else post({ type: "load-error", error: serialize(err) });
@@ -196,7 +203,7 @@ port.on("message", (msg: HostToWorker) => {
       void load(msg);
       break;
     case "call":
-      void call(msg);
+      void loaded.then(() => call(msg));
       break;
     case "cancel":
       inflight.get(msg.id)?.abort(msg.reason ?? "cancelled");

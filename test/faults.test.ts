@@ -1,0 +1,93 @@
+/**
+ * One failing plugin never stops the host: throws, hangs, exits — each call fails cleanly,
+ * other plugins keep answering, the bad worker is restarted.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { TempDir, waitFor } from "./helpers/env.ts";
+import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
+import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
+
+const plugins = new TempDir("patchbay-faults-");
+let d: RunningDaemon;
+let c: RecordingClient;
+
+before(async () => {
+  plugins.file(
+    "faulty.ts",
+    `import { definePlugin, z } from "mcp-patchbay";
+export default definePlugin({
+  tools: {
+    throws: { handler: () => { throw new Error("kaput: the handler failed"); } },
+    loop: { description: "sync infinite loop", handler: () => { for (;;) {} } },
+    exit: { handler: () => { process.exit(3); } },
+    ok: { input: { n: z.number() }, handler: ({ n }) => \`fine \${n}\` },
+    noisy: { handler: () => { console.log("plugin stdout line"); return "quiet"; } },
+  },
+});
+`,
+  );
+  plugins.file("other.mjs", `export default { tools: { ping: { handler: () => "pong" } } };\n`);
+  d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_CALL_TIMEOUT_MS: "1500" } });
+  c = await httpClient(d.url);
+});
+after(async () => {
+  await c?.close();
+  await d?.stop();
+  plugins.cleanup();
+});
+
+const call = (name: string, args: Record<string, unknown> = {}) => c.client.callTool({ name, arguments: args });
+const restartsOf = async (name: string) => (await d.health()).plugins.find((p: any) => p.name === name).restarts as number;
+
+test("a handler that throws gives an isError result with its message", async () => {
+  const r = await call("faulty__throws");
+  assert.equal(r.isError, true);
+  assert.equal(textOf(r), "kaput: the handler failed");
+});
+
+test("invalid arguments give an isError result with the validation message", async () => {
+  const r = await call("faulty__ok", { n: "seven" });
+  assert.equal(r.isError, true);
+  assert.match(textOf(r), /Invalid arguments for tool ok: n: .*number/);
+});
+
+test("unknown tool is JSON-RPC error -32602", async () => {
+  await assert.rejects(call("faulty__missing"), (e: any) => e.code === -32602 && /Unknown tool/.test(e.message));
+});
+
+test("plugin console output goes to the log, not to a client or stdout", async () => {
+  assert.equal(textOf(await call("faulty__noisy")), "quiet");
+  await waitFor("log line", () => d.stderr().includes("plugin stdout line") || undefined);
+  assert.ok(!d.stdout().includes("plugin stdout line"));
+});
+
+test("a sync infinite loop: that call times out, other plugins answer, the worker is restarted", async () => {
+  const before = await restartsOf("faulty");
+  const stuck = call("faulty__loop");
+  // while the faulty worker spins, another plugin keeps answering
+  assert.equal(textOf(await call("other__ping")), "pong");
+  const r = await stuck;
+  assert.equal(r.isError, true);
+  assert.match(textOf(r), /did not answer within 1500 ms/);
+  await waitFor("restart", async () => ((await restartsOf("faulty")) > before) || undefined);
+  assert.equal(textOf(await call("faulty__ok", { n: 1 })), "fine 1");
+  assert.match(d.stderr(), /plugin worker is stuck; restarting it/);
+});
+
+test("process.exit in a plugin: the call fails clearly, it is reported and restarted", async () => {
+  const before = await restartsOf("faulty");
+  const r = await call("faulty__exit");
+  assert.equal(r.isError, true);
+  assert.match(textOf(r), /worker restarted: worker exited with code 3/);
+  await waitFor("restart", async () => ((await restartsOf("faulty")) > before) || undefined);
+  assert.equal(textOf(await call("faulty__ok", { n: 2 })), "fine 2");
+  assert.equal(textOf(await call("other__ping")), "pong");
+  assert.match(d.stderr(), /plugin worker exited unexpectedly/);
+});
+
+test("the session survives all of it", async () => {
+  assert.deepEqual(await c.client.ping(), {});
+  const health = await d.health();
+  assert.equal(health.plugins.every((p: any) => p.status === "loaded"), true);
+});
