@@ -1,0 +1,136 @@
+/**
+ * Raw HTTP requests against /mcp and the shared checks: every refusal the Streamable HTTP
+ * spec and our security defaults define, with its status code and JSON-RPC error.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { request } from "node:http";
+import { TempDir } from "./helpers/env.ts";
+import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
+import { httpClient } from "./helpers/clients.ts";
+
+const plugins = new TempDir("patchbay-http-");
+let d: RunningDaemon;
+let port: number;
+const ACCEPT = "application/json, text/event-stream";
+const INIT = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } } };
+
+/** A raw request, so we control every header (fetch would not let us set Host). */
+function raw(method: string, path: string, headers: Record<string, string>, body?: string | Buffer): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, method, path, headers: { host: `127.0.0.1:${port}`, ...headers } }, (res) => {
+      let data = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => (data += c));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: data }));
+      // SSE responses stay open; one event is enough
+      if (String(res.headers["content-type"]).startsWith("text/event-stream")) res.once("data", () => { res.destroy(); resolve({ status: res.statusCode!, headers: res.headers, body: data }); });
+    });
+    req.on("error", reject);
+    if (body !== undefined) req.end(body);
+    else req.end();
+  });
+}
+const rpcCode = (body: string) => JSON.parse(body).error.code;
+
+before(async () => {
+  plugins.file("p.mjs", `export default { tools: { t: { handler: () => "ok" } } };`);
+  d = await startDaemonProcess({ plugins: plugins.path });
+  port = Number(new URL(d.url).port);
+});
+after(async () => {
+  await d?.stop();
+  plugins.cleanup();
+});
+
+test("POST with a wrong Accept → 406", async () => {
+  const r = await raw("POST", "/mcp", { accept: "application/json", "content-type": "application/json" }, JSON.stringify(INIT));
+  assert.equal(r.status, 406);
+});
+
+test("POST with a wrong Content-Type → 415", async () => {
+  const r = await raw("POST", "/mcp", { accept: ACCEPT, "content-type": "text/plain" }, JSON.stringify(INIT));
+  assert.equal(r.status, 415);
+});
+
+test("malformed JSON → 400 with -32700", async () => {
+  const r = await raw("POST", "/mcp", { accept: ACCEPT, "content-type": "application/json" }, "{ not json");
+  assert.equal(r.status, 400);
+  assert.equal(rpcCode(r.body), -32700);
+});
+
+test("a JSON value that is not a message → 400 with -32600", async () => {
+  const r = await raw("POST", "/mcp", { accept: ACCEPT, "content-type": "application/json" }, "42");
+  assert.equal(r.status, 400);
+  assert.equal(rpcCode(r.body), -32600);
+});
+
+test("a non-initialize request without a session id → 400", async () => {
+  const r = await raw("POST", "/mcp", { accept: ACCEPT, "content-type": "application/json" }, JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }));
+  assert.equal(r.status, 400);
+  assert.match(r.body, /Mcp-Session-Id header is required/);
+});
+
+test("an unknown session id → 404 on POST, GET and DELETE", async () => {
+  for (const method of ["POST", "GET", "DELETE"]) {
+    const r = await raw(method, "/mcp", { accept: ACCEPT, "content-type": "application/json", "mcp-session-id": "no-such-session" }, method === "POST" ? JSON.stringify({ jsonrpc: "2.0", id: 3, method: "ping" }) : undefined);
+    assert.equal(r.status, 404, method);
+  }
+});
+
+test("GET without a session id → 400; PUT → 405 with Allow", async () => {
+  assert.equal((await raw("GET", "/mcp", { accept: "text/event-stream" })).status, 400);
+  const put = await raw("PUT", "/mcp", {}, "");
+  assert.equal(put.status, 405);
+  assert.equal(put.headers.allow, "GET, POST, DELETE");
+});
+
+test("a body over 4 MiB → 413", async () => {
+  const big = JSON.stringify({ ...INIT, params: { ...INIT.params, pad: "x".repeat(4 * 1024 * 1024 + 10) } });
+  const r = await raw("POST", "/mcp", { accept: ACCEPT, "content-type": "application/json" }, big);
+  assert.equal(r.status, 413);
+});
+
+test("a bad MCP-Protocol-Version on a session request → 400", async () => {
+  const init = await raw("POST", "/mcp", { accept: ACCEPT, "content-type": "application/json" }, JSON.stringify(INIT));
+  assert.equal(init.status, 200);
+  const sid = String(init.headers["mcp-session-id"]);
+  assert.ok(sid.length > 10);
+  const r = await raw("POST", "/mcp", { accept: ACCEPT, "content-type": "application/json", "mcp-session-id": sid, "mcp-protocol-version": "1999-01-01" }, JSON.stringify({ jsonrpc: "2.0", id: 9, method: "ping" }));
+  assert.equal(r.status, 400);
+  assert.match(r.body, /protocol version/i);
+  // DELETE ends the session; it is unknown afterwards
+  const del = await raw("DELETE", "/mcp", { "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" });
+  assert.equal(del.status, 200);
+  const after = await raw("POST", "/mcp", { accept: ACCEPT, "content-type": "application/json", "mcp-session-id": sid }, JSON.stringify({ jsonrpc: "2.0", id: 10, method: "ping" }));
+  assert.equal(after.status, 404);
+});
+
+test("a foreign Host header → 403 (DNS rebinding protection)", async () => {
+  const r = await raw("POST", "/mcp", { host: "evil.example:80", accept: ACCEPT, "content-type": "application/json" }, JSON.stringify(INIT));
+  assert.equal(r.status, 403);
+  const h = await raw("GET", "/healthz", { host: "evil.example" });
+  assert.equal(h.status, 403);
+});
+
+test("a foreign Origin → 403; our own origin is fine", async () => {
+  const bad = await raw("POST", "/mcp", { origin: "https://evil.example", accept: ACCEPT, "content-type": "application/json" }, JSON.stringify(INIT));
+  assert.equal(bad.status, 403);
+  const good = await raw("GET", "/healthz", { origin: `http://127.0.0.1:${port}` });
+  assert.equal(good.status, 200);
+  const localhost = await raw("GET", "/healthz", { host: `localhost:${port}`, origin: `http://localhost:${port}` });
+  assert.equal(localhost.status, 200);
+});
+
+test("unknown paths → 404", async () => {
+  assert.equal((await raw("GET", "/nope", {})).status, 404);
+});
+
+test("a DELETE from the SDK client ends its session", async () => {
+  const c = await httpClient(d.url);
+  const before = (await d.health()).sessions.open;
+  await (c.client.transport as any).terminateSession();
+  await c.close();
+  const after = (await d.health()).sessions.open;
+  assert.equal(after, before - 1);
+});
