@@ -95,7 +95,8 @@ export class PluginManager {
   }
 
   states(): PluginState[] {
-    return [...this.slots.values()].map((s) => ({ ...s.state, restarts: s.worker?.restarts ?? s.state.restarts })).sort((a, b) => a.key.localeCompare(b.key));
+    // conflicts depend on every plugin, so they are read from the registry now, not stored
+    return [...this.slots.values()].map((s) => ({ ...s.state, shadowedBy: this.opts.registry.shadowed.get(s.state.key), restarts: s.state.restarts })).sort((a, b) => a.key.localeCompare(b.key));
   }
 
   workers(): { name: string; worker: PluginWorker }[] {
@@ -269,7 +270,6 @@ export class PluginManager {
     });
     // the swap: from here new calls go to the new worker
     this.opts.registry.put({ key, file: key, manifest, worker });
-    slot.state.shadowedBy = this.opts.registry.shadowed.get(key);
     for (const c of this.opts.registry.conflicts) log.warn(c);
     const durationMs = performance.now() - started;
     log.info({ version: slot.state.version, tools: manifest.tools.length, ms: Math.round(durationMs) }, kind === "load" ? "plugin loaded" : "plugin reloaded");
