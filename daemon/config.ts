@@ -32,6 +32,14 @@ export const ConfigSchema = z
     sessionIdleTimeoutMs: z.number().int().positive().default(30 * 60_000),
     reloadDebounceMs: z.number().int().min(0).default(50),
     shutdownGraceMs: z.number().int().min(0).default(5_000),
+    wsHeartbeatMs: z.number().int().min(100).default(30_000),
+    sseKeepAliveMs: z.number().int().min(100).default(15_000),
+    rateLimitPerMinute: z.number().int().positive().optional(),
+    rateLimitPerHour: z.number().int().positive().optional(),
+    auditFile: z.string().min(1).optional(),
+    auditIncludeArguments: z.boolean().default(false),
+    auditMaxBytes: z.number().int().min(1024).default(10 * 1024 * 1024),
+    auditMaxFiles: z.number().int().min(1).max(100).default(5),
   })
   .strict();
 
@@ -40,7 +48,7 @@ export type Config = z.infer<typeof ConfigSchema> & { home: string; pluginsDir: 
 /** Flags and env take the same keys as the file. */
 export type ConfigOverrides = Partial<z.input<typeof ConfigSchema>> & { config?: string };
 
-const ENV: Record<string, { key: keyof z.input<typeof ConfigSchema>; type: "string" | "number" }> = {
+const ENV: Record<string, { key: keyof z.input<typeof ConfigSchema>; type: "string" | "number" | "boolean" }> = {
   PATCHBAY_HOST: { key: "host", type: "string" },
   PATCHBAY_PORT: { key: "port", type: "number" },
   PATCHBAY_TOKEN: { key: "token", type: "string" },
@@ -50,6 +58,15 @@ const ENV: Record<string, { key: keyof z.input<typeof ConfigSchema>; type: "stri
   PATCHBAY_LOG_FILE: { key: "logFile", type: "string" },
   PATCHBAY_CALL_TIMEOUT_MS: { key: "callTimeoutMs", type: "number" },
   PATCHBAY_SESSION_IDLE_TIMEOUT_MS: { key: "sessionIdleTimeoutMs", type: "number" },
+  PATCHBAY_MAX_SESSIONS: { key: "maxSessions", type: "number" },
+  PATCHBAY_WS_HEARTBEAT_MS: { key: "wsHeartbeatMs", type: "number" },
+  PATCHBAY_SSE_KEEPALIVE_MS: { key: "sseKeepAliveMs", type: "number" },
+  PATCHBAY_RATE_LIMIT_PER_MINUTE: { key: "rateLimitPerMinute", type: "number" },
+  PATCHBAY_RATE_LIMIT_PER_HOUR: { key: "rateLimitPerHour", type: "number" },
+  PATCHBAY_AUDIT_FILE: { key: "auditFile", type: "string" },
+  PATCHBAY_AUDIT_INCLUDE_ARGUMENTS: { key: "auditIncludeArguments", type: "boolean" },
+  PATCHBAY_MAX_BODY_BYTES: { key: "maxBodyBytes", type: "number" },
+  PATCHBAY_WORKER_HEAP_MB: { key: "workerHeapMb", type: "number" },
 };
 
 function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
@@ -61,6 +78,9 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
       const n = Number(raw);
       if (!Number.isFinite(n)) throw new ConfigError(`${name}: expected a number, got "${raw}"`);
       out[key] = n;
+    } else if (type === "boolean") {
+      if (!["true", "false", "1", "0"].includes(raw)) throw new ConfigError(`${name}: expected true or false, got "${raw}"`);
+      out[key] = raw === "true" || raw === "1";
     } else out[key] = raw;
   }
   return out;

@@ -18,6 +18,11 @@ import { SessionStore } from "./session-store.ts";
 import { readState, removeState, writeState, type DaemonState } from "./state-file.ts";
 import { recordPluginEvent, registerPluginGauges } from "./telemetry/instrumentation.ts";
 import { createStreamableHttpRoute } from "./transports/streamable-http.ts";
+import { createWebSocketEndpoint } from "./transports/websocket.ts";
+import { createLegacySseRoutes } from "./transports/legacy-sse.ts";
+import { RateLimiter } from "./rate-limiter.ts";
+import { AuditLog } from "./audit-log.ts";
+import type { CallGuard } from "./session.ts";
 import { VERSION } from "./version.ts";
 
 export interface Daemon {
@@ -38,6 +43,38 @@ interface Core {
   store: SessionStore;
   manager: PluginManager;
   sessionDeps: SessionDeps;
+  audit?: AuditLog;
+}
+
+const GUARDED = new Set(["tools/call", "resources/read", "prompts/get"]);
+
+/** Rate limits before, audit line after, for calls, reads and prompt gets. */
+function createGuard(config: Config, logger: Logger): { guard: CallGuard; audit?: AuditLog } {
+  const limiter = new RateLimiter({ perMinute: config.rateLimitPerMinute, perHour: config.rateLimitPerHour });
+  const audit = config.auditFile ? new AuditLog(config.auditFile, { includeArguments: config.auditIncludeArguments, maxBytes: config.auditMaxBytes, maxFiles: config.auditMaxFiles }, logger) : undefined;
+  return {
+    audit,
+    guard: {
+      before(session, method) {
+        if (GUARDED.has(method)) limiter.take(session.clientName ? `${session.clientName}@${session.remoteAddress ?? "local"}` : session.id);
+      },
+      after(session, method, target, outcome) {
+        if (!audit || !GUARDED.has(method)) return;
+        audit.write({
+          time: new Date().toISOString(),
+          session: session.id,
+          client: session.clientName,
+          transport: session.bridged ? "stdio-bridge" : session.transport,
+          method,
+          name: target,
+          outcome: outcome.ok ? "ok" : "error",
+          durationMs: Math.round(outcome.durationMs * 1000) / 1000,
+          error: outcome.error,
+          arguments: outcome.args,
+        });
+      },
+    },
+  };
 }
 
 /** The parts every mode shares: registry, sessions, plugins. */
@@ -61,8 +98,9 @@ async function startCore(config: Config, logger: Logger, opts: { watch: boolean 
     heap: manager.workers().map((w) => ({ plugin: w.name, bytes: w.worker.heapUsed })),
   }));
   await manager.start(opts.watch);
-  const sessionDeps: SessionDeps = { registry, store, logger, version: VERSION, pageSize: config.pageSize };
-  return { logger, registry, store, manager, sessionDeps };
+  const { guard, audit } = createGuard(config, logger);
+  const sessionDeps: SessionDeps = { registry, store, logger, version: VERSION, pageSize: config.pageSize, guard };
+  return { logger, registry, store, manager, sessionDeps, audit };
 }
 
 export async function startDaemon(config: Config, opts: { logger?: Logger; writeStateFile?: boolean } = {}): Promise<Daemon> {
@@ -81,6 +119,11 @@ export async function startDaemon(config: Config, opts: { logger?: Logger; write
   let ready = true;
   const http = new HttpServer({ host: config.host, token: config.token, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins }, logger);
   http.route("/mcp", createStreamableHttpRoute(sessionDeps, { maxBodyBytes: config.maxBodyBytes }));
+  const ws = createWebSocketEndpoint(sessionDeps, { maxMessageBytes: config.maxBodyBytes, heartbeatMs: config.wsHeartbeatMs, maxBufferedBytes: 4 * config.maxBodyBytes }, logger);
+  http.upgrade("/ws", ws.upgrade);
+  const sse = createLegacySseRoutes(sessionDeps, { maxBodyBytes: config.maxBodyBytes, keepAliveMs: config.sseKeepAliveMs }, logger);
+  http.route("/sse", sse.stream);
+  http.route("/messages", sse.messages);
   http.route("/healthz", createHealthRoute({ registry, manager, store, version: VERSION, startedAt, isReady: () => ready, isAuthorized: (req) => http.isAuthorized(req) }));
   http.route("/", (_req, res) => {
     res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
@@ -122,8 +165,10 @@ export async function startDaemon(config: Config, opts: { logger?: Logger; write
         logger.info("shutting down: draining calls, closing sessions and workers");
         const httpClosed = http.close();
         await manager.close();
+        ws.close();
         await store.closeAll("daemon shutting down");
         await httpClosed;
+        await core.audit?.close();
         if (writeStateFile) removeState(config.home);
       })();
       return closing;
@@ -146,6 +191,7 @@ export async function startStdio(config: Config, opts: { logger?: Logger } = {})
     (closing ??= (async () => {
       await core.store.closeAll("stdio closed");
       await core.manager.close();
+      await core.audit?.close();
     })());
   await openSession(transport, newSessionInfo(randomUUID(), "stdio"), core.sessionDeps);
   process.stdin.on("end", () => void close().then(() => process.exit(0)));

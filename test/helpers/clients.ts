@@ -60,3 +60,27 @@ export function stdioClient(args: string[], env: Record<string, string>) {
 export function textOf(result: any): string {
   return (result.content ?? []).filter((c: any) => c.type === "text").map((c: any) => c.text).join("");
 }
+
+import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js";
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
+import WebSocket from "ws";
+
+/** Node 20 has no global WebSocket; the SDK's client transport expects one. */
+export function ensureGlobalWebSocket(token?: string) {
+  class AuthWebSocket extends WebSocket {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+    }
+  }
+  (globalThis as { WebSocket?: unknown }).WebSocket = AuthWebSocket;
+}
+
+export function wsClient(url: string, opts: { token?: string } = {}) {
+  ensureGlobalWebSocket(opts.token);
+  return connect(new WebSocketClientTransport(new URL(`${url.replace(/^http/, "ws")}/ws`)));
+}
+
+export function sseClient(url: string, opts: { token?: string } = {}) {
+  const headers = opts.token ? { authorization: `Bearer ${opts.token}` } : undefined;
+  return connect(new SSEClientTransport(new URL(`${url}/sse`), { requestInit: { headers }, eventSourceInit: headers ? { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) } : undefined }));
+}

@@ -1,0 +1,148 @@
+/**
+ * WebSocket at `/ws`: a server-side SDK `Transport` over the `ws` package (the SDK ships
+ * only a client). Subprotocol `mcp`, one JSON-RPC message per text frame. A binary frame
+ * closes with 1003, an oversize frame with 1009 (ws enforces maxPayload), malformed JSON is
+ * answered with -32700 and the connection stays usable. Ping/pong drops dead peers, and a
+ * peer that stops reading is cut off (1008) before its send buffer grows without bound.
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { WebSocketServer, type WebSocket, type RawData } from "ws";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { JSONRPCMessageSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { Logger } from "pino";
+import { RpcCode } from "../errors.ts";
+import { newSessionInfo, openSession, type SessionDeps } from "../session.ts";
+
+export const WS_SUBPROTOCOL = "mcp";
+
+export interface WebSocketOptions {
+  maxMessageBytes: number;
+  /** interval between pings; a peer that misses one pong is dropped */
+  heartbeatMs: number;
+  /** queued outgoing bytes past which a peer counts as not reading */
+  maxBufferedBytes: number;
+}
+
+/** One WebSocket connection as an MCP transport. */
+export class WebSocketServerTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: Transport["onmessage"];
+  readonly sessionId: string;
+  private closed = false;
+
+  constructor(private readonly ws: WebSocket, private readonly opts: { maxBufferedBytes: number }, sessionId = randomUUID()) {
+    this.sessionId = sessionId;
+  }
+
+  async start(): Promise<void> {
+    this.ws.on("message", (data: RawData, isBinary: boolean) => this.receive(data, isBinary));
+    this.ws.on("close", () => this.finish());
+    this.ws.on("error", (err) => this.onerror?.(err));
+  }
+
+  private receive(data: RawData, isBinary: boolean) {
+    if (isBinary) {
+      this.ws.close(1003, "binary frames are not supported; send JSON-RPC as text");
+      return;
+    }
+    const text = Array.isArray(data) ? Buffer.concat(data).toString("utf8") : Buffer.from(data as ArrayBuffer).toString("utf8");
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      this.sendRaw({ jsonrpc: "2.0", id: null, error: { code: RpcCode.ParseError, message: "Parse error: frame is not valid JSON" } });
+      return;
+    }
+    const parsed = JSONRPCMessageSchema.safeParse(json);
+    if (!parsed.success) {
+      const id = typeof json === "object" && json !== null && "id" in json ? (json as { id: unknown }).id : null;
+      this.sendRaw({ jsonrpc: "2.0", id: typeof id === "string" || typeof id === "number" ? id : null, error: { code: RpcCode.InvalidRequest, message: "Invalid Request: not a JSON-RPC 2.0 message" } });
+      return;
+    }
+    this.onmessage?.(parsed.data);
+  }
+
+  private sendRaw(msg: unknown): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > this.opts.maxBufferedBytes) {
+      // The peer is not reading; dropping it bounds our memory instead of queueing forever.
+      this.ws.close(1008, "peer is not reading; send buffer full");
+      return;
+    }
+    this.ws.send(JSON.stringify(msg));
+  }
+
+  async send(message: JSONRPCMessage): Promise<void> {
+    this.sendRaw(message);
+  }
+
+  async close(): Promise<void> {
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(1001, "server closing session");
+    this.finish();
+  }
+
+  private finish() {
+    if (this.closed) return;
+    this.closed = true;
+    this.onclose?.();
+  }
+}
+
+/** The `/ws` upgrade handler: checks the subprotocol and session room, then opens a session. */
+export function createWebSocketEndpoint(deps: SessionDeps, opts: WebSocketOptions, logger: Logger) {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: opts.maxMessageBytes,
+    handleProtocols: (protocols) => (protocols.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false),
+  });
+  const alive = new WeakMap<WebSocket, boolean>();
+  const heartbeat = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (alive.get(ws) === false) {
+        ws.terminate();
+        continue;
+      }
+      alive.set(ws, false);
+      ws.ping();
+    }
+  }, opts.heartbeatMs);
+  heartbeat.unref();
+
+  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) {
+    const offered = String(req.headers["sec-websocket-protocol"] ?? "").split(",").map((s) => s.trim());
+    if (!offered.includes(WS_SUBPROTOCOL)) {
+      const text = `WebSocket subprotocol "${WS_SUBPROTOCOL}" is required`;
+      socket.end(`HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+      return;
+    }
+    if (!deps.store.hasRoom()) {
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 5\r\ncontent-length: 0\r\n\r\n");
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      alive.set(ws, true);
+      ws.on("pong", () => alive.set(ws, true));
+      const transport = new WebSocketServerTransport(ws, { maxBufferedBytes: opts.maxBufferedBytes });
+      // The stdio bridge marks its sessions so they show as the stdio clients they are.
+      const bridged = url.searchParams.get("via") === "stdio-bridge";
+      const info = newSessionInfo(transport.sessionId, bridged ? "stdio" : "websocket", { bridged, remoteAddress: req.socket.remoteAddress });
+      ws.on("message", () => deps.store.touch(info.id));
+      openSession(transport, info, deps).catch((err) => {
+        logger.error({ err }, "could not open WebSocket session");
+        ws.close(1011, "internal error");
+      });
+    });
+  }
+
+  return {
+    upgrade,
+    close() {
+      clearInterval(heartbeat);
+      for (const ws of wss.clients) ws.close(1001, "daemon shutting down");
+      wss.close();
+    },
+  };
+}
