@@ -1,10 +1,11 @@
 /**
  * The audit log: one JSON line per tools/call, resources/read and prompts/get — time,
  * session, client, transport, name, outcome, duration; arguments redacted unless configured.
- * Rotates by size (file → file.1 → … → file.N). Writes are appended in order on one stream;
- * a failing disk is logged, never thrown into a request.
+ * Rotates by size (file → file.1 → … → file.N). Lines are appended with one small
+ * synchronous write each (O_APPEND), so order and rotation are exact and nothing is lost on
+ * a crash; a failing disk is logged, never thrown into a request.
  */
-import { createWriteStream, mkdirSync, renameSync, rmSync, statSync, type WriteStream } from "node:fs";
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "pino";
 
@@ -22,7 +23,7 @@ export interface AuditEntry {
 }
 
 export class AuditLog {
-  private stream?: WriteStream;
+  private fd?: number;
   private size = 0;
 
   constructor(
@@ -43,23 +44,17 @@ export class AuditLog {
       const record: AuditEntry = { ...entry, arguments: this.opts.includeArguments ? entry.arguments : entry.arguments === undefined ? undefined : "[redacted]" };
       const line = JSON.stringify(record) + "\n";
       if (this.size + line.length > this.opts.maxBytes && this.size > 0) this.rotate();
-      this.stream ??= this.open();
-      this.stream.write(line);
+      this.fd ??= openSync(this.file, "a", 0o600);
+      writeSync(this.fd, line);
       this.size += Buffer.byteLength(line);
     } catch (err) {
       this.logger.error({ err }, "audit log write failed");
     }
   }
 
-  private open(): WriteStream {
-    const s = createWriteStream(this.file, { flags: "a", mode: 0o600 });
-    s.on("error", (err) => this.logger.error({ err }, "audit log stream error"));
-    return s;
-  }
-
   private rotate() {
-    this.stream?.end();
-    this.stream = undefined;
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
     rmSync(`${this.file}.${this.opts.maxFiles}`, { force: true });
     for (let i = this.opts.maxFiles - 1; i >= 1; i--) {
       try {
@@ -76,10 +71,8 @@ export class AuditLog {
     this.size = 0;
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      if (!this.stream) return resolve();
-      this.stream.end(() => resolve());
-    });
+  async close(): Promise<void> {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
 }

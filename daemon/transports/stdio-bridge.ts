@@ -1,7 +1,198 @@
-/** Placeholder until the attached bridge lands: host plugins in-process. */
+/**
+ * `patchbay stdio` attached to the daemon (the Claude Desktop entry). It finds the running
+ * daemon through its state file — starting it detached and waiting until it is healthy if
+ * none runs — and relays JSON-RPC between stdin/stdout and the daemon's `/ws`, so the
+ * session, its client name and its calls show in the daemon like any other.
+ *
+ * If the daemon goes away, requests in flight get a clear error at once (never a hang); the
+ * bridge reconnects (starting the daemon again if needed), replays the client's original
+ * `initialize`, and sends `list_changed` so the client re-lists. stdout carries nothing but
+ * JSON-RPC.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, openSync, closeSync } from "node:fs";
+import { join } from "node:path";
+import WebSocket from "ws";
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { Config } from "../config.ts";
-import { startStdio } from "../main.ts";
+import { DaemonUnreachableError, messageOf } from "../errors.ts";
+import { createLogger, type Logger } from "../logger.ts";
+import { distDir } from "../package-root.ts";
+import { readState, type DaemonState } from "../state-file.ts";
+import { WS_SUBPROTOCOL } from "./websocket.ts";
+
+const REINIT_PREFIX = "patchbay-bridge-reinit-";
+export const DAEMON_LOST = -32000;
+const START_TIMEOUT_MS = 20_000;
+const QUEUE_TIMEOUT_MS = 30_000;
+
+function sleep(ms: number) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function healthy(state: DaemonState): Promise<boolean> {
+  try {
+    const res = await fetch(`${state.url}/healthz`, { signal: AbortSignal.timeout(2_000) });
+    return res.ok && ((await res.json()) as { status?: string }).status === "ok";
+  } catch {
+    return false;
+  }
+}
+
+/** Returns the running daemon's state, starting a detached daemon first if none runs. */
+export async function ensureDaemon(config: Config, logger: Logger): Promise<DaemonState> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  let spawned = false;
+  // Re-read the state file on every round: a daemon that just died (its pid not yet reaped)
+  // looks alive at first, and another bridge may start one meanwhile.
+  while (Date.now() < deadline) {
+    const s = readState(config.home);
+    if (s && (await healthy(s))) return s;
+    if (!s && !spawned) {
+      spawned = true;
+      spawnDaemon(config, logger);
+    }
+    await sleep(100);
+  }
+  throw new DaemonUnreachableError(`the daemon did not become healthy within ${START_TIMEOUT_MS / 1000} s; see ${join(config.home, "daemon.log")}`);
+}
+
+function spawnDaemon(config: Config, logger: Logger) {
+  mkdirSync(config.home, { recursive: true });
+  const logFd = openSync(join(config.home, "daemon.log"), "a");
+  const args = [join(distDir, "cli.js"), "start", "--port", String(config.port), "--host", config.host, "--plugins", config.pluginsDir];
+  if (config.configFile) args.push("--config", config.configFile);
+  if (config.token) args.push("--token", config.token);
+  logger.info({ args }, "no daemon running; starting one in the background");
+  const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", logFd, logFd], env: { ...process.env, PATCHBAY_HOME: config.home } });
+  child.unref();
+  closeSync(logFd);
+}
+
+function isRequest(m: JSONRPCMessage): m is JSONRPCMessage & { id: string | number; method: string } {
+  return "method" in m && "id" in m && m.id !== undefined;
+}
+function isResponse(m: JSONRPCMessage): m is JSONRPCMessage & { id: string | number } {
+  return !("method" in m) && "id" in m;
+}
 
 export async function runBridge(config: Config): Promise<void> {
-  await startStdio(config);
+  const logger = createLogger({ level: config.logLevel === "info" ? "warn" : config.logLevel, file: config.logFile });
+  const stdio = new StdioServerTransport();
+  let ws: WebSocket | undefined;
+  let connected = false;
+  let closing = false;
+  let initRequest: (JSONRPCMessage & { params?: unknown }) | undefined;
+  let reinitCount = 0;
+  /** client requests forwarded to the daemon and not yet answered */
+  const inflight = new Map<string | number, string>();
+  const queue: { msg: JSONRPCMessage; at: number }[] = [];
+
+  const toClient = (msg: JSONRPCMessage) => void stdio.send(msg).catch((err) => logger.error({ err: messageOf(err) }, "stdout write failed"));
+  const failRequest = (id: string | number, message: string) => toClient({ jsonrpc: "2.0", id, error: { code: DAEMON_LOST, message } } as JSONRPCMessage);
+
+  function forward(msg: JSONRPCMessage) {
+    if (isRequest(msg)) inflight.set(msg.id, msg.method);
+    ws!.send(JSON.stringify(msg));
+  }
+
+  stdio.onmessage = (msg) => {
+    if (isRequest(msg) && msg.method === "initialize") initRequest = msg;
+    if (connected && ws?.readyState === WebSocket.OPEN) forward(msg);
+    else queue.push({ msg, at: Date.now() });
+  };
+  stdio.onclose = () => shutdown(0);
+  process.stdin.on("end", () => shutdown(0));
+
+  function shutdown(code: number) {
+    if (closing) return;
+    closing = true;
+    ws?.close(1000, "client closed stdio");
+    setTimeout(() => process.exit(code), 50).unref();
+  }
+
+  // Queued requests must not wait forever if the daemon never comes back.
+  const reaper = setInterval(() => {
+    const now = Date.now();
+    for (let i = queue.length - 1; i >= 0; i--) {
+      const { msg, at } = queue[i];
+      if (now - at > QUEUE_TIMEOUT_MS) {
+        queue.splice(i, 1);
+        if (isRequest(msg)) failRequest(msg.id, "Patchbay daemon is unavailable (reconnecting); try again shortly");
+      }
+    }
+  }, 1_000);
+  reaper.unref();
+
+  async function connect(isReconnect: boolean): Promise<void> {
+    const state = await ensureDaemon(config, logger);
+    const url = `${state.url.replace(/^http/, "ws")}/ws?via=stdio-bridge`;
+    const socket = new WebSocket(url, [WS_SUBPROTOCOL], { headers: state.token ? { authorization: `Bearer ${state.token}` } : {} });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("open", () => resolve());
+      socket.once("error", reject);
+      socket.once("unexpected-response", (_req, res) => reject(new DaemonUnreachableError(`daemon refused the connection: HTTP ${res.statusCode}`)));
+    });
+    ws = socket;
+    let reinitId: string | undefined;
+    socket.on("message", (data) => {
+      let msg: JSONRPCMessage;
+      try {
+        msg = JSON.parse(String(data));
+      } catch {
+        return;
+      }
+      if (isResponse(msg) && reinitId !== undefined && msg.id === reinitId) {
+        reinitId = undefined;
+        socket.send(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }));
+        markReady(true);
+        return;
+      }
+      if (isResponse(msg)) inflight.delete(msg.id);
+      toClient(msg);
+    });
+    socket.on("close", () => {
+      if (ws !== socket) return;
+      connected = false;
+      if (closing) return;
+      // Requests the daemon had not answered will never be answered: say so now.
+      for (const [id, method] of inflight) failRequest(id, `Patchbay daemon connection lost during ${method}; the request may not have completed. Retry it.`);
+      inflight.clear();
+      logger.warn("daemon connection lost; reconnecting");
+      void reconnectLoop();
+    });
+    socket.on("error", (err) => logger.debug({ err: messageOf(err) }, "bridge socket error"));
+
+    const markReady = (announce: boolean) => {
+      connected = true;
+      for (const { msg } of queue.splice(0)) forward(msg);
+      if (announce) {
+        for (const kind of ["tools", "resources", "prompts"]) toClient({ jsonrpc: "2.0", method: `notifications/${kind}/list_changed` } as JSONRPCMessage);
+      }
+    };
+    if (isReconnect && initRequest) {
+      // Replay the client's own initialize so the daemon sees the same client; swallow the answer.
+      reinitId = `${REINIT_PREFIX}${++reinitCount}`;
+      socket.send(JSON.stringify({ ...initRequest, id: reinitId }));
+    } else markReady(false);
+  }
+
+  async function reconnectLoop() {
+    let delay = 100;
+    while (!closing) {
+      try {
+        await connect(true);
+        logger.warn("reconnected to the daemon");
+        return;
+      } catch (err) {
+        logger.warn({ err: messageOf(err) }, "reconnect failed; retrying");
+        await sleep(delay);
+        delay = Math.min(delay * 2, 2_000);
+      }
+    }
+  }
+
+  await stdio.start();
+  await connect(false);
 }

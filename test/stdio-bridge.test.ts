@@ -1,0 +1,65 @@
+/**
+ * The Claude Desktop path: `patchbay stdio` starts the daemon when none runs, shows up in it
+ * as a stdio session with its client name, and survives the daemon being killed.
+ */
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { TempDir, waitFor } from "./helpers/env.ts";
+import { stdioClient, textOf } from "./helpers/clients.ts";
+import { isPidAlive } from "../daemon/state-file.ts";
+
+const plugins = new TempDir("patchbay-bridge-plugins-");
+const home = new TempDir("patchbay-bridge-home-");
+const pids = new Set<number>();
+
+plugins.file("slow.mjs", `export default { tools: {
+  wait: { handler: (_a, ctx) => new Promise((r) => { const t = setTimeout(() => r("waited"), 30000); ctx.signal.addEventListener("abort", () => { clearTimeout(t); r("aborted"); }); }) },
+  hi: { handler: () => "hi" },
+} };`);
+
+after(async () => {
+  for (const pid of pids) if (isPidAlive(pid)) process.kill(pid, "SIGTERM");
+  await waitFor("daemons gone", () => [...pids].every((p) => !isPidAlive(p)) || undefined, 15_000).catch(() => {
+    for (const pid of pids) if (isPidAlive(pid)) process.kill(pid, "SIGKILL");
+  });
+  plugins.cleanup();
+  home.cleanup();
+});
+
+const daemonState = () => JSON.parse(readFileSync(home.join("daemon.json"), "utf8"));
+async function health() {
+  const s = daemonState();
+  return (await fetch(`${s.url}/healthz`)).json();
+}
+
+test("starts the daemon when none runs, relays calls, and shows as a stdio session", async () => {
+  const env = { PATCHBAY_HOME: home.path, PATCHBAY_PORT: "0" };
+  const c = await stdioClient(["--plugins", plugins.path], env);
+  try {
+    const first = daemonState();
+    pids.add(first.pid);
+    assert.notEqual(first.pid, c.client.transport && (c.client.transport as any).pid);
+    assert.equal(textOf(await c.client.callTool({ name: "slow__hi", arguments: {} })), "hi");
+    const h = await health();
+    assert.equal(h.sessions.byTransport.stdio, 1);
+
+    // kill the daemon hard while a call is in flight: the call fails clearly, no hang
+    const inflight = c.client.callTool({ name: "slow__wait", arguments: {} });
+    await new Promise((r) => setTimeout(r, 200));
+    const n = c.count("notifications/tools/list_changed");
+    process.kill(first.pid, "SIGKILL");
+    await assert.rejects(inflight, (e: any) => e.code === -32000 && /connection lost during tools\/call/.test(e.message));
+
+    // the bridge starts a new daemon, re-initializes, and tells the client to re-list
+    await c.waitNotification("notifications/tools/list_changed", n + 1);
+    const second = daemonState();
+    pids.add(second.pid);
+    assert.notEqual(second.pid, first.pid);
+    assert.equal(textOf(await c.client.callTool({ name: "slow__hi", arguments: {} })), "hi");
+    const h2 = await health();
+    assert.equal(h2.sessions.byTransport.stdio, 1, "the re-initialized session is registered in the new daemon");
+  } finally {
+    await c.close();
+  }
+});
