@@ -1,6 +1,115 @@
-/** `patchbay doctor`: checks what usually goes wrong. */
+/**
+ * `patchbay doctor`: checks what usually goes wrong when a server does not appear in Claude
+ * Desktop, and prints each check with a fix.
+ */
+import { existsSync, readFileSync, accessSync, constants, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { delimiter, isAbsolute, join } from "node:path";
 import type { Config } from "../config.ts";
-export async function runDoctor(_config: Config): Promise<number> {
-  process.stdout.write("doctor: not implemented yet\n");
-  return 1;
+import { claudeConfigPath, ENTRY_NAME } from "./claude-config.ts";
+import { readState } from "../state-file.ts";
+import { compilePlugin } from "../plugins/compiler.ts";
+import { isIgnoredPath } from "../plugins/watcher.ts";
+import { messageOf } from "../errors.ts";
+import { tmpdir } from "node:os";
+
+interface Check {
+  name: string;
+  ok: boolean | "warn";
+  detail: string;
+  fix?: string;
+}
+
+function onPath(command: string): string | undefined {
+  if (isAbsolute(command)) return existsSync(command) ? command : undefined;
+  const exts = process.platform === "win32" ? (process.env.PATHEXT ?? ".EXE;.CMD").split(";") : [""];
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    for (const ext of exts) {
+      const p = join(dir, command + ext);
+      try {
+        accessSync(p, constants.X_OK);
+        return p;
+      } catch {
+        // keep looking
+      }
+    }
+  }
+  return undefined;
+}
+
+function portFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
+export async function doctorChecks(config: Config, claudeFile = claudeConfigPath()): Promise<Check[]> {
+  const checks: Check[] = [];
+  // 1. Claude Desktop config syntax and entry
+  let entry: { command?: string; args?: string[] } | undefined;
+  if (!existsSync(claudeFile)) {
+    checks.push({ name: "Claude Desktop config", ok: "warn", detail: `${claudeFile} does not exist`, fix: "run `patchbay claude-config --write`" });
+  } else {
+    try {
+      const cfg = JSON.parse(readFileSync(claudeFile, "utf8"));
+      entry = cfg?.mcpServers?.[ENTRY_NAME];
+      checks.push({ name: "Claude Desktop config", ok: true, detail: `${claudeFile} is valid JSON` });
+      checks.push(entry ? { name: "patchbay entry", ok: true, detail: `mcpServers.${ENTRY_NAME}: ${entry.command} ${(entry.args ?? []).join(" ")}` } : { name: "patchbay entry", ok: false, detail: `no mcpServers.${ENTRY_NAME} entry`, fix: "run `patchbay claude-config --write`" });
+    } catch (err) {
+      checks.push({ name: "Claude Desktop config", ok: false, detail: `${claudeFile} is not valid JSON: ${messageOf(err)}`, fix: "fix the JSON syntax (a trailing comma is the usual culprit), then restart Claude Desktop" });
+    }
+  }
+  // 2. the entry's command is resolvable
+  if (entry?.command) {
+    const found = onPath(entry.command);
+    checks.push(found ? { name: "entry command", ok: true, detail: `${entry.command} → ${found}` } : { name: "entry command", ok: false, detail: `"${entry.command}" is not on PATH`, fix: "use an absolute path to node/npx in the entry (Claude Desktop does not read your shell profile)" });
+  }
+  // 3. daemon reachable; 4. port free or ours
+  const state = readState(config.home);
+  if (state) {
+    try {
+      const res = await fetch(`${state.url}/healthz`, { signal: AbortSignal.timeout(3_000) });
+      checks.push({ name: "daemon", ok: res.ok, detail: `pid ${state.pid} at ${state.url} answers ${res.status}`, fix: res.ok ? undefined : "restart it: stop the pid and run `patchbay start`" });
+    } catch (err) {
+      checks.push({ name: "daemon", ok: false, detail: `pid ${state.pid} recorded at ${state.url} does not answer: ${messageOf(err)}`, fix: "kill that pid and run `patchbay start`" });
+    }
+    checks.push({ name: "port", ok: true, detail: `${state.port} is used by our daemon` });
+  } else {
+    checks.push({ name: "daemon", ok: "warn", detail: "no daemon running", fix: "`patchbay stdio` starts one on demand, or run `patchbay start`" });
+    const free = config.port === 0 || (await portFree(config.port, config.host));
+    checks.push(free ? { name: "port", ok: true, detail: `${config.host}:${config.port} is free` } : { name: "port", ok: false, detail: `${config.host}:${config.port} is taken by another program`, fix: "set another port with --port or PATCHBAY_PORT (or `port` in the config file)" });
+  }
+  // 5. every plugin compiles
+  if (!existsSync(config.pluginsDir)) {
+    checks.push({ name: "plugins folder", ok: false, detail: `${config.pluginsDir} does not exist`, fix: "create it, or point --plugins at your folder" });
+  } else {
+    const cache = join(tmpdir(), `patchbay-doctor-${process.pid}`);
+    for (const name of readdirSync(config.pluginsDir).sort()) {
+      const full = join(config.pluginsDir, name);
+      if (isIgnoredPath(full)) continue;
+      const entryFile = /\.(m?ts|m?js)$/.test(name) && !name.endsWith(".d.ts") ? full : ["index.ts", "index.mts", "index.js", "index.mjs"].map((i) => join(full, i)).find((p) => existsSync(p));
+      if (!entryFile) continue;
+      try {
+        await compilePlugin(entryFile, cache, name.replace(/\.\w+$/, ""));
+        checks.push({ name: `plugin ${name}`, ok: true, detail: "compiles" });
+      } catch (err) {
+        checks.push({ name: `plugin ${name}`, ok: false, detail: messageOf(err), fix: "fix the error at that file:line; the daemon keeps the last good version meanwhile" });
+      }
+    }
+    rmSync(cache, { recursive: true, force: true });
+  }
+  return checks;
+}
+
+export async function runDoctor(config: Config): Promise<number> {
+  const checks = await doctorChecks(config);
+  for (const c of checks) {
+    const mark = c.ok === true ? "✓" : c.ok === "warn" ? "!" : "✗";
+    process.stdout.write(`${mark} ${c.name}: ${c.detail}\n${c.fix && c.ok !== true ? `    fix: ${c.fix}\n` : ""}`);
+  }
+  const failed = checks.filter((c) => c.ok === false).length;
+  process.stdout.write(failed ? `\n${failed} problem${failed > 1 ? "s" : ""} found.\n` : "\nAll checks passed.\n");
+  return failed ? 1 : 0;
 }
