@@ -24,6 +24,12 @@ import { RateLimiter } from "./rate-limiter.ts";
 import { AuditLog } from "./audit-log.ts";
 import type { CallGuard } from "./session.ts";
 import { VERSION } from "./version.ts";
+import { startTelemetry, type Telemetry } from "./telemetry/sdk.ts";
+import { LogTail } from "./log-tail.ts";
+import { createDashboardRoutes } from "./dashboard-api.ts";
+import { distDir } from "./package-root.ts";
+import type { SpanProcessor } from "@opentelemetry/sdk-trace";
+import type { IMetricReader } from "@opentelemetry/sdk-metrics";
 
 export interface Daemon {
   config: Config;
@@ -33,6 +39,7 @@ export interface Daemon {
   manager: PluginManager;
   store: SessionStore;
   logger: Logger;
+  telemetry?: Telemetry;
   /** Stops accepting, drains in-flight calls (bounded), closes sessions and workers. */
   close(): Promise<void>;
 }
@@ -103,8 +110,16 @@ async function startCore(config: Config, logger: Logger, opts: { watch: boolean 
   return { logger, registry, store, manager, sessionDeps, audit };
 }
 
-export async function startDaemon(config: Config, opts: { logger?: Logger; writeStateFile?: boolean } = {}): Promise<Daemon> {
-  const logger = opts.logger ?? createLogger({ level: config.logLevel, file: config.logFile });
+export interface StartDaemonOptions {
+  logger?: Logger;
+  writeStateFile?: boolean;
+  /** extra telemetry sinks, e.g. in-memory exporters in tests */
+  telemetry?: { extraSpanProcessors?: SpanProcessor[]; extraMetricReaders?: IMetricReader[] };
+}
+
+export async function startDaemon(config: Config, opts: StartDaemonOptions = {}): Promise<Daemon> {
+  const logs = new LogTail();
+  const logger = opts.logger ?? createLogger({ level: config.logLevel, file: config.logFile, tap: (r) => logs.push(r) });
   if (!isLoopbackHost(config.host) && !config.token) {
     throw new UnsafeConfigError(`refusing to listen on ${config.host} without a token: anyone who can reach it could run your tools. Set --token (or PATCHBAY_TOKEN), or bind 127.0.0.1.`);
   }
@@ -114,6 +129,8 @@ export async function startDaemon(config: Config, opts: { logger?: Logger; write
     if (running) throw new AlreadyRunningError(`a daemon is already running (pid ${running.pid}) at ${running.url}; stop it first or use another PATCHBAY_HOME`);
   }
   const startedAt = Date.now();
+  // Telemetry first, so the first plugin loads are recorded too.
+  const telemetry = config.telemetry ? await startTelemetry({ logger, ...opts.telemetry }) : undefined;
   const core = await startCore(config, logger, { watch: true });
   const { registry, store, manager, sessionDeps } = core;
   let ready = true;
@@ -125,11 +142,16 @@ export async function startDaemon(config: Config, opts: { logger?: Logger; write
   http.route("/sse", sse.stream);
   http.route("/messages", sse.messages);
   http.route("/healthz", createHealthRoute({ registry, manager, store, version: VERSION, startedAt, isReady: () => ready, isAuthorized: (req) => http.isAuthorized(req) }));
-  http.route("/", (_req, res) => {
-    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-    res.end(`<!doctype html><title>Patchbay</title><h1>Patchbay ${VERSION}</h1><p>${registry.tools.size} tools from ${manager.states().length} plugins. See <a href="/healthz">/healthz</a>.</p>`);
-  });
-  http.routePrefix("/api/", (_req, res) => sendJson(res, 404, { error: "not found" }));
+  const dashboard = createDashboardRoutes({ registry, manager, store, telemetry: telemetry?.store, logs, version: VERSION, startedAt, staticDir: join(distDir, "dashboard"), otlp: telemetry?.otlp });
+  http.route("/", dashboard.index);
+  http.routePrefix("/dashboard/", dashboard.assets);
+  http.routePrefix("/api/", dashboard.api);
+  http.route("/metrics", (req, res) => (telemetry ? telemetry.metricsHandler(req, res) : sendJson(res, 404, { error: "telemetry is off (PATCHBAY_TELEMETRY=false)" })));
+  // Worker heap for the dashboard and the heap gauge; a probe is a message, not a stop.
+  const heapProbe = setInterval(() => {
+    for (const w of manager.workers()) void w.worker.probe(2_000);
+  }, 5_000);
+  heapProbe.unref();
 
   let port: number;
   try {
@@ -159,9 +181,11 @@ export async function startDaemon(config: Config, opts: { logger?: Logger; write
     manager,
     store,
     logger,
+    telemetry,
     close() {
       closing ??= (async () => {
         ready = false;
+        clearInterval(heapProbe);
         logger.info("shutting down: draining calls, closing sessions and workers");
         const httpClosed = http.close();
         await manager.close();
@@ -169,6 +193,7 @@ export async function startDaemon(config: Config, opts: { logger?: Logger; write
         await store.closeAll("daemon shutting down");
         await httpClosed;
         await core.audit?.close();
+        await telemetry?.shutdown();
         if (writeStateFile) removeState(config.home);
       })();
       return closing;

@@ -29,7 +29,7 @@ import { PluginCallError, type CallOptions } from "./plugins/plugin-worker.ts";
 import type { ListChanges, Registry, RegisteredPlugin } from "./registry.ts";
 import type { SessionInfo, SessionStore } from "./session-store.ts";
 import { recordSessionClosed, recordSessionOpened, startRequestSpan, type RequestSpan } from "./telemetry/instrumentation.ts";
-import type { CallKind } from "./plugins/worker-protocol.ts";
+import type { CallKind, WorkerSpan } from "./plugins/worker-protocol.ts";
 
 export const SERVER_NAME = "patchbay";
 
@@ -130,7 +130,14 @@ export async function openSession(transport: Transport, info: SessionInfo, deps:
     };
     info.calls++;
     store.touch(info.id);
-    const outcome = await plugin.worker.call({ kind, target, ...fields, session: { id: info.id, clientName: info.clientName }, traceparent: span.traceparent }, opts);
+    let outcome;
+    try {
+      outcome = await plugin.worker.call({ kind, target, ...fields, session: { id: info.id, clientName: info.clientName }, traceparent: span.traceparent }, opts);
+    } catch (err) {
+      // a failed call still took plugin time (e.g. argument validation in the worker)
+      span.addWorkerSpan((err as { span?: WorkerSpan }).span);
+      throw err;
+    }
     span.addWorkerSpan(outcome.span);
     return outcome.value;
   }
@@ -148,7 +155,6 @@ export async function openSession(transport: Transport, info: SessionInfo, deps:
       if (target) deps.guard?.after?.(info, method, target, { ok: !isToolError, durationMs: performance.now() - started, args });
       return result;
     } catch (err) {
-      (err as { span?: unknown }).span && span.addWorkerSpan((err as { span: never }).span);
       info.errors++;
       span.end(errorTypeOf(err));
       if (target) deps.guard?.after?.(info, method, target, { ok: false, durationMs: performance.now() - started, error: messageOf(err), args });

@@ -1,0 +1,99 @@
+/**
+ * The one place `@opentelemetry/sdk-node` is configured. Telemetry goes three ways at once:
+ * the in-process dashboard store (spans) and Prometheus reader (`/metrics` on the daemon's
+ * own port), plus OTLP when the standard `OTEL_EXPORTER_OTLP_*` variables are set. The rest
+ * of Patchbay uses only `@opentelemetry/api`.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { diag, DiagLogLevel } from "@opentelemetry/api";
+import { NodeSDK } from "@opentelemetry/sdk-node";
+import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
+import { BatchSpanProcessor, type SpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace";
+import { PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics";
+import type { Logger } from "pino";
+import { DashboardStore } from "./dashboard-store.ts";
+import { resetInstruments } from "./instrumentation.ts";
+
+export interface TelemetryOptions {
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** extra processors/readers, e.g. in-memory exporters in tests */
+  extraSpanProcessors?: SpanProcessor[];
+  extraMetricReaders?: IMetricReader[];
+}
+
+export interface Telemetry {
+  store: DashboardStore;
+  /** serves `/metrics` in Prometheus text format */
+  metricsHandler(req: IncomingMessage, res: ServerResponse): void;
+  otlp: { protocol: string; endpoint: string } | undefined;
+  shutdown(): Promise<void>;
+}
+
+async function otlpExporters(protocol: string): Promise<{ spans: SpanExporter; metrics: PushMetricExporter }> {
+  switch (protocol) {
+    case "http/json": {
+      const [{ OTLPTraceExporter }, { OTLPMetricExporter }] = await Promise.all([import("@opentelemetry/exporter-trace-otlp-http"), import("@opentelemetry/exporter-metrics-otlp-http")]);
+      return { spans: new OTLPTraceExporter(), metrics: new OTLPMetricExporter() };
+    }
+    case "grpc": {
+      const [{ OTLPTraceExporter }, { OTLPMetricExporter }] = await Promise.all([import("@opentelemetry/exporter-trace-otlp-grpc"), import("@opentelemetry/exporter-metrics-otlp-grpc")]);
+      return { spans: new OTLPTraceExporter(), metrics: new OTLPMetricExporter() };
+    }
+    default: {
+      const [{ OTLPTraceExporter }, { OTLPMetricExporter }] = await Promise.all([import("@opentelemetry/exporter-trace-otlp-proto"), import("@opentelemetry/exporter-metrics-otlp-proto")]);
+      return { spans: new OTLPTraceExporter(), metrics: new OTLPMetricExporter() };
+    }
+  }
+}
+
+export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry> {
+  const env = opts.env ?? process.env;
+  // SDK diagnostics (e.g. an unreachable collector) go to our log, never to stdout.
+  diag.setLogger(
+    {
+      error: (m, ...a) => opts.logger.warn({ otel: a }, `otel: ${m}`),
+      warn: (m, ...a) => opts.logger.debug({ otel: a }, `otel: ${m}`),
+      info: () => {},
+      debug: () => {},
+      verbose: () => {},
+    },
+    DiagLogLevel.WARN,
+  );
+  const store = new DashboardStore();
+  const prometheus = new PrometheusExporter({ preventServerStart: true });
+  const spanProcessors: SpanProcessor[] = [store, ...(opts.extraSpanProcessors ?? [])];
+  const metricReaders: IMetricReader[] = [prometheus, ...(opts.extraMetricReaders ?? [])];
+  const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  let otlp: Telemetry["otlp"];
+  if (endpoint) {
+    const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf";
+    const exporters = await otlpExporters(protocol);
+    spanProcessors.push(new BatchSpanProcessor({ exporter: exporters.spans, scheduledDelayMillis: Number(env.OTEL_BSP_SCHEDULE_DELAY ?? 5_000) }));
+    metricReaders.push(new PeriodicExportingMetricReader({ exporter: exporters.metrics, exportIntervalMillis: Number(env.OTEL_METRIC_EXPORT_INTERVAL ?? 60_000) }));
+    otlp = { protocol, endpoint };
+    opts.logger.info({ endpoint, protocol }, "exporting OTLP traces and metrics");
+  }
+  const sdk = new NodeSDK({
+    serviceName: env.OTEL_SERVICE_NAME ?? "patchbay",
+    autoDetectResources: false,
+    resourceDetectors: [],
+    instrumentations: [],
+    spanProcessors,
+    metricReaders,
+  });
+  sdk.start();
+  resetInstruments();
+  return {
+    store,
+    otlp,
+    metricsHandler: (req, res) => prometheus.getMetricsRequestHandler(req, res),
+    async shutdown() {
+      try {
+        await sdk.shutdown();
+      } catch (err) {
+        opts.logger.debug({ err }, "telemetry shutdown");
+      }
+    },
+  };
+}

@@ -1,0 +1,244 @@
+/**
+ * The Patchbay dashboard: reads `/api/overview`, then follows the live feed
+ * (`/api/events`, Server-Sent Events). Memory in the browser is bounded: fixed-length lists
+ * for traces and log lines, and the chart's series is replaced, not appended. Rendering is
+ * throttled to a few frames a second however fast events arrive.
+ */
+import uPlot from "uplot";
+
+interface Tool { name: string; plugin: string; calls: number; errors: number; errorRate: number; p50: number; p95: number; p99: number }
+interface Plugin { name: string; file: string; status: string; version: number; pluginVersion?: string; lastReloadAt?: string; lastError?: { message: string; location?: { file: string; line: number; column?: number } }; shadowedBy?: string; restarts: number; heapBytes: number }
+interface Session { id: string; transport: string; bridged: boolean; clientName?: string; protocolVersion?: string; calls: number; errors: number; startedAt: number }
+interface Overview { version: string; uptimeSeconds: number; telemetry: { enabled: boolean; otlp?: { endpoint: string } }; plugins: Plugin[]; tools: Tool[]; sessions: Session[]; conflicts: string[] }
+interface SpanRec { traceId: string; spanId: string; parentSpanId?: string; name: string; start: number; durationMs: number; error: boolean; origin: string; attributes: Record<string, unknown> }
+interface Trace { traceId: string; root: SpanRec; spans: SpanRec[] }
+interface LogLine { time: number; level: string; msg: string; plugin?: string }
+
+const MAX_TRACES = 60;
+const MAX_LOG = 200;
+
+const state = {
+  overview: undefined as Overview | undefined,
+  traces: [] as Trace[],
+  log: [] as LogLine[],
+  selectedTool: undefined as string | undefined,
+  selectedTrace: undefined as string | undefined,
+  selectedSpan: undefined as string | undefined,
+  dirty: true,
+};
+
+const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T;
+
+function esc(s: unknown): string {
+  return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+}
+function ms(v: number): string {
+  if (!v) return "–";
+  return v < 1 ? `${(v * 1000).toFixed(0)} µs` : v < 1000 ? `${v.toFixed(v < 10 ? 2 : 1)} ms` : `${(v / 1000).toFixed(2)} s`;
+}
+function ago(iso?: string | number): string {
+  if (!iso) return "–";
+  const s = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
+  return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
+}
+function bytes(n: number): string {
+  return n ? `${(n / 1024 / 1024).toFixed(1)} MB` : "–";
+}
+
+function renderHeader(o: Overview) {
+  $("#version").textContent = `v${o.version} · up ${Math.floor(o.uptimeSeconds / 60)}m${o.telemetry.otlp ? ` · OTLP → ${o.telemetry.otlp.endpoint}` : ""}`;
+  const loaded = o.plugins.filter((p) => p.status === "loaded").length;
+  const errs = o.plugins.filter((p) => p.lastError).length;
+  $("#counts").innerHTML = `<span><b>${loaded}</b>/${o.plugins.length} plugins</span><span><b>${o.tools.length}</b> tools</span><span><b>${o.sessions.length}</b> sessions</span>${errs ? `<span class="bad"><b>${errs}</b> plugin errors</span>` : ""}`;
+}
+
+function renderTools(o: Overview) {
+  const rows = o.tools.map((t) => `<tr data-tool="${esc(t.name)}" class="${t.name === state.selectedTool ? "selected" : ""}">
+    <td class="name">${esc(t.name)}</td><td class="muted">${esc(t.plugin)}</td>
+    <td class="num calls">${t.calls}</td><td class="num errors ${t.errors ? "bad" : ""}">${t.errors}</td>
+    <td class="num rate">${t.calls ? (t.errorRate * 100).toFixed(1) + "%" : "–"}</td>
+    <td class="num p50">${ms(t.p50)}</td><td class="num p95">${ms(t.p95)}</td><td class="num p99">${ms(t.p99)}</td></tr>`);
+  $("#tools-table tbody").innerHTML = rows.join("") || `<tr><td colspan="8" class="muted">No tools loaded.</td></tr>`;
+}
+
+function renderPlugins(o: Overview) {
+  const rows = o.plugins.map((p) => {
+    const cls = p.status === "loaded" ? (p.lastError ? "warn" : "ok") : "bad";
+    const loc = p.lastError?.location ? `${p.lastError.location.file}:${p.lastError.location.line}${p.lastError.location.column ? `:${p.lastError.location.column}` : ""}` : "";
+    const err = p.lastError ? `<tr class="plugin-error" data-plugin="${esc(p.name)}"><td colspan="6" class="error">${esc(loc ? `${loc}\n` : "")}${esc(p.lastError.message)}${p.status === "loaded" ? "\n(the last good version keeps serving)" : ""}</td></tr>` : "";
+    return `<tr data-plugin="${esc(p.name)}" title="${esc(p.file)}"><td>${esc(p.name)}${p.shadowedBy ? ` <span class="pill warn" title="${esc(p.shadowedBy)}">shadowed</span>` : ""}</td>
+      <td><span class="pill ${cls} status">${esc(p.status)}${p.lastError && p.status === "loaded" ? " (error)" : ""}</span></td>
+      <td class="num">${p.version}${p.pluginVersion ? ` <span class="muted">(${esc(p.pluginVersion)})</span>` : ""}</td><td>${ago(p.lastReloadAt)}</td>
+      <td class="num">${bytes(p.heapBytes)}</td><td class="num">${p.restarts}</td></tr>${err}`;
+  });
+  $("#plugins-table tbody").innerHTML = rows.join("") || `<tr><td colspan="6" class="muted">No plugins in the folder.</td></tr>`;
+  $("#conflicts").innerHTML = o.conflicts.map((c) => `<li>${esc(c)}</li>`).join("");
+}
+
+function renderSessions(o: Overview) {
+  const by: Record<string, number> = {};
+  for (const s of o.sessions) {
+    const k = s.bridged ? "stdio (bridge)" : s.transport;
+    by[k] = (by[k] ?? 0) + 1;
+  }
+  $("#sessions-summary").innerHTML = Object.entries(by).map(([k, v]) => `<span><b>${v}</b> ${esc(k)}</span>`).join("") || `<span>No open sessions.</span>`;
+  $("#sessions-table tbody").innerHTML = o.sessions
+    .map((s) => `<tr data-session="${esc(s.id)}"><td>${esc(s.bridged ? "stdio (bridge)" : s.transport)}</td><td>${esc(s.clientName ?? "(not initialized)")}</td><td class="muted">${esc(s.protocolVersion ?? "")}</td><td class="num">${s.calls}</td><td class="num">${s.errors}</td><td>${ago(s.startedAt)}</td></tr>`)
+    .join("");
+}
+
+function hostAndPlugin(t: Trace): { host: number; plugin: number } {
+  const total = t.root.durationMs;
+  const plugin = t.spans.filter((s) => s.origin === "worker").reduce((a, s) => a + s.durationMs, 0);
+  return { host: Math.max(0, total - plugin), plugin };
+}
+
+function renderTraces() {
+  $("#traces-list").innerHTML = state.traces
+    .map((t) => {
+      const { host, plugin } = hostAndPlugin(t);
+      const total = Math.max(host + plugin, 0.0001);
+      return `<li data-trace="${t.traceId}" class="${t.traceId === state.selectedTrace ? "selected" : ""}"><span class="${t.root.error ? "bad" : ""}">${esc(t.root.name)}</span><span class="muted">${ms(t.root.durationMs)}</span>
+        <span class="bar"><span class="host" style="width:${(host / total) * 100}%"></span><span class="plugin" style="width:${(plugin / total) * 100}%"></span></span></li>`;
+    })
+    .join("") || `<li class="muted">No traces yet: call a tool.</li>`;
+  const t = state.traces.find((x) => x.traceId === state.selectedTrace);
+  if (!t) return;
+  const start = Math.min(...t.spans.map((s) => s.start));
+  const end = Math.max(...t.spans.map((s) => s.start + s.durationMs));
+  const span = Math.max(end - start, 0.001);
+  const { host, plugin } = hostAndPlugin(t);
+  const rows = [...t.spans]
+    .sort((a, b) => a.start - b.start)
+    .map((s) => `<div class="wf-row" data-span="${s.spanId}"><span title="${esc(s.name)}">${s.parentSpanId && t.spans.some((p) => p.spanId === s.parentSpanId) ? "└ " : ""}${esc(s.name)}</span>
+      <span class="wf-track"><span class="wf-span ${s.origin === "worker" ? "worker" : ""} ${s.error ? "error" : ""}" style="left:${((s.start - start) / span) * 100}%;width:${(s.durationMs / span) * 100}%"></span></span>
+      <span class="muted">${ms(s.durationMs)}</span></div>`)
+    .join("");
+  const sel = t.spans.find((s) => s.spanId === state.selectedSpan) ?? t.root;
+  const attrs = Object.entries(sel.attributes).map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join("");
+  $("#waterfall").innerHTML = `<div class="legend">trace ${t.traceId.slice(0, 16)}… <i style="background:var(--accent)"></i>host ${ms(host)} <i style="background:var(--plugin)"></i>plugin ${ms(plugin)}</div>${rows}
+    <table class="attrs"><caption class="muted">${esc(sel.name)}</caption>${attrs}</table>`;
+}
+
+function renderLog() {
+  $("#log").innerHTML = state.log
+    .slice(-MAX_LOG)
+    .map((l) => `<span class="${esc(l.level)}">${new Date(l.time).toLocaleTimeString()} ${esc(l.level.padEnd(5))} ${l.plugin ? `[${esc(l.plugin)}] ` : ""}${esc(l.msg)}</span>`)
+    .join("\n");
+}
+
+let chart: uPlot | undefined;
+function chartOptions(width: number): uPlot.Options {
+  const css = getComputedStyle(document.documentElement);
+  const axis = { stroke: css.getPropertyValue("--muted").trim(), grid: { stroke: css.getPropertyValue("--line").trim() }, ticks: { stroke: css.getPropertyValue("--line").trim() } };
+  return {
+    width,
+    height: 220,
+    series: [{}, { label: "p95 (ms)", stroke: css.getPropertyValue("--accent").trim(), width: 2 }, { label: "max (ms)", stroke: css.getPropertyValue("--plugin").trim(), width: 1, dash: [4, 4] }, { label: "calls/s", stroke: css.getPropertyValue("--ok").trim(), width: 1, scale: "calls" }],
+    axes: [axis, { ...axis, label: "ms" }, { ...axis, scale: "calls", side: 1, grid: { show: false } }],
+    scales: { x: { time: true } },
+  };
+}
+async function refreshChart() {
+  try {
+    const q = state.selectedTool ? `?tool=${encodeURIComponent(state.selectedTool)}` : "";
+    const points: { t: number; calls: number; p95: number; max: number }[] = await (await fetch(`/api/series${q}`)).json();
+    const data: uPlot.AlignedData = [points.map((p) => p.t), points.map((p) => p.p95), points.map((p) => p.max), points.map((p) => p.calls)];
+    const el = $("#chart");
+    if (!chart) chart = new uPlot(chartOptions(el.clientWidth || 600), data, el);
+    else chart.setData(data);
+    $("#chart-title").textContent = state.selectedTool ?? "all tools";
+  } catch {
+    // the next tick retries
+  }
+}
+
+function render() {
+  if (!state.dirty) return;
+  state.dirty = false;
+  const o = state.overview;
+  if (o) {
+    renderHeader(o);
+    renderTools(o);
+    renderPlugins(o);
+    renderSessions(o);
+  }
+  renderTraces();
+  renderLog();
+}
+setInterval(() => requestAnimationFrame(render), 250);
+setInterval(refreshChart, 2_000);
+
+function addSpans(spans: SpanRec[]) {
+  for (const s of spans) {
+    let t = state.traces.find((x) => x.traceId === s.traceId);
+    if (!t) {
+      t = { traceId: s.traceId, root: s, spans: [] };
+      state.traces.unshift(t);
+    }
+    if (t.spans.length < 64) t.spans.push(s);
+    if (s.origin === "host" && !t.spans.some((x) => x.spanId === s.parentSpanId)) t.root = s;
+  }
+  state.traces.length = Math.min(state.traces.length, MAX_TRACES);
+  state.dirty = true;
+}
+
+function connect() {
+  const es = new EventSource("/api/events");
+  es.addEventListener("open", () => {
+    $("#live").textContent = "live";
+    $("#live").className = "pill ok";
+  });
+  es.addEventListener("error", () => {
+    $("#live").textContent = "reconnecting…";
+    $("#live").className = "pill warn";
+  });
+  es.addEventListener("overview", (e) => {
+    state.overview = JSON.parse((e as MessageEvent).data);
+    state.dirty = true;
+  });
+  es.addEventListener("spans", (e) => addSpans(JSON.parse((e as MessageEvent).data)));
+  es.addEventListener("log", (e) => {
+    state.log.push(JSON.parse((e as MessageEvent).data));
+    if (state.log.length > MAX_LOG) state.log.splice(0, state.log.length - MAX_LOG);
+    state.dirty = true;
+  });
+}
+
+document.addEventListener("click", (e) => {
+  const el = e.target as HTMLElement;
+  const tool = el.closest<HTMLElement>("[data-tool]");
+  if (tool) {
+    state.selectedTool = state.selectedTool === tool.dataset.tool ? undefined : tool.dataset.tool;
+    state.dirty = true;
+    void refreshChart();
+  }
+  const trace = el.closest<HTMLElement>("[data-trace]");
+  if (trace) {
+    state.selectedTrace = trace.dataset.trace;
+    state.selectedSpan = undefined;
+    state.dirty = true;
+  }
+  const span = el.closest<HTMLElement>("[data-span]");
+  if (span) {
+    state.selectedSpan = span.dataset.span;
+    state.dirty = true;
+  }
+});
+window.addEventListener("resize", () => chart?.setSize({ width: $("#chart").clientWidth, height: 220 }));
+
+async function start() {
+  try {
+    const [overview, traces, logs] = await Promise.all([fetch("/api/overview"), fetch("/api/traces"), fetch("/api/logs")].map((p) => p.then((r) => r.json())));
+    state.overview = overview;
+    state.traces = traces;
+    state.log = logs;
+    state.dirty = true;
+  } catch {
+    // the live feed fills in
+  }
+  render();
+  void refreshChart();
+  connect();
+}
+void start();
