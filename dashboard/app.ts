@@ -65,7 +65,7 @@ function renderPlugins(o: Overview) {
   const rows = o.plugins.map((p) => {
     const cls = p.status === "loaded" ? (p.lastError ? "warn" : "ok") : "bad";
     const loc = p.lastError?.location ? `${p.lastError.location.file}:${p.lastError.location.line}${p.lastError.location.column ? `:${p.lastError.location.column}` : ""}` : "";
-    const err = p.lastError ? `<tr class="plugin-error" data-plugin="${esc(p.name)}"><td colspan="6" class="error">${esc(loc ? `${loc}\n` : "")}${esc(p.lastError.message)}${p.status === "loaded" ? "\n(the last good version keeps serving)" : ""}</td></tr>` : "";
+    const err = p.lastError ? `<tr class="plugin-error" data-plugin="${esc(p.name)}"><td colspan="6" class="error">${esc(loc && !p.lastError.message.includes(loc) ? `${loc}\n` : "")}${esc(p.lastError.message)}${p.status === "loaded" ? "\n(the last good version keeps serving)" : ""}</td></tr>` : "";
     return `<tr data-plugin="${esc(p.name)}" title="${esc(p.file)}"><td>${esc(p.name)}${p.shadowedBy ? ` <span class="pill warn" title="${esc(p.shadowedBy)}">shadowed</span>` : ""}</td>
       <td><span class="pill ${cls} status">${esc(p.status)}${p.lastError && p.status === "loaded" ? " (error)" : ""}</span></td>
       <td class="num">${p.version}${p.pluginVersion ? ` <span class="muted">(${esc(p.pluginVersion)})</span>` : ""}</td><td>${ago(p.lastReloadAt)}</td>
