@@ -42,7 +42,11 @@ export function healthReport(d: HealthDeps) {
       restarts: p.restarts,
     })),
     conflicts: d.registry.conflicts,
-    sessions: { open: sessions.length, byTransport },
+    sessions: {
+      open: sessions.length,
+      byTransport,
+      list: sessions.map((s) => ({ id: s.id, transport: s.transport, bridged: s.bridged ?? false, clientName: s.clientName, protocolVersion: s.protocolVersion, calls: s.calls, errors: s.errors, startedAt: new Date(s.startedAt).toISOString() })),
+    },
   };
 }
 

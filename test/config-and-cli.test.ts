@@ -99,9 +99,13 @@ test("the daemon writes a 0600 state file, refuses a second start on the same ho
     const second = run(["start", "--port", "0", "--plugins", dir.join("none2")], { PATCHBAY_HOME: home });
     assert.equal(second.status, 1);
     assert.match(second.stderr, /already running \(pid \d+\) at http:\/\/127\.0\.0\.1:\d+/);
+    const c = await httpClient(`http://127.0.0.1:${state.port}`, { name: "status-probe" });
     const status = run(["status"], { PATCHBAY_HOME: home });
     assert.equal(status.status, 0);
     assert.match(status.stdout, /running \(pid \d+\)/);
+    assert.match(status.stdout, /Sessions: 1 \(streamable-http: 1\)/);
+    assert.match(status.stdout, /streamable-http\s+status-probe\s+0 calls/);
+    await c.close();
   } finally {
     assert.equal(await d.stop(), 0);
   }

@@ -30,7 +30,7 @@ export async function runStatus(config: Config, opts: { json: boolean }): Promis
   out.push(`Tools: ${health.counts?.tools}  Resources: ${health.counts?.resources}  Prompts: ${health.counts?.prompts}`);
   const sessions = health.sessions ?? { open: 0, byTransport: {} };
   out.push(`Sessions: ${sessions.open}${Object.keys(sessions.byTransport).length ? " (" + Object.entries(sessions.byTransport).map(([k, v]) => `${k}: ${v}`).join(", ") + ")" : ""}`);
-  for (const s of sessions.list ?? []) out.push(`  ${s.transport.padEnd(16)} ${s.clientName ?? "(unknown client)"} ${s.calls} calls`);
+  for (const s of sessions.list ?? []) out.push(`  ${(s.bridged ? "stdio (bridge)" : s.transport).padEnd(16)} ${(s.clientName ?? "(not initialized)").padEnd(28)} ${s.calls} calls, ${s.errors} errors`);
   for (const c of health.conflicts ?? []) out.push(`Conflict: ${c}`);
   process.stdout.write(out.join("\n") + "\n");
   return 0;

@@ -3,7 +3,7 @@
  * only a client). Subprotocol `mcp`, one JSON-RPC message per text frame. A binary frame
  * closes with 1003, an oversize frame with 1009 (ws enforces maxPayload), malformed JSON is
  * answered with -32700 and the connection stays usable. Ping/pong drops dead peers, and a
- * peer that stops reading is cut off (1008) before its send buffer grows without bound.
+ * peer that stops reading is cut off before its send buffer grows without bound.
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
@@ -69,7 +69,10 @@ export class WebSocketServerTransport implements Transport {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
     if (this.ws.bufferedAmount > this.opts.maxBufferedBytes) {
       // The peer is not reading; dropping it bounds our memory instead of queueing forever.
-      this.ws.close(1008, "peer is not reading; send buffer full");
+      // It cannot read a close frame either, so terminate rather than wait for a handshake.
+      this.onerror?.(new Error(`WebSocket peer is not reading (${this.ws.bufferedAmount} bytes queued); dropping it`));
+      this.ws.terminate();
+      this.finish();
       return;
     }
     this.ws.send(JSON.stringify(msg));
