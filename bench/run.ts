@@ -16,6 +16,10 @@ import { startDaemonProcess, type RunningDaemon } from "../test/helpers/daemon.t
 import { httpClient, wsClient, sseClient, stdioClient, type RecordingClient } from "../test/helpers/clients.ts";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { chromium } from "playwright-core";
+import { existsSync } from "node:fs";
+
+const CHROMIUM = process.env.PATCHBAY_CHROMIUM ?? "/usr/bin/chromium";
 
 const SEQ = Number(process.env.BENCH_SEQ ?? 1500);
 const CONC_TOTAL = Number(process.env.BENCH_CONC ?? 4000);
@@ -167,6 +171,51 @@ async function main() {
 
   await baseClient.close();
   baseline.proc.kill("SIGTERM");
+
+  // 5: the dashboard in Chromium while calls flow as fast as the daemon takes them
+  if (existsSync(CHROMIUM)) {
+    const dd = await startDaemonProcess({ plugins: dir.path, env: { PATCHBAY_LOG_LEVEL: "warn" } });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+    const page = await browser.newPage({ viewport: { width: 1300, height: 1300 } });
+    await page.goto(dd.url);
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Performance.enable");
+    const heap = async () => ((await cdp.send("Performance.getMetrics")).metrics.find((m) => m.name === "JSHeapUsedSize")?.value ?? 0) / 1024 / 1024;
+    const frame = async () => {
+      const t0 = performance.now();
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))));
+      return performance.now() - t0;
+    };
+    const clients = await Promise.all([httpClient(dd.url), httpClient(dd.url)]);
+    let calls = 0;
+    let stop = false;
+    const load = clients.flatMap((c) =>
+      Array.from({ length: 16 }, async () => {
+        while (!stop) {
+          await c.client.callTool({ name: "bench__echo", arguments: { text: "x" } });
+          calls++;
+        }
+      }),
+    );
+    log(`\n## Dashboard in Chromium under load (2 sessions × 16 concurrent callers, 20 s)`);
+    log(`| t (s) | calls/s since last | JS heap MiB | frame round-trip ms |`);
+    log(`|---|---|---|---|`);
+    log(`| 0 | – | ${fmt(await heap(), 1)} | ${fmt(await frame(), 1)} |`);
+    let last = 0;
+    for (let t = 4; t <= 20; t += 4) {
+      await new Promise((r) => setTimeout(r, 4_000));
+      const rate = (calls - last) / 4;
+      last = calls;
+      log(`| ${t} | ${fmt(rate, 0)} | ${fmt(await heap(), 1)} | ${fmt(await frame(), 1)} |`);
+    }
+    stop = true;
+    await Promise.all(load);
+    const shown = await page.locator('#tools-table tr[data-tool="bench__echo"] td.calls').textContent();
+    log(`tools table shows ${shown} calls for bench__echo (sent ${calls} in the load phase)`);
+    await Promise.all(clients.map((c) => c.close()));
+    await browser.close();
+    await dd.stop();
+  } else log(`\n(dashboard under load: skipped, no Chromium at ${CHROMIUM})`);
   dir.cleanup();
 }
 
