@@ -60,6 +60,7 @@ const ENV: Record<string, { key: keyof z.input<typeof ConfigSchema>; type: "stri
   PATCHBAY_CALL_TIMEOUT_MS: { key: "callTimeoutMs", type: "number" },
   PATCHBAY_SESSION_IDLE_TIMEOUT_MS: { key: "sessionIdleTimeoutMs", type: "number" },
   PATCHBAY_TELEMETRY: { key: "telemetry", type: "boolean" },
+  PATCHBAY_PAGE_SIZE: { key: "pageSize", type: "number" },
   PATCHBAY_MAX_SESSIONS: { key: "maxSessions", type: "number" },
   PATCHBAY_WS_HEARTBEAT_MS: { key: "wsHeartbeatMs", type: "number" },
   PATCHBAY_SSE_KEEPALIVE_MS: { key: "sseKeepAliveMs", type: "number" },

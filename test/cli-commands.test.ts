@@ -83,3 +83,10 @@ test("SIGTERM lets an in-flight call finish, closes sessions, removes the state 
   assert.match(d.stderr(), /shutting down/);
   await c.close().catch(() => undefined);
 });
+
+test("Claude Desktop's config path on macOS, Windows and Linux", () => {
+  assert.equal(claudeConfigPath("darwin", { HOME: "/Users/ada" }), "/Users/ada/Library/Application Support/Claude/claude_desktop_config.json");
+  assert.equal(claudeConfigPath("win32", { HOME: "C:/Users/ada", APPDATA: "C:/Users/ada/AppData/Roaming" }).replace(/\\/g, "/"), "C:/Users/ada/AppData/Roaming/Claude/claude_desktop_config.json");
+  assert.equal(claudeConfigPath("linux", { HOME: "/home/ada" }), "/home/ada/.config/Claude/claude_desktop_config.json");
+  assert.equal(claudeConfigPath("linux", { HOME: "/home/ada", XDG_CONFIG_HOME: "/xdg" }), "/xdg/Claude/claude_desktop_config.json");
+});

@@ -23,12 +23,13 @@ export default definePlugin({
     exit: { handler: () => { process.exit(3); } },
     ok: { input: { n: z.number() }, handler: ({ n }) => \`fine \${n}\` },
     noisy: { handler: () => { console.log("plugin stdout line"); return "quiet"; } },
+    leak: { description: "allocates until the worker's heap limit", handler: () => { const keep = []; for (;;) keep.push(new Array(1e5).fill(Math.random())); } },
   },
 });
 `,
   );
   plugins.file("other.mjs", `export default { tools: { ping: { handler: () => "pong" } } };\n`);
-  d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_CALL_TIMEOUT_MS: "1500" } });
+  d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_CALL_TIMEOUT_MS: "1500", PATCHBAY_WORKER_HEAP_MB: "48" } });
   c = await httpClient(d.url);
 });
 after(async () => {
@@ -84,6 +85,16 @@ test("process.exit in a plugin: the call fails clearly, it is reported and resta
   assert.equal(textOf(await call("faulty__ok", { n: 2 })), "fine 2");
   assert.equal(textOf(await call("other__ping")), "pong");
   assert.match(d.stderr(), /plugin worker exited unexpectedly/);
+});
+
+test("a plugin that exhausts its heap limit: the call fails, the daemon lives, the worker is restarted", async () => {
+  const before = await restartsOf("faulty");
+  const r = await call("faulty__leak");
+  assert.equal(r.isError, true);
+  assert.match(textOf(r), /worker restarted|did not answer/);
+  await waitFor("restart", async () => ((await restartsOf("faulty")) > before) || undefined);
+  assert.equal(textOf(await call("faulty__ok", { n: 3 })), "fine 3");
+  assert.equal(textOf(await call("other__ping")), "pong");
 });
 
 test("the session survives all of it", async () => {

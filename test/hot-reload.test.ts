@@ -115,6 +115,19 @@ test("a save that changes nothing visible sends no list_changed", async () => {
   assert.equal(c.count(LIST), before + 1);
 });
 
+test("a call in flight during a reload finishes on the old version; new calls get the new one", async () => {
+  const slow = (word: string) => `export default { tools: { slow: { handler: () => new Promise((r) => setTimeout(() => r("${word}"), 700)) }, fast: { handler: () => "${word}" } } };\n`;
+  const n = c.count(LIST);
+  plugins.file("drain.mjs", slow("old"));
+  await c.waitNotification(LIST, n + 1);
+  const inflight = callText("drain__slow");
+  await new Promise((r) => setTimeout(r, 100));
+  plugins.file("drain.mjs", slow("new"));
+  await waitFor("new version", async () => (await callText("drain__fast")) === "new" || undefined);
+  assert.equal(await inflight, "old");
+  rmSync(plugins.join("drain.mjs"));
+});
+
 test("rapid successive saves end with the last version loaded", async () => {
   for (let i = 0; i < 10; i++) plugins.file("hello.ts", hello(`v${i}`));
   await waitFor("last version", async () => (await callText("hello__say")) === "v9" || undefined);
