@@ -27,7 +27,7 @@ export async function runStatus(config: Config, opts: { json: boolean }): Promis
   for (const p of health.plugins ?? []) {
     out.push(`  ${p.status === "loaded" ? "✓" : "✗"} ${p.name.padEnd(20)} ${p.status.padEnd(8)} v${p.version}${p.lastError ? `  error: ${p.lastError.message.split("\n")[0]}` : ""}`);
   }
-  out.push(`Tools: ${health.counts?.tools}  Resources: ${health.counts?.resources}  Prompts: ${health.counts?.prompts}`);
+  out.push(`Tools: ${health.counts?.tools}  Resources: ${health.counts?.resources}  Resource templates: ${health.counts?.resourceTemplates}  Prompts: ${health.counts?.prompts}`);
   const sessions = health.sessions ?? { open: 0, byTransport: {} };
   out.push(`Sessions: ${sessions.open}${Object.keys(sessions.byTransport).length ? " (" + Object.entries(sessions.byTransport).map(([k, v]) => `${k}: ${v}`).join(", ") + ")" : ""}`);
   for (const s of sessions.list ?? []) out.push(`  ${(s.bridged ? "stdio (bridge)" : s.transport).padEnd(16)} ${(s.clientName ?? "(not initialized)").padEnd(28)} ${s.calls} calls, ${s.errors} errors`);
