@@ -128,7 +128,6 @@ export async function openSession(transport: Transport, info: SessionInfo, deps:
         void extra.sendNotification({ method: "notifications/message", params: { level: l, logger: plugin.manifest.name, data } }).catch(() => undefined);
       },
     };
-    info.calls++;
     store.touch(info.id);
     let outcome;
     try {
@@ -146,6 +145,7 @@ export async function openSession(transport: Transport, info: SessionInfo, deps:
   async function instrumented<T>(method: string, target: string | undefined, attributes: Record<string, string>, extra: { requestId: string | number; _meta?: Record<string, unknown> }, args: unknown, fn: (span: RequestSpan) => Promise<T>): Promise<T> {
     const span = startRequestSpan({ method, target, attributes, meta: extra._meta, session: info, requestId: extra.requestId });
     const started = performance.now();
+    if (target) info.calls++;
     try {
       if (target) deps.guard?.before?.(info, method, target);
       const result = await fn(span);

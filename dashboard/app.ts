@@ -136,7 +136,8 @@ function chartOptions(width: number): uPlot.Options {
     height: 220,
     series: [{}, { label: "p95 (ms)", stroke: css.getPropertyValue("--accent").trim(), width: 2 }, { label: "max (ms)", stroke: css.getPropertyValue("--plugin").trim(), width: 1, dash: [4, 4] }, { label: "calls/s", stroke: css.getPropertyValue("--ok").trim(), width: 1, scale: "calls" }],
     axes: [axis, { ...axis, label: "ms" }, { ...axis, scale: "calls", side: 1, grid: { show: false } }],
-    scales: { x: { time: true } },
+    // a fixed window, so a few points do not stretch across the whole chart
+    scales: { x: { time: true, range: () => [Date.now() / 1000 - 300, Date.now() / 1000] } },
   };
 }
 async function refreshChart() {

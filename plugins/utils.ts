@@ -27,6 +27,7 @@ export default definePlugin({
       description: "Count to n, one step per 100 ms, reporting progress (cancellable)",
       input: { n: z.number().int().min(1).max(100) },
       handler: async ({ n }, ctx) => {
+        ctx.sendLog("info", { message: `counting to ${n}` }); // an MCP log message to the calling client
         for (let i = 1; i <= n; i++) {
           if (ctx.signal.aborted) throw new Error("cancelled");
           await new Promise((r) => setTimeout(r, 100));

@@ -2,7 +2,8 @@
 // Node packages stay external (they are dependencies), so every part shares one zod and
 // one MCP SDK; the dashboard is bundled whole for the browser.
 import { build } from "esbuild";
-import { rmSync, mkdirSync, writeFileSync, copyFileSync } from "node:fs";
+import { rmSync, mkdirSync, copyFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 
 rmSync("dist", { recursive: true, force: true });
 mkdirSync("dist/dashboard", { recursive: true });
@@ -14,5 +15,5 @@ await Promise.all([
 copyFileSync("dashboard/index.html", "dist/dashboard/index.html");
 copyFileSync("dashboard/style.css", "dist/dashboard/style.css");
 copyFileSync("node_modules/uplot/dist/uPlot.min.css", "dist/dashboard/uplot.css");
-// types for plugin authors importing "mcp-patchbay" from a published package
-writeFileSync("dist/api.d.ts", 'export * from "../daemon/api.ts";\n');
+// declarations for plugin authors importing "mcp-patchbay" from the published package
+execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.api.json"], { stdio: "inherit" });

@@ -108,6 +108,7 @@ export class PluginManager {
     await this.watcher?.close();
     for (const s of this.slots.values()) if (s.timer) clearTimeout(s.timer);
     await Promise.allSettled([...this.slots.values()].map((s) => s.running));
+    await Promise.allSettled([...this.retiring]);
     await Promise.all([...this.slots.values()].map(async (s) => {
       await s.worker?.stop(this.opts.drainMs);
       if (s.bundlePath) discardBundle(s.bundlePath);
@@ -274,10 +275,18 @@ export class PluginManager {
     const durationMs = performance.now() - started;
     log.info({ version: slot.state.version, tools: manifest.tools.length, ms: Math.round(durationMs) }, kind === "load" ? "plugin loaded" : "plugin reloaded");
     this.opts.events?.onReload?.({ plugin: manifest.name, file: key, ok: true, durationMs, kind });
-    if (old) {
-      await old.stop(this.opts.drainMs);
-      if (oldBundle && oldBundle !== compiled.bundlePath) discardBundle(oldBundle);
-    }
+    // The old version drains in the background, so the next save need not wait for it.
+    if (old) this.retire(old, oldBundle !== compiled.bundlePath ? oldBundle : undefined);
+  }
+
+  private retiring = new Set<Promise<void>>();
+
+  private retire(worker: PluginWorker, bundlePath?: string) {
+    const p = worker.stop(this.opts.drainMs).then(() => {
+      if (bundlePath) discardBundle(bundlePath);
+    });
+    this.retiring.add(p);
+    void p.finally(() => this.retiring.delete(p));
   }
 
   private fail(slot: Slot, err: unknown, started: number) {

@@ -133,8 +133,18 @@ export function transportSuite(name: string, start: (pluginsDir: string, home: s
     assert.deepEqual(await c.client.ping(), {});
   });
 
-  test(`${name}: logging/setLevel is accepted`, async () => {
-    assert.deepEqual(await c.client.setLoggingLevel("warning"), {});
+  test(`${name}: plugin log messages reach the client and respect logging/setLevel`, async () => {
+    assert.deepEqual(await c.client.setLoggingLevel("info"), {});
+    const before = c.count("notifications/message");
+    await c.client.callTool({ name: "utils__slow_count", arguments: { n: 1 } });
+    await c.waitNotification("notifications/message", before + 1);
+    const msg = c.notifications.filter((n) => n.method === "notifications/message").at(-1)!.params as { level: string; logger: string; data: { message: string } };
+    assert.equal(msg.level, "info");
+    assert.equal(msg.logger, "utils");
+    assert.equal(msg.data.message, "counting to 1");
+    assert.deepEqual(await c.client.setLoggingLevel("error"), {});
+    await c.client.callTool({ name: "utils__slow_count", arguments: { n: 1 } });
+    assert.equal(c.count("notifications/message"), before + 1, "info is below the error level");
   });
 
   test(`${name}: hot reload notifies: add → list_changed; no-op save → none; change → list_changed`, async () => {
