@@ -115,7 +115,7 @@ async function main() {
     const c = await httpClient(d.url);
     const r = await benchReload(d, dir, c);
     log(`\n## Hot reload: file written → client got tools/list_changed (20 runs, Streamable HTTP client)`);
-    log(`median ${fmt(r.median, 0)} ms, worst ${fmt(r.worst, 0)} ms, best ${fmt(r.best, 0)} ms (includes the 40 ms awaitWriteFinish window and 50 ms debounce)`);
+    log(`median ${fmt(r.median, 0)} ms, worst ${fmt(r.worst, 0)} ms, best ${fmt(r.best, 0)} ms (includes chokidar's 40 ms awaitWriteFinish window and the 20 ms debounce)`);
     log(`\n## Idle daemon RSS with the 3 example plugins loaded (one process; plugin workers are threads inside it)`);
     log(`${fmt(rss / 1024 / 1024, 1)} MiB`);
     await c.close();

@@ -30,7 +30,7 @@ export const ConfigSchema = z
     maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
     maxSessions: z.number().int().positive().default(256),
     sessionIdleTimeoutMs: z.number().int().positive().default(30 * 60_000),
-    reloadDebounceMs: z.number().int().min(0).default(50),
+    reloadDebounceMs: z.number().int().min(0).default(20),
     shutdownGraceMs: z.number().int().min(0).default(5_000),
     telemetry: z.boolean().default(true),
     wsHeartbeatMs: z.number().int().min(100).default(30_000),

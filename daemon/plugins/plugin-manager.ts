@@ -15,6 +15,7 @@ import type { Registry } from "../registry.ts";
 import { compilePlugin, discardBundle } from "./compiler.ts";
 import { pluginNameFromPath } from "./naming.ts";
 import { PluginWorker } from "./plugin-worker.ts";
+import { WorkerPool } from "./worker-pool.ts";
 import { PluginWatcher, isIgnoredPath, type WatchEvent } from "./watcher.ts";
 
 const ENTRY_EXT = /\.(ts|mts|js|mjs)$/;
@@ -55,6 +56,8 @@ export interface PluginManagerOptions {
   logger: Logger;
   registry: Registry;
   events?: ManagerEvents;
+  /** keep one thread booted ahead of the next (re)load (default true) */
+  warmWorker?: boolean;
 }
 
 interface Slot {
@@ -70,8 +73,11 @@ export class PluginManager {
   private slots = new Map<string, Slot>();
   private watcher?: PluginWatcher;
   private closed = false;
+  private readonly pool: WorkerPool;
 
-  constructor(private readonly opts: PluginManagerOptions) {}
+  constructor(private readonly opts: PluginManagerOptions) {
+    this.pool = new WorkerPool({ heapMb: opts.heapMb, warm: opts.warmWorker ?? true });
+  }
 
   /** Loads every plugin in the folder, then starts watching. Resolves when all first loads settled. */
   async start(watch = true): Promise<void> {
@@ -105,6 +111,7 @@ export class PluginManager {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.pool.close();
     await this.watcher?.close();
     for (const s of this.slots.values()) if (s.timer) clearTimeout(s.timer);
     await Promise.allSettled([...this.slots.values()].map((s) => s.running));
@@ -231,6 +238,7 @@ export class PluginManager {
       heapMb: this.opts.heapMb,
       callTimeoutMs: this.opts.callTimeoutMs,
       logger: log,
+      pool: this.pool,
     });
     let manifest;
     try {

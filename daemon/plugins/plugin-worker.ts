@@ -4,15 +4,12 @@
  * thread and restarting it, and draining before termination. Nothing here throws into a
  * caller except the call's own rejection.
  */
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { EventEmitter } from "node:events";
-import { join } from "node:path";
 import type { Logger } from "pino";
 import { CallCancelledError, CallTimeoutError, PluginLoadError, WorkerGoneError, messageOf } from "../errors.ts";
-import { distDir } from "../package-root.ts";
+import { WorkerPool } from "./worker-pool.ts";
 import type { CallRequest, PluginManifest, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
-
-export const WORKER_ENTRY = join(distDir, "worker-entry.js");
 
 export interface PluginWorkerOptions {
   file: string;
@@ -22,6 +19,8 @@ export interface PluginWorkerOptions {
   heapMb: number;
   callTimeoutMs: number;
   logger: Logger;
+  /** where threads come from; a private cold pool when omitted */
+  pool?: WorkerPool;
 }
 
 export interface CallOptions {
@@ -85,13 +84,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> {
 
   /** Starts the thread and loads the plugin. Rejects with PluginLoadError (located when possible). */
   async start(): Promise<PluginManifest> {
-    const worker = new Worker(WORKER_ENTRY, {
-      resourceLimits: { maxOldGenerationSizeMb: this.opts.heapMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(8, this.opts.heapMb / 8)) },
-      // Plugin console output must never reach our stdout (it carries JSON-RPC in stdio mode).
-      stdout: true,
-      stderr: true,
-      name: `plugin:${this.opts.defaultName}`,
-    });
+    const worker = (this.opts.pool ??= new WorkerPool({ heapMb: this.opts.heapMb, warm: false })).take();
     const forward = (stream: NodeJS.ReadableStream, level: "info" | "warn") => {
       stream.setEncoding("utf8");
       stream.on("data", (chunk: string) => {
