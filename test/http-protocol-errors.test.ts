@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "node:http";
-import { TempDir } from "./helpers/env.ts";
+import { TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
 import { httpClient } from "./helpers/clients.ts";
 
@@ -35,7 +35,7 @@ const rpcCode = (body: string) => JSON.parse(body).error.code;
 
 before(async () => {
   plugins.file("p.mjs", `export default { tools: { t: { handler: () => "ok" } } };`);
-  d = await startDaemonProcess({ plugins: plugins.path });
+  d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_SSE_KEEPALIVE_MS: "200" } });
   port = Number(new URL(d.url).port);
 });
 after(async () => {
@@ -133,4 +133,38 @@ test("a DELETE from the SDK client ends its session", async () => {
   await c.close();
   const after = (await d.health()).sessions.open;
   assert.equal(after, before - 1);
+});
+
+test("legacy SSE: /messages without a sessionId → 400, unknown → 404, GET → 405, wrong type → 415", async () => {
+  assert.equal((await raw("POST", "/messages", { "content-type": "application/json" }, "{}")).status, 400);
+  assert.equal((await raw("POST", "/messages?sessionId=nope", { "content-type": "application/json" }, "{}")).status, 404);
+  assert.equal((await raw("GET", "/messages?sessionId=nope", {})).status, 405);
+  assert.equal((await raw("POST", "/sse", {}, "")).status, 405);
+});
+
+test("legacy SSE: the stream announces its endpoint, keeps alive with comments, and rejects bad bodies", async () => {
+  const { chunks, close } = await new Promise<{ chunks: string[]; close: () => void }>((resolve, reject) => {
+    const got: string[] = [];
+    const req = request({ host: "127.0.0.1", port, method: "GET", path: "/sse", headers: { host: `127.0.0.1:${port}`, accept: "text/event-stream" } }, (res) => {
+      res.setEncoding("utf8");
+      res.on("data", (c) => got.push(c));
+      resolve({ chunks: got, close: () => res.destroy() });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+  try {
+    const endpoint = await waitFor("endpoint event", () => /event: endpoint\ndata: (\S+)/.exec(chunks.join(""))?.[1]);
+    assert.match(endpoint, /^\/messages\?sessionId=/);
+    await waitFor("keepalive comment", () => chunks.join("").includes(": keepalive") || undefined);
+    assert.equal((await raw("POST", endpoint, { "content-type": "text/plain" }, "{}")).status, 415);
+    const bad = await raw("POST", endpoint, { "content-type": "application/json" }, "{ nope");
+    assert.equal(bad.status, 400);
+    assert.equal(rpcCode(bad.body), -32700);
+    const ok = await raw("POST", endpoint, { "content-type": "application/json" }, JSON.stringify(INIT));
+    assert.equal(ok.status, 202);
+    await waitFor("initialize answer on the stream", () => chunks.join("").includes('"serverInfo"') || undefined);
+  } finally {
+    close();
+  }
 });
