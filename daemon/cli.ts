@@ -80,7 +80,7 @@ function overridesFrom(values: ReturnType<typeof parse>["values"]): ConfigOverri
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv);
   if (values.version) {
-    process.stderr.write(`${VERSION}\n`);
+    process.stdout.write(`${VERSION}\n`);
     return 0;
   }
   const [command, ...rest] = positionals;
