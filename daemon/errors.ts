@@ -51,6 +51,11 @@ export const UnsafeConfigError = define("PB_ERR_UNSAFE_CONFIG", "UnsafeConfigErr
 /** The stdio bridge cannot reach or start the daemon. */
 export const DaemonUnreachableError = define("PB_ERR_DAEMON_UNREACHABLE", "DaemonUnreachableError");
 
+/** A request body went past the configured limit (answered 413). */
+export const BodyTooLargeError = define("PB_ERR_BODY_TOO_LARGE", "BodyTooLargeError");
+/** Two handlers registered for one route: a wiring mistake, refused loudly (as Fastify does). */
+export const DuplicateRouteError = define("PB_ERR_DUPLICATE_ROUTE", "DuplicateRouteError");
+
 export interface SourceLocation {
   file: string;
   line: number;

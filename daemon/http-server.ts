@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from "node:stream";
 import { timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
+import { BodyTooLargeError, DuplicateRouteError } from "./errors.ts";
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => void;
@@ -66,7 +67,7 @@ export class HttpServer {
   }
 
   route(path: string, handler: RouteHandler): void {
-    if (this.routes.has(path)) throw new Error(`route ${path} registered twice`);
+    if (this.routes.has(path)) throw new DuplicateRouteError(`route ${path} registered twice`);
     this.routes.set(path, handler);
   }
 
@@ -191,13 +192,13 @@ export class HttpServer {
   }
 }
 
-/** Reads a request body up to a limit; rejects with status 413 past it. */
+/** Reads a request body up to a limit; rejects with BodyTooLargeError past it. */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers["content-length"] ?? NaN);
     if (Number.isFinite(declared) && declared > limit) {
       req.resume();
-      return reject(Object.assign(new Error(`body larger than ${limit} bytes`), { status: 413 }));
+      return reject(new BodyTooLargeError(`body larger than ${limit} bytes`));
     }
     const chunks: Buffer[] = [];
     let size = 0;
@@ -206,7 +207,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (size > limit) {
         req.removeAllListeners("data");
         req.resume();
-        reject(Object.assign(new Error(`body larger than ${limit} bytes`), { status: 413 }));
+        reject(new BodyTooLargeError(`body larger than ${limit} bytes`));
         return;
       }
       chunks.push(c);

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
 import type { Logger } from "pino";
 import { readBody, sendRpcError } from "../http-server.ts";
+import { BodyTooLargeError } from "../errors.ts";
 import { newSessionInfo, openSession, type SessionDeps } from "../session.ts";
 
 export interface LegacySseOptions {
@@ -53,7 +54,7 @@ export function createLegacySseRoutes(deps: SessionDeps, opts: LegacySseOptions,
     try {
       body = JSON.parse((await readBody(req, opts.maxBodyBytes)).toString("utf8"));
     } catch (err) {
-      if ((err as { status?: number }).status === 413) return sendRpcError(res, 413, -32000, `Payload Too Large: the limit is ${opts.maxBodyBytes} bytes`);
+      if (err instanceof BodyTooLargeError) return sendRpcError(res, 413, -32000, `Payload Too Large: the limit is ${opts.maxBodyBytes} bytes`);
       return sendRpcError(res, 400, -32700, "Parse error: body is not valid JSON");
     }
     deps.store.touch(sessionId);

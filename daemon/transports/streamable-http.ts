@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { readBody, sendRpcError } from "../http-server.ts";
+import { BodyTooLargeError } from "../errors.ts";
 import { newSessionInfo, openSession, type SessionDeps } from "../session.ts";
 
 export interface StreamableHttpOptions {
@@ -39,7 +40,7 @@ export function createStreamableHttpRoute(deps: SessionDeps, opts: StreamableHtt
         const raw = await readBody(req, opts.maxBodyBytes);
         body = JSON.parse(raw.toString("utf8"));
       } catch (err) {
-        if ((err as { status?: number }).status === 413) return sendRpcError(res, 413, -32000, `Payload Too Large: the limit is ${opts.maxBodyBytes} bytes`);
+        if (err instanceof BodyTooLargeError) return sendRpcError(res, 413, -32000, `Payload Too Large: the limit is ${opts.maxBodyBytes} bytes`);
         return sendRpcError(res, 400, -32700, "Parse error: body is not valid JSON");
       }
       if (typeof body !== "object" || body === null) return sendRpcError(res, 400, -32600, "Invalid Request: expected a JSON-RPC message");
