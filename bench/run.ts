@@ -74,7 +74,7 @@ async function startBaseline(): Promise<{ url: string; proc: ChildProcess }> {
 
 async function rawHttpClient(url: string) {
   const c = new Client({ name: "bench", version: "1" });
-  await c.connect(new StreamableHTTPClientTransport(new URL(url)));
+  await c.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: (u, init) => fetch(u, { ...init, signal: undefined }) }));
   return c;
 }
 
@@ -136,7 +136,7 @@ async function main() {
   const d = await startDaemonProcess({ plugins: dir.path, env: { PATCHBAY_LOG_LEVEL: "warn" } });
   const home = d.home;
   for (const [name, make] of [
-    ["patchbay Streamable HTTP", () => httpClient(d.url)],
+    ["patchbay Streamable HTTP", () => httpClient(d.url, { isolateAbort: true })],
     ["patchbay WebSocket", () => wsClient(d.url)],
     ["patchbay legacy SSE", () => sseClient(d.url)],
     ["patchbay stdio attached (bridge → /ws)", () => stdioClient([], { PATCHBAY_HOME: home, PATCHBAY_LOG_LEVEL: "warn" })],
@@ -161,7 +161,7 @@ async function main() {
   for (let round = 0; round < 3; round++) {
     for (const telemetry of round % 2 === 0 ? ["true", "false"] : ["false", "true"]) {
       const dd = await startDaemonProcess({ plugins: dir.path, env: { PATCHBAY_LOG_LEVEL: "warn", PATCHBAY_TELEMETRY: telemetry } });
-      const c = await httpClient(dd.url);
+      const c = await httpClient(dd.url, { isolateAbort: true });
       runs[telemetry].seq.push((await sequential(c.client, "bench__echo", Math.round(SEQ / 2))).perSec);
       runs[telemetry].conc.push(await concurrent(c.client, "bench__echo", CONC_TOTAL, 16));
       await c.close();
@@ -191,7 +191,7 @@ async function main() {
       await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))));
       return performance.now() - t0;
     };
-    const clients = await Promise.all([httpClient(dd.url), httpClient(dd.url)]);
+    const clients = await Promise.all([httpClient(dd.url, { isolateAbort: true }), httpClient(dd.url, { isolateAbort: true })]);
     let calls = 0;
     let stop = false;
     const load = clients.flatMap((c) =>

@@ -45,9 +45,13 @@ export async function connect(transport: Transport, name = "patchbay-test"): Pro
   };
 }
 
-export function httpClient(url: string, opts: { token?: string; name?: string } = {}) {
+export function httpClient(url: string, opts: { token?: string; name?: string; isolateAbort?: boolean } = {}) {
   const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp`), {
     requestInit: opts.token ? { headers: { authorization: `Bearer ${opts.token}` } } : undefined,
+    // The SDK client passes one shared AbortSignal to every fetch and undici leaves a
+    // listener on it per request, so a long run slows the client down (MaxListeners
+    // warnings). Benchmarks drop the shared signal so they measure the server, not that.
+    fetch: opts.isolateAbort ? (u, init) => fetch(u, { ...init, signal: undefined }) : undefined,
   });
   return connect(transport, opts.name);
 }
