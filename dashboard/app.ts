@@ -29,6 +29,14 @@ const state = {
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T;
 
+/** Replaces an element's HTML only when it changed: DOM work, not string work, is what costs. */
+const lastHtml = new Map<string, string>();
+function setHtml(sel: string, html: string) {
+  if (lastHtml.get(sel) === html) return;
+  lastHtml.set(sel, html);
+  $(sel).innerHTML = html;
+}
+
 function esc(s: unknown): string {
   return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
@@ -49,7 +57,7 @@ function renderHeader(o: Overview) {
   $("#version").textContent = `v${o.version} · up ${Math.floor(o.uptimeSeconds / 60)}m${o.telemetry.otlp ? ` · OTLP → ${o.telemetry.otlp.endpoint}` : ""}`;
   const loaded = o.plugins.filter((p) => p.status === "loaded").length;
   const errs = o.plugins.filter((p) => p.lastError).length;
-  $("#counts").innerHTML = `<span><b>${loaded}</b>/${o.plugins.length} plugins</span><span><b>${o.tools.length}</b> tools</span><span><b>${o.sessions.length}</b> sessions</span>${errs ? `<span class="bad"><b>${errs}</b> plugin errors</span>` : ""}`;
+  setHtml("#counts", `<span><b>${loaded}</b>/${o.plugins.length} plugins</span><span><b>${o.tools.length}</b> tools</span><span><b>${o.sessions.length}</b> sessions</span>${errs ? `<span class="bad"><b>${errs}</b> plugin errors</span>` : ""}`);
 }
 
 function renderTools(o: Overview) {
@@ -58,7 +66,7 @@ function renderTools(o: Overview) {
     <td class="num calls">${t.calls}</td><td class="num errors ${t.errors ? "bad" : ""}">${t.errors}</td>
     <td class="num rate">${t.calls ? (t.errorRate * 100).toFixed(1) + "%" : "–"}</td>
     <td class="num p50">${ms(t.p50)}</td><td class="num p95">${ms(t.p95)}</td><td class="num p99">${ms(t.p99)}</td></tr>`);
-  $("#tools-table tbody").innerHTML = rows.join("") || `<tr><td colspan="8" class="muted">No tools loaded.</td></tr>`;
+  setHtml("#tools-table tbody", rows.join("") || `<tr><td colspan="8" class="muted">No tools loaded.</td></tr>`);
 }
 
 function renderPlugins(o: Overview) {
@@ -71,8 +79,8 @@ function renderPlugins(o: Overview) {
       <td class="num">${p.version}${p.pluginVersion ? ` <span class="muted">(${esc(p.pluginVersion)})</span>` : ""}</td><td>${ago(p.lastReloadAt)}</td>
       <td class="num">${bytes(p.heapBytes)}</td><td class="num">${p.restarts}</td></tr>${err}`;
   });
-  $("#plugins-table tbody").innerHTML = rows.join("") || `<tr><td colspan="6" class="muted">No plugins in the folder.</td></tr>`;
-  $("#conflicts").innerHTML = o.conflicts.map((c) => `<li>${esc(c)}</li>`).join("");
+  setHtml("#plugins-table tbody", rows.join("") || `<tr><td colspan="6" class="muted">No plugins in the folder.</td></tr>`);
+  setHtml("#conflicts", o.conflicts.map((c) => `<li>${esc(c)}</li>`).join(""));
 }
 
 function renderSessions(o: Overview) {
@@ -81,10 +89,10 @@ function renderSessions(o: Overview) {
     const k = s.bridged ? "stdio (bridge)" : s.transport;
     by[k] = (by[k] ?? 0) + 1;
   }
-  $("#sessions-summary").innerHTML = Object.entries(by).map(([k, v]) => `<span><b>${v}</b> ${esc(k)}</span>`).join("") || `<span>No open sessions.</span>`;
-  $("#sessions-table tbody").innerHTML = o.sessions
+  setHtml("#sessions-summary", Object.entries(by).map(([k, v]) => `<span><b>${v}</b> ${esc(k)}</span>`).join("") || `<span>No open sessions.</span>`);
+  setHtml("#sessions-table tbody", o.sessions
     .map((s) => `<tr data-session="${esc(s.id)}"><td>${esc(s.bridged ? "stdio (bridge)" : s.transport)}</td><td>${esc(s.clientName ?? "(not initialized)")}</td><td class="muted">${esc(s.protocolVersion ?? "")}</td><td class="num">${s.calls}</td><td class="num">${s.errors}</td><td>${ago(s.startedAt)}</td></tr>`)
-    .join("");
+    .join(""));
 }
 
 function hostAndPlugin(t: Trace): { host: number; plugin: number } {
@@ -94,14 +102,14 @@ function hostAndPlugin(t: Trace): { host: number; plugin: number } {
 }
 
 function renderTraces() {
-  $("#traces-list").innerHTML = state.traces
+  setHtml("#traces-list", state.traces
     .map((t) => {
       const { host, plugin } = hostAndPlugin(t);
       const total = Math.max(host + plugin, 0.0001);
       return `<li data-trace="${t.traceId}" class="${t.traceId === state.selectedTrace ? "selected" : ""}"><span class="${t.root.error ? "bad" : ""}">${esc(t.root.name)}</span><span class="muted">${ms(t.root.durationMs)}</span>
         <span class="bar"><span class="host" style="width:${(host / total) * 100}%"></span><span class="plugin" style="width:${(plugin / total) * 100}%"></span></span></li>`;
     })
-    .join("") || `<li class="muted">No traces yet: call a tool.</li>`;
+    .join("") || `<li class="muted">No traces yet: call a tool.</li>`);
   const t = state.traces.find((x) => x.traceId === state.selectedTrace);
   if (!t) return;
   const start = Math.min(...t.spans.map((s) => s.start));
@@ -116,15 +124,19 @@ function renderTraces() {
     .join("");
   const sel = t.spans.find((s) => s.spanId === state.selectedSpan) ?? t.root;
   const attrs = Object.entries(sel.attributes).map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join("");
-  $("#waterfall").innerHTML = `<div class="legend">trace ${t.traceId.slice(0, 16)}… <i style="background:var(--accent)"></i>host ${ms(host)} <i style="background:var(--plugin)"></i>plugin ${ms(plugin)}</div>${rows}
-    <table class="attrs"><caption class="muted">${esc(sel.name)}</caption>${attrs}</table>`;
+  setHtml("#waterfall", `<div class="legend">trace ${t.traceId.slice(0, 16)}… <i style="background:var(--accent)"></i>host ${ms(host)} <i style="background:var(--plugin)"></i>plugin ${ms(plugin)}</div>${rows}
+    <table class="attrs"><caption class="muted">${esc(sel.name)}</caption>${attrs}</table>`);
 }
 
 function renderLog() {
-  $("#log").innerHTML = state.log
+  // follow the tail unless the reader scrolled up to read something
+  const el = $("#log");
+  const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+  setHtml("#log", state.log
     .slice(-MAX_LOG)
     .map((l) => `<span class="${esc(l.level)}">${new Date(l.time).toLocaleTimeString()} ${esc(l.level.padEnd(5))} ${l.plugin ? `[${esc(l.plugin)}] ` : ""}${esc(l.msg)}</span>`)
-    .join("\n");
+    .join("\n"));
+  if (atBottom) el.scrollTop = el.scrollHeight;
 }
 
 let chart: uPlot | undefined;
