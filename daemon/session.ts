@@ -119,13 +119,19 @@ export async function openSession(transport: Transport, info: SessionInfo, deps:
     fields: { args?: Record<string, unknown>; uri?: string },
   ) {
     const progressToken = extra._meta?.progressToken;
+    // Notifications for this request are chained and awaited before the result is returned:
+    // a progress or log message must never arrive after the response it belongs to.
+    let notes: Promise<unknown> = Promise.resolve();
+    const notify = (n: { method: string; params: Record<string, unknown> }) => {
+      notes = notes.then(() => extra.sendNotification(n)).catch(() => undefined);
+    };
     const opts: CallOptions = {
       signal: extra.signal,
-      onProgress: progressToken === undefined ? undefined : (p) => void extra.sendNotification({ method: "notifications/progress", params: { progressToken, progress: p.progress, total: p.total, message: p.message } }).catch(() => undefined),
+      onProgress: progressToken === undefined ? undefined : (p) => notify({ method: "notifications/progress", params: { progressToken, progress: p.progress, total: p.total, message: p.message } }),
       onClientLog: (lvl, data) => {
         const l = (LEVELS as readonly string[]).includes(lvl) ? (lvl as LoggingLevel) : "info";
         if (level && LEVELS.indexOf(l) < LEVELS.indexOf(level)) return;
-        void extra.sendNotification({ method: "notifications/message", params: { level: l, logger: plugin.manifest.name, data } }).catch(() => undefined);
+        notify({ method: "notifications/message", params: { level: l, logger: plugin.manifest.name, data } });
       },
     };
     store.touch(info.id);
@@ -138,6 +144,7 @@ export async function openSession(transport: Transport, info: SessionInfo, deps:
       throw err;
     }
     span.addWorkerSpan(outcome.span);
+    await notes;
     return outcome.value;
   }
 

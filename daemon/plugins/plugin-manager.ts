@@ -169,6 +169,12 @@ export class PluginManager {
       const idx = this.entryFor(e.path);
       if (idx) touched.add(idx);
     }
+    // A file inside a new top-level folder: the folder's index may have been written right
+    // after the folder was created, before the watcher saw the folder; look for it now.
+    if (parts.length > 1 && e.kind !== "unlink" && e.kind !== "unlinkDir") {
+      const idx = this.entryFor(join(this.opts.pluginsDir, parts[0]));
+      if (idx && !this.slots.has(idx)) touched.add(idx);
+    }
     // a helper file: every plugin that bundled it, and a folder plugin it sits in
     for (const [key, slot] of this.slots) {
       if (slot.state.inputs.includes(e.path)) touched.add(key);

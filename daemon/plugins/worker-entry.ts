@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
-import { loadPluginShape, PluginShapeError, type LoadedPlugin } from "./plugin-shape.ts";
+import { loadPluginShape, preloadSchemaLibraries, PluginShapeError, type LoadedPlugin } from "./plugin-shape.ts";
 import { toCallToolResult, toGetPromptResult, toReadResourceResult } from "./results.ts";
 import type { CallRequest, HostToWorker, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
 import type { CallContext, PluginContext, PluginLogger } from "../api.ts";
@@ -79,6 +79,7 @@ async function load(msg: Extract<HostToWorker, { type: "load" }>) {
   try {
     const mod = await import(pathToFileURL(msg.bundlePath).href);
     const def = mod.default ?? mod.plugin;
+    await preloadSchemaLibraries(def);
     plugin = loadPluginShape(def, msg.defaultName);
     baseCtx = {
       pluginName: plugin.manifest.name,
