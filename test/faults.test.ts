@@ -4,6 +4,7 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
 import { TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
 import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
@@ -16,6 +17,7 @@ before(async () => {
   plugins.file(
     "faulty.ts",
     `import { definePlugin, z } from "mcp-patchbay";
+import { writeFileSync } from "node:fs";
 export default definePlugin({
   tools: {
     throws: { handler: () => { throw new Error("kaput: the handler failed"); } },
@@ -23,6 +25,13 @@ export default definePlugin({
     exit: { handler: () => { process.exit(3); } },
     ok: { input: { n: z.number() }, handler: ({ n }) => \`fine \${n}\` },
     noisy: { handler: () => { console.log("plugin stdout line"); return "quiet"; } },
+    wait: {
+      description: "waits until cancelled, then leaves a mark in its data folder",
+      handler: (_a, ctx) => new Promise((resolve) => ctx.signal.addEventListener("abort", () => {
+        writeFileSync(ctx.dataDir + "/aborted.txt", String(ctx.signal.reason));
+        resolve("aborted");
+      })),
+    },
     leak: { description: "allocates until the worker's heap limit", handler: () => { const keep = []; for (;;) keep.push(new Array(1e5).fill(Math.random())); } },
   },
 });
@@ -95,6 +104,17 @@ test("a plugin that exhausts its heap limit: the call fails, the daemon lives, t
   await waitFor("restart", async () => ((await restartsOf("faulty")) > before) || undefined);
   assert.equal(textOf(await call("faulty__ok", { n: 3 })), "fine 3");
   assert.equal(textOf(await call("other__ping")), "pong");
+});
+
+test("closing a session aborts the plugin calls it had in flight", async () => {
+  const other = await httpClient(d.url);
+  const pending = other.client.callTool({ name: "faulty__wait", arguments: {} }).catch(() => "rejected");
+  await new Promise((r) => setTimeout(r, 200));
+  await (other.client.transport as any).terminateSession();
+  await other.close();
+  await pending;
+  const mark = await waitFor("abort mark", () => (existsSync(`${d.home}/data/faulty/aborted.txt`) ? readFileSync(`${d.home}/data/faulty/aborted.txt`, "utf8") : undefined));
+  assert.ok(mark.length > 0);
 });
 
 test("the session survives all of it", async () => {
