@@ -18,6 +18,9 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { chromium } from "playwright-core";
 import { existsSync } from "node:fs";
+import { pino } from "pino";
+import { startTelemetry } from "../daemon/telemetry/sdk.ts";
+import { startRequestSpan } from "../daemon/telemetry/instrumentation.ts";
 
 const CHROMIUM = process.env.PATCHBAY_CHROMIUM ?? "/usr/bin/chromium";
 
@@ -97,6 +100,19 @@ async function benchReload(d: RunningDaemon, dir: TempDir, c: RecordingClient) {
   return { median: pct(times, 0.5), worst: times[times.length - 1], best: times[0] };
 }
 
+/** Host-side cost of one request's telemetry (span, worker child span, metrics), in µs. */
+function telemetryCost(n: number): number {
+  const session = { id: "s1", transport: "streamable-http" as const, startedAt: Date.now(), lastActivityAt: 0, calls: 0, errors: 0, protocolVersion: "2025-11-25" };
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const s = startRequestSpan({ method: "tools/call", target: "x__y", attributes: { "gen_ai.tool.name": "x__y", "gen_ai.operation.name": "execute_tool", "patchbay.plugin.name": "x" }, session, requestId: i });
+    const now = performance.timeOrigin + performance.now();
+    s.addWorkerSpan({ name: "plugin tool y", traceId: "0".repeat(31) + "1", spanId: "0".repeat(15) + "1", startTime: now - 0.2, endTime: now, ok: true, attributes: { "patchbay.plugin.name": "x" } });
+    s.end();
+  }
+  return ((performance.now() - t0) * 1000) / n;
+}
+
 async function main() {
   const out: string[] = [];
   const log = (s: string) => {
@@ -104,6 +120,18 @@ async function main() {
     console.log(s);
   };
   log(`# Patchbay bench — ${new Date().toISOString()} — node ${process.version}, ${SEQ} sequential calls per row`);
+
+  // 0: what telemetry costs the host per request, measured in this process
+  {
+    telemetryCost(2000);
+    const off = telemetryCost(20000);
+    const t = await startTelemetry({ logger: pino({ level: "silent" }) });
+    telemetryCost(2000);
+    const on = telemetryCost(20000);
+    await t.shutdown();
+    log(`\n## Telemetry cost per request on the host (span + worker child span + duration metric + dashboard store)`);
+    log(`no SDK (API no-ops): ${fmt(off, 1)} µs; SDK with dashboard store and Prometheus reader: ${fmt(on, 1)} µs`);
+  }
 
   // 1 + 2: reload latency and idle RSS with the example plugins
   {
