@@ -3,7 +3,7 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync, rmSync, mkdirSync } from "node:fs";
+import { writeFileSync, rmSync, mkdirSync, existsSync, readFileSync } from "node:fs";
 import { TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
 import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
@@ -126,6 +126,27 @@ test("a call in flight during a reload finishes on the old version; new calls ge
   await waitFor("new version", async () => (await callText("drain__fast")) === "new" || undefined);
   assert.equal(await inflight, "old");
   rmSync(plugins.join("drain.mjs"));
+});
+
+test("setup runs before a version serves; teardown runs when it is replaced or deleted", async () => {
+  const lifecycle = (v: string) => `import { appendFileSync } from "node:fs";
+let dir;
+export default {
+  setup: (ctx) => { dir = ctx.dataDir; appendFileSync(dir + "/events.log", "setup ${v}\\n"); },
+  teardown: () => appendFileSync(dir + "/events.log", "teardown ${v}\\n"),
+  tools: { v: { handler: () => "${v}" } },
+};
+`;
+  const log = () => (existsSync(`${d.home}/data/lifecycle/events.log`) ? readFileSync(`${d.home}/data/lifecycle/events.log`, "utf8") : "");
+  plugins.file("lifecycle.mjs", lifecycle("v1"));
+  await waitFor("v1", async () => (await callText("lifecycle__v").catch(() => "")) === "v1" || undefined);
+  assert.equal(log(), "setup v1\n");
+  plugins.file("lifecycle.mjs", lifecycle("v2"));
+  await waitFor("v2 and v1 torn down", async () => log().includes("teardown v1") || undefined);
+  assert.equal(await callText("lifecycle__v"), "v2");
+  assert.equal(log(), "setup v1\nsetup v2\nteardown v1\n");
+  rmSync(plugins.join("lifecycle.mjs"));
+  await waitFor("v2 torn down", () => log().includes("teardown v2") || undefined);
 });
 
 test("rapid successive saves end with the last version loaded", async () => {
