@@ -4,7 +4,7 @@
  * static files. Same auth as every other endpoint (the HTTP server checks it first).
  */
 import { readFile } from "node:fs/promises";
-import { join, normalize } from "node:path";
+import { join, normalize, relative } from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { sendJson } from "./http-server.ts";
 import type { PluginManager } from "./plugins/plugin-manager.ts";
@@ -22,6 +22,7 @@ export interface DashboardDeps {
   version: string;
   startedAt: number;
   staticDir: string;
+  pluginsDir: string;
   otlp?: { protocol: string; endpoint: string };
 }
 
@@ -39,7 +40,8 @@ export function overview(d: DashboardDeps) {
     version: d.version,
     uptimeSeconds: Math.round((Date.now() - d.startedAt) / 1000),
     telemetry: { enabled: d.telemetry !== undefined, otlp: d.otlp, spans: d.telemetry?.totalSpans ?? 0 },
-    plugins: d.manager.states().map((p) => ({ name: p.name, file: p.file, status: p.status, version: p.version, pluginVersion: p.pluginVersion, lastReloadAt: p.lastReloadAt, lastError: p.lastError, shadowedBy: p.shadowedBy, restarts: p.restarts, heapBytes: heap.get(p.name) ?? 0 })),
+    pluginsDir: d.pluginsDir,
+    plugins: d.manager.states().map((p) => ({ name: p.name, file: p.file, relFile: relative(d.pluginsDir, p.file), status: p.status, version: p.version, pluginVersion: p.pluginVersion, lastReloadAt: p.lastReloadAt, lastError: p.lastError, shadowedBy: p.shadowedBy, restarts: p.restarts, heapBytes: heap.get(p.name) ?? 0 })),
     tools,
     sessions: d.store.list().map((s) => ({ id: s.id, transport: s.transport, bridged: s.bridged ?? false, clientName: s.clientName, clientVersion: s.clientVersion, protocolVersion: s.protocolVersion, startedAt: s.startedAt, lastActivityAt: s.lastActivityAt, calls: s.calls, errors: s.errors })),
     conflicts: d.registry.conflicts,

@@ -142,7 +142,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   http.route("/sse", sse.stream);
   http.route("/messages", sse.messages);
   http.route("/healthz", createHealthRoute({ registry, manager, store, version: VERSION, startedAt, isReady: () => ready, isAuthorized: (req) => http.isAuthorized(req) }));
-  const dashboard = createDashboardRoutes({ registry, manager, store, telemetry: telemetry?.store, logs, version: VERSION, startedAt, staticDir: join(distDir, "dashboard"), otlp: telemetry?.otlp });
+  const dashboard = createDashboardRoutes({ registry, manager, store, telemetry: telemetry?.store, logs, version: VERSION, startedAt, staticDir: join(distDir, "dashboard"), pluginsDir: config.pluginsDir, otlp: telemetry?.otlp });
   http.route("/", dashboard.index);
   http.routePrefix("/dashboard/", dashboard.assets);
   http.routePrefix("/api/", dashboard.api);

@@ -7,9 +7,9 @@
 import uPlot from "uplot";
 
 interface Tool { name: string; plugin: string; calls: number; errors: number; errorRate: number; p50: number; p95: number; p99: number }
-interface Plugin { name: string; file: string; status: string; version: number; pluginVersion?: string; lastReloadAt?: string; lastError?: { message: string; location?: { file: string; line: number; column?: number } }; shadowedBy?: string; restarts: number; heapBytes: number }
+interface Plugin { name: string; file: string; relFile: string; status: string; version: number; pluginVersion?: string; lastReloadAt?: string; lastError?: { message: string; location?: { file: string; line: number; column?: number } }; shadowedBy?: string; restarts: number; heapBytes: number }
 interface Session { id: string; transport: string; bridged: boolean; clientName?: string; protocolVersion?: string; calls: number; errors: number; startedAt: number }
-interface Overview { version: string; uptimeSeconds: number; telemetry: { enabled: boolean; otlp?: { endpoint: string } }; plugins: Plugin[]; tools: Tool[]; sessions: Session[]; conflicts: string[] }
+interface Overview { version: string; pluginsDir: string; uptimeSeconds: number; telemetry: { enabled: boolean; otlp?: { endpoint: string } }; plugins: Plugin[]; tools: Tool[]; sessions: Session[]; conflicts: string[] }
 interface SpanRec { traceId: string; spanId: string; parentSpanId?: string; name: string; start: number; durationMs: number; error: boolean; origin: string; attributes: Record<string, unknown> }
 interface Trace { traceId: string; root: SpanRec; spans: SpanRec[] }
 interface LogLine { time: number; level: string; msg: string; plugin?: string }
@@ -54,7 +54,7 @@ function bytes(n: number): string {
 }
 
 function renderHeader(o: Overview) {
-  $("#version").textContent = `v${o.version} · up ${Math.floor(o.uptimeSeconds / 60)}m${o.telemetry.otlp ? ` · OTLP → ${o.telemetry.otlp.endpoint}` : ""}`;
+  $("#version").textContent = `v${o.version} · up ${Math.floor(o.uptimeSeconds / 60)}m · ${o.pluginsDir}${o.telemetry.otlp ? ` · OTLP → ${o.telemetry.otlp.endpoint}` : ""}`;
   const loaded = o.plugins.filter((p) => p.status === "loaded").length;
   const errs = o.plugins.filter((p) => p.lastError).length;
   setHtml("#counts", `<span><b>${loaded}</b>/${o.plugins.length} plugins</span><span><b>${o.tools.length}</b> tools</span><span><b>${o.sessions.length}</b> sessions</span>${errs ? `<span class="bad"><b>${errs}</b> plugin errors</span>` : ""}`);
@@ -74,7 +74,7 @@ function renderPlugins(o: Overview) {
     const cls = p.status === "loaded" ? (p.lastError ? "warn" : "ok") : "bad";
     const loc = p.lastError?.location ? `${p.lastError.location.file}:${p.lastError.location.line}${p.lastError.location.column ? `:${p.lastError.location.column}` : ""}` : "";
     const err = p.lastError ? `<tr class="plugin-error" data-plugin="${esc(p.name)}"><td colspan="6" class="error">${esc(loc && !p.lastError.message.includes(loc) ? `${loc}\n` : "")}${esc(p.lastError.message)}${p.status === "loaded" ? "\n(the last good version keeps serving)" : ""}</td></tr>` : "";
-    return `<tr data-plugin="${esc(p.name)}" title="${esc(p.file)}"><td>${esc(p.name)}${p.shadowedBy ? ` <span class="pill warn" title="${esc(p.shadowedBy)}">shadowed</span>` : ""}</td>
+    return `<tr data-plugin="${esc(p.name)}" title="${esc(p.file)}"><td>${esc(p.name)} <span class="muted file">${esc(p.relFile)}</span>${p.shadowedBy ? ` <span class="pill warn" title="${esc(p.shadowedBy)}">shadowed</span>` : ""}</td>
       <td><span class="pill ${cls} status">${esc(p.status)}${p.lastError && p.status === "loaded" ? " (error)" : ""}</span></td>
       <td class="num">${p.version}${p.pluginVersion ? ` <span class="muted">(${esc(p.pluginVersion)})</span>` : ""}</td><td>${ago(p.lastReloadAt)}</td>
       <td class="num">${bytes(p.heapBytes)}</td><td class="num">${p.restarts}</td></tr>${err}`;
@@ -147,7 +147,9 @@ function chartOptions(width: number): uPlot.Options {
     width,
     height: 220,
     series: [{}, { label: "p95 (ms)", stroke: css.getPropertyValue("--accent").trim(), width: 2 }, { label: "max (ms)", stroke: css.getPropertyValue("--plugin").trim(), width: 1, dash: [4, 4] }, { label: "calls/s", stroke: css.getPropertyValue("--ok").trim(), width: 1, scale: "calls" }],
-    axes: [axis, { ...axis, label: "ms" }, { ...axis, scale: "calls", side: 1, grid: { show: false } }],
+    axes: [
+      { ...axis, space: 90, values: (_u: uPlot, splits: number[]) => splits.map((t) => new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })) },
+      { ...axis, label: "ms" }, { ...axis, scale: "calls", side: 1, grid: { show: false } }],
     // a fixed window, so a few points do not stretch across the whole chart
     scales: { x: { time: true, range: () => [Date.now() / 1000 - 300, Date.now() / 1000] } },
   };
@@ -239,6 +241,12 @@ document.addEventListener("click", (e) => {
   }
 });
 window.addEventListener("resize", () => chart?.setSize({ width: $("#chart").clientWidth, height: 220 }));
+// uPlot takes its colours at creation: rebuild the chart when the colour scheme flips.
+matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+  chart?.destroy();
+  chart = undefined;
+  void refreshChart();
+});
 
 async function start() {
   try {

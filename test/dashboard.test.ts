@@ -55,6 +55,7 @@ test("the dashboard needs the token, then keeps a cookie", { skip: SKIP }, async
 
 test("tool calls show up live with their count and percentiles, without a reload", { skip: SKIP }, async () => {
   await page.locator('#tools-table tr[data-tool="calc__double"]').waitFor();
+  assert.equal(await page.locator('#plugins-table tr[data-plugin="calc"] .file').textContent(), "calc.ts");
   assert.equal(await cell("calc__double", "calls").textContent(), "0");
   for (let i = 0; i < 5; i++) await c.client.callTool({ name: "calc__double", arguments: { n: i } });
   await page.waitForFunction(() => document.querySelector('#tools-table tr[data-tool="calc__double"] td.calls')?.textContent === "5");
@@ -91,5 +92,6 @@ test("dark mode renders with the dark palette", { skip: SKIP }, async () => {
   await page.emulateMedia({ colorScheme: "dark" });
   const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   assert.equal(bg, "rgb(15, 17, 21)");
+  await page.waitForTimeout(300); // the chart is rebuilt with the dark palette
   await page.screenshot({ path: join(OUT, "dashboard-dark.png"), fullPage: true });
 });

@@ -106,9 +106,13 @@ export function startRequestSpan(req: RequestStart): RequestSpan {
       addWorkerSpan(ws) {
         if (!ws) return;
         try {
-          const child = tracer.startSpan(ws.name, { kind: SpanKind.INTERNAL, startTime: ws.startTime, attributes: { ...ws.attributes, "patchbay.span.origin": "worker" } }, spanCtx);
+          // Threads have their own clocks: keep the worker's measured duration, but anchor it
+          // to when the host received the result, so the child never sticks out of its parent.
+          const end = performance.timeOrigin + performance.now();
+          const start = end - Math.max(0, ws.endTime - ws.startTime);
+          const child = tracer.startSpan(ws.name, { kind: SpanKind.INTERNAL, startTime: start, attributes: { ...ws.attributes, "patchbay.span.origin": "worker" } }, spanCtx);
           if (!ws.ok) child.setStatus({ code: SpanStatusCode.ERROR });
-          child.end(ws.endTime);
+          child.end(end);
         } catch {
           // telemetry is best-effort
         }
