@@ -108,7 +108,9 @@ export function startRequestSpan(req: RequestStart): RequestSpan {
         try {
           // Threads have their own clocks: keep the worker's measured duration, but anchor it
           // to when the host received the result, so the child never sticks out of its parent.
-          const end = performance.timeOrigin + performance.now();
+          // performance.now()-relative numbers go through the SDK's own clock correction,
+          // the same one its parent span used.
+          const end = performance.now();
           const start = end - Math.max(0, ws.endTime - ws.startTime);
           const child = tracer.startSpan(ws.name, { kind: SpanKind.INTERNAL, startTime: start, attributes: { ...ws.attributes, "patchbay.span.origin": "worker" } }, spanCtx);
           if (!ws.ok) child.setStatus({ code: SpanStatusCode.ERROR });
