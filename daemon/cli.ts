@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { loadConfig, type ConfigOverrides } from "./config.ts";
-import { PatchbayError, messageOf } from "./errors.ts";
+import { ConfigError, PatchbayError, UsageError, messageOf } from "./errors.ts";
 import { startDaemon, startStdio } from "./main.ts";
 import { VERSION } from "./version.ts";
 import { runStatus } from "./commands/status.ts";
@@ -35,12 +35,6 @@ Options:
   -h, --help        this text
   -v, --version     print the version
 `;
-
-class UsageError extends PatchbayError {
-  constructor(message: string) {
-    super("PB_ERR_USAGE", message);
-  }
-}
 
 function parse(argv: string[]) {
   try {
@@ -145,6 +139,6 @@ main(process.argv.slice(2)).then(
   (err) => {
     // stderr only: in stdio mode stdout belongs to JSON-RPC.
     process.stderr.write(`patchbay: ${err instanceof PatchbayError ? err.message : (err as Error)?.stack ?? String(err)}\n`);
-    process.exitCode = err instanceof UsageError || (err instanceof PatchbayError && err.code === "PB_ERR_CONFIG") ? 2 : 1;
+    process.exitCode = err instanceof UsageError || err instanceof ConfigError ? 2 : 1;
   },
 );

@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { join, normalize, relative } from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { sendJson } from "./http-server.ts";
+import { pluginSummary, sessionSummary } from "./health.ts";
 import type { PluginManager } from "./plugins/plugin-manager.ts";
 import type { Registry } from "./registry.ts";
 import type { SessionStore } from "./session-store.ts";
@@ -41,9 +42,9 @@ export function overview(d: DashboardDeps) {
     uptimeSeconds: Math.round((Date.now() - d.startedAt) / 1000),
     telemetry: { enabled: d.telemetry !== undefined, otlp: d.otlp, spans: d.telemetry?.totalSpans ?? 0 },
     pluginsDir: d.pluginsDir,
-    plugins: d.manager.states().map((p) => ({ name: p.name, file: p.file, relFile: relative(d.pluginsDir, p.file), status: p.status, version: p.version, pluginVersion: p.pluginVersion, lastReloadAt: p.lastReloadAt, lastError: p.lastError, shadowedBy: p.shadowedBy, restarts: p.restarts, heapBytes: heap.get(p.name) ?? 0 })),
+    plugins: d.manager.states().map((p) => ({ ...pluginSummary(p), relFile: relative(d.pluginsDir, p.file), heapBytes: heap.get(p.name) ?? 0 })),
     tools,
-    sessions: d.store.list().map((s) => ({ id: s.id, transport: s.transport, bridged: s.bridged ?? false, clientName: s.clientName, clientVersion: s.clientVersion, protocolVersion: s.protocolVersion, startedAt: s.startedAt, lastActivityAt: s.lastActivityAt, calls: s.calls, errors: s.errors })),
+    sessions: d.store.list().map(sessionSummary),
     conflicts: d.registry.conflicts,
   };
 }

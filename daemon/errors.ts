@@ -22,6 +22,8 @@ function define(code: string, name: string) {
   };
 }
 
+/** The command line is malformed (unknown flag or command, bad value); exit code 2. */
+export const UsageError = define("PB_ERR_USAGE", "UsageError");
 /** A config file, env var or CLI flag has a bad value; the message names the key. */
 export const ConfigError = define("PB_ERR_CONFIG", "ConfigError");
 /** A plugin did not compile; `location` points at file:line when esbuild knew it. */

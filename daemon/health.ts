@@ -4,9 +4,9 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { sendJson } from "./http-server.ts";
-import type { PluginManager } from "./plugins/plugin-manager.ts";
+import type { PluginManager, PluginState } from "./plugins/plugin-manager.ts";
 import type { Registry } from "./registry.ts";
-import type { SessionStore } from "./session-store.ts";
+import type { SessionInfo, SessionStore } from "./session-store.ts";
 
 export interface HealthDeps {
   registry: Registry;
@@ -16,6 +16,37 @@ export interface HealthDeps {
   startedAt: number;
   isReady: () => boolean;
   isAuthorized: (req: IncomingMessage) => boolean;
+}
+
+/** How a plugin is reported to users (`/healthz`, `status`, the dashboard). */
+export function pluginSummary(p: PluginState) {
+  return {
+    name: p.name,
+    file: p.file,
+    status: p.status,
+    version: p.version,
+    pluginVersion: p.pluginVersion,
+    lastReloadAt: p.lastReloadAt,
+    lastError: p.lastError,
+    shadowedBy: p.shadowedBy,
+    restarts: p.restarts,
+  };
+}
+
+/** How a session is reported to users; ids are shown because only token holders see them. */
+export function sessionSummary(s: SessionInfo) {
+  return {
+    id: s.id,
+    transport: s.transport,
+    bridged: s.bridged ?? false,
+    clientName: s.clientName,
+    clientVersion: s.clientVersion,
+    protocolVersion: s.protocolVersion,
+    calls: s.calls,
+    errors: s.errors,
+    startedAt: new Date(s.startedAt).toISOString(),
+    lastActivityAt: new Date(s.lastActivityAt).toISOString(),
+  };
 }
 
 export function healthReport(d: HealthDeps) {
@@ -30,22 +61,12 @@ export function healthReport(d: HealthDeps) {
     pid: process.pid,
     uptimeSeconds: Math.round((Date.now() - d.startedAt) / 1000),
     counts: { plugins: plugins.length, loaded: plugins.filter((p) => p.status === "loaded").length, errors: plugins.filter((p) => p.lastError).length, tools: d.registry.tools.size, resources: d.registry.resources.size, resourceTemplates: d.registry.templates.length, prompts: d.registry.prompts.size },
-    plugins: plugins.map((p) => ({
-      name: p.name,
-      file: p.file,
-      status: p.status,
-      version: p.version,
-      pluginVersion: p.pluginVersion,
-      lastReloadAt: p.lastReloadAt,
-      lastError: p.lastError,
-      shadowedBy: p.shadowedBy,
-      restarts: p.restarts,
-    })),
+    plugins: plugins.map(pluginSummary),
     conflicts: d.registry.conflicts,
     sessions: {
       open: sessions.length,
       byTransport,
-      list: sessions.map((s) => ({ id: s.id, transport: s.transport, bridged: s.bridged ?? false, clientName: s.clientName, protocolVersion: s.protocolVersion, calls: s.calls, errors: s.errors, startedAt: new Date(s.startedAt).toISOString() })),
+      list: sessions.map(sessionSummary),
     },
   };
 }

@@ -216,3 +216,23 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on("error", reject);
   });
 }
+
+/**
+ * Reads a JSON request body and answers the refusals every JSON endpoint shares: 415 for
+ * another Content-Type, 413 past the limit, 400 with -32700 for malformed JSON. Returns
+ * `{ ok: false }` once it has answered.
+ */
+export async function readJsonBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<{ ok: true; body: unknown } | { ok: false }> {
+  const ct = String(req.headers["content-type"] ?? "");
+  if (!/^application\/json\b/i.test(ct)) {
+    sendRpcError(res, 415, -32000, "Unsupported Media Type: Content-Type must be application/json");
+    return { ok: false };
+  }
+  try {
+    return { ok: true, body: JSON.parse((await readBody(req, limit)).toString("utf8")) };
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) sendRpcError(res, 413, -32000, `Payload Too Large: the limit is ${limit} bytes`);
+    else sendRpcError(res, 400, -32700, "Parse error: body is not valid JSON");
+    return { ok: false };
+  }
+}

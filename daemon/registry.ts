@@ -73,9 +73,9 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.emit("changed", { tools: false, resources: true, prompts: false });
   }
 
-  findTemplate(uri: string): { entry: ExposedTemplate } | undefined {
-    for (const entry of this.templates) if (entry.template.match(uri)) return { entry };
-    return undefined;
+  /** The first template (in plugin order) whose pattern matches the URI. */
+  findTemplate(uri: string): ExposedTemplate | undefined {
+    return this.templates.find((t) => t.template.match(uri));
   }
 
   private mutate(fn: () => void) {

@@ -24,7 +24,7 @@ import {
   LATEST_PROTOCOL_VERSION,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
-import { CallCancelledError, CallTimeoutError, RpcCode, WorkerGoneError, messageOf } from "./errors.ts";
+import { CallCancelledError, CallTimeoutError, RpcCode, messageOf } from "./errors.ts";
 import { PluginCallError, type CallOptions } from "./plugins/plugin-worker.ts";
 import type { ListChanges, Registry, RegisteredPlugin } from "./registry.ts";
 import type { SessionInfo, SessionStore } from "./session-store.ts";
@@ -244,7 +244,7 @@ export async function openSession(transport: Transport, info: SessionInfo, deps:
   server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
     const uri = req.params.uri;
     const fixed = registry.resources.get(uri);
-    const tpl = fixed ? undefined : registry.findTemplate(uri)?.entry;
+    const tpl = fixed ? undefined : registry.findTemplate(uri);
     const plugin = fixed?.plugin ?? tpl?.plugin;
     const attrs: Record<string, string> = { "mcp.resource.uri": uri };
     if (plugin) attrs["patchbay.plugin.name"] = plugin.manifest.name;
@@ -354,4 +354,3 @@ export function newSessionInfo(id: string, transport: SessionInfo["transport"], 
   return { id, transport, startedAt: now, lastActivityAt: now, calls: 0, errors: 0, ...extra };
 }
 
-export { WorkerGoneError };

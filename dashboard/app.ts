@@ -8,7 +8,7 @@ import uPlot from "uplot";
 
 interface Tool { name: string; plugin: string; calls: number; errors: number; errorRate: number; p50: number; p95: number; p99: number }
 interface Plugin { name: string; file: string; relFile: string; status: string; version: number; pluginVersion?: string; lastReloadAt?: string; lastError?: { message: string; location?: { file: string; line: number; column?: number } }; shadowedBy?: string; restarts: number; heapBytes: number }
-interface Session { id: string; transport: string; bridged: boolean; clientName?: string; protocolVersion?: string; calls: number; errors: number; startedAt: number }
+interface Session { id: string; transport: string; bridged: boolean; clientName?: string; protocolVersion?: string; calls: number; errors: number; startedAt: string }
 interface Overview { version: string; pluginsDir: string; uptimeSeconds: number; telemetry: { enabled: boolean; otlp?: { endpoint: string } }; plugins: Plugin[]; tools: Tool[]; sessions: Session[]; conflicts: string[] }
 interface SpanRec { traceId: string; spanId: string; parentSpanId?: string; name: string; start: number; durationMs: number; error: boolean; origin: string; attributes: Record<string, unknown> }
 interface Trace { traceId: string; root: SpanRec; spans: SpanRec[] }

@@ -2,14 +2,15 @@
  * `patchbay doctor`: checks what usually goes wrong when a server does not appear in Claude
  * Desktop, and prints each check with a fix.
  */
-import { existsSync, readFileSync, accessSync, constants, readdirSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, accessSync, constants, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { delimiter, isAbsolute, join } from "node:path";
+import { delimiter, isAbsolute, join, relative, sep } from "node:path";
 import type { Config } from "../config.ts";
 import { claudeConfigPath, ENTRY_NAME } from "./claude-config.ts";
 import { readState } from "../state-file.ts";
 import { compilePlugin } from "../plugins/compiler.ts";
-import { isIgnoredPath } from "../plugins/watcher.ts";
+import { scanPluginEntries } from "../plugins/plugin-files.ts";
+import { pluginNameFromPath } from "../plugins/naming.ts";
 import { messageOf } from "../errors.ts";
 import { tmpdir } from "node:os";
 
@@ -86,16 +87,14 @@ export async function doctorChecks(config: Config, claudeFile = claudeConfigPath
     checks.push({ name: "plugins folder", ok: false, detail: `${config.pluginsDir} does not exist`, fix: "create it, or point --plugins at your folder" });
   } else {
     const cache = join(tmpdir(), `patchbay-doctor-${process.pid}`);
-    for (const name of readdirSync(config.pluginsDir).sort()) {
-      const full = join(config.pluginsDir, name);
-      if (isIgnoredPath(full)) continue;
-      const entryFile = /\.(m?ts|m?js)$/.test(name) && !name.endsWith(".d.ts") ? full : ["index.ts", "index.mts", "index.js", "index.mjs"].map((i) => join(full, i)).find((p) => existsSync(p));
-      if (!entryFile) continue;
+    for (const entryFile of scanPluginEntries(config.pluginsDir)) {
+      const rel = relative(config.pluginsDir, entryFile);
+      const label = rel.split(sep)[0];
       try {
-        await compilePlugin(entryFile, cache, name.replace(/\.\w+$/, ""));
-        checks.push({ name: `plugin ${name}`, ok: true, detail: "compiles" });
+        await compilePlugin(entryFile, cache, pluginNameFromPath(rel));
+        checks.push({ name: `plugin ${label}`, ok: true, detail: "compiles" });
       } catch (err) {
-        checks.push({ name: `plugin ${name}`, ok: false, detail: messageOf(err), fix: "fix the error at that file:line; the daemon keeps the last good version meanwhile" });
+        checks.push({ name: `plugin ${label}`, ok: false, detail: messageOf(err), fix: "fix the error at that file:line; the daemon keeps the last good version meanwhile" });
       }
     }
     rmSync(cache, { recursive: true, force: true });

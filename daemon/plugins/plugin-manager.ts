@@ -7,8 +7,8 @@
  * serialized, and saves that arrive meanwhile coalesce into one more reload, so the last
  * save always wins.
  */
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { basename, dirname, join, relative, sep } from "node:path";
+import { existsSync } from "node:fs";
+import { join, relative, sep } from "node:path";
 import type { Logger } from "pino";
 import { messageOf, PluginCompileError, PluginLoadError, type SourceLocation } from "../errors.ts";
 import type { Registry } from "../registry.ts";
@@ -16,10 +16,9 @@ import { compilePlugin, discardBundle } from "./compiler.ts";
 import { pluginNameFromPath } from "./naming.ts";
 import { PluginWorker } from "./plugin-worker.ts";
 import { WorkerPool } from "./worker-pool.ts";
-import { PluginWatcher, isIgnoredPath, type WatchEvent } from "./watcher.ts";
+import { PluginWatcher, type WatchEvent } from "./watcher.ts";
+import { pluginEntryFor, scanPluginEntries } from "./plugin-files.ts";
 
-const ENTRY_EXT = /\.(ts|mts|js|mjs)$/;
-const INDEX_NAMES = ["index.ts", "index.mts", "index.js", "index.mjs"];
 
 export type PluginStatus = "loading" | "loaded" | "error" | "unloaded";
 
@@ -85,7 +84,7 @@ export class PluginManager {
       this.watcher = new PluginWatcher(this.opts.pluginsDir, (e) => this.onWatchEvent(e), this.opts.logger);
       await this.watcher.ready();
     }
-    const entries = existsSync(this.opts.pluginsDir) ? this.scanEntries() : [];
+    const entries = existsSync(this.opts.pluginsDir) ? scanPluginEntries(this.opts.pluginsDir) : [];
     if (!existsSync(this.opts.pluginsDir)) this.opts.logger.warn({ dir: this.opts.pluginsDir }, "plugins folder does not exist; watching for it to appear is not supported — create it and restart");
     await Promise.all(entries.map((e) => this.schedule(e, 0)));
     await this.settled();
@@ -102,7 +101,7 @@ export class PluginManager {
 
   states(): PluginState[] {
     // conflicts depend on every plugin, so they are read from the registry now, not stored
-    return [...this.slots.values()].map((s) => ({ ...s.state, shadowedBy: this.opts.registry.shadowed.get(s.state.key), restarts: s.state.restarts })).sort((a, b) => a.key.localeCompare(b.key));
+    return [...this.slots.values()].map((s) => ({ ...s.state, shadowedBy: this.opts.registry.shadowed.get(s.state.key) })).sort((a, b) => a.key.localeCompare(b.key));
   }
 
   workers(): { name: string; worker: PluginWorker }[] {
@@ -122,37 +121,8 @@ export class PluginManager {
     }));
   }
 
-  private scanEntries(): string[] {
-    const out: string[] = [];
-    for (const name of readdirSync(this.opts.pluginsDir).sort()) {
-      const full = join(this.opts.pluginsDir, name);
-      if (isIgnoredPath(full)) continue;
-      const entry = this.entryFor(full);
-      if (entry) out.push(entry);
-    }
-    return out;
-  }
-
-  /** The plugin entry file a path stands for, if the path itself is (or holds) an entry. */
   private entryFor(path: string): string | undefined {
-    const rel = relative(this.opts.pluginsDir, path);
-    if (rel.startsWith("..") || rel === "") return undefined;
-    const parts = rel.split(sep);
-    if (parts.length === 1) {
-      let st;
-      try {
-        st = statSync(path);
-      } catch {
-        return ENTRY_EXT.test(path) && !path.endsWith(".d.ts") ? path : undefined;
-      }
-      if (st.isDirectory()) {
-        const idx = INDEX_NAMES.map((n) => join(path, n)).find((p) => existsSync(p));
-        return idx;
-      }
-      return ENTRY_EXT.test(path) && !path.endsWith(".d.ts") ? path : undefined;
-    }
-    if (parts.length === 2 && INDEX_NAMES.includes(parts[1])) return path;
-    return undefined;
+    return pluginEntryFor(this.opts.pluginsDir, path);
   }
 
   private onWatchEvent(e: WatchEvent) {
@@ -163,12 +133,9 @@ export class PluginManager {
     if (e.kind === "unlinkDir" && parts.length === 1) {
       for (const key of this.slots.keys()) if (key.startsWith(e.path + sep)) touched.add(key);
     }
+    // a top-level file, or a top-level folder (its index), or a folder's index itself
     const entry = this.entryFor(e.path);
     if (entry) touched.add(entry);
-    if (e.kind === "addDir" && parts.length === 1) {
-      const idx = this.entryFor(e.path);
-      if (idx) touched.add(idx);
-    }
     // A file inside a new top-level folder: the folder's index may have been written right
     // after the folder was created, before the watcher saw the folder; look for it now.
     if (parts.length > 1 && e.kind !== "unlink" && e.kind !== "unlinkDir") {

@@ -64,7 +64,6 @@ const MAX_RESTARTS_PER_MINUTE = 5;
 export class PluginWorker extends EventEmitter<PluginWorkerEvents> {
   manifest?: PluginManifest;
   heapUsed = 0;
-  restarts = 0;
   private worker?: Worker;
   private nextId = 1;
   private pending = new Map<number, Pending>();
@@ -292,7 +291,6 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> {
     this.restartTimes.push(now);
     try {
       await this.start();
-      this.restarts++;
       this.emit("restarted", { reason, ok: true });
     } catch (err) {
       this.stopped = true;

@@ -4,7 +4,7 @@
  * attributes follow the OpenTelemetry MCP semantic conventions. Nothing here throws into
  * a request path: every entry point swallows its own failures.
  */
-import { context, metrics, propagation, trace, SpanKind, SpanStatusCode, ROOT_CONTEXT, type Span, type Attributes } from "@opentelemetry/api";
+import { metrics, propagation, trace, SpanKind, SpanStatusCode, ROOT_CONTEXT, type Span, type Attributes } from "@opentelemetry/api";
 import type { WorkerSpan } from "../plugins/worker-protocol.ts";
 import type { SessionInfo, TransportKind } from "../session-store.ts";
 
@@ -167,8 +167,9 @@ export function recordPluginEvent(e: { plugin: string; file: string; ok: boolean
     if (e.kind === "restart") I().workerRestarts.add(1, attrs);
     else if (e.ok) I().reloads.add(1, attrs);
     else I().reloadFailures.add(1, attrs);
-    const end = performance.timeOrigin + performance.now();
-    const span = tracer.startSpan(`patchbay.plugin.${e.kind} ${e.plugin}`, { startTime: end - e.durationMs, attributes: { ...attrs, "code.filepath": e.file } }, ROOT_CONTEXT);
+    // performance.now()-relative times go through the SDK's clock correction (see addWorkerSpan)
+    const end = performance.now();
+    const span = tracer.startSpan(`patchbay.plugin.${e.kind} ${e.plugin}`, { startTime: Math.max(0, end - e.durationMs), attributes: { ...attrs, "code.filepath": e.file } }, ROOT_CONTEXT);
     if (!e.ok) {
       span.addEvent("plugin.error", { "exception.message": e.error ?? "" });
       span.setStatus({ code: SpanStatusCode.ERROR, message: e.error });
@@ -194,4 +195,3 @@ export function registerPluginGauges(read: () => { loaded: number; heap: { plugi
   }
 }
 
-export { context };

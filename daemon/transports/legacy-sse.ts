@@ -7,8 +7,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
 import type { Logger } from "pino";
-import { readBody, sendRpcError } from "../http-server.ts";
-import { BodyTooLargeError } from "../errors.ts";
+import { readJsonBody, sendRpcError } from "../http-server.ts";
 import { newSessionInfo, openSession, type SessionDeps } from "../session.ts";
 
 export interface LegacySseOptions {
@@ -48,17 +47,10 @@ export function createLegacySseRoutes(deps: SessionDeps, opts: LegacySseOptions,
     if (!sessionId) return sendRpcError(res, 400, -32000, "Bad Request: sessionId query parameter is required");
     const transport = transports.get(sessionId);
     if (!transport) return sendRpcError(res, 404, -32001, "Session not found");
-    const ct = String(req.headers["content-type"] ?? "");
-    if (!/^application\/json\b/i.test(ct)) return sendRpcError(res, 415, -32000, "Unsupported Media Type: Content-Type must be application/json");
-    let body: unknown;
-    try {
-      body = JSON.parse((await readBody(req, opts.maxBodyBytes)).toString("utf8"));
-    } catch (err) {
-      if (err instanceof BodyTooLargeError) return sendRpcError(res, 413, -32000, `Payload Too Large: the limit is ${opts.maxBodyBytes} bytes`);
-      return sendRpcError(res, 400, -32700, "Parse error: body is not valid JSON");
-    }
+    const parsed = await readJsonBody(req, res, opts.maxBodyBytes);
+    if (!parsed.ok) return;
     deps.store.touch(sessionId);
-    await transport.handlePostMessage(req, res, body).catch(() => undefined);
+    await transport.handlePostMessage(req, res, parsed.body).catch(() => undefined);
   }
 
   return { stream, messages };

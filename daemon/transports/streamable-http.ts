@@ -9,8 +9,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
-import { readBody, sendRpcError } from "../http-server.ts";
-import { BodyTooLargeError } from "../errors.ts";
+import { readJsonBody, sendRpcError } from "../http-server.ts";
 import { newSessionInfo, openSession, type SessionDeps } from "../session.ts";
 
 export interface StreamableHttpOptions {
@@ -33,16 +32,9 @@ export function createStreamableHttpRoute(deps: SessionDeps, opts: StreamableHtt
       if (!accept.includes("application/json") || !accept.includes("text/event-stream")) {
         return sendRpcError(res, 406, -32000, "Not Acceptable: Accept must include both application/json and text/event-stream");
       }
-      const ct = String(req.headers["content-type"] ?? "");
-      if (!/^application\/json\b/i.test(ct)) return sendRpcError(res, 415, -32000, "Unsupported Media Type: Content-Type must be application/json");
-      let body: unknown;
-      try {
-        const raw = await readBody(req, opts.maxBodyBytes);
-        body = JSON.parse(raw.toString("utf8"));
-      } catch (err) {
-        if (err instanceof BodyTooLargeError) return sendRpcError(res, 413, -32000, `Payload Too Large: the limit is ${opts.maxBodyBytes} bytes`);
-        return sendRpcError(res, 400, -32700, "Parse error: body is not valid JSON");
-      }
+      const parsed = await readJsonBody(req, res, opts.maxBodyBytes);
+      if (!parsed.ok) return;
+      const body = parsed.body;
       if (typeof body !== "object" || body === null) return sendRpcError(res, 400, -32600, "Invalid Request: expected a JSON-RPC message");
 
       if (sessionId) {
