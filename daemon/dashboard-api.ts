@@ -1,7 +1,15 @@
 /**
  * The JSON the dashboard reads under `/api/`, its live feed (`/api/events`, Server-Sent
- * Events: spans in batches, a stats snapshot every second, log lines), and the dashboard's
- * static files. Same auth as every other endpoint (the HTTP server checks it first).
+ * Events), and the dashboard's static files. Same auth as every other endpoint (the HTTP
+ * server checks it first).
+ *
+ * The live feed is one hub shared by every stream, so its cost does not grow with the
+ * number of viewers beyond the writes themselves: at most `maxEventStreams` streams (then
+ * 503 + Retry-After); the overview is built and serialized once per second for all of them;
+ * each `overview` event carries only the top-level keys whose JSON changed since that
+ * stream's last event (the first event on a stream has them all; a client merges them);
+ * span batches and log lines are serialized once and written to every stream; a stream
+ * whose reader stops reading is closed once its unsent buffer passes a bound.
  */
 import { readFile } from "node:fs/promises";
 import { join, normalize, relative } from "node:path";
@@ -11,8 +19,16 @@ import { pluginSummary, sessionSummary } from "./health.ts";
 import type { PluginManager } from "./plugins/plugin-manager.ts";
 import type { Registry } from "./registry.ts";
 import type { SessionStore } from "./session-store.ts";
-import type { DashboardStore } from "./telemetry/dashboard-store.ts";
+import { UNKNOWN_TOOL, type DashboardStore } from "./telemetry/dashboard-store.ts";
 import type { LogTail } from "./log-tail.ts";
+
+/** Concurrent `/api/events` streams: a dashboard tab holds one; more is a leak or abuse. */
+export const MAX_EVENT_STREAMS = 32;
+const TICK_MS = 1_000;
+/** Unsent bytes a stream may hold before it is closed (EventSource reconnects and resyncs). */
+const MAX_STREAM_BUFFER = 4 * 1024 * 1024;
+/** Longest client-chosen string (client name/version) shown in the overview. */
+const MAX_CLIENT_STRING = 256;
 
 export interface DashboardDeps {
   registry: Registry;
@@ -25,6 +41,12 @@ export interface DashboardDeps {
   staticDir: string;
   pluginsDir: string;
   otlp?: { protocol: string; endpoint: string };
+  /** default MAX_EVENT_STREAMS */
+  maxEventStreams?: number;
+}
+
+function clip(v: string | undefined): string | undefined {
+  return v !== undefined && v.length > MAX_CLIENT_STRING ? `${v.slice(0, MAX_CLIENT_STRING - 1)}…` : v;
 }
 
 export function overview(d: DashboardDeps) {
@@ -34,17 +56,24 @@ export function overview(d: DashboardDeps) {
     const s = stats.get(t.exposed);
     return { name: t.exposed, plugin: t.plugin.manifest.name, description: t.info.description, calls: s?.calls ?? 0, errors: s?.errors ?? 0, errorRate: s?.errorRate ?? 0, p50: s?.p50 ?? 0, p95: s?.p95 ?? 0, p99: s?.p99 ?? 0, lastCallAt: s?.lastCallAt };
   });
-  // tools that were called but are gone now still show their history
-  for (const s of stats.values()) if (!d.registry.tools.has(s.tool)) tools.push({ name: s.tool, plugin: s.plugin ?? "?", description: "(no longer loaded)", calls: s.calls, errors: s.errors, errorRate: s.errorRate, p50: s.p50, p95: s.p95, p99: s.p99, lastCallAt: s.lastCallAt });
   tools.sort((a, b) => a.name.localeCompare(b.name));
+  // Calls to names the registry does not know share one row, last; a tool's own history
+  // goes with it when it is unloaded (the store drops it), so this list is the registry's.
+  const unknown = stats.get(UNKNOWN_TOOL);
+  const rows: ((typeof tools)[number] & { unknown?: boolean })[] = tools;
+  if (unknown) rows.push({ name: UNKNOWN_TOOL, plugin: "", description: "calls to tool names that are not loaded", calls: unknown.calls, errors: unknown.errors, errorRate: unknown.errorRate, p50: unknown.p50, p95: unknown.p95, p99: unknown.p99, lastCallAt: unknown.lastCallAt, unknown: true });
   return {
     version: d.version,
     uptimeSeconds: Math.round((Date.now() - d.startedAt) / 1000),
     telemetry: { enabled: d.telemetry !== undefined, otlp: d.otlp, spans: d.telemetry?.totalSpans ?? 0 },
     pluginsDir: d.pluginsDir,
     plugins: d.manager.states().map((p) => ({ ...pluginSummary(p), relFile: relative(d.pluginsDir, p.file), heapBytes: heap.get(p.name) ?? 0 })),
-    tools,
-    sessions: d.store.list().map(sessionSummary),
+    tools: rows,
+    // client name and version are whatever the client sent at initialize
+    sessions: d.store.list().map((x) => {
+      const s = sessionSummary(x);
+      return { ...s, clientName: clip(s.clientName), clientVersion: clip(s.clientVersion) };
+    }),
     conflicts: d.registry.conflicts,
   };
 }
@@ -65,22 +94,7 @@ export function createDashboardRoutes(d: DashboardDeps) {
     }
   }
 
-  function events(req: IncomingMessage, res: ServerResponse) {
-    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
-    const send = (event: string, data: unknown) => {
-      if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
-    send("overview", overview(d));
-    const unsubSpans = d.telemetry?.subscribe((spans) => send("spans", spans));
-    const unsubLogs = d.logs.subscribe((line) => send("log", line));
-    const tick = setInterval(() => send("overview", overview(d)), 1_000);
-    tick.unref();
-    req.on("close", () => {
-      clearInterval(tick);
-      unsubSpans?.();
-      unsubLogs();
-    });
-  }
+  const hub = createEventHub(d);
 
   return {
     index: (_req: IncomingMessage, res: ServerResponse) => serveStatic(res, "index.html"),
@@ -96,8 +110,117 @@ export function createDashboardRoutes(d: DashboardDeps) {
         return spans ? sendJson(res, 200, spans) : sendJson(res, 404, { error: "unknown trace (it may have aged out)" });
       }
       if (path === "/api/logs") return sendJson(res, 200, d.logs.recent());
-      if (path === "/api/events") return events(req, res);
+      if (path === "/api/events") return hub.open(req, res);
       return sendJson(res, 404, { error: `no such endpoint: ${path}` });
+    },
+  };
+}
+
+interface EventStream {
+  res: ServerResponse;
+  /** the JSON of each overview key as this stream last received it */
+  sent: Map<string, string>;
+}
+
+/** The shared live feed behind `/api/events` (see the module comment). */
+function createEventHub(d: DashboardDeps) {
+  const max = d.maxEventStreams ?? MAX_EVENT_STREAMS;
+  const streams = new Set<EventStream>();
+  let tick: NodeJS.Timeout | undefined;
+  let unsubscribe: (() => void)[] = [];
+
+  /** The overview with each top-level key serialized once, for every stream to compare. */
+  function snapshot(): Map<string, string> {
+    const o = overview(d);
+    return new Map(Object.entries(o).map(([k, v]) => [k, JSON.stringify(v ?? null)]));
+  }
+
+  function write(s: EventStream, chunk: string) {
+    const { res } = s;
+    if (res.writableEnded || res.destroyed) return;
+    // A reader that stopped reading would otherwise make us buffer without bound.
+    if (res.writableLength > MAX_STREAM_BUFFER) {
+      res.destroy();
+      return;
+    }
+    res.write(chunk);
+  }
+
+  function broadcast(event: string, json: string) {
+    const chunk = `event: ${event}\ndata: ${json}\n\n`;
+    for (const s of streams) write(s, chunk);
+  }
+
+  /** Sends the keys whose JSON differs from what this stream last got; nothing if none does. */
+  function sendOverview(s: EventStream, snap: Map<string, string>) {
+    const parts: string[] = [];
+    for (const [k, json] of snap) {
+      if (s.sent.get(k) === json) continue;
+      s.sent.set(k, json);
+      parts.push(`${JSON.stringify(k)}:${json}`);
+    }
+    if (parts.length) write(s, `event: overview\ndata: {${parts.join(",")}}\n\n`);
+  }
+
+  function onTick() {
+    try {
+      const snap = snapshot();
+      for (const s of streams) sendOverview(s, snap);
+    } catch {
+      // the next tick retries; a dashboard problem must not take the daemon down
+    }
+  }
+
+  function start() {
+    tick = setInterval(onTick, TICK_MS);
+    tick.unref();
+    const spans = d.telemetry?.subscribe((batch) => {
+      try {
+        broadcast("spans", JSON.stringify(batch));
+      } catch {
+        /* best-effort */
+      }
+    });
+    const logs = d.logs.subscribe((line) => {
+      try {
+        broadcast("log", JSON.stringify(line));
+      } catch {
+        /* best-effort */
+      }
+    });
+    unsubscribe = [logs, ...(spans ? [spans] : [])];
+  }
+
+  function stop() {
+    clearInterval(tick);
+    tick = undefined;
+    for (const u of unsubscribe) u();
+    unsubscribe = [];
+  }
+
+  return {
+    open(req: IncomingMessage, res: ServerResponse) {
+      if (streams.size >= max) {
+        return sendJson(res, 503, { error: `too many live dashboard streams (${max} open); close one or retry later` }, { "retry-after": "5" });
+      }
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
+      const s: EventStream = { res, sent: new Map() };
+      if (streams.size === 0) start();
+      streams.add(s);
+      try {
+        sendOverview(s, snapshot());
+      } catch {
+        // the first tick fills it in
+      }
+      let closed = false;
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        streams.delete(s);
+        if (streams.size === 0) stop();
+      };
+      res.on("close", close);
+      req.on("close", close);
     },
   };
 }

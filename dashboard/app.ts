@@ -1,12 +1,13 @@
 /**
  * The Patchbay dashboard: reads `/api/overview`, then follows the live feed
- * (`/api/events`, Server-Sent Events). Memory in the browser is bounded: fixed-length lists
+ * (`/api/events`, Server-Sent Events; each `overview` event holds only the overview's
+ * top-level keys that changed, so it is merged into what we have). Memory in the browser is bounded: fixed-length lists
  * for traces and log lines, and the chart's series is replaced, not appended. Rendering is
  * throttled to a few frames a second however fast events arrive.
  */
 import uPlot from "uplot";
 
-interface Tool { name: string; plugin: string; calls: number; errors: number; errorRate: number; p50: number; p95: number; p99: number }
+interface Tool { name: string; plugin: string; unknown?: boolean; calls: number; errors: number; errorRate: number; p50: number; p95: number; p99: number }
 interface Plugin { name: string; file: string; relFile: string; status: string; version: number; pluginVersion?: string; lastReloadAt?: string; lastError?: { message: string; location?: { file: string; line: number; column?: number } }; shadowedBy?: string; restarts: number; heapBytes: number }
 interface Session { id: string; transport: string; bridged: boolean; clientName?: string; protocolVersion?: string; calls: number; errors: number; startedAt: string }
 interface Overview { version: string; pluginsDir: string; uptimeSeconds: number; telemetry: { enabled: boolean; otlp?: { endpoint: string } }; plugins: Plugin[]; tools: Tool[]; sessions: Session[]; conflicts: string[] }
@@ -57,12 +58,13 @@ function renderHeader(o: Overview) {
   $("#version").textContent = `v${o.version} · up ${Math.floor(o.uptimeSeconds / 60)}m · ${o.pluginsDir}${o.telemetry.otlp ? ` · OTLP → ${o.telemetry.otlp.endpoint}` : ""}`;
   const loaded = o.plugins.filter((p) => p.status === "loaded").length;
   const errs = o.plugins.filter((p) => p.lastError).length;
-  setHtml("#counts", `<span><b>${loaded}</b>/${o.plugins.length} plugins</span><span><b>${o.tools.length}</b> tools</span><span><b>${o.sessions.length}</b> sessions</span>${errs ? `<span class="bad"><b>${errs}</b> plugin errors</span>` : ""}`);
+  const tools = o.tools.filter((t) => !t.unknown).length;
+  setHtml("#counts", `<span><b>${loaded}</b>/${o.plugins.length} plugins</span><span><b>${tools}</b> tools</span><span><b>${o.sessions.length}</b> sessions</span>${errs ? `<span class="bad"><b>${errs}</b> plugin errors</span>` : ""}`);
 }
 
 function renderTools(o: Overview) {
-  const rows = o.tools.map((t) => `<tr data-tool="${esc(t.name)}" class="${t.name === state.selectedTool ? "selected" : ""}">
-    <td class="name">${esc(t.name)}</td><td class="muted">${esc(t.plugin)}</td>
+  const rows = o.tools.map((t) => `<tr data-tool="${esc(t.name)}" class="${t.name === state.selectedTool ? "selected" : ""}${t.unknown ? " unknown" : ""}">
+    <td class="name${t.unknown ? " muted" : ""}" ${t.unknown ? `title="calls to tool names that are not loaded"` : ""}>${esc(t.name)}</td><td class="muted">${esc(t.plugin || "–")}</td>
     <td class="num calls">${t.calls}</td><td class="num errors ${t.errors ? "bad" : ""}">${t.errors}</td>
     <td class="num rate">${t.calls ? (t.errorRate * 100).toFixed(1) + "%" : "–"}</td>
     <td class="num p50">${ms(t.p50)}</td><td class="num p95">${ms(t.p95)}</td><td class="num p99">${ms(t.p99)}</td></tr>`);
@@ -207,9 +209,13 @@ function connect() {
   es.addEventListener("error", () => {
     $("#live").textContent = "reconnecting…";
     $("#live").className = "pill warn";
+    // EventSource retries a dropped stream by itself, but gives up for good on a refusal
+    // (e.g. 503 when the daemon has too many live streams): try again later ourselves.
+    if (es.readyState === EventSource.CLOSED) setTimeout(connect, 5_000);
   });
   es.addEventListener("overview", (e) => {
-    state.overview = JSON.parse((e as MessageEvent).data);
+    // the first event on a stream (also after a reconnect) holds every key; later ones only changes
+    state.overview = { ...state.overview, ...JSON.parse((e as MessageEvent).data) } as Overview;
     state.dirty = true;
   });
   es.addEventListener("spans", (e) => addSpans(JSON.parse((e as MessageEvent).data)));

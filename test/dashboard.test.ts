@@ -69,6 +69,14 @@ test("tool calls show up live with their count and percentiles, without a reload
   await page.locator("#sessions-table td", { hasText: "dashboard-test-client" }).waitFor();
 });
 
+test("calls to unknown tool names share one (unknown) row, not counted as a tool", { skip: SKIP }, async () => {
+  for (const name of ["nope_a", "nope_b", "nope_c"]) await assert.rejects(c.client.callTool({ name, arguments: {} }));
+  await page.waitForFunction(() => document.querySelector('#tools-table tr[data-tool="(unknown)"] td.calls')?.textContent === "3");
+  assert.equal(await page.locator('#tools-table tr[data-tool^="nope_"]').count(), 0);
+  assert.equal(await cell("calc__double", "calls").textContent(), "8", "the other rows keep their values across partial updates");
+  assert.equal(await page.locator("#counts span").nth(1).textContent(), "1 tools");
+});
+
 test("a trace opens as a waterfall with host and plugin spans", { skip: SKIP }, async () => {
   await page.locator("#traces-list li", { hasText: "tools/call calc__double" }).first().click();
   await page.locator(".wf-span.worker").first().waitFor();

@@ -122,6 +122,10 @@ test("metrics: operation duration histogram in seconds with semconv buckets and 
   assert.equal(hello!.attributes["jsonrpc.request.id"], undefined);
   const failed = op!.dataPoints.find((p) => p.attributes["gen_ai.tool.name"] === "demo__fails");
   assert.equal(failed?.attributes["error.type"], "tool_error");
+  // a name the client made up is not a series of its own (its span keeps it, see above)
+  assert.ok(!op!.dataPoints.some((p) => p.attributes["gen_ai.tool.name"] === "demo__missing"), "unknown tool name on a metric");
+  const other = op!.dataPoints.find((p) => p.attributes["gen_ai.tool.name"] === "_OTHER");
+  assert.equal(other?.attributes["error.type"], "-32602");
   const names = all.map((m) => m.descriptor.name);
   for (const n of ["patchbay.sessions.open", "patchbay.plugin.reloads", "patchbay.plugins.loaded", "patchbay.plugin.worker.heap"]) assert.ok(names.includes(n), `missing ${n}`);
 });

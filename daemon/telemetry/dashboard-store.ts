@@ -4,6 +4,11 @@
  * series). Everything lives in fixed-size ring buffers, so memory is bounded whatever the
  * call rate. Work done per span is a few array writes; serialization happens only when the
  * dashboard asks or a live subscriber is connected.
+ *
+ * Bounded by what the operator loads, never by what clients send: a tool gets its own stats
+ * window only while the registry knows its name (see `bindKnownTools`), calls to any other
+ * name share one `(unknown)` window, and a tool's window is dropped when it leaves the
+ * registry. String attributes are clipped before they are kept.
  */
 import type { Context } from "@opentelemetry/api";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
@@ -42,6 +47,11 @@ export interface SeriesPoint {
   p95: number;
   max: number;
 }
+
+/** The one stats window for calls to names the registry does not know (cannot clash: exposed names are `[a-zA-Z0-9_-]`). */
+export const UNKNOWN_TOOL = "(unknown)";
+/** Longest string attribute a kept span record holds (plugin error text is the long case). */
+const MAX_ATTRIBUTE_CHARS = 4096;
 
 const WINDOW_SAMPLES = 2048;
 const WINDOW_MS = 5 * 60_000;
@@ -107,6 +117,12 @@ class ToolWindow {
   }
 }
 
+function clipAttributes(attrs: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(attrs)) out[k] = typeof v === "string" && v.length > MAX_ATTRIBUTE_CHARS ? `${v.slice(0, MAX_ATTRIBUTE_CHARS - 1)}…` : v;
+  return out;
+}
+
 export type StoreListener = (spans: SpanRecord[]) => void;
 
 export class DashboardStore implements SpanProcessor {
@@ -117,7 +133,27 @@ export class DashboardStore implements SpanProcessor {
   private listeners = new Set<StoreListener>();
   private pending: SpanRecord[] = [];
   private flushTimer?: NodeJS.Timeout;
+  // Nothing is known until the registry is bound: everything counts as unknown (bounded).
+  private isKnownTool: (name: string) => boolean = () => false;
   totalSpans = 0;
+
+  /**
+   * Ties per-tool state to the registry: `isKnown` decides whether a called name gets its
+   * own window; call `retainKnownTools` whenever the tool list changes to drop the windows
+   * of tools that are gone.
+   */
+  bindKnownTools(isKnown: (name: string) => boolean): void {
+    this.isKnownTool = isKnown;
+    this.retainKnownTools();
+  }
+
+  retainKnownTools(): void {
+    try {
+      for (const name of this.tools.keys()) if (name !== UNKNOWN_TOOL && !this.isKnownTool(name)) this.tools.delete(name);
+    } catch {
+      // a dashboard problem must never reach the registry's listeners
+    }
+  }
 
   onStart(_span: Span, _ctx: Context): void {}
 
@@ -136,8 +172,8 @@ export class DashboardStore implements SpanProcessor {
         durationMs: hrToMs(span.duration as [number, number]),
         error: span.status.code === 2,
         origin,
-        attributes: { ...attrs },
-        events: span.events.length ? span.events.map((e) => ({ name: e.name, attributes: e.attributes })) : undefined,
+        attributes: clipAttributes(attrs),
+        events: span.events.length ? span.events.map((e) => ({ name: e.name, attributes: e.attributes && clipAttributes(e.attributes) })) : undefined,
       };
       this.totalSpans++;
       this.spans[this.spanNext] = rec;
@@ -150,13 +186,14 @@ export class DashboardStore implements SpanProcessor {
       }
       if (t.length < 64) t.push(rec);
       if (origin === "host" && attrs["mcp.method.name"] === "tools/call" && typeof attrs["gen_ai.tool.name"] === "string") {
-        const name = attrs["gen_ai.tool.name"];
+        const known = this.isKnownTool(attrs["gen_ai.tool.name"]);
+        const name = known ? attrs["gen_ai.tool.name"] : UNKNOWN_TOOL;
         let w = this.tools.get(name);
         if (!w) {
           w = new ToolWindow();
           this.tools.set(name, w);
         }
-        if (typeof attrs["patchbay.plugin.name"] === "string") w.plugin = attrs["patchbay.plugin.name"];
+        if (known && typeof attrs["patchbay.plugin.name"] === "string") w.plugin = attrs["patchbay.plugin.name"];
         w.add(rec.durationMs, rec.start + rec.durationMs, rec.error);
       }
       if (this.listeners.size > 0) {

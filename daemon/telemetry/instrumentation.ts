@@ -3,6 +3,12 @@
  * `telemetry/sdk.ts`): with no SDK registered every call here is a cheap no-op. Names and
  * attributes follow the OpenTelemetry MCP semantic conventions. Nothing here throws into
  * a request path: every entry point swallows its own failures.
+ *
+ * Cardinality: a metric keeps one series per distinct attribute set for the life of the
+ * process, so no metric attribute may take a value a client chose freely. Tool and prompt
+ * names count only when the registry knows them (else `_OTHER`), methods and error types
+ * only from fixed lists, and resource URIs stay off metrics (template URIs are unbounded).
+ * Spans keep the client's real values, truncated, because they live in bounded buffers.
  */
 import { metrics, propagation, trace, SpanKind, SpanStatusCode, ROOT_CONTEXT, type Span, type Attributes } from "@opentelemetry/api";
 import type { WorkerSpan } from "../plugins/worker-protocol.ts";
@@ -42,6 +48,77 @@ function I() {
 /** Called once the SDK's meter provider is registered. */
 export function resetInstruments(): void {
   instruments = undefined;
+}
+
+/** What metrics use in place of a value outside the known set (the semconv convention). */
+export const OTHER = "_OTHER";
+/** Longest string a span attribute or name keeps from client input. */
+export const MAX_SPAN_STRING = 256;
+
+/** Every method name of the MCP spec: anything else is `_OTHER` on metrics. */
+const KNOWN_METHODS = new Set([
+  "initialize", "ping", "logging/setLevel", "completion/complete",
+  "tools/list", "tools/call", "prompts/list", "prompts/get",
+  "resources/list", "resources/templates/list", "resources/read", "resources/subscribe", "resources/unsubscribe",
+  "sampling/createMessage", "elicitation/create", "roots/list",
+  "tasks/get", "tasks/list", "tasks/result", "tasks/cancel",
+  "notifications/initialized", "notifications/cancelled", "notifications/progress", "notifications/message",
+  "notifications/roots/list_changed", "notifications/tools/list_changed", "notifications/prompts/list_changed",
+  "notifications/resources/list_changed", "notifications/resources/updated", "notifications/elicitation/complete",
+  "notifications/tasks/status",
+]);
+
+/**
+ * `error.type` values metrics accept: Patchbay's own names, and JSON-RPC codes in the
+ * reserved range (-32768..-32000, where every MCP and JSON-RPC error lives). Add a name here
+ * when code starts reporting a new one; until then it is `_OTHER` on metrics (spans keep it).
+ */
+const KNOWN_ERROR_TYPES = new Set(["tool_error", "timeout", "cancelled", OTHER]);
+
+export function boundedMethod(method: string): string {
+  return KNOWN_METHODS.has(method) ? method : OTHER;
+}
+
+export function boundedErrorType(errorType: string): string {
+  if (KNOWN_ERROR_TYPES.has(errorType)) return errorType;
+  if (/^-3[0-9]{4}$/.test(errorType)) {
+    const code = Number(errorType);
+    if (code >= -32768 && code <= -32000) return errorType;
+  }
+  return OTHER;
+}
+
+/** Which tool and prompt names are real: given by the composition root from the registry. */
+export interface KnownNames {
+  tool(name: string): boolean;
+  prompt(name: string): boolean;
+}
+// Until the registry is bound nothing is known, so an unbound daemon errs toward `_OTHER`
+// (bounded) rather than toward a series per client-chosen name.
+let known: KnownNames = { tool: () => false, prompt: () => false };
+export function setKnownNames(k: KnownNames): void {
+  known = k;
+}
+
+function clip(v: string): string {
+  return v.length > MAX_SPAN_STRING ? `${v.slice(0, MAX_SPAN_STRING - 1)}…` : v;
+}
+
+/** Attributes for the duration histogram: every value from a fixed or registry-bounded set. */
+function metricAttributes(method: string, attrs: Attributes, session: SessionInfo, errorType: string | undefined): Attributes {
+  const m: Attributes = { "mcp.method.name": boundedMethod(method), ...networkAttributes(session.transport) };
+  // The SDK negotiates the version, but a date-shaped check keeps a future bug from leaking
+  // a client's string into a series.
+  if (session.protocolVersion && /^\d{4}-\d{2}-\d{2}$/.test(session.protocolVersion)) m["mcp.protocol.version"] = session.protocolVersion;
+  const tool = attrs["gen_ai.tool.name"];
+  if (typeof tool === "string") m["gen_ai.tool.name"] = known.tool(tool) ? tool : OTHER;
+  const prompt = attrs["gen_ai.prompt.name"];
+  if (typeof prompt === "string") m["gen_ai.prompt.name"] = known.prompt(prompt) ? prompt : OTHER;
+  if (attrs["gen_ai.operation.name"] === "execute_tool") m["gen_ai.operation.name"] = "execute_tool";
+  // set by the session only for a name the registry resolved, so it is a loaded plugin's name
+  if (typeof attrs["patchbay.plugin.name"] === "string") m["patchbay.plugin.name"] = attrs["patchbay.plugin.name"];
+  if (errorType) m["error.type"] = boundedErrorType(errorType);
+  return m;
 }
 
 export function networkAttributes(transport: TransportKind): Attributes {
@@ -89,14 +166,16 @@ export function startRequestSpan(req: RequestStart): RequestSpan {
     const started = performance.now();
     const parent = req.meta ? propagation.extract(ROOT_CONTEXT, req.meta, getter) : ROOT_CONTEXT;
     const attrs: Attributes = {
-      "mcp.method.name": req.method,
+      "mcp.method.name": clip(req.method),
       "mcp.session.id": req.session.id,
       ...networkAttributes(req.session.transport),
-      ...req.attributes,
     };
-    if (req.session.protocolVersion) attrs["mcp.protocol.version"] = req.session.protocolVersion;
-    if (req.requestId !== undefined) attrs["jsonrpc.request.id"] = String(req.requestId);
-    const span: Span = tracer.startSpan(req.target ? `${req.method} ${req.target}` : req.method, { kind: SpanKind.SERVER, attributes: attrs }, parent);
+    // Names, URIs and ids come from the client and may be megabytes long: spans keep them,
+    // clipped, so the dashboard's span buffer and OTLP batches stay small.
+    for (const [k, v] of Object.entries(req.attributes)) attrs[k] = typeof v === "string" ? clip(v) : v;
+    if (req.session.protocolVersion) attrs["mcp.protocol.version"] = clip(req.session.protocolVersion);
+    if (req.requestId !== undefined) attrs["jsonrpc.request.id"] = clip(String(req.requestId));
+    const span: Span = tracer.startSpan(clip(req.target ? `${req.method} ${req.target}` : req.method), { kind: SpanKind.SERVER, attributes: attrs }, parent);
     const sc = span.spanContext();
     const traceparent = trace.isSpanContextValid(sc) ? `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags.toString(16)}` : undefined;
     const spanCtx = trace.setSpan(parent, span);
@@ -122,15 +201,12 @@ export function startRequestSpan(req: RequestStart): RequestSpan {
       end(errorType) {
         try {
           if (errorType) {
-            span.setAttribute("error.type", errorType);
+            span.setAttribute("error.type", clip(errorType));
             span.setStatus({ code: SpanStatusCode.ERROR });
           }
           span.end();
-          const metricAttrs: Attributes = { "mcp.method.name": req.method, ...networkAttributes(req.session.transport) };
-          if (req.session.protocolVersion) metricAttrs["mcp.protocol.version"] = req.session.protocolVersion;
-          for (const k of ["gen_ai.tool.name", "gen_ai.prompt.name", "gen_ai.operation.name", "patchbay.plugin.name"]) if (attrs[k] !== undefined) metricAttrs[k] = attrs[k];
-          if (errorType) metricAttrs["error.type"] = errorType;
-          I().operationDuration.record((performance.now() - started) / 1000, metricAttrs);
+          // from the unclipped request attributes: a clipped name must not match a real one
+          I().operationDuration.record((performance.now() - started) / 1000, metricAttributes(req.method, req.attributes, req.session, errorType));
         } catch {
           // telemetry is best-effort
         }

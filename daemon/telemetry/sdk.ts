@@ -12,7 +12,8 @@ import { BatchSpanProcessor, type SpanExporter, type SpanProcessor } from "@open
 import { PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics";
 import type { Logger } from "pino";
 import { DashboardStore } from "./dashboard-store.ts";
-import { resetInstruments } from "./instrumentation.ts";
+import { resetInstruments, setKnownNames } from "./instrumentation.ts";
+import type { ListChanges, Registry } from "../registry.ts";
 
 export interface TelemetryOptions {
   logger: Logger;
@@ -27,6 +28,12 @@ export interface Telemetry {
   /** serves `/metrics` in Prometheus text format */
   metricsHandler(req: IncomingMessage, res: ServerResponse): void;
   otlp: { protocol: string; endpoint: string } | undefined;
+  /**
+   * Bounds per-name telemetry by the registry: only its tool and prompt names get their own
+   * metric series and dashboard stats (other names count as `_OTHER` / `(unknown)`), and a
+   * tool's dashboard stats go when the tool does. Until bound, every name is unknown.
+   */
+  bindRegistry(registry: Registry): void;
   shutdown(): Promise<void>;
 }
 
@@ -84,11 +91,24 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
   });
   sdk.start();
   resetInstruments();
+  let unbind: (() => void) | undefined;
   return {
     store,
     otlp,
     metricsHandler: (req, res) => prometheus.getMetricsRequestHandler(req, res),
+    bindRegistry(registry) {
+      unbind?.();
+      // `registry.tools` is replaced on every change, so look it up at call time.
+      setKnownNames({ tool: (n) => registry.tools.has(n), prompt: (n) => registry.prompts.has(n) });
+      store.bindKnownTools((n) => registry.tools.has(n));
+      const onChanged = (c: ListChanges) => {
+        if (c.tools) store.retainKnownTools();
+      };
+      registry.on("changed", onChanged);
+      unbind = () => registry.off("changed", onChanged);
+    },
     async shutdown() {
+      unbind?.();
       try {
         await sdk.shutdown();
       } catch (err) {
