@@ -34,6 +34,13 @@ export interface RegistryEvents {
   changed: [changes: ListChanges];
 }
 
+/**
+ * How long `ctx.resourcesChanged()` calls are gathered into one notification. A plugin may
+ * call it in a loop (once per item it writes); each client should hear about it a few
+ * times, not once per call, much as a burst of file saves gives one list_changed.
+ */
+export const RESOURCES_CHANGED_COALESCE_MS = 50;
+
 export class Registry extends EventEmitter<RegistryEvents> {
   private plugins = new Map<string, RegisteredPlugin>();
   tools = new Map<string, ExposedTool>();
@@ -44,6 +51,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
   conflicts: string[] = [];
   /** Plugin keys that lost a name conflict and are not served. */
   shadowed = new Map<string, string>();
+  private pendingResources?: NodeJS.Timeout;
 
   constructor(private readonly separator = "__") {
     super();
@@ -68,9 +76,20 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.mutate(() => this.plugins.delete(key));
   }
 
-  /** A plugin's dynamic resource list changed (it called ctx.resourcesChanged()). */
+  /**
+   * A plugin's dynamic resource list changed (it called ctx.resourcesChanged()). Calls within
+   * RESOURCES_CHANGED_COALESCE_MS of the first become one "changed" event at its end. The
+   * SDK's debouncedNotificationMethods only merges notifications of one tick, and the calls
+   * arrive as separate worker messages, so the gathering has to happen here.
+   */
   resourcesChanged(): void {
-    this.emit("changed", { tools: false, resources: true, prompts: false });
+    if (this.pendingResources) return;
+    this.pendingResources = setTimeout(() => {
+      this.pendingResources = undefined;
+      this.emit("changed", { tools: false, resources: true, prompts: false });
+    }, RESOURCES_CHANGED_COALESCE_MS);
+    // a pending notice must not keep a stopping daemon alive
+    this.pendingResources.unref();
   }
 
   /** The first template (in plugin order) whose pattern matches the URI. */
@@ -83,7 +102,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
     fn();
     this.rebuild();
     const after = this.signatures();
-    const changes = { tools: before.tools !== after.tools, resources: before.resources !== after.resources, prompts: before.prompts !== after.prompts };
+    // A pending resourcesChanged() rides along now, so no notice overtakes an earlier one.
+    const pending = this.pendingResources !== undefined;
+    clearTimeout(this.pendingResources);
+    this.pendingResources = undefined;
+    const changes = { tools: before.tools !== after.tools, resources: pending || before.resources !== after.resources, prompts: before.prompts !== after.prompts };
     if (changes.tools || changes.resources || changes.prompts) this.emit("changed", changes);
   }
 

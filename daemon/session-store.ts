@@ -1,9 +1,19 @@
 /**
  * Every open MCP session, whatever its transport. This is the one place session state
  * lives, so a stateless or shared-store mode can replace it later without touching
- * transports. It also enforces the open-session limit and the idle timeout.
+ * transports: admission (the open-session limit, per-transport room, eviction), lookup,
+ * activity (touch, requests in flight, open streams) and the idle timeout.
+ *
+ * A full table does not refuse a new client while it holds sessions nobody is using: the
+ * least recently used idle session is evicted to make room. Clients that leave without
+ * saying so (the SDK's Streamable HTTP client sends no DELETE on close) would otherwise
+ * hold their slot until the idle timeout and lock every new client out.
  */
 import { EventEmitter } from "node:events";
+import { metrics, type Counter } from "@opentelemetry/api";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { Logger } from "pino";
+import type { ListChanges } from "./registry.ts";
 
 export type TransportKind = "stdio" | "streamable-http" | "sse" | "websocket";
 
@@ -24,8 +34,12 @@ export interface SessionInfo {
 
 export interface SessionHandle {
   info: SessionInfo;
+  /** The SDK transport serving this session, for the route that looks it up by id. */
+  transport: Transport;
   /** Ends the session and frees all it holds (transport, server, pending calls). */
   close(reason: string): Promise<void>;
+  /** Tells the client which lists changed (called once per registry change, for every session). */
+  listChanged?(changes: ListChanges): void;
 }
 
 export interface SessionStoreEvents {
@@ -33,12 +47,46 @@ export interface SessionStoreEvents {
   closed: [info: SessionInfo, reason: string];
 }
 
-export class SessionStore extends EventEmitter<SessionStoreEvents> {
-  private sessions = new Map<string, SessionHandle>();
-  private sweeper?: NodeJS.Timeout;
+export interface SessionLimits {
+  maxSessions: number;
+  idleTimeoutMs: number;
+  /**
+   * A session with no request in flight and no activity for this long may be evicted when
+   * the table is full. Long enough that a client between two calls keeps its session.
+   */
+  evictAfterIdleMs?: number;
+  /**
+   * The most of the table one transport may hold, so a flood on one transport (say, HTTP
+   * clients that never DELETE) cannot take the slots of the others (Claude Desktop's stdio).
+   */
+  maxTransportShare?: number;
+}
 
-  constructor(private readonly limits: { maxSessions: number; idleTimeoutMs: number }) {
+export const DEFAULT_EVICT_AFTER_IDLE_MS = 60_000;
+export const DEFAULT_MAX_TRANSPORT_SHARE = 0.75;
+
+export type Admission = { ok: true } | { ok: false; reason: string };
+
+interface Entry {
+  handle: SessionHandle;
+  /** requests being handled right now; a busy session is never evicted */
+  inFlight: number;
+  /** open long-lived streams (a Streamable HTTP GET stream) */
+  streams: number;
+}
+
+export class SessionStore extends EventEmitter<SessionStoreEvents> {
+  private sessions = new Map<string, Entry>();
+  private sweeper?: NodeJS.Timeout;
+  private readonly evictAfterIdleMs: number;
+  private readonly perTransportCap: number;
+  private evictedCounter?: Counter;
+
+  constructor(private readonly limits: SessionLimits, private readonly logger?: Logger) {
     super();
+    this.evictAfterIdleMs = limits.evictAfterIdleMs ?? DEFAULT_EVICT_AFTER_IDLE_MS;
+    // rounded up: a table too small to spare a slot (under 4 at 75%) reserves none
+    this.perTransportCap = Math.ceil(limits.maxSessions * (limits.maxTransportShare ?? DEFAULT_MAX_TRANSPORT_SHARE));
     const every = Math.max(1_000, Math.min(60_000, Math.floor(limits.idleTimeoutMs / 4)));
     this.sweeper = setInterval(() => this.sweep(), every);
     this.sweeper.unref();
@@ -48,47 +96,158 @@ export class SessionStore extends EventEmitter<SessionStoreEvents> {
     return this.sessions.size;
   }
 
-  hasRoom(): boolean {
-    return this.sessions.size < this.limits.maxSessions;
+  /**
+   * May a new session on `transport` open now? Makes room by evicting idle sessions when
+   * the table (or this transport's share of it) is full; refuses only when everything that
+   * would have to go is busy or is a stdio session. Call it right before `add`, in the same
+   * tick, so nothing else takes the slot in between.
+   */
+  admit(transport: TransportKind): Admission {
+    const max = this.limits.maxSessions;
+    if (this.countOf(transport) >= this.perTransportCap && !this.evictOne(transport, (e) => e.handle.info.transport === transport)) {
+      return { ok: false, reason: `${transport} sessions already hold their share of the session table (${this.perTransportCap} of ${max}) and none is idle` };
+    }
+    if (this.sessions.size >= max && !this.evictOne(transport, () => true)) {
+      return { ok: false, reason: `all ${max} sessions are in use` };
+    }
+    return { ok: true };
+  }
+
+  /**
+   * Room check for callers that do not name their transport: evicts like `admit` but cannot
+   * apply the per-transport share. Prefer `admit(kind)`.
+   */
+  hasRoom(transport?: TransportKind): boolean {
+    if (transport) return this.admit(transport).ok;
+    return this.sessions.size < this.limits.maxSessions || this.evictOne(undefined, () => true);
   }
 
   add(handle: SessionHandle): void {
-    this.sessions.set(handle.info.id, handle);
+    this.sessions.set(handle.info.id, { handle, inFlight: 0, streams: 0 });
     this.emit("opened", handle.info);
   }
 
   get(id: string): SessionHandle | undefined {
-    return this.sessions.get(id);
+    return this.sessions.get(id)?.handle;
+  }
+
+  /** Looks up a session of the given transport and records the activity; undefined if unknown. */
+  use(id: string, transport: TransportKind): SessionHandle | undefined {
+    const e = this.sessions.get(id);
+    if (!e || e.handle.info.transport !== transport) return undefined;
+    e.handle.info.lastActivityAt = Date.now();
+    return e.handle;
   }
 
   touch(id: string): void {
-    const s = this.sessions.get(id);
-    if (s) s.info.lastActivityAt = Date.now();
+    const e = this.sessions.get(id);
+    if (e) e.handle.info.lastActivityAt = Date.now();
+  }
+
+  /** A request started on the session; call the returned function when it has been answered. */
+  busy(id: string): () => void {
+    return this.track(id, "inFlight");
+  }
+
+  /** A long-lived stream (Streamable HTTP GET) opened; call the returned function when it closes. */
+  streamOpened(id: string): () => void {
+    return this.track(id, "streams");
   }
 
   /** Forget a session (its transport already closed). */
   delete(id: string, reason: string): void {
-    const s = this.sessions.get(id);
-    if (!s) return;
+    const e = this.sessions.get(id);
+    if (!e) return;
     this.sessions.delete(id);
-    this.emit("closed", s.info, reason);
+    this.emit("closed", e.handle.info, reason);
   }
 
   list(): SessionInfo[] {
-    return [...this.sessions.values()].map((s) => s.info);
+    return [...this.sessions.values()].map((e) => e.handle.info);
+  }
+
+  /**
+   * Fans one registry change out to every session. One listener on the registry for all
+   * sessions, rather than one per session (which tripped MaxListenersExceededWarning at 11).
+   */
+  broadcast(changes: ListChanges): void {
+    for (const e of this.sessions.values()) e.handle.listChanged?.(changes);
   }
 
   async closeAll(reason: string): Promise<void> {
     clearInterval(this.sweeper);
-    await Promise.allSettled([...this.sessions.values()].map((s) => s.close(reason)));
+    await Promise.allSettled([...this.sessions.values()].map((e) => e.handle.close(reason)));
+  }
+
+  private track(id: string, field: "inFlight" | "streams"): () => void {
+    const e = this.sessions.get(id);
+    if (!e) return () => undefined;
+    e[field]++;
+    e.handle.info.lastActivityAt = Date.now();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      e[field]--;
+      e.handle.info.lastActivityAt = Date.now();
+    };
+  }
+
+  private countOf(transport: TransportKind): number {
+    let n = 0;
+    for (const e of this.sessions.values()) if (e.handle.info.transport === transport) n++;
+    return n;
+  }
+
+  /**
+   * Evicts the best idle candidate among `eligible`: first sessions with no connection left
+   * (a Streamable HTTP session with no open stream, most likely a client that went away),
+   * then the rest; least recently used first. Never a stdio session (its client is a live
+   * process that cannot reconnect on its own) and never one with a request in flight.
+   */
+  private evictOne(forTransport: TransportKind | undefined, eligible: (e: Entry) => boolean): boolean {
+    const now = Date.now();
+    let best: Entry | undefined;
+    let bestRank = Infinity;
+    for (const e of this.sessions.values()) {
+      const info = e.handle.info;
+      if (info.transport === "stdio" || e.inFlight > 0 || now - info.lastActivityAt < this.evictAfterIdleMs || !eligible(e)) continue;
+      const detached = info.transport === "streamable-http" && e.streams === 0;
+      // detached sessions rank before connected ones; within each, the oldest activity first
+      const rank = (detached ? 0 : 1e15) + info.lastActivityAt;
+      if (rank < bestRank) {
+        best = e;
+        bestRank = rank;
+      }
+    }
+    if (!best) return false;
+    const info = best.handle.info;
+    const idleMs = now - info.lastActivityAt;
+    // Free the slot now: close() deletes it from the table synchronously before it awaits.
+    this.delete(info.id, "evicted");
+    void best.handle.close("evicted to make room for a new session").catch(() => undefined);
+    this.logger?.warn({ session: info.id, transport: info.transport, client: info.clientName, idleMs, for: forTransport, open: this.sessions.size }, "session table full: evicted the least recently used idle session");
+    this.countEviction(info.transport);
+    return true;
+  }
+
+  private countEviction(transport: TransportKind) {
+    try {
+      // The metrics API has no proxy provider, so the counter is made on first use (after
+      // the SDK registered its provider at start), not at import.
+      this.evictedCounter ??= metrics.getMeter("mcp-patchbay").createCounter("patchbay.sessions.evicted", { description: "Idle sessions evicted to make room for a new one when the session table was full" });
+      this.evictedCounter.add(1, { "patchbay.transport": transport });
+    } catch {
+      // telemetry never throws into a request path
+    }
   }
 
   private sweep() {
     const now = Date.now();
-    for (const s of this.sessions.values()) {
+    for (const e of this.sessions.values()) {
       // a stdio session is its own process's only client; it ends with the pipe, not a timer
-      if (s.info.transport === "stdio") continue;
-      if (now - s.info.lastActivityAt > this.limits.idleTimeoutMs) void s.close("idle timeout");
+      if (e.handle.info.transport === "stdio" || e.inFlight > 0) continue;
+      if (now - e.handle.info.lastActivityAt > this.limits.idleTimeoutMs) void e.handle.close("idle timeout");
     }
   }
 }

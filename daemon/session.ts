@@ -51,13 +51,48 @@ export interface SessionDeps {
 
 const LEVELS = LoggingLevelSchema.options;
 
-function paginate<T>(items: T[], cursor: string | undefined, pageSize: number): { page: T[]; nextCursor?: string } {
-  let start = 0;
-  if (cursor !== undefined) {
-    const n = Number(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (!Number.isInteger(n) || n < 0 || n > items.length) throw new McpError(ErrorCode.InvalidParams, `Invalid cursor: ${cursor}`);
-    start = n;
+/**
+ * The schemas of the requests this server handles, checked before the SDK sees a request:
+ * the SDK parses params inside the handler registration and reports a mismatch as -32603
+ * with the whole zod error, where JSON-RPC wants -32602 Invalid params and a short message.
+ */
+const REQUEST_SCHEMAS = new Map<string, { safeParse(v: unknown): { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } } }>([
+  ["tools/list", ListToolsRequestSchema],
+  ["tools/call", CallToolRequestSchema],
+  ["resources/list", ListResourcesRequestSchema],
+  ["resources/templates/list", ListResourceTemplatesRequestSchema],
+  ["resources/read", ReadResourceRequestSchema],
+  ["prompts/list", ListPromptsRequestSchema],
+  ["prompts/get", GetPromptRequestSchema],
+  ["completion/complete", CompleteRequestSchema],
+  ["logging/setLevel", SetLevelRequestSchema],
+]);
+
+/** "-32602 Invalid params" text for a request whose params do not match its method's schema. */
+function invalidParamsMessage(method: string, issues: { path: PropertyKey[]; message: string }[]): string {
+  const first = issues[0];
+  const where = first?.path.map(String).join(".") || "params";
+  // zod says "record" where a client author thinks "object"
+  const what = (first?.message ?? "invalid").replace(/expected record\b/, "expected an object");
+  return `Invalid params for ${method}: ${where}: ${what}`.slice(0, 300);
+}
+
+/**
+ * A cursor is one we issued: base64url of a positive decimal offset. Anything else (an empty
+ * string, other base64, a non-integer) is -32602, never silently page one. Node's base64url
+ * decoder skips characters it does not know, hence the round-trip check.
+ */
+function decodeCursor(cursor: string, length: number): number {
+  const text = /^[A-Za-z0-9_-]{1,24}$/.test(cursor) ? Buffer.from(cursor, "base64url").toString("utf8") : "";
+  const n = /^[1-9][0-9]{0,14}$/.test(text) ? Number(text) : NaN;
+  if (!(n <= length) || Buffer.from(text).toString("base64url") !== cursor) {
+    throw new McpError(ErrorCode.InvalidParams, `Invalid cursor: ${JSON.stringify(cursor.slice(0, 64))} (pass back a nextCursor exactly as received, or none for the first page)`);
   }
+  return n;
+}
+
+function paginate<T>(items: T[], cursor: string | undefined, pageSize: number): { page: T[]; nextCursor?: string } {
+  const start = cursor === undefined ? 0 : decodeCursor(cursor, items.length);
   const end = start + pageSize;
   return { page: items.slice(start, end), nextCursor: end < items.length ? Buffer.from(String(end)).toString("base64url") : undefined };
 }
@@ -100,6 +135,7 @@ export async function openSession(transport: Transport, info: SessionInfo, deps:
     info.clientVersion = client?.version;
     log.info({ client: client?.name }, "session initialized");
   };
+  // Called by the store's one registry fan-out (see SessionStore.broadcast).
   const onChanged = (c: ListChanges) => {
     if (!initialized) return;
     // Failures here mean the peer is gone; the transport's close path cleans up.
@@ -107,7 +143,6 @@ export async function openSession(transport: Transport, info: SessionInfo, deps:
     if (c.resources) server.sendResourceListChanged().catch(() => undefined);
     if (c.prompts) server.sendPromptListChanged().catch(() => undefined);
   };
-  registry.on("changed", onChanged);
 
   /** Runs a plugin call with the request's cancellation, progress and logging wired in. */
   async function callPlugin(
@@ -134,7 +169,6 @@ export async function openSession(transport: Transport, info: SessionInfo, deps:
         notify({ method: "notifications/message", params: { level: l, logger: plugin.manifest.name, data } });
       },
     };
-    store.touch(info.id);
     let outcome;
     try {
       outcome = await plugin.worker.call({ kind, target, ...fields, session: { id: info.id, clientName: info.clientName }, traceparent: span.traceparent }, opts);
@@ -153,6 +187,8 @@ export async function openSession(transport: Transport, info: SessionInfo, deps:
     const span = startRequestSpan({ method, target, attributes, meta: extra._meta, session: info, requestId: extra.requestId });
     const started = performance.now();
     if (target) info.calls++;
+    // a session with a request in flight is busy: never evicted, never idle-closed
+    const done = store.busy(info.id);
     try {
       if (target) deps.guard?.before?.(info, method, target);
       const result = await fn(span);
@@ -166,6 +202,8 @@ export async function openSession(transport: Transport, info: SessionInfo, deps:
       span.end(errorTypeOf(err));
       if (target) deps.guard?.after?.(info, method, target, { ok: false, durationMs: performance.now() - started, error: messageOf(err), args });
       throw err;
+    } finally {
+      done();
     }
   }
 
@@ -319,7 +357,6 @@ export async function openSession(transport: Transport, info: SessionInfo, deps:
   const cleanup = (reason: string) => {
     if (closed) return;
     closed = true;
-    registry.off("changed", onChanged);
     store.delete(info.id, reason);
     recordSessionClosed(info);
     log.info({ reason }, "session closed");
@@ -329,6 +366,8 @@ export async function openSession(transport: Transport, info: SessionInfo, deps:
 
   store.add({
     info,
+    transport,
+    listChanged: onChanged,
     close: async (reason) => {
       cleanup(reason);
       await server.close().catch(() => undefined);
@@ -339,9 +378,19 @@ export async function openSession(transport: Transport, info: SessionInfo, deps:
   // The SDK keeps the negotiated version to itself; it is the client's if supported, else the latest.
   const onmessage = transport.onmessage;
   transport.onmessage = (msg, extra) => {
-    if ("method" in msg && msg.method === "initialize" && "id" in msg) {
-      const asked = (msg.params as { protocolVersion?: string } | undefined)?.protocolVersion;
-      info.protocolVersion = asked && SUPPORTED_PROTOCOL_VERSIONS.includes(asked) ? asked : LATEST_PROTOCOL_VERSION;
+    // every message from the client counts as activity, on every transport
+    store.touch(info.id);
+    if ("method" in msg && "id" in msg) {
+      if (msg.method === "initialize") {
+        const asked = (msg.params as { protocolVersion?: string } | undefined)?.protocolVersion;
+        info.protocolVersion = asked && SUPPORTED_PROTOCOL_VERSIONS.includes(asked) ? asked : LATEST_PROTOCOL_VERSION;
+      }
+      const parsed = REQUEST_SCHEMAS.get(msg.method)?.safeParse(msg);
+      if (parsed && !parsed.success) {
+        const message = invalidParamsMessage(msg.method, parsed.error?.issues ?? []);
+        transport.send({ jsonrpc: "2.0", id: msg.id, error: { code: ErrorCode.InvalidParams, message } }).catch(() => undefined);
+        return;
+      }
     }
     onmessage?.(msg, extra);
   };

@@ -121,18 +121,23 @@ export function createWebSocketEndpoint(deps: SessionDeps, opts: WebSocketOption
       socket.end(`HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
       return;
     }
-    if (!deps.store.hasRoom()) {
-      socket.end("HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 5\r\ncontent-length: 0\r\n\r\n");
+    // The stdio bridge marks its sessions so they show, count and are kept as the stdio
+    // clients they are (a stdio session is never evicted).
+    const bridged = url.searchParams.get("via") === "stdio-bridge";
+    const kind = bridged ? "stdio" : "websocket";
+    const admitted = deps.store.admit(kind);
+    if (!admitted.ok) {
+      const text = `Too many open sessions (${admitted.reason}); try again later`;
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 5\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
       return;
     }
+    // handleUpgrade calls back in this same tick (no async verifyClient), so the slot just
+    // admitted is the one openSession adds.
     wss.handleUpgrade(req, socket, head, (ws) => {
       alive.set(ws, true);
       ws.on("pong", () => alive.set(ws, true));
       const transport = new WebSocketServerTransport(ws, { maxBufferedBytes: opts.maxBufferedBytes });
-      // The stdio bridge marks its sessions so they show as the stdio clients they are.
-      const bridged = url.searchParams.get("via") === "stdio-bridge";
-      const info = newSessionInfo(transport.sessionId, bridged ? "stdio" : "websocket", { bridged, remoteAddress: req.socket.remoteAddress });
-      ws.on("message", () => deps.store.touch(info.id));
+      const info = newSessionInfo(transport.sessionId, kind, { bridged, remoteAddress: req.socket.remoteAddress });
       openSession(transport, info, deps).catch((err) => {
         logger.error({ err }, "could not open WebSocket session");
         ws.close(1011, "internal error");
