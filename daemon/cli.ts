@@ -14,6 +14,7 @@ import { runNewPlugin } from "./commands/new-plugin.ts";
 import { runClaudeConfig } from "./commands/claude-config.ts";
 import { runDoctor } from "./commands/doctor.ts";
 import { runBridge } from "./transports/stdio-bridge.ts";
+import { canIsolateStdout, protocolStream, runIsolated, takeProtocolFd } from "./stdio-isolation.ts";
 
 const HELP = `patchbay ${VERSION} — one MCP server for every plugin in a folder
 
@@ -98,23 +99,35 @@ async function main(argv: string[]): Promise<number> {
         `  Plugins folder:   ${config.pluginsDir} (${daemon.manager.states().length} plugins, ${daemon.registry.tools.size} tools)`,
         `Press Ctrl-C to stop.`,
       ];
-      process.stdout.write(lines.join("\n") + "\n");
+      // Handlers first: whoever reads the banner may signal at once (a signal that arrives
+      // before a handler is installed kills the process without a drain).
       const stop = (signal: string) => {
         daemon.logger.info({ signal }, "received signal");
         const force = setTimeout(() => process.exit(1), config.shutdownGraceMs + 5_000);
         force.unref();
-        void daemon.close().then(() => process.exit(0));
+        daemon.close().then(
+          () => process.exit(0),
+          (err) => {
+            daemon.logger.error({ err }, "shutdown failed");
+            process.exit(1);
+          },
+        );
       };
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
+      process.stdout.write(lines.join("\n") + "\n");
       return -1; // keep running
     }
     case "stdio": {
-      const config = loadConfig(overrides);
       if (values.standalone) {
-        await startStdio(config);
+        // Plugins run in this process: put the protocol out of reach of their fd 1 first.
+        const protocolFd = takeProtocolFd();
+        if (protocolFd === undefined && canIsolateStdout()) return runIsolated();
+        const config = loadConfig(overrides);
+        await startStdio(config, { stdout: protocolFd === undefined ? undefined : protocolStream(protocolFd) });
         return -1;
       }
+      const config = loadConfig(overrides);
       await runBridge(config);
       return -1;
     }
@@ -137,8 +150,11 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err) => {
-    // stderr only: in stdio mode stdout belongs to JSON-RPC.
-    process.stderr.write(`patchbay: ${err instanceof PatchbayError ? err.message : (err as Error)?.stack ?? String(err)}\n`);
-    process.exitCode = err instanceof UsageError || err instanceof ConfigError ? 2 : 1;
+    const code = err instanceof UsageError || err instanceof ConfigError ? 2 : 1;
+    process.exitCode = code;
+    // stderr only: in stdio mode stdout belongs to JSON-RPC. Then exit for real: an open
+    // stdin (stdio mode) or a half-started daemon would otherwise keep the process alive.
+    process.stderr.write(`patchbay: ${err instanceof PatchbayError ? err.message : (err as Error)?.stack ?? String(err)}\n`, () => process.exit(code));
+    setTimeout(() => process.exit(code), 1_000).unref();
   },
 );

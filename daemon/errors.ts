@@ -84,3 +84,9 @@ export function messageOf(err: unknown): string {
     return String(err);
   }
 }
+
+/** The client went away (aborted or reset) before its request body was complete; nobody is left to answer. */
+export const RequestAbortedError = define("PB_ERR_REQUEST_ABORTED", "RequestAbortedError");
+
+/** The daemon is shutting down: a call still running when the grace period (`shutdownGraceMs`) ended, or one that arrived during it. */
+export const DaemonShuttingDownError = define("PB_ERR_SHUTTING_DOWN", "DaemonShuttingDownError");

@@ -85,6 +85,18 @@ test("a sync infinite loop: that call times out, other plugins answer, the worke
   assert.match(d.stderr(), /plugin worker is stuck; restarting it/);
 });
 
+test("a healthy call that arrives while a stuck worker is probed waits for the restarted worker", async () => {
+  const before = await restartsOf("faulty");
+  const stuck = await call("faulty__loop");
+  assert.match(textOf(stuck), /did not answer within 1500 ms/);
+  // The worker is being probed now (a loop answers no ping): this call must not be queued
+  // behind the loop and fail with it ("worker restarted: stuck"), but run on the fresh thread.
+  const healthy = await call("faulty__ok", { n: 4 });
+  assert.notEqual(healthy.isError, true, textOf(healthy));
+  assert.equal(textOf(healthy), "fine 4");
+  assert.ok((await restartsOf("faulty")) > before, "the stuck worker was restarted");
+});
+
 test("process.exit in a plugin: the call fails clearly, it is reported and restarted", async () => {
   const before = await restartsOf("faulty");
   const r = await call("faulty__exit");

@@ -7,7 +7,7 @@ import { createServer } from "node:net";
 import { delimiter, isAbsolute, join, relative, sep } from "node:path";
 import type { Config } from "../config.ts";
 import { claudeConfigPath, ENTRY_NAME } from "./claude-config.ts";
-import { readState } from "../state-file.ts";
+import { isDaemonAlive, readStateFile } from "../state-file.ts";
 import { compilePlugin } from "../plugins/compiler.ts";
 import { scanPluginEntries } from "../plugins/plugin-files.ts";
 import { pluginNameFromPath } from "../plugins/naming.ts";
@@ -68,7 +68,8 @@ export async function doctorChecks(config: Config, claudeFile = claudeConfigPath
     checks.push(found ? { name: "entry command", ok: true, detail: `${entry.command} → ${found}` } : { name: "entry command", ok: false, detail: `"${entry.command}" is not on PATH`, fix: "use an absolute path to node/npx in the entry (Claude Desktop does not read your shell profile)" });
   }
   // 3. daemon reachable; 4. port free or ours
-  const state = readState(config.home);
+  const recorded = readStateFile(config.home);
+  const state = recorded && (await isDaemonAlive(recorded)) ? recorded : undefined;
   if (state) {
     try {
       const res = await fetch(`${state.url}/healthz`, { signal: AbortSignal.timeout(3_000) });
@@ -78,7 +79,7 @@ export async function doctorChecks(config: Config, claudeFile = claudeConfigPath
     }
     checks.push({ name: "port", ok: true, detail: `${state.port} is used by our daemon` });
   } else {
-    checks.push({ name: "daemon", ok: "warn", detail: "no daemon running", fix: "`patchbay stdio` starts one on demand, or run `patchbay start`" });
+    checks.push({ name: "daemon", ok: "warn", detail: recorded ? `no daemon running (the state file names pid ${recorded.pid} at ${recorded.url}, which does not answer as that daemon: stale, ignored)` : "no daemon running", fix: "`patchbay stdio` starts one on demand, or run `patchbay start`" });
     const free = config.port === 0 || (await portFree(config.port, config.host));
     checks.push(free ? { name: "port", ok: true, detail: `${config.host}:${config.port} is free` } : { name: "port", ok: false, detail: `${config.host}:${config.port} is taken by another program`, fix: "set another port with --port or PATCHBAY_PORT (or `port` in the config file)" });
   }

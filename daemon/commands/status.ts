@@ -3,7 +3,8 @@ import type { Config } from "../config.ts";
 import { readState } from "../state-file.ts";
 
 export async function runStatus(config: Config, opts: { json: boolean }): Promise<number> {
-  const state = readState(config.home);
+  // a state file counts only if its port answers with its pid (a reused pid proves nothing)
+  const state = await readState(config.home);
   if (!state) {
     process.stdout.write(opts.json ? JSON.stringify({ running: false }) + "\n" : `No patchbay daemon is running (home ${config.home}).\nStart one with \`patchbay start\`.\n`);
     return 1;

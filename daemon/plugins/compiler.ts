@@ -7,11 +7,12 @@
  */
 import { build, type Plugin as EsbuildPlugin, type Message } from "esbuild";
 import { createHash } from "node:crypto";
-import { mkdirSync, writeFileSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { PluginCompileError } from "../errors.ts";
 import { distDir } from "../package-root.ts";
+import { isPidAlive } from "../state-file.ts";
 
 export interface CompiledPlugin {
   bundlePath: string;
@@ -98,5 +99,27 @@ export function discardBundle(bundlePath: string): void {
     rmSync(bundlePath, { force: true });
   } catch {
     // a leftover cache file is harmless
+  }
+}
+
+/**
+ * Each process bundles into `<cacheRoot>/<pid>` and removes it on a clean exit; a crash or
+ * `kill -9` leaves it behind. Removes the folders of processes that no longer exist (a
+ * reused pid keeps its folder until a later sweep: harmless, and never someone's live cache).
+ */
+export function sweepStaleCaches(cacheRoot: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(cacheRoot);
+  } catch {
+    return; // no cache yet
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid || isPidAlive(Number(name))) continue;
+    try {
+      rmSync(join(cacheRoot, name), { recursive: true, force: true });
+    } catch {
+      // another process swept it first, or it is not ours to remove
+    }
   }
 }

@@ -7,12 +7,12 @@
  * serialized, and saves that arrive meanwhile coalesce into one more reload, so the last
  * save always wins.
  */
-import { existsSync } from "node:fs";
-import { join, relative, sep } from "node:path";
+import { existsSync, rmSync } from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
 import type { Logger } from "pino";
 import { messageOf, PluginCompileError, PluginLoadError, type SourceLocation } from "../errors.ts";
 import type { Registry } from "../registry.ts";
-import { compilePlugin, discardBundle } from "./compiler.ts";
+import { compilePlugin, discardBundle, sweepStaleCaches } from "./compiler.ts";
 import { pluginNameFromPath } from "./naming.ts";
 import { PluginWorker } from "./plugin-worker.ts";
 import { WorkerPool } from "./worker-pool.ts";
@@ -68,6 +68,9 @@ interface Slot {
   timer?: NodeJS.Timeout;
 }
 
+/** when to look at a new top-level folder again for an index the watcher may have missed */
+const NEW_FOLDER_RECHECKS_MS = [100, 500, 2_000];
+
 export class PluginManager {
   private slots = new Map<string, Slot>();
   private watcher?: PluginWatcher;
@@ -80,6 +83,7 @@ export class PluginManager {
 
   /** Loads every plugin in the folder, then starts watching. Resolves when all first loads settled. */
   async start(watch = true): Promise<void> {
+    sweepStaleCaches(dirname(this.opts.cacheDir));
     if (watch) {
       this.watcher = new PluginWatcher(this.opts.pluginsDir, (e) => this.onWatchEvent(e), this.opts.logger);
       await this.watcher.ready();
@@ -108,17 +112,41 @@ export class PluginManager {
     return [...this.slots.values()].filter((s) => s.worker).map((s) => ({ name: s.state.name, worker: s.worker! }));
   }
 
-  async close(): Promise<void> {
+  /** Calls in flight on every worker, the serving ones and the ones draining after a reload. */
+  inflight(): number {
+    let n = 0;
+    for (const s of this.slots.values()) n += s.worker?.inflight ?? 0;
+    for (const w of this.retiring.keys()) n += w.inflight;
+    return n;
+  }
+
+  /**
+   * Stops watching and loading, then drains every worker — serving and retiring alike —
+   * for at most `graceMs` in total (default `drainMs`): calls in flight may answer, calls
+   * still running at the end fail with `failWith`, new calls fail with it at once. Removes
+   * this process's bundle cache folder.
+   */
+  async close(opts: { graceMs?: number; failWith?: Error } = {}): Promise<void> {
     this.closed = true;
+    const deadline = Date.now() + (opts.graceMs ?? this.opts.drainMs);
+    const left = () => Math.max(0, deadline - Date.now());
     this.pool.close();
-    await this.watcher?.close();
     for (const s of this.slots.values()) if (s.timer) clearTimeout(s.timer);
-    await Promise.allSettled([...this.slots.values()].map((s) => s.running));
-    await Promise.allSettled([...this.retiring]);
-    await Promise.all([...this.slots.values()].map(async (s) => {
-      await s.worker?.stop(this.opts.drainMs);
-      if (s.bundlePath) discardBundle(s.bundlePath);
-    }));
+    // Every worker refuses new calls from this moment; the ones in flight get until the deadline.
+    const stopped = Promise.all([
+      ...[...this.slots.values()].map(async (s) => {
+        await s.worker?.stop(left(), opts.failWith);
+        if (s.bundlePath) discardBundle(s.bundlePath);
+      }),
+      ...[...this.retiring.keys()].map((w) => w.stop(left(), opts.failWith)),
+    ]);
+    await this.watcher?.close();
+    // a reload in progress stops its own new worker once it sees `closed`
+    const running = Promise.allSettled([...this.slots.values()].map((s) => s.running));
+    await stopped;
+    await Promise.allSettled([...this.retiring.values()]);
+    await Promise.race([running, delay(2_000)]);
+    rmSync(this.opts.cacheDir, { recursive: true, force: true });
   }
 
   private entryFor(path: string): string | undefined {
@@ -127,11 +155,17 @@ export class PluginManager {
 
   private onWatchEvent(e: WatchEvent) {
     if (this.closed) return;
+    this.opts.logger.debug({ event: e.kind, path: e.path }, "plugins folder changed");
     const rel = relative(this.opts.pluginsDir, e.path);
     const parts = rel.split(sep);
     const touched = new Set<string>();
     if (e.kind === "unlinkDir" && parts.length === 1) {
       for (const key of this.slots.keys()) if (key.startsWith(e.path + sep)) touched.add(key);
+    }
+    if (e.kind === "addDir" && parts.length === 1) {
+      // chokidar reads a new folder before it watches it: a file written in between raises
+      // no event at all (paulmillr/chokidar#1471). Look again once the watch is surely up.
+      for (const ms of NEW_FOLDER_RECHECKS_MS) setTimeout(() => this.recheckFolder(e.path), ms).unref();
     }
     // a top-level file, or a top-level folder (its index), or a folder's index itself
     const entry = this.entryFor(e.path);
@@ -147,7 +181,19 @@ export class PluginManager {
       if (slot.state.inputs.includes(e.path)) touched.add(key);
       if (parts.length > 1 && key.startsWith(join(this.opts.pluginsDir, parts[0]) + sep)) touched.add(key);
     }
-    for (const key of touched) void this.schedule(key, this.opts.debounceMs);
+    // A late event for a file that is gone and was never (or is no longer) loaded means
+    // nothing; scheduling it would show a ghost "loading" plugin until the run unloads it.
+    for (const key of touched) if (this.slots.has(key) || existsSync(key)) void this.schedule(key, this.opts.debounceMs);
+  }
+
+  /** Loads a top-level folder plugin whose index appeared without an event. */
+  private recheckFolder(dir: string) {
+    if (this.closed) return;
+    const idx = this.entryFor(dir);
+    if (idx && !this.slots.has(idx)) {
+      this.opts.logger.debug({ dir }, "found a folder plugin the watcher did not report");
+      void this.schedule(idx, 0);
+    }
   }
 
   private slotFor(key: string): Slot {
@@ -260,14 +306,15 @@ export class PluginManager {
     if (old) this.retire(old, oldBundle !== compiled.bundlePath ? oldBundle : undefined);
   }
 
-  private retiring = new Set<Promise<void>>();
+  /** old versions draining their in-flight calls after a reload */
+  private retiring = new Map<PluginWorker, Promise<void>>();
 
   private retire(worker: PluginWorker, bundlePath?: string) {
     const p = worker.stop(this.opts.drainMs).then(() => {
       if (bundlePath) discardBundle(bundlePath);
     });
-    this.retiring.add(p);
-    void p.finally(() => this.retiring.delete(p));
+    this.retiring.set(worker, p);
+    void p.finally(() => this.retiring.delete(worker));
   }
 
   private fail(slot: Slot, err: unknown, started: number) {
@@ -289,3 +336,6 @@ export class PluginManager {
   }
 }
 
+function delay(ms: number) {
+  return new Promise<void>((r) => setTimeout(r, ms).unref());
+}

@@ -6,11 +6,13 @@
  *
  * If the daemon goes away, requests in flight get a clear error at once (never a hang); the
  * bridge reconnects (starting the daemon again if needed), replays the client's original
- * `initialize`, and sends `list_changed` so the client re-lists. stdout carries nothing but
- * JSON-RPC.
+ * `initialize`, and sends `list_changed` so the client re-lists. A 2026-07-28 client has no
+ * initialize to replay, but its `subscriptions/listen` streams lived on the lost connection:
+ * they are re-opened under their own ids (their new acknowledgements swallowed) and each
+ * tells the client to re-list the kinds it listens to. stdout carries nothing but JSON-RPC.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, openSync, closeSync } from "node:fs";
+import { mkdirSync, openSync, closeSync, fstatSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
@@ -26,6 +28,10 @@ const REINIT_PREFIX = "patchbay-bridge-reinit-";
 export const DAEMON_LOST = -32000;
 const START_TIMEOUT_MS = 20_000;
 const QUEUE_TIMEOUT_MS = 30_000;
+/** after the daemon we started exits, how long another bridge's daemon may take to appear */
+const LOST_RACE_GRACE_MS = 2_000;
+/** a lost daemon that cannot be reached or restarted for this long ends the bridge (exit 1) */
+const RECONNECT_GIVE_UP_MS = 60_000;
 
 function sleep(ms: number) {
   return new Promise((r) => setTimeout(r, ms));
@@ -43,31 +49,63 @@ async function healthy(state: DaemonState): Promise<boolean> {
 /** Returns the running daemon's state, starting a detached daemon first if none runs. */
 export async function ensureDaemon(config: Config, logger: Logger): Promise<DaemonState> {
   const deadline = Date.now() + START_TIMEOUT_MS;
-  let spawned = false;
-  // Re-read the state file on every round: a daemon that just died (its pid not yet reaped)
-  // looks alive at first, and another bridge may start one meanwhile.
+  let child: SpawnedDaemon | undefined;
+  // Re-read the state file on every round: another bridge may start a daemon meanwhile, and
+  // a state file counts only while its port answers with its pid (see readState).
   while (Date.now() < deadline) {
-    const s = readState(config.home);
+    const s = await readState(config.home);
     if (s && (await healthy(s))) return s;
-    if (!s && !spawned) {
-      spawned = true;
-      spawnDaemon(config, logger);
+    if (!s && !child) child = spawnDaemon(config, logger);
+    // The daemon we started died. Another bridge's daemon may have won the race (ours then
+    // exits with "already running"), so look a little longer before giving up.
+    if (child?.exit && Date.now() - child.exit.at > LOST_RACE_GRACE_MS) {
+      throw new DaemonUnreachableError(`could not start the daemon: it exited (${child.exit.how})${child.exit.detail ? `: ${child.exit.detail}` : ""}\nFull log: ${child.logFile}`);
     }
     await sleep(100);
   }
   throw new DaemonUnreachableError(`the daemon did not become healthy within ${START_TIMEOUT_MS / 1000} s; see ${join(config.home, "daemon.log")}`);
 }
 
-function spawnDaemon(config: Config, logger: Logger) {
-  mkdirSync(config.home, { recursive: true });
-  const logFd = openSync(join(config.home, "daemon.log"), "a");
+interface SpawnedDaemon {
+  logFile: string;
+  exit?: { at: number; how: string; detail?: string };
+}
+
+/** The last lines of the daemon's log: where a daemon that failed to start said why. */
+function logTail(file: string, from: number): string | undefined {
+  try {
+    const text = readFileSync(file, "utf8").slice(from);
+    const lines = text.split("\n").filter((l) => l.trim());
+    return lines.slice(-5).join("\n").slice(-2_000) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function spawnDaemon(config: Config, logger: Logger): SpawnedDaemon {
+  const logFile = join(config.home, "daemon.log");
+  let logFd: number;
+  try {
+    mkdirSync(config.home, { recursive: true });
+    logFd = openSync(logFile, "a");
+  } catch (err) {
+    throw new DaemonUnreachableError(`cannot start the daemon: PATCHBAY_HOME ${config.home} is not a writable folder (${messageOf(err)})`, { cause: err });
+  }
+  const logStart = fstatSync(logFd).size;
   const args = [join(distDir, "cli.js"), "start", "--port", String(config.port), "--host", config.host, "--plugins", config.pluginsDir];
   if (config.configFile) args.push("--config", config.configFile);
   if (config.token) args.push("--token", config.token);
   logger.info({ args }, "no daemon running; starting one in the background");
+  const spawned: SpawnedDaemon = { logFile };
   const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", logFd, logFd], env: { ...process.env, PATCHBAY_HOME: config.home } });
+  const exited = (how: string) => {
+    spawned.exit ??= { at: Date.now(), how, detail: logTail(logFile, logStart) };
+  };
+  child.once("exit", (code, signal) => exited(signal ? `signal ${signal}` : `exit code ${code}`));
+  child.once("error", (err) => exited(messageOf(err)));
   child.unref();
   closeSync(logFd);
+  return spawned;
 }
 
 function isRequest(m: JSONRPCMessage): m is JSONRPCMessage & { id: string | number; method: string } {
@@ -87,6 +125,10 @@ export async function runBridge(config: Config): Promise<void> {
   let reinitCount = 0;
   /** client requests forwarded to the daemon and not yet answered */
   const inflight = new Map<string | number, string>();
+  /** 2026-07-28: the client's open subscriptions/listen requests (a stream ends with its response or the client's cancel) */
+  const listens = new Map<string | number, JSONRPCMessage>();
+  /** listens re-sent after a reconnect, whose acknowledgement the client already had */
+  const replayed = new Set<string | number>();
   const queue: { msg: JSONRPCMessage; at: number }[] = [];
 
   const toClient = (msg: JSONRPCMessage) => void stdio.send(msg).catch((err) => logger.error({ err: messageOf(err) }, "stdout write failed"));
@@ -99,6 +141,8 @@ export async function runBridge(config: Config): Promise<void> {
 
   stdio.onmessage = (msg) => {
     if (isRequest(msg) && msg.method === "initialize") initRequest = msg;
+    if (isRequest(msg) && msg.method === "subscriptions/listen") listens.set(msg.id, msg);
+    if ("method" in msg && msg.method === "notifications/cancelled") listens.delete((msg.params as { requestId?: string | number } | undefined)?.requestId ?? "");
     if (connected && ws?.readyState === WebSocket.OPEN) forward(msg);
     else queue.push({ msg, at: Date.now() });
   };
@@ -143,6 +187,19 @@ export async function runBridge(config: Config): Promise<void> {
       } catch {
         return;
       }
+      if (!isResponse(msg) && "method" in msg && msg.method === "notifications/subscriptions/acknowledged") {
+        const meta = (msg.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
+        const id = meta?.["io.modelcontextprotocol/subscriptionId"] as string | number | undefined;
+        if (id !== undefined && replayed.delete(id)) {
+          // the stream is back; what it listens to may have changed while it was gone
+          const honored = (msg.params as { notifications?: Record<string, unknown> }).notifications ?? {};
+          for (const kind of ["tools", "resources", "prompts"]) {
+            if (honored[`${kind}ListChanged`]) toClient({ jsonrpc: "2.0", method: `notifications/${kind}/list_changed`, params: { _meta: { "io.modelcontextprotocol/subscriptionId": id } } } as JSONRPCMessage);
+          }
+          return;
+        }
+      }
+      if (isResponse(msg)) listens.delete(msg.id);
       if (isResponse(msg) && reinitId !== undefined && msg.id === reinitId) {
         reinitId = undefined;
         socket.send(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }));
@@ -157,7 +214,8 @@ export async function runBridge(config: Config): Promise<void> {
       connected = false;
       if (closing) return;
       // Requests the daemon had not answered will never be answered: say so now.
-      for (const [id, method] of inflight) failRequest(id, `Patchbay daemon connection lost during ${method}; the request may not have completed. Retry it.`);
+      // (an open listen stream is not failed: it is re-opened on the next connection)
+      for (const [id, method] of inflight) if (!listens.has(id)) failRequest(id, `Patchbay daemon connection lost during ${method}; the request may not have completed. Retry it.`);
       inflight.clear();
       logger.warn("daemon connection lost; reconnecting");
       void reconnectLoop();
@@ -175,17 +233,32 @@ export async function runBridge(config: Config): Promise<void> {
       // Replay the client's own initialize so the daemon sees the same client; swallow the answer.
       reinitId = `${REINIT_PREFIX}${++reinitCount}`;
       socket.send(JSON.stringify({ ...initRequest, id: reinitId }));
-    } else markReady(false);
+    } else {
+      if (isReconnect) {
+        for (const listen of listens.values()) {
+          replayed.add((listen as { id: string | number }).id);
+          forward(listen);
+        }
+      }
+      markReady(false);
+    }
   }
 
   async function reconnectLoop() {
     let delay = 100;
+    const since = Date.now();
     while (!closing) {
       try {
         await connect(true);
         logger.warn("reconnected to the daemon");
         return;
       } catch (err) {
+        if (Date.now() - since > RECONNECT_GIVE_UP_MS) {
+          // Better a server the client shows as failed (with this on stderr) than one that never answers.
+          process.stderr.write(`patchbay: lost the daemon and could not reach or restart it for ${RECONNECT_GIVE_UP_MS / 1000} s: ${messageOf(err)}\n`);
+          shutdown(1);
+          return;
+        }
         logger.warn({ err: messageOf(err) }, "reconnect failed; retrying");
         await sleep(delay);
         delay = Math.min(delay * 2, 2_000);
