@@ -1,258 +1,689 @@
 /**
- * `npm run bench`: measurements, not tests. Every number is printed next to a baseline
- * measured in the same run on the same machine, so ratios stay meaningful on a noisy box.
+ * `npm run bench` — Patchbay against its baselines, in one run on one machine.
  *
- *  1. hot reload: write a plugin file → a connected client receives tools/list_changed (20 runs)
- *  2. idle RSS of the daemon with the example plugins loaded
- *  3. sequential calls/s and p50 per transport (same client loop), vs the bare SDK server
- *  4. Streamable HTTP throughput, sequential and 16-way concurrent, telemetry on vs off
+ *   npm run bench                 full run (about 6–10 minutes)
+ *   npm run bench -- --quick      shorter rows and fewer reloads (under two minutes)
+ *   npm run bench -- --smoke      a tiny workload for the test suite (seconds; numbers meaningless)
+ *   options: --sections capacity,latency,telemetry,memory   --out DIR (default bench/results)
+ *
+ * Every server runs in its own child process; the load clients run here. Every figure sits
+ * next to a baseline measured in the same run, as a ratio. The Markdown report goes to
+ * stdout (progress to stderr), and the report plus all raw figures to
+ * bench/results/<date>-<mode>.json (and .md).
+ *
+ * Sections:
+ *  capacity   autocannon (16 connections, a unique JSON-RPC id per request, answers checked)
+ *             against Patchbay (2025-era session, stateless 2026-07-28), the bare SDK v1
+ *             sessionful server, the SDK v2 `createMcpHandler` (both eras), a raw node:http
+ *             JSON-RPC echo (the ceiling) and supergateway; then a `ws` client with 16 in
+ *             flight against Patchbay /ws and a raw `ws` echo.
+ *  latency    the SDK client, sequential calls (p50/p99) and 16-way concurrent calls/s, on
+ *             every Patchbay transport and on the bare SDK over stdio (v1, v2) and HTTP.
+ *  telemetry  Patchbay Streamable HTTP capacity with telemetry on (default) and off.
+ *  memory     idle RSS with 1/20/100 example-size plugins and the cost per plugin; 1,000
+ *             idle sessions; RSS growth over 1,000 reloads; save → list_changed; tools/list
+ *             of 1,000 tools from 50 plugins.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { writeFileSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cpSync } from "node:fs";
-import { TempDir, EXAMPLE_PLUGINS, ROOT } from "../test/helpers/env.ts";
-import { startDaemonProcess, type RunningDaemon } from "../test/helpers/daemon.ts";
-import { httpClient, wsClient, sseClient, stdioClient, type RecordingClient } from "../test/helpers/clients.ts";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { chromium } from "playwright-core";
-import { existsSync } from "node:fs";
-import { pino } from "pino";
-import { startTelemetry } from "../daemon/telemetry/sdk.ts";
-import { startRequestSpan } from "../daemon/telemetry/instrumentation.ts";
+import { loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import { buildBaseline, snapshotDist, removeSnapshot, baselineCommand, CLI, ROOT, Temp, rssOf, threadsOf, sleep, startBaseline, startPatchbay, startSupergateway, waitLoaded, type Server } from "./lib/proc.ts";
+import { httpLoad, wsLoad, initializeSession, legacyCall, modernCall, probe, summarize, type HttpShape, type LoadResult } from "./lib/load.ts";
+import { httpClient, sseClient, stdioClient, wsClient, sequential, concurrent, type BenchClient } from "./lib/sdk.ts";
+import { PATCHBAY_ECHO, writeEchoPlugin, writeExamplePlugins, writeWidePlugins, examplePlugin } from "./lib/plugins.ts";
+import { machine, gitInfo, num, ms, ratio, x, mib, table } from "./lib/report.ts";
 
-const CHROMIUM = process.env.PATCHBAY_CHROMIUM ?? "/usr/bin/chromium";
+type Mode = "full" | "quick" | "smoke";
+const SECTIONS = ["capacity", "latency", "telemetry", "memory"] as const;
+type Section = (typeof SECTIONS)[number];
 
-const SEQ = Number(process.env.BENCH_SEQ ?? 1500);
-const CONC_TOTAL = Number(process.env.BENCH_CONC ?? 4000);
-const ECHO = `export default { tools: { echo: { input: { type: "object", properties: { text: { type: "string" } } }, handler: ({ text }) => text } } };\n`;
-
-function pct(sorted: number[], q: number) {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+interface Profile {
+  /** seconds per autocannon / ws row, and the discarded warm-up before it */
+  loadSeconds: number;
+  warmSeconds: number;
+  /** capacity rows to run (all when undefined) */
+  capacityRows?: string[];
+  latencyRows?: string[];
+  seqCalls: number;
+  /** warm-up before each latency row (JIT on both sides, connections) */
+  latencyWarmSeconds: number;
+  concSeconds: number;
+  /** telemetry on/off pairs; measured in alternating order */
+  telemetryPairs: number;
+  plugins: number[];
+  sessions: number;
+  reloads: number;
+  listChanged: number;
+  wide: { plugins: number; toolsEach: number; calls: number };
+  settleMs: number;
 }
-function fmt(n: number, d = 2) {
-  return n.toFixed(d);
-}
 
-async function sequential(client: Client, tool: string, n: number) {
-  for (let i = 0; i < 50; i++) await client.callTool({ name: tool, arguments: { text: "warm" } });
-  const lat: number[] = [];
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    const s = performance.now();
-    await client.callTool({ name: tool, arguments: { text: `hello ${i}` } });
-    lat.push(performance.now() - s);
+const PROFILES: Record<Mode, Profile> = {
+  full: { loadSeconds: 10, warmSeconds: 2, seqCalls: 2000, latencyWarmSeconds: 2, concSeconds: 5, telemetryPairs: 2, plugins: [1, 20, 100], sessions: 1000, reloads: 1000, listChanged: 50, wide: { plugins: 50, toolsEach: 20, calls: 200 }, settleMs: 2000 },
+  quick: {
+    loadSeconds: 3,
+    warmSeconds: 0.5,
+    seqCalls: 300,
+    latencyWarmSeconds: 0.5,
+    // the v2 HTTP row is context, not a baseline any ratio uses
+    latencyRows: ["sdk-v1-stdio", "sdk-v2-stdio", "sdk-v1-http", "patchbay-stdio-standalone", "patchbay-stdio-attached", "patchbay-http", "patchbay-sse", "patchbay-ws"],
+    concSeconds: 1,
+    telemetryPairs: 1,
+    plugins: [1, 20, 100],
+    sessions: 1000,
+    reloads: 60,
+    listChanged: 50,
+    wide: { plugins: 50, toolsEach: 20, calls: 50 },
+    settleMs: 500,
+  },
+  smoke: {
+    loadSeconds: 1,
+    warmSeconds: 0.2,
+    capacityRows: ["patchbay-2025-session", "patchbay-2026-stateless", "raw-http", "patchbay-ws"],
+    latencyRows: ["sdk-v1-http", "patchbay-http"],
+    seqCalls: 30,
+    latencyWarmSeconds: 0,
+    concSeconds: 0.3,
+    telemetryPairs: 1,
+    plugins: [1, 2],
+    sessions: 10,
+    reloads: 3,
+    listChanged: 3,
+    wide: { plugins: 2, toolsEach: 5, calls: 5 },
+    settleMs: 200,
+  },
+};
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    smoke: { type: "boolean", default: false },
+    out: { type: "string" },
+    sections: { type: "string" },
+  },
+});
+const mode: Mode = values.smoke ? "smoke" : values.quick ? "quick" : "full";
+const P = PROFILES[mode];
+/** The smoke run skips telemetry: it only has to prove the harness still works. */
+const defaultSections: readonly Section[] = mode === "smoke" ? ["capacity", "latency", "memory"] : SECTIONS;
+const selected = new Set<Section>(values.sections ? (values.sections.split(",").map((s) => s.trim()) as Section[]) : defaultSections);
+for (const s of selected) if (!SECTIONS.includes(s)) throw new Error(`unknown section "${s}"; known: ${SECTIONS.join(", ")}`);
+const outDir = values.out ?? join(ROOT, "bench", "results");
+
+const t0 = performance.now();
+const progress = (s: string) => process.stderr.write(`[bench +${((performance.now() - t0) / 1000).toFixed(1)}s] ${s}\n`);
+const md: string[] = [];
+const emit = (s = "") => {
+  md.push(s);
+  process.stdout.write(`${s}\n`);
+};
+
+/** Everything started here, so an error or Ctrl-C still stops it (each by its own pid). */
+const live = new Set<{ stop(): Promise<void> }>();
+async function using<T extends { stop(): Promise<void> }, R>(start: Promise<T>, fn: (s: T) => Promise<R>): Promise<R> {
+  const s = await start;
+  live.add(s);
+  try {
+    return await fn(s);
+  } finally {
+    live.delete(s);
+    const t = performance.now();
+    await s.stop();
+    const took = performance.now() - t;
+    if (took > 1000) progress(`(stopping a server took ${(took / 1000).toFixed(1)} s)`);
   }
-  const secs = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  return { perSec: n / secs, p50: pct(lat, 0.5), p99: pct(lat, 0.99) };
+}
+const temps = new Set<Temp>();
+function temp(prefix: string) {
+  const t = new Temp(prefix);
+  temps.add(t);
+  return t;
+}
+async function cleanup() {
+  await Promise.allSettled([...live].map((s) => s.stop()));
+  live.clear();
+  for (const t of temps) t.cleanup();
+  temps.clear();
+  removeSnapshot();
+}
+for (const sig of ["SIGINT", "SIGTERM"] as const)
+  process.once(sig, () => {
+    progress(`${sig}: stopping servers`);
+    void cleanup().then(() => process.exit(130));
+  });
+
+function errorText(err: unknown) {
+  return ((err as Error)?.message ?? String(err)).replace(/\s*\n\s*/g, " ⏎ ").slice(0, 600);
 }
 
-async function concurrent(client: Client, tool: string, total: number, width: number) {
+// ---------------------------------------------------------------- capacity
+
+interface CapacityRow extends Partial<LoadResult> {
+  id: string;
+  name: string;
+  patchbay: boolean;
+  probe?: { ok: boolean; status: number; detail: string };
+  error?: string;
+  vsSdkV1?: number | null;
+  vsRaw?: number | null;
+  vsSupergateway?: number | null;
+}
+
+function wantCapacity(id: string) {
+  return !P.capacityRows || P.capacityRows.includes(id);
+}
+
+async function measureHttp(rows: CapacityRow[], id: string, name: string, patchbay: boolean, makeShape: () => Promise<HttpShape>) {
+  if (!wantCapacity(id)) return;
+  progress(`capacity: ${name}`);
+  try {
+    const shape = await makeShape();
+    const p = await probe(shape);
+    if (P.warmSeconds > 0) await httpLoad(shape, { seconds: P.warmSeconds });
+    const r = await httpLoad(shape, { seconds: P.loadSeconds });
+    rows.push({ id, name, patchbay, probe: p, ...r });
+  } catch (err) {
+    rows.push({ id, name, patchbay, error: errorText(err) });
+  }
+}
+
+async function measureWs(rows: CapacityRow[], id: string, name: string, patchbay: boolean, url: string, tool: string) {
+  if (!wantCapacity(id)) return;
+  progress(`capacity: ${name}`);
+  try {
+    if (P.warmSeconds > 0) await wsLoad(url, tool, { seconds: P.warmSeconds });
+    rows.push({ id, name, patchbay, ...(await wsLoad(url, tool, { seconds: P.loadSeconds })) });
+  } catch (err) {
+    rows.push({ id, name, patchbay, error: errorText(err) });
+  }
+}
+
+async function sessionShape(url: string, tool: string) {
+  return legacyCall(url, tool, await initializeSession(url));
+}
+
+async function capacity() {
+  const http: CapacityRow[] = [];
+  const ws: CapacityRow[] = [];
+  const plugins = temp("patchbay-bench-echo-");
+  writeEchoPlugin(plugins.path);
+  const needPatchbay = ["patchbay-2025-session", "patchbay-2026-stateless", "patchbay-ws"].some(wantCapacity);
+  if (needPatchbay)
+    await using(startPatchbay(plugins.path), async (d) => {
+      await waitLoaded(d, 1);
+      const mcp = `${d.url}/mcp`;
+      await measureHttp(http, "patchbay-2025-session", "Patchbay, Streamable HTTP, 2025-11-25 session", true, () => sessionShape(mcp, PATCHBAY_ECHO));
+      await measureHttp(http, "patchbay-2026-stateless", "Patchbay, stateless 2026-07-28 requests", true, async () => modernCall(mcp, PATCHBAY_ECHO));
+      await measureWs(ws, "patchbay-ws", "Patchbay, WebSocket /ws (one connection)", true, `${d.url.replace(/^http/, "ws")}/ws`, PATCHBAY_ECHO);
+    });
+  if (wantCapacity("sdk-v1-session"))
+    await using(startBaseline("sdk-v1-http"), (s) => measureHttp(http, "sdk-v1-session", "bare SDK v1 McpServer + StreamableHTTPServerTransport, one session", false, () => sessionShape(s.url, "echo")));
+  if (wantCapacity("sdk-v2-modern") || wantCapacity("sdk-v2-legacy"))
+    await using(startBaseline("sdk-v2-http"), async (s) => {
+      await measureHttp(http, "sdk-v2-modern", "bare SDK v2 createMcpHandler, stateless 2026-07-28", false, async () => modernCall(s.url, "echo"));
+      await measureHttp(http, "sdk-v2-legacy", "bare SDK v2 createMcpHandler, 2025-era stateless fallback", false, () => sessionShape(s.url, "echo"));
+    });
+  if (wantCapacity("raw-http")) await using(startBaseline("raw-http"), (s) => measureHttp(http, "raw-http", "raw node:http JSON-RPC echo (ceiling)", false, () => sessionShape(s.url, "echo")));
+  if (wantCapacity("supergateway"))
+    await using(startSupergateway(), (s) => measureHttp(http, "supergateway", "supergateway 4, stateful Streamable HTTP → bare SDK v1 stdio", false, () => sessionShape(s.url, "echo")));
+  if (wantCapacity("raw-ws")) await using(startBaseline("raw-ws"), (s) => measureWs(ws, "raw-ws", "raw ws JSON-RPC echo (ceiling)", false, s.url, "echo"));
+
+  const by = (rows: CapacityRow[], id: string) => rows.find((r) => r.id === id && !r.error)?.okPerSec;
+  const v1 = by(http, "sdk-v1-session");
+  const raw = by(http, "raw-http");
+  const sg = by(http, "supergateway");
+  for (const r of http) Object.assign(r, { vsSdkV1: ratio(r.okPerSec, v1), vsRaw: ratio(r.okPerSec, raw), vsSupergateway: ratio(r.okPerSec, sg) });
+  const rawWs = by(ws, "raw-ws");
+  for (const r of ws) Object.assign(r, { vsRaw: ratio(r.okPerSec, rawWs), vsSdkV1: ratio(r.okPerSec, v1) });
+
+  emit(`## Server capacity: autocannon, 16 connections, ${P.loadSeconds} s per row after ${P.warmSeconds} s warm-up`);
+  emit();
+  emit("Echo tool, a unique JSON-RPC id on every request; *ok/s* counts 2xx answers carrying a JSON-RPC result. Ratios are ok/s against the same-run baselines. autocannon's latencies have 1 ms resolution.");
+  emit();
+  const capCells = (r: CapacityRow) =>
+    r.error
+      ? [`${r.patchbay ? "**" : ""}${r.name}${r.patchbay ? "**" : ""}`, "failed", "–", "–", "–", "–", "–", "–", "–", "–", "–"]
+      : [`${r.patchbay ? "**" : ""}${r.name}${r.patchbay ? "**" : ""}`, num(r.okPerSec), num(r.p50), num(r.p99), num(r.errors), num(r.timeouts), num(r.non2xx), num(r.rpcErrors), x(r.vsSdkV1), x(r.vsRaw), x(r.vsSupergateway)];
+  emit(table(["system", "ok/s", "p50 ms", "p99 ms", "errors", "timeouts", "non-2xx", "JSON-RPC errors", "× SDK v1", "× raw node:http", "× supergateway"], http.map(capCells)));
+  const notes = http.filter((r) => r.error || (r.probe && !r.probe.ok) || r.non2xx || r.rpcErrors || r.errors || r.timeouts);
+  if (notes.length) {
+    emit();
+    for (const r of notes) emit(`- ${r.name}: ${r.error ? `failed: ${r.error}` : `first answer: ${r.probe?.detail ?? "?"}${r.sample ? `; first failed answer under load: ${r.sample}` : ""}`}`);
+  }
+  emit();
+  emit(`### WebSocket capacity: one connection, 16 requests in flight, ${P.loadSeconds} s`);
+  emit();
+  emit(
+    table(
+      ["system", "ok/s", "p50 ms", "p99 ms", "errors", "unanswered", "JSON-RPC errors", "× raw ws", "× SDK v1 HTTP"],
+      ws.map((r) => (r.error ? [r.name, "failed", "–", "–", "–", "–", "–", "–", "–"] : [`${r.patchbay ? "**" : ""}${r.name}${r.patchbay ? "**" : ""}`, num(r.okPerSec), ms(r.p50), ms(r.p99), num(r.errors), num(r.timeouts), num(r.rpcErrors), x(r.vsRaw), x(r.vsSdkV1)])),
+    ),
+  );
+  for (const r of ws.filter((r) => r.error || r.rpcErrors)) emit(`- ${r.name}: ${r.error ?? r.sample}`);
+  emit();
+  return { http, websocket: ws };
+}
+
+// ---------------------------------------------------------------- latency
+
+interface LatencyRow {
+  id: string;
+  name: string;
+  patchbay: boolean;
+  seqPerSec?: number;
+  p50?: number;
+  p99?: number;
+  conc16PerSec?: number;
+  error?: string;
+  /** baseline id → { seq, conc16 } ratios */
+  ratios?: Record<string, { seq: number | null; conc16: number | null }>;
+}
+
+async function latency() {
+  const rows: LatencyRow[] = [];
+  const want = (id: string) => !P.latencyRows || P.latencyRows.includes(id);
+  const measure = async (id: string, name: string, patchbay: boolean, open: () => Promise<BenchClient>, tool: string) => {
+    if (!want(id)) return;
+    progress(`latency: ${name}`);
+    let c: BenchClient | undefined;
+    try {
+      c = await open();
+      const s = await sequential(c.client, tool, P.seqCalls, P.latencyWarmSeconds);
+      const conc16PerSec = await concurrent(c.client, tool, P.concSeconds, 16);
+      rows.push({ id, name, patchbay, seqPerSec: s.perSec, p50: s.p50, p99: s.p99, conc16PerSec });
+    } catch (err) {
+      rows.push({ id, name, patchbay, error: errorText(err) });
+    } finally {
+      await c?.close().catch(() => undefined);
+    }
+  };
+  const stdioBase = (kind: "sdk-v1-stdio" | "sdk-v2-stdio") => () => {
+    const { command, args } = baselineCommand(kind);
+    return stdioClient(command, args);
+  };
+  await measure("sdk-v1-stdio", "bare SDK v1 McpServer, stdio", false, stdioBase("sdk-v1-stdio"), "echo");
+  await measure("sdk-v2-stdio", "bare SDK v2 McpServer (serveStdio), stdio", false, stdioBase("sdk-v2-stdio"), "echo");
+  if (want("sdk-v1-http")) await using(startBaseline("sdk-v1-http"), (s) => measure("sdk-v1-http", "bare SDK v1 McpServer, Streamable HTTP session", false, () => httpClient(s.url), "echo"));
+  if (want("sdk-v2-http")) await using(startBaseline("sdk-v2-http"), (s) => measure("sdk-v2-http", "bare SDK v2 createMcpHandler, 2025-era fallback", false, () => httpClient(s.url), "echo"));
+
+  const plugins = temp("patchbay-bench-echo-");
+  writeEchoPlugin(plugins.path);
+  const standaloneHome = temp("patchbay-bench-home-");
+  const env = { PATCHBAY_LOG_LEVEL: "warn" };
+  await measure("patchbay-stdio-standalone", "Patchbay stdio --standalone", true, () => stdioClient(process.execPath, [CLI, "stdio", "--standalone", "--plugins", plugins.path], { ...env, PATCHBAY_HOME: standaloneHome.path }), PATCHBAY_ECHO);
+  if (["patchbay-stdio-attached", "patchbay-http", "patchbay-sse", "patchbay-ws"].some(want))
+    await using(startPatchbay(plugins.path), async (d) => {
+      await waitLoaded(d, 1);
+      await measure("patchbay-stdio-attached", "Patchbay stdio attached (bridge → daemon /ws)", true, () => stdioClient(process.execPath, [CLI, "stdio"], { ...env, PATCHBAY_HOME: d.home }), PATCHBAY_ECHO);
+      await measure("patchbay-http", "Patchbay Streamable HTTP", true, () => httpClient(`${d.url}/mcp`), PATCHBAY_ECHO);
+      await measure("patchbay-sse", "Patchbay legacy SSE", true, () => sseClient(`${d.url}/sse`), PATCHBAY_ECHO);
+      await measure("patchbay-ws", "Patchbay WebSocket", true, () => wsClient(`${d.url.replace(/^http/, "ws")}/ws`), PATCHBAY_ECHO);
+    });
+
+  const base = (id: string) => rows.find((r) => r.id === id && !r.error);
+  const against: Record<string, string[]> = {
+    "patchbay-stdio-standalone": ["sdk-v1-stdio", "sdk-v2-stdio"],
+    "patchbay-stdio-attached": ["sdk-v1-stdio", "sdk-v2-stdio"],
+    "patchbay-http": ["sdk-v1-http"],
+    "patchbay-sse": ["sdk-v1-http"],
+    "patchbay-ws": ["sdk-v1-http", "sdk-v1-stdio"],
+  };
+  const label: Record<string, string> = { "sdk-v1-stdio": "v1 stdio", "sdk-v2-stdio": "v2 stdio", "sdk-v1-http": "v1 HTTP" };
+  for (const r of rows) {
+    r.ratios = {};
+    for (const b of against[r.id] ?? []) r.ratios[b] = { seq: ratio(r.seqPerSec, base(b)?.seqPerSec), conc16: ratio(r.conc16PerSec, base(b)?.conc16PerSec) };
+  }
+  const ratioCell = (r: LatencyRow, k: "seq" | "conc16") =>
+    Object.entries(r.ratios ?? {})
+      .map(([b, v]) => `${x(v[k])} ${label[b]}`)
+      .join(" · ") || "–";
+
+  emit(`## Per-call latency: the SDK v1 client, ${num(P.seqCalls)} sequential calls, then 16 concurrent callers for ${P.concSeconds} s`);
+  emit();
+  emit("Each stdio row against the bare SDK over stdio (v1 and v2), each HTTP row against the bare SDK v1 over Streamable HTTP; WebSocket also against v1 stdio.");
+  emit();
+  emit(
+    table(
+      ["transport", "sequential calls/s", "p50 ms", "p99 ms", "16-way calls/s", "sequential ×", "16-way ×"],
+      rows.map((r) =>
+        r.error
+          ? [r.name, `failed: ${r.error}`, "–", "–", "–", "–", "–"]
+          : [`${r.patchbay ? "**" : ""}${r.name}${r.patchbay ? "**" : ""}`, num(r.seqPerSec), ms(r.p50), ms(r.p99), num(r.conc16PerSec), r.patchbay ? ratioCell(r, "seq") : "baseline", r.patchbay ? ratioCell(r, "conc16") : "baseline"],
+      ),
+    ),
+  );
+  emit();
+  return { rows };
+}
+
+// ---------------------------------------------------------------- telemetry
+
+async function telemetry() {
+  const plugins = temp("patchbay-bench-echo-");
+  writeEchoPlugin(plugins.path);
+  const runs: { telemetry: boolean; result?: LoadResult; error?: string }[] = [];
+  const order: boolean[] = [];
+  for (let i = 0; i < P.telemetryPairs; i++) order.push(...(i % 2 === 0 ? [true, false] : [false, true]));
+  for (const on of order) {
+    progress(`telemetry: ${on ? "on" : "off"}`);
+    try {
+      await using(startPatchbay(plugins.path, { PATCHBAY_TELEMETRY: String(on) }), async (d) => {
+        await waitLoaded(d, 1);
+        const shape = await sessionShape(`${d.url}/mcp`, PATCHBAY_ECHO);
+        if (P.warmSeconds > 0) await httpLoad(shape, { seconds: P.warmSeconds });
+        runs.push({ telemetry: on, result: await httpLoad(shape, { seconds: P.loadSeconds }) });
+      });
+    } catch (err) {
+      runs.push({ telemetry: on, error: errorText(err) });
+    }
+  }
+  const mean = (on: boolean) => {
+    const xs = runs.filter((r) => r.telemetry === on && r.result).map((r) => r.result!.okPerSec);
+    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+  };
+  const on = mean(true);
+  const off = mean(false);
+  const r = ratio(on, off);
+  emit(`## Telemetry: Patchbay Streamable HTTP capacity (2025 session, autocannon as above), telemetry on (default) vs off (PATCHBAY_TELEMETRY=false)`);
+  emit();
+  emit(`${P.telemetryPairs} pair(s) of ${P.loadSeconds} s rows in alternating order; mean ok/s.`);
+  emit();
+  emit(table(["telemetry on ok/s", "telemetry off ok/s", "on ÷ off", "overhead"], [[num(on), num(off), x(r), r === null ? "–" : `${((1 - r) * 100).toFixed(1)} %`]]));
+  for (const e of runs.filter((r) => r.error)) emit(`- telemetry ${e.telemetry ? "on" : "off"} failed: ${e.error}`);
+  const bad = runs.filter((r) => r.result && (r.result.non2xx || r.result.errors || r.result.rpcErrors || r.result.timeouts));
+  for (const b of bad) emit(`- telemetry ${b.telemetry ? "on" : "off"}: ${b.result!.non2xx} non-2xx, ${b.result!.errors} errors, ${b.result!.rpcErrors} JSON-RPC errors, ${b.result!.timeouts} timeouts`);
+  emit();
+  return { runs: runs.map((r) => ({ telemetry: r.telemetry, error: r.error, ...r.result })), onOkPerSec: on, offOkPerSec: off, ratio: r };
+}
+
+// ---------------------------------------------------------------- memory
+
+/** Median of three VmRSS samples 100 ms apart. */
+async function rss(pid: number) {
+  const xs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    if (i) await sleep(100);
+    xs.push(rssOf(pid));
+  }
+  return xs.sort((a, b) => a - b)[1];
+}
+
+/** `n` 2025-era sessions opened over raw HTTP, 16 at a time. */
+async function openSessions(url: string, n: number) {
   let next = 0;
-  const t0 = performance.now();
+  let failed = 0;
+  let firstError: string | undefined;
   await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < total) {
+    Array.from({ length: 16 }, async () => {
+      while (next < n) {
         next++;
-        await client.callTool({ name: tool, arguments: { text: "x" } });
+        try {
+          await initializeSession(url);
+        } catch (err) {
+          failed++;
+          firstError ??= errorText(err);
+        }
       }
     }),
   );
-  return total / ((performance.now() - t0) / 1000);
+  return { opened: n - failed, failed, firstError };
 }
 
-/** The official SDK's own McpServer over Streamable HTTP, as the baseline. */
-async function startBaseline(): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench", "baseline-server.ts")], { stdio: ["ignore", "pipe", "inherit"], cwd: ROOT });
-  const url = await new Promise<string>((resolve) => {
-    proc.stdout!.setEncoding("utf8").on("data", (d: string) => {
-      const m = /listening (http:\/\/\S+)/.exec(d);
-      if (m) resolve(m[1]);
+async function memory() {
+  const out: {
+    baseline?: Record<string, unknown>;
+    idle: Record<string, unknown>;
+    marginalPerPlugin?: number | null;
+    sessions?: Record<string, unknown>;
+    reloads?: Record<string, unknown>;
+    listChanged?: Record<string, unknown>;
+    toolsList?: Record<string, unknown>;
+  } = { idle: {} };
+  const rows: (string | number)[][] = [];
+  const note: string[] = [];
+
+  // the bare SDK v1 HTTP server: idle, and with the same number of idle sessions
+  progress("memory: bare SDK v1 idle and sessions");
+  let sdkIdle: number | null = null;
+  let sdkSessions: number | null = null;
+  try {
+    await using(startBaseline("sdk-v1-http"), async (s) => {
+      await sleep(P.settleMs);
+      sdkIdle = await rss(s.pid);
+      const o = await openSessions(s.url, P.sessions);
+      await sleep(P.settleMs);
+      sdkSessions = (await rss(s.pid)) - sdkIdle;
+      out.baseline = { system: "sdk-v1-http", idleRss: sdkIdle, sessions: o, sessionsRssDelta: sdkSessions };
     });
-  });
-  return { url, proc };
-}
-
-async function rawHttpClient(url: string) {
-  const c = new Client({ name: "bench", version: "1" });
-  await c.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: (u, init) => fetch(u, { ...init, signal: undefined }) }));
-  return c;
-}
-
-function rssOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) * 1024;
-}
-
-async function benchReload(d: RunningDaemon, dir: TempDir, c: RecordingClient) {
-  const times: number[] = [];
-  for (let i = 0; i < 20; i++) {
-    const n = c.count("notifications/tools/list_changed");
-    const t0 = performance.now();
-    writeFileSync(dir.join(`reload${i}.mjs`), `export default { tools: { t${i}: { handler: () => "${i}" } } };\n`);
-    await c.waitNotification("notifications/tools/list_changed", n + 1);
-    times.push(performance.now() - t0);
+  } catch (err) {
+    out.baseline = { system: "sdk-v1-http", error: errorText(err) };
   }
-  for (let i = 0; i < 20; i++) rmSync(dir.join(`reload${i}.mjs`));
-  times.sort((a, b) => a - b);
-  return { median: pct(times, 0.5), worst: times[times.length - 1], best: times[0] };
+
+  // Patchbay idle with N example-size plugins (the smallest N also holds the idle sessions)
+  const idle: Record<number, number> = {};
+  let sessionsDelta: number | null = null;
+  for (const n of P.plugins) {
+    progress(`memory: Patchbay idle with ${n} plugins`);
+    const dir = temp(`patchbay-bench-plugins${n}-`);
+    writeExamplePlugins(dir.path, n);
+    try {
+      // Room for the idle sessions: one transport may hold only a share (75 %) of the table.
+      await using(startPatchbay(dir.path, { PATCHBAY_MAX_SESSIONS: String(P.sessions * 2 + 100) }), async (d) => {
+        const t0 = performance.now();
+        await waitLoaded(d, n);
+        const loadMs = performance.now() - t0;
+        await sleep(P.settleMs);
+        idle[n] = await rss(d.pid);
+        out.idle[n] = { plugins: n, tools: n * 5, rss: idle[n], threads: threadsOf(d.pid), loadedAfterListeningMs: Math.round(loadMs) };
+        if (n === P.plugins[0]) {
+          progress(`memory: ${P.sessions} idle sessions`);
+          const o = await openSessions(`${d.url}/mcp`, P.sessions);
+          await sleep(P.settleMs);
+          const h = (await (await fetch(`${d.url}/healthz`)).json()) as { sessions?: { open?: number } };
+          sessionsDelta = (await rss(d.pid)) - idle[n];
+          out.sessions = { requested: P.sessions, ...o, openPerHealthz: h.sessions?.open, rssDelta: sessionsDelta, baselineRssDelta: sdkSessions };
+          if (o.failed) note.push(`${o.failed} of ${P.sessions} sessions failed to open: ${o.firstError}`);
+        }
+      });
+    } catch (err) {
+      out.idle[n] = { plugins: n, error: errorText(err) };
+      note.push(`idle with ${n} plugins failed: ${errorText(err)}`);
+    }
+  }
+  const lo = P.plugins[0];
+  const hi = P.plugins[P.plugins.length - 1];
+  const marginal = idle[lo] !== undefined && idle[hi] !== undefined ? (idle[hi] - idle[lo]) / (hi - lo) : null;
+  out.marginalPerPlugin = marginal;
+  for (const n of P.plugins) rows.push([`idle RSS, ${n} example-size plugin${n === 1 ? "" : "s"} (5 tools each)`, mib(idle[n]), `bare SDK v1 HTTP server idle: ${mib(sdkIdle)}`, x(ratio(idle[n], sdkIdle)), n === 100 ? "< 400 MB" : ""]);
+  rows.push([`marginal idle RSS per plugin, (RSS${hi} − RSS${lo}) / ${hi - lo}`, mib(marginal, 1), "–", "–", "≤ 3 MB"]);
+  rows.push([`${num(P.sessions)} open idle sessions (2025-era initialize over raw HTTP), RSS over idle`, mib(sessionsDelta), `bare SDK v1, same sessions: ${mib(sdkSessions)}`, x(ratio(sessionsDelta, sdkSessions)), P.sessions === 1000 ? "≤ 100 MB" : ""]);
+
+  // reloads: rewrite one plugin file, wait for tools/list_changed each time
+  progress(`memory: ${P.reloads} reloads`);
+  const rdir = temp("patchbay-bench-reload-");
+  const file = join(rdir.path, "reload.ts");
+  writeFileSync(file, examplePlugin("reload", "initial"));
+  try {
+    await using(startPatchbay(rdir.path), async (d) => {
+      await waitLoaded(d, 1);
+      const c = await httpClient(`${d.url}/mcp`);
+      try {
+        const reload = async (salt: string) => {
+          const n = c.count("notifications/tools/list_changed");
+          const t0 = performance.now();
+          writeFileSync(file, examplePlugin("reload", salt));
+          await c.waitFor("notifications/tools/list_changed", n + 1, 5_000);
+          return performance.now() - t0;
+        };
+        for (let i = 0; i < Math.min(5, P.reloads); i++) await reload(`warm${i}`);
+        await sleep(P.settleMs * 2);
+        const before = await rss(d.pid);
+        const lat: number[] = [];
+        const misses: string[] = [];
+        const t0 = performance.now();
+        let done = 0;
+        for (; done < P.reloads && misses.length < 3; done++) {
+          try {
+            lat.push(await reload(String(done)));
+          } catch (err) {
+            // Say what the daemon thinks of the plugin, then go on: the next save reloads it again.
+            const h = (await (await fetch(`${d.url}/healthz`)).json().catch(() => ({}))) as { plugins?: { name: string; status: string; lastError?: unknown }[] };
+            const p = h.plugins?.find((x) => x.name === "reload");
+            misses.push(`reload #${done + 1}: ${errorText(err)}; /healthz says ${p ? `${p.status}${p.lastError ? ` (${JSON.stringify(p.lastError).slice(0, 200)})` : ""}` : "no such plugin"}`);
+          }
+        }
+        for (const m of misses) note.push(m);
+        if (misses.length >= 3) note.push(`reloads stopped after ${done} saves: 3 saves without tools/list_changed`);
+        const seconds = (performance.now() - t0) / 1000;
+        await sleep(P.settleMs * 2);
+        const after = await rss(d.pid);
+        const first = summarize(lat.slice(0, P.listChanged));
+        out.reloads = { requested: P.reloads, done, missed: misses, seconds, rssBefore: before, rssAfter: after, growth: after - before, latencyAll: summarize(lat) };
+        out.listChanged = { ...first, unit: "ms" };
+        rows.push([`RSS growth over ${num(done)} saves of one plugin${misses.length ? ` (${misses.length} without list_changed)` : ""}`, mib(after - before, 1), `before: ${mib(before)}, after: ${mib(after)}`, "–", P.reloads >= 1000 ? "< 20 MB" : "< 20 MB per 1,000"]);
+        rows.push([`file save → tools/list_changed at an SDK client, p50 / p99 of ${first.n}`, `${ms(first.p50)} / ${ms(first.p99)} ms`, "–", "–", "< 100 / < 200 ms"]);
+      } finally {
+        await c.close().catch(() => undefined);
+      }
+    });
+  } catch (err) {
+    note.push(`reloads failed: ${errorText(err)}`);
+    out.reloads = { error: errorText(err) };
+  }
+
+  // tools/list with many tools, one page, timed at the client
+  const total = P.wide.plugins * P.wide.toolsEach;
+  progress(`memory: tools/list of ${total} tools`);
+  const listTimes = async (c: BenchClient) => {
+    for (let i = 0; i < Math.min(10, P.wide.calls); i++) await c.client.listTools();
+    const lat: number[] = [];
+    let count = 0;
+    for (let i = 0; i < P.wide.calls; i++) {
+      const t0 = performance.now();
+      const r = await c.client.listTools();
+      lat.push(performance.now() - t0);
+      count = r.tools.length;
+      if (r.nextCursor) throw new Error(`tools/list was paginated (${count} tools in the first page)`);
+    }
+    return { ...summarize(lat), tools: count };
+  };
+  let pbList: { p50: number; p99: number; tools: number } | undefined;
+  let sdkList: { p50: number; p99: number; tools: number } | undefined;
+  const wdir = temp("patchbay-bench-wide-");
+  writeWidePlugins(wdir.path, P.wide.plugins, P.wide.toolsEach);
+  try {
+    await using(startPatchbay(wdir.path, { PATCHBAY_PAGE_SIZE: String(Math.max(total, 1)) }), async (d) => {
+      await waitLoaded(d, P.wide.plugins);
+      const c = await httpClient(`${d.url}/mcp`);
+      try {
+        pbList = await listTimes(c);
+      } finally {
+        await c.close().catch(() => undefined);
+      }
+    });
+  } catch (err) {
+    note.push(`Patchbay tools/list failed: ${errorText(err)}`);
+  }
+  try {
+    await using(startBaseline("sdk-v1-http", { tools: total }), async (s) => {
+      const c = await httpClient(s.url);
+      try {
+        sdkList = await listTimes(c);
+      } finally {
+        await c.close().catch(() => undefined);
+      }
+    });
+  } catch (err) {
+    note.push(`bare SDK tools/list failed: ${errorText(err)}`);
+  }
+  out.toolsList = { patchbay: pbList, baseline: sdkList, ratio: ratio(pbList?.p50, sdkList?.p50), plugins: P.wide.plugins, toolsEach: P.wide.toolsEach, pageSize: total, calls: P.wide.calls };
+  rows.push([
+    `tools/list of ${num(total)} tools from ${P.wide.plugins} plugins, one page (PATCHBAY_PAGE_SIZE=${total}), p50 / p99 at the client`,
+    pbList ? `${ms(pbList.p50)} / ${ms(pbList.p99)} ms (${num(pbList.tools)} tools)` : "failed",
+    sdkList ? `bare SDK v1, ${num(sdkList.tools)} tools: ${ms(sdkList.p50)} / ${ms(sdkList.p99)} ms` : "failed",
+    x(ratio(pbList?.p50, sdkList?.p50)),
+    "< 5 ms in the daemon",
+  ]);
+
+  emit("## Memory and reloads");
+  emit();
+  emit("RSS is VmRSS of the daemon process (plugin workers are threads in it), median of three samples after a settle time. Ratios here are Patchbay ÷ baseline (lower is better).");
+  emit();
+  emit(table(["figure", "Patchbay", "same-run baseline", "ratio", "target (issue 10)"], rows));
+  for (const n of note) emit(`- ${n}`);
+  emit();
+  return out;
 }
 
-/** Host-side cost of one request's telemetry (span, worker child span, metrics), in µs. */
-function telemetryCost(n: number): number {
-  const session = { id: "s1", transport: "streamable-http" as const, startedAt: Date.now(), lastActivityAt: 0, calls: 0, errors: 0, protocolVersion: "2025-11-25" };
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    const s = startRequestSpan({ method: "tools/call", target: "x__y", attributes: { "gen_ai.tool.name": "x__y", "gen_ai.operation.name": "execute_tool", "patchbay.plugin.name": "x" }, session, requestId: i });
-    const now = performance.timeOrigin + performance.now();
-    s.addWorkerSpan({ name: "plugin tool y", traceId: "0".repeat(31) + "1", spanId: "0".repeat(15) + "1", startTime: now - 0.2, endTime: now, ok: true, attributes: { "patchbay.plugin.name": "x" } });
-    s.end();
-  }
-  return ((performance.now() - t0) * 1000) / n;
-}
+// ---------------------------------------------------------------- main
 
 async function main() {
-  const out: string[] = [];
-  const log = (s: string) => {
-    out.push(s);
-    console.log(s);
-  };
-  log(`# Patchbay bench — ${new Date().toISOString()} — node ${process.version}, ${SEQ} sequential calls per row`);
-
-  // 0: what telemetry costs the host per request, measured in this process
-  {
-    telemetryCost(2000);
-    const off = telemetryCost(20000);
-    const t = await startTelemetry({ logger: pino({ level: "silent" }) });
-    telemetryCost(2000);
-    const on = telemetryCost(20000);
-    await t.shutdown();
-    log(`\n## Telemetry cost per request on the host (span + worker child span + duration metric + dashboard store)`);
-    log(`no SDK (API no-ops): ${fmt(off, 1)} µs; SDK with dashboard store and Prometheus reader: ${fmt(on, 1)} µs`);
+  const started = performance.now();
+  const date = new Date();
+  buildBaseline();
+  const cli = await snapshotDist();
+  progress(`Patchbay: ${cli} (a copy of dist/ taken now, removed at the end)`);
+  const m = machine();
+  const git = gitInfo();
+  const reduced =
+    mode === "full"
+      ? []
+      : [
+          `${P.loadSeconds} s per capacity and WebSocket row (full: ${PROFILES.full.loadSeconds} s) after ${P.warmSeconds} s warm-up (full: ${PROFILES.full.warmSeconds} s)`,
+          `${P.seqCalls} sequential calls and ${P.concSeconds} s of 16-way calls per latency row (full: ${PROFILES.full.seqCalls} and ${PROFILES.full.concSeconds} s)`,
+          `${P.telemetryPairs} telemetry on/off pair (full: ${PROFILES.full.telemetryPairs})`,
+          `RSS growth over ${P.reloads} reloads (full: ${PROFILES.full.reloads})`,
+          `tools/list timed over ${P.wide.calls} calls (full: ${PROFILES.full.wide.calls})`,
+          ...(mode === "quick" ? ["no latency row for the SDK v2 createMcpHandler over HTTP (context only)"] : []),
+          ...(mode === "smoke" ? [`plugins ${P.plugins.join("/")}, ${P.sessions} sessions, ${P.wide.plugins * P.wide.toolsEach} tools listed, only some rows: numbers are meaningless`] : []),
+        ];
+  emit(`# Patchbay bench — ${mode} run`);
+  emit();
+  emit(`${date.toISOString()} · commit ${git.short}${git.dirty ? " (with uncommitted changes)" : ""} · Node ${m.node} · ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB · ${m.platform}`);
+  if (reduced.length) {
+    emit();
+    emit(`Reduced in this ${mode} run: ${reduced.join("; ")}.`);
   }
+  emit();
 
-  // 1 + 2: reload latency and idle RSS with the example plugins
-  {
-    const dir = new TempDir("patchbay-bench-");
-    cpSync(EXAMPLE_PLUGINS, dir.path, { recursive: true });
-    const d = await startDaemonProcess({ plugins: dir.path, env: { PATCHBAY_LOG_LEVEL: "warn" } });
-    await new Promise((r) => setTimeout(r, 1500));
-    const rss = rssOf(d.proc.pid!);
-    const c = await httpClient(d.url);
-    const r = await benchReload(d, dir, c);
-    log(`\n## Hot reload: file written → client got tools/list_changed (20 runs, Streamable HTTP client)`);
-    log(`median ${fmt(r.median, 0)} ms, worst ${fmt(r.worst, 0)} ms, best ${fmt(r.best, 0)} ms (includes chokidar's 40 ms awaitWriteFinish window and the 20 ms debounce)`);
-    log(`\n## Idle daemon RSS with the 3 example plugins loaded (one process; plugin workers are threads inside it)`);
-    log(`${fmt(rss / 1024 / 1024, 1)} MiB`);
-    await c.close();
-    await d.stop();
-    dir.cleanup();
-  }
-
-  // 3: per transport, same client loop, vs the bare SDK server
-  const dir = new TempDir("patchbay-bench-echo-");
-  dir.file("bench.mjs", ECHO);
-  const baseline = await startBaseline();
-  const baseClient = await rawHttpClient(baseline.url);
-  const base = await sequential(baseClient, "echo", SEQ);
-  log(`\n## Sequential calls per transport (echo tool; ratio = calls/s ÷ bare SDK McpServer over Streamable HTTP)`);
-  log(`| transport | calls/s | p50 ms | p99 ms | ratio |`);
-  log(`|---|---|---|---|---|`);
-  log(`| bare SDK McpServer, Streamable HTTP (baseline) | ${fmt(base.perSec, 0)} | ${fmt(base.p50)} | ${fmt(base.p99)} | 1.00 |`);
-  const d = await startDaemonProcess({ plugins: dir.path, env: { PATCHBAY_LOG_LEVEL: "warn" } });
-  const home = d.home;
-  for (const [name, make] of [
-    ["patchbay Streamable HTTP", () => httpClient(d.url, { isolateAbort: true })],
-    ["patchbay WebSocket", () => wsClient(d.url)],
-    ["patchbay legacy SSE", () => sseClient(d.url)],
-    ["patchbay stdio attached (bridge → /ws)", () => stdioClient([], { PATCHBAY_HOME: home, PATCHBAY_LOG_LEVEL: "warn" })],
-    ["patchbay stdio standalone", () => stdioClient(["--standalone", "--plugins", dir.path], { PATCHBAY_HOME: home, PATCHBAY_LOG_LEVEL: "warn" })],
-  ] as const) {
-    const c = await make();
-    const r = await sequential(c.client, "bench__echo", SEQ);
-    log(`| ${name} | ${fmt(r.perSec, 0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.perSec / base.perSec)} |`);
-    await c.close();
-  }
-  await d.stop();
-
-  // 4: telemetry on vs off, sequential and 16-way concurrent over Streamable HTTP
-  log(`\n## Streamable HTTP throughput, telemetry on vs off (one session; ${CONC_TOTAL} calls for the concurrent rows)`);
-  log(`| server | sequential calls/s | 16-way calls/s |`);
-  log(`|---|---|---|`);
-  const baseConc = await concurrent(baseClient, "echo", CONC_TOTAL, 16);
-  log(`| bare SDK McpServer (baseline) | ${fmt(base.perSec, 0)} | ${fmt(baseConc, 0)} |`);
-  // Alternate on/off over three rounds and take medians: a single pair is at the mercy of
-  // whatever else the machine does in that minute.
-  const runs: Record<string, { seq: number[]; conc: number[] }> = { true: { seq: [], conc: [] }, false: { seq: [], conc: [] } };
-  for (let round = 0; round < 3; round++) {
-    for (const telemetry of round % 2 === 0 ? ["true", "false"] : ["false", "true"]) {
-      const dd = await startDaemonProcess({ plugins: dir.path, env: { PATCHBAY_LOG_LEVEL: "warn", PATCHBAY_TELEMETRY: telemetry } });
-      const c = await httpClient(dd.url, { isolateAbort: true });
-      runs[telemetry].seq.push((await sequential(c.client, "bench__echo", Math.round(SEQ / 2))).perSec);
-      runs[telemetry].conc.push(await concurrent(c.client, "bench__echo", CONC_TOTAL, 16));
-      await c.close();
-      await dd.stop();
+  const result: Record<string, unknown> = { mode, date: date.toISOString(), machine: m, git, patchbayCli: cli, settings: P, reduced, sections: [...selected] };
+  const failures: { section: string; error: string }[] = [];
+  const runners: Record<Section, () => Promise<unknown>> = { capacity, latency, telemetry, memory };
+  const sectionSeconds: Record<string, number> = {};
+  for (const s of SECTIONS) {
+    if (!selected.has(s)) continue;
+    const t0 = performance.now();
+    try {
+      result[s] = await runners[s]();
+      sectionSeconds[s] = Math.round((performance.now() - t0) / 100) / 10;
+      progress(`${s} took ${sectionSeconds[s]} s`);
+    } catch (err) {
+      failures.push({ section: s, error: errorText(err) });
+      emit(`## ${s}: failed — ${errorText(err)}`);
+      emit();
+      result[s] = { error: errorText(err) };
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const results = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, { seq: median(v.seq), conc: median(v.conc) }]));
-  for (const t of ["true", "false"]) log(`| patchbay, telemetry ${t === "true" ? "on" : "off"} (median of 3) | ${fmt(results[t].seq, 0)} | ${fmt(results[t].conc, 0)} |`);
-  log(`telemetry overhead (on ÷ off): sequential ${fmt(results.true.seq / results.false.seq)}, 16-way ${fmt(results.true.conc / results.false.conc)}`);
-  log(`patchbay (telemetry on) ÷ bare SDK: sequential ${fmt(results.true.seq / base.perSec)}, 16-way ${fmt(results.true.conc / baseConc)}`);
-
-  await baseClient.close();
-  baseline.proc.kill("SIGTERM");
-
-  // 5: the dashboard in Chromium while calls flow as fast as the daemon takes them
-  if (existsSync(CHROMIUM)) {
-    const dd = await startDaemonProcess({ plugins: dir.path, env: { PATCHBAY_LOG_LEVEL: "warn" } });
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
-    const page = await browser.newPage({ viewport: { width: 1300, height: 1300 } });
-    await page.goto(dd.url);
-    const cdp = await page.context().newCDPSession(page);
-    await cdp.send("Performance.enable");
-    const heap = async () => ((await cdp.send("Performance.getMetrics")).metrics.find((m) => m.name === "JSHeapUsedSize")?.value ?? 0) / 1024 / 1024;
-    const frame = async () => {
-      const t0 = performance.now();
-      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))));
-      return performance.now() - t0;
-    };
-    const clients = await Promise.all([httpClient(dd.url, { isolateAbort: true }), httpClient(dd.url, { isolateAbort: true })]);
-    let calls = 0;
-    let stop = false;
-    const load = clients.flatMap((c) =>
-      Array.from({ length: 16 }, async () => {
-        while (!stop) {
-          await c.client.callTool({ name: "bench__echo", arguments: { text: "x" } });
-          calls++;
-        }
-      }),
-    );
-    log(`\n## Dashboard in Chromium under load (2 sessions × 16 concurrent callers, 20 s)`);
-    log(`| t (s) | calls/s since last | JS heap MiB | frame round-trip ms |`);
-    log(`|---|---|---|---|`);
-    log(`| 0 | – | ${fmt(await heap(), 1)} | ${fmt(await frame(), 1)} |`);
-    let last = 0;
-    for (let t = 4; t <= 20; t += 4) {
-      await new Promise((r) => setTimeout(r, 4_000));
-      const rate = (calls - last) / 4;
-      last = calls;
-      log(`| ${t} | ${fmt(rate, 0)} | ${fmt(await heap(), 1)} | ${fmt(await frame(), 1)} |`);
-    }
-    stop = true;
-    await Promise.all(load);
-    const shown = await page.locator('#tools-table tr[data-tool="bench__echo"] td.calls').textContent();
-    log(`tools table shows ${shown} calls for bench__echo (sent ${calls} in the load phase)`);
-    await Promise.all(clients.map((c) => c.close()));
-    await browser.close();
-    await dd.stop();
-  } else log(`\n(dashboard under load: skipped, no Chromium at ${CHROMIUM})`);
-  dir.cleanup();
+  result.failures = failures;
+  result.sectionSeconds = sectionSeconds;
+  result.seconds = Math.round((performance.now() - started) / 100) / 10;
+  const loadEnd = loadavg().map((v) => Math.round(v * 100) / 100);
+  (result.machine as Record<string, unknown>).loadAvgAtEnd = loadEnd;
+  const busy = Math.max(m.loadAvgAtStart[0], loadEnd[0]) > m.cores * 0.5;
+  emit(`_${mode} run took ${result.seconds} s; load average (1 min) ${m.loadAvgAtStart[0]} at the start, ${loadEnd[0]} at the end${busy ? ` — **the machine was busy with other work (${m.cores} cores): figures are unreliable**` : ""}._`);
+  result.markdown = md.join("\n");
+  mkdirSync(outDir, { recursive: true });
+  const stamp = date.toISOString().replace(/[:]/g, "-").replace(/\..+/, "");
+  const base = join(outDir, `${stamp}-${mode}`);
+  writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + "\n");
+  writeFileSync(`${base}.md`, md.join("\n") + "\n");
+  progress(`wrote ${base}.json and .md`);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+main()
+  .catch((err) => {
+    process.stderr.write(`bench failed: ${(err as Error)?.stack ?? err}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => cleanup());

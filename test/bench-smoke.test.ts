@@ -1,0 +1,60 @@
+/**
+ * `npm run bench` must not rot: run the harness on its tiny `--smoke` workload and check that
+ * it printed the report and wrote JSON with the expected shape. No timing assertions: the
+ * numbers of a smoke run mean nothing.
+ */
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT, TempDir } from "./helpers/env.ts";
+
+const out = new TempDir("patchbay-bench-smoke-");
+after(() => out.cleanup());
+
+test("bench --smoke prints the Markdown report and writes its JSON", { timeout: 90_000 }, async () => {
+  const proc = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench", "run.ts"), "--smoke", "--out", out.path], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  proc.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
+  proc.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
+  const [code] = await once(proc, "close");
+  assert.equal(code, 0, `bench --smoke exited with ${code}:\n${stderr.slice(-3000)}`);
+
+  for (const heading of ["# Patchbay bench — smoke run", "## Server capacity", "### WebSocket capacity", "## Per-call latency", "## Memory and reloads"]) {
+    assert.ok(stdout.includes(heading), `report lacks "${heading}":\n${stdout}`);
+  }
+  assert.match(stdout, /^\| system \| ok\/s \|/m, "capacity table header");
+  assert.match(stdout, /^\|---\|/m, "a Markdown table");
+
+  const files = readdirSync(out.path);
+  const json = files.find((f) => f.endsWith("-smoke.json"));
+  assert.ok(json, `no JSON written; files: ${files.join(", ")}`);
+  assert.ok(files.some((f) => f.endsWith("-smoke.md")), "no .md written");
+  const r = JSON.parse(readFileSync(join(out.path, json), "utf8"));
+
+  assert.equal(r.mode, "smoke");
+  for (const k of ["cpu", "cores", "memGiB", "node"]) assert.ok(k in r.machine, `machine.${k}`);
+  assert.equal(typeof r.git.commit, "string");
+  assert.ok(!Number.isNaN(Date.parse(r.date)), "date");
+  assert.ok(Array.isArray(r.reduced) && r.reduced.length > 0, "a reduced run says what it reduced");
+  assert.ok(Array.isArray(r.failures), "failures listed");
+  assert.equal(typeof r.markdown, "string");
+
+  const ids = (rows: { id: string }[]) => rows.map((x) => x.id).sort();
+  assert.ok(Array.isArray(r.capacity?.http), `capacity section: ${JSON.stringify(r.failures)}`);
+  assert.deepEqual(ids(r.capacity.http), ["patchbay-2025-session", "patchbay-2026-stateless", "raw-http"]);
+  assert.deepEqual(ids(r.capacity.websocket), ["patchbay-ws"]);
+  for (const row of [...r.capacity.http, ...r.capacity.websocket]) {
+    assert.ok("error" in row || ["okPerSec", "p50", "p99", "errors", "timeouts", "non2xx", "rpcErrors"].every((k) => k in row), `capacity row ${row.id} has its figures`);
+    assert.ok("vsSdkV1" in row && "vsRaw" in row, `capacity row ${row.id} has its ratios`);
+  }
+  assert.deepEqual(ids(r.latency.rows), ["patchbay-http", "sdk-v1-http"]);
+  const pbHttp = r.latency.rows.find((x: { id: string }) => x.id === "patchbay-http");
+  assert.ok("error" in pbHttp || ("seqPerSec" in pbHttp && "conc16PerSec" in pbHttp && "sdk-v1-http" in pbHttp.ratios), "latency row with ratio");
+
+  for (const k of ["baseline", "idle", "marginalPerPlugin", "sessions", "reloads", "listChanged", "toolsList"]) assert.ok(k in r.memory, `memory.${k}`);
+  assert.deepEqual(Object.keys(r.memory.idle).sort(), ["1", "2"]);
+});
