@@ -49,9 +49,166 @@ export interface PluginContext {
   readonly log: PluginLogger;
   /** Tell every connected client that this plugin's resource list changed. */
   resourcesChanged(): void;
+  /**
+   * Tell the clients subscribed to `uri` that its content changed: they get
+   * `notifications/resources/updated` (`resources/subscribe` in the 2025 era, a
+   * `subscriptions/listen` stream in 2026-07-28); nobody else hears of it. Calls for one URI
+   * close together are merged into one notice. Usable from `setup` (e.g. from a file
+   * watcher) as well as from handlers.
+   *
+   * @throws TypeError when `uri` is not a non-empty string
+   */
+  resourceUpdated(uri: string): void;
 }
 
-/** What a handler receives besides its arguments. */
+/** A JSON object, as MCP messages carry them. */
+export type JsonObject = { [key: string]: unknown };
+
+/** Options of {@link CallContext.sample}, {@link CallContext.elicit} and {@link CallContext.roots}. */
+export interface ClientRequestOptions {
+  /**
+   * Names this request within the handler run. In the 2026-07-28 revision it is the key of
+   * the question in the `input_required` result (`inputRequests[key]`) and of the client's
+   * answer (`inputResponses[key]`); in the 2025 era it is only a label. Default: `r0`, `r1`, …
+   * by the order of the asks within the run (the n-th `sample`/`elicit`/`roots` call of the
+   * run gets `r<n>`, whether or not earlier ones had a key). Each key may be used once per
+   * run; a handler asking the same key twice gets a rejected promise.
+   */
+  key?: string;
+}
+
+/** Extra fields every MCP content block may carry. */
+interface ContentExtras {
+  annotations?: { audience?: ("user" | "assistant")[]; priority?: number; lastModified?: string };
+  _meta?: JsonObject;
+}
+
+/** One content block of a sampling message (MCP `SamplingMessageContentBlock`). */
+export type SamplingContent =
+  | ({ type: "text"; text: string } & ContentExtras)
+  | ({ type: "image"; data: string; mimeType: string } & ContentExtras)
+  | ({ type: "audio"; data: string; mimeType: string } & ContentExtras)
+  | { type: "tool_use"; id: string; name: string; input: JsonObject; _meta?: JsonObject }
+  | { type: "tool_result"; toolUseId: string; content: ContentItem[]; structuredContent?: JsonObject; isError?: boolean; _meta?: JsonObject };
+
+/** One message of a sampling conversation. */
+export interface SamplingMessage {
+  role: "user" | "assistant";
+  content: SamplingContent | SamplingContent[];
+  _meta?: JsonObject;
+}
+
+/** `sampling/createMessage` params, as in the MCP spec (sent to the client unchanged). */
+export interface CreateMessageParams {
+  messages: SamplingMessage[];
+  /** The most tokens the client's model should produce. */
+  maxTokens: number;
+  systemPrompt?: string;
+  includeContext?: "none" | "thisServer" | "allServers";
+  temperature?: number;
+  stopSequences?: string[];
+  modelPreferences?: {
+    hints?: { name?: string }[];
+    costPriority?: number;
+    speedPriority?: number;
+    intelligencePriority?: number;
+  };
+  /** Provider-specific metadata, passed to the client's model as is. */
+  metadata?: JsonObject;
+  /** Tools the client's model may call (MCP `Tool` objects); needs the client's `sampling.tools` capability. */
+  tools?: JsonObject[];
+  toolChoice?: { mode?: "auto" | "required" | "none" };
+  _meta?: JsonObject;
+}
+
+/** The client's `sampling/createMessage` result, as the client sent it. */
+export interface CreateMessageResult {
+  role: "user" | "assistant";
+  content: SamplingContent | SamplingContent[];
+  /** The model that answered. */
+  model: string;
+  /** `endTurn`, `stopSequence`, `maxTokens`, `toolUse` or another reason the client names. */
+  stopReason?: string;
+  _meta?: JsonObject;
+  [key: string]: unknown;
+}
+
+/**
+ * `elicitation/create` params in form mode: the client shows a form built from
+ * `requestedSchema` (an object of flat fields: strings with `format`/`minLength`/`maxLength`,
+ * numbers and integers with `minimum`/`maximum`, booleans, single-select enums as `enum`,
+ * titled `oneOf: [{ const, title }]` or legacy `enumNames`, multi-selects as `type: "array"`
+ * with `items.enum` or `items.anyOf`; each may have a `default`). The schema is sent as given.
+ */
+export interface ElicitFormParams {
+  mode?: "form";
+  /** What the user is asked. */
+  message: string;
+  requestedSchema: JsonSchema;
+  _meta?: JsonObject;
+}
+
+/**
+ * `elicitation/create` params in URL mode: the client sends the user to `url` (to sign in,
+ * pay, …) out of band; `elicitationId` identifies this interaction.
+ */
+export interface ElicitUrlParams {
+  mode: "url";
+  message: string;
+  url: string;
+  elicitationId: string;
+  _meta?: JsonObject;
+}
+
+/** `elicitation/create` params, form or URL mode. */
+export type ElicitParams = ElicitFormParams | ElicitUrlParams;
+
+/** The client's `elicitation/create` result, as the client sent it. */
+export interface ElicitResult {
+  /** `accept` (with `content` in form mode), `decline` or `cancel`. */
+  action: "accept" | "decline" | "cancel";
+  /** The form's values, by field name (form mode, `accept` only). */
+  content?: { [field: string]: string | number | boolean | string[] };
+  _meta?: JsonObject;
+  [key: string]: unknown;
+}
+
+/** One root the client exposes (a folder or another URI boundary). */
+export interface Root {
+  uri: string;
+  name?: string;
+  _meta?: JsonObject;
+}
+
+/** The client's `roots/list` result, as the client sent it. */
+export interface ListRootsResult {
+  roots: Root[];
+  _meta?: JsonObject;
+  [key: string]: unknown;
+}
+
+/**
+ * What a handler receives besides its arguments: tool handlers, prompt renderers and
+ * resource readers.
+ *
+ * ## Asking the client
+ * `sample`, `elicit` and `roots` ask the client that made the call and resolve with its
+ * result, passed through unchanged. The handler is written once for both protocol eras:
+ * - 2025 era: a server→client request on the session, tied to the calling request. The
+ *   handler waits, suspended, for the answer.
+ * - 2026-07-28: the call answers `input_required` with the question, and the client sends
+ *   the call again with the answer. The handler is run again **from the top** and every
+ *   question it already had answered resolves at once with the recorded answer (matched by
+ *   {@link ClientRequestOptions.key}), until it asks something new or returns. So the code
+ *   before an `await ctx.elicit(...)` runs once per round: keep side effects after the
+ *   questions, or make them idempotent, and ask in the same order on every run.
+ *
+ * Questions asked together (`Promise.all([ctx.elicit(a), ctx.sample(b)])`) go to the client
+ * together (one `input_required` round in 2026-07-28). A question rejects when the client
+ * refuses or cannot answer it (no such capability, an error result: the `Error` has the
+ * JSON-RPC `code` when there is one), and when the call is cancelled or times out (the call
+ * timeout covers the wait for the user).
+ */
 export interface CallContext extends PluginContext {
   /** Aborted when the client cancels the request, the session closes, or the call times out. */
   readonly signal: AbortSignal;
@@ -59,8 +216,31 @@ export interface CallContext extends PluginContext {
   progress(progress: number, total?: number, message?: string): void;
   /** Send an MCP `notifications/message` log entry to the calling client. */
   sendLog(level: LogLevel, data: unknown): void;
-  /** The MCP session making the call, when there is one. */
+  /** The MCP session making the call, when there is one (2025 era only). */
   readonly session?: { id: string; clientName?: string };
+  /**
+   * Asks the client's model for a completion (`sampling/createMessage`; the client needs the
+   * `sampling` capability). See "Asking the client" above.
+   *
+   * @example
+   * const answer = await ctx.sample({ messages: [{ role: "user", content: { type: "text", text: "Summarize: ..." } }], maxTokens: 200 });
+   */
+  sample(params: CreateMessageParams, opts?: ClientRequestOptions): Promise<CreateMessageResult>;
+  /**
+   * Asks the user for input (`elicitation/create`), by a form (`requestedSchema`) or by
+   * sending them to a URL (`mode: "url"`); the client needs the `elicitation` capability
+   * (`elicitation.url` for URL mode). See "Asking the client" above.
+   *
+   * @example
+   * const r = await ctx.elicit({ message: "Your name?", requestedSchema: { type: "object", properties: { name: { type: "string" } }, required: ["name"] } });
+   * if (r.action === "accept") greet(r.content?.name);
+   */
+  elicit(params: ElicitParams, opts?: ClientRequestOptions): Promise<ElicitResult>;
+  /**
+   * Asks the client for its roots (`roots/list`; the client needs the `roots` capability).
+   * See "Asking the client" above.
+   */
+  roots(opts?: ClientRequestOptions): Promise<ListRootsResult>;
 }
 
 /** One item of MCP content. */
@@ -93,14 +273,17 @@ export interface ToolAnnotations {
   openWorldHint?: boolean;
 }
 
-/** One tool of a plugin. */
-export interface ToolDefinition<I extends ToolInput = ToolInput> {
+/**
+ * One tool of a plugin. `I` is what `input` was inferred as (`unknown` when the tool has
+ * none); `input` itself is always checked against {@link ToolInput}.
+ */
+export interface ToolDefinition<I = ToolInput> {
   /** A human-friendly name for UIs. */
   title?: string;
   /** What the tool does; models read this to decide when to call it. */
   description?: string;
   /** The argument schema; omitted means "no arguments". */
-  input?: I;
+  input?: I & ToolInput;
   /** Optional output schema (zod or JSON Schema); the result's object becomes `structuredContent`. */
   output?: ToolInput;
   annotations?: ToolAnnotations;
@@ -173,12 +356,12 @@ export interface PromptMessage {
 /** What a prompt renderer may return: a string (one user message), messages, or a full result. */
 export type PromptReturn = string | PromptMessage[] | { description?: string; messages: PromptMessage[] };
 
-/** One prompt of a plugin. */
-export interface PromptDefinition<A extends ZodShape | PromptArgument[] = ZodShape | PromptArgument[]> {
+/** One prompt of a plugin. `A` is what `arguments` was inferred as (`unknown` when it has none). */
+export interface PromptDefinition<A = ZodShape | PromptArgument[]> {
   title?: string;
   description?: string;
   /** Arguments as a zod shape of strings (`{ focus: z.string() }`) or a plain list. */
-  arguments?: A;
+  arguments?: A & (ZodShape | PromptArgument[]);
   render: (
     args: A extends ZodShape ? z.infer<z.ZodObject<A>> : Record<string, string | undefined>,
     ctx: CallContext,
@@ -187,10 +370,16 @@ export interface PromptDefinition<A extends ZodShape | PromptArgument[] = ZodSha
   complete?: Record<string, Completer>;
 }
 
-/** A whole plugin: the default export of a plugin file. */
+/**
+ * A whole plugin: the default export of a plugin file. `TTools` maps each tool to its
+ * inferred `input`, `TPrompts` each prompt to its inferred `arguments`. A tool without
+ * `input` (or a prompt without `arguments`) infers as `unknown`: the constraints accept it,
+ * so its siblings keep their inferred argument types, and `input`/`arguments` are checked
+ * against ToolInput / the argument forms inside ToolDefinition and PromptDefinition.
+ */
 export interface PluginDefinition<
-  TTools extends Record<string, ToolInput> = Record<string, ToolInput>,
-  TPrompts extends Record<string, ZodShape | PromptArgument[]> = Record<string, ZodShape | PromptArgument[]>,
+  TTools extends Record<string, unknown> = Record<string, ToolInput>,
+  TPrompts extends Record<string, unknown> = Record<string, ZodShape | PromptArgument[]>,
 > {
   /** Exposed name (prefix of tool and prompt names); defaults to the file or folder name. */
   name?: string;
@@ -217,8 +406,8 @@ export interface PluginDefinition<
  * });
  */
 export function definePlugin<
-  TTools extends Record<string, ToolInput> = Record<string, never>,
-  TPrompts extends Record<string, ZodShape | PromptArgument[]> = Record<string, never>,
+  TTools extends Record<string, unknown> = Record<string, never>,
+  TPrompts extends Record<string, unknown> = Record<string, never>,
 >(plugin: PluginDefinition<TTools, TPrompts>): PluginDefinition<TTools, TPrompts> {
   return plugin;
 }

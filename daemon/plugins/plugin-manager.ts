@@ -272,6 +272,7 @@ export class PluginManager {
       return;
     }
     worker.on("resources-changed", () => this.opts.registry.resourcesChanged());
+    worker.on("resource-updated", (uri) => this.opts.registry.resourceUpdated(uri));
     worker.on("restarted", (info) => {
       log[info.ok ? "warn" : "error"]({ reason: info.reason, error: info.error }, info.ok ? "plugin worker restarted" : "plugin worker could not be restarted");
       slot.state.restarts++;

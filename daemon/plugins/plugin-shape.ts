@@ -2,11 +2,15 @@
  * Runs inside a plugin worker: checks a plugin's default export, turns its schemas into JSON
  * Schema for the manifest, and keeps the callable parts indexed for the worker to dispatch.
  * Every rejection names the bad field, e.g. `tools.create_task.handler: must be a function`.
+ *
+ * A JSON Schema input or output is advertised exactly as given (its `$schema` too) and
+ * validated with the dialect its `$schema` names: draft-07 when it names none (ajv's
+ * default), 2019-09 and 2020-12 with ajv's classes for them.
  */
-import type { Ajv as AjvType, ValidateFunction } from "ajv";
+import type { ValidateFunction } from "ajv";
 import type { z } from "zod";
 import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
-import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./worker-protocol.ts";
+import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./manifest.ts";
 
 type AnyFn = (...args: any[]) => unknown;
 
@@ -33,24 +37,77 @@ export class PluginShapeError extends Error {}
 // zod and ajv are loaded only when a plugin uses them (see preloadSchemaLibraries): a worker
 // thread costs about 4 MiB less without ajv, and a plain JSON Schema plugin needs no zod.
 let zod: typeof z | undefined;
-let ajv: AjvType | undefined;
+
+/** The JSON Schema dialects a plugin's schemas may name in `$schema`. */
+export type JsonSchemaDialect = "draft-07" | "2019-09" | "2020-12";
+
+/** Each dialect's meta-schema URI, as ajv knows it. */
+const DIALECT_URIS: Record<JsonSchemaDialect, string> = {
+  "draft-07": "http://json-schema.org/draft-07/schema",
+  "2019-09": "https://json-schema.org/draft/2019-09/schema",
+  "2020-12": "https://json-schema.org/draft/2020-12/schema",
+};
+
+interface SchemaCompiler {
+  compile(schema: object): ValidateFunction;
+}
+/** One ajv instance per dialect, loaded on first need. */
+const compilers = new Map<JsonSchemaDialect, SchemaCompiler>();
+
+/**
+ * The dialect a JSON Schema names in `$schema` (draft-07 when it names none), or
+ * `undefined` for a `$schema` no dialect here matches. `http:`/`https:` and a trailing `#`
+ * do not matter.
+ */
+export function dialectOf(schema: Record<string, unknown>): JsonSchemaDialect | undefined {
+  const uri = schema.$schema;
+  if (uri === undefined) return "draft-07";
+  if (typeof uri !== "string") return undefined;
+  const norm = uri.trim().replace(/#$/, "").replace(/^http:/, "https:");
+  for (const [dialect, known] of Object.entries(DIALECT_URIS) as [JsonSchemaDialect, string][]) {
+    if (norm === known.replace(/^http:/, "https:")) return dialect;
+  }
+  return undefined;
+}
+
+async function loadCompiler(dialect: JsonSchemaDialect): Promise<void> {
+  if (compilers.has(dialect)) return;
+  // addUsedSchema: false, so two tools whose schemas share an `$id` do not collide.
+  const opts = { allErrors: true, strict: false, addUsedSchema: false };
+  switch (dialect) {
+    case "draft-07":
+      compilers.set(dialect, new (await import("ajv")).Ajv(opts));
+      break;
+    case "2019-09":
+      compilers.set(dialect, new (await import("ajv/dist/2019.js")).Ajv2019(opts));
+      break;
+    case "2020-12":
+      compilers.set(dialect, new (await import("ajv/dist/2020.js")).Ajv2020(opts));
+      break;
+  }
+}
 
 function needZod(): typeof z {
   if (!zod) throw new Error("internal: zod was not preloaded");
   return zod;
 }
-function needAjv(): AjvType {
-  if (!ajv) throw new Error("internal: ajv was not preloaded");
-  return ajv;
+function needCompiler(dialect: JsonSchemaDialect): SchemaCompiler {
+  const c = compilers.get(dialect);
+  if (!c) throw new Error(`internal: ajv (${dialect}) was not preloaded`);
+  return c;
 }
 
-function walkSchemas(def: unknown, found: { zod: boolean; json: boolean }, depth = 0) {
+function walkSchemas(def: unknown, found: { zod: boolean; json: Set<JsonSchemaDialect> }, depth = 0) {
   if (depth > 4 || !isPlainObject(def)) return;
   for (const [key, value] of Object.entries(def)) {
     if (isZodSchema(value)) found.zod = true;
     else if ((key === "input" || key === "output") && isPlainObject(value)) {
       if (Object.values(value).some(isZodSchema)) found.zod = true;
-      else found.json = true;
+      else {
+        // an unknown $schema is reported by compileInput, with the field it is in
+        const dialect = dialectOf(value);
+        if (dialect) found.json.add(dialect);
+      }
     } else if (key === "arguments" && isPlainObject(value)) found.zod = true;
     else walkSchemas(value, found, depth + 1);
   }
@@ -58,13 +115,10 @@ function walkSchemas(def: unknown, found: { zod: boolean; json: boolean }, depth
 
 /** Imports the schema libraries a plugin definition needs, before {@link loadPluginShape}. */
 export async function preloadSchemaLibraries(def: unknown): Promise<void> {
-  const found = { zod: false, json: false };
+  const found = { zod: false, json: new Set<JsonSchemaDialect>() };
   walkSchemas(def, found);
   if (found.zod && !zod) zod = (await import("zod")).z;
-  if (found.json && !ajv) {
-    const { Ajv } = await import("ajv");
-    ajv = new Ajv({ allErrors: true, strict: false });
-  }
+  await Promise.all([...found.json].map(loadCompiler));
 }
 
 function isZodSchema(v: unknown): v is z.ZodType {
@@ -108,9 +162,15 @@ export function compileInput(input: unknown, where: string): { schema: Record<st
     const schema = { ...input };
     if (schema.type === undefined) schema.type = "object";
     if (schema.type !== "object") throw new PluginShapeError(`${where}: JSON Schema must have type "object"`);
+    const dialect = dialectOf(schema);
+    if (!dialect) {
+      throw new PluginShapeError(`${where}.$schema: unsupported JSON Schema dialect ${JSON.stringify(schema.$schema)} (supported: ${Object.values(DIALECT_URIS).join(", ")}, or none for draft-07)`);
+    }
     let check: ValidateFunction;
     try {
-      check = needAjv().compile(schema);
+      // validated under the dialect's canonical URI (ajv knows no `http:` 2020-12 or `#` variants); advertised as given
+      const canonical = schema.$schema === undefined ? schema : { ...schema, $schema: DIALECT_URIS[dialect] };
+      check = needCompiler(dialect).compile(canonical);
     } catch (err) {
       throw new PluginShapeError(`${where}: invalid JSON Schema: ${(err as Error).message}`);
     }

@@ -9,7 +9,7 @@ import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { CallCancelledError, CallTimeoutError, PluginLoadError, WorkerGoneError, messageOf } from "../errors.ts";
 import { WorkerPool } from "./worker-pool.ts";
-import type { CallRequest, PluginManifest, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
+import type { CallRequest, ClientRequest, ClientResponse, PluginManifest, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
 
 export interface PluginWorkerOptions {
   file: string;
@@ -27,6 +27,13 @@ export interface CallOptions {
   signal?: AbortSignal;
   onProgress?: (p: { progress: number; total?: number; message?: string }) => void;
   onClientLog?: (level: string, data: unknown) => void;
+  /**
+   * The plugin asks the client (ctx.sample/elicit/roots): resolve with the client's result
+   * object; reject → the plugin's await throws. Called once per question, the questions of
+   * one batch (asked in the same tick) synchronously in one loop. Without it every question
+   * is refused ("this client cannot answer requests from plugins").
+   */
+  onClientRequest?: (req: ClientRequest) => Promise<unknown>;
   timeoutMs?: number;
 }
 
@@ -56,6 +63,8 @@ export interface PluginWorkerEvents {
   /** the thread died or was found stuck and a new one was started (or could not be) */
   restarted: [info: { reason: string; ok: boolean; error?: string }];
   "resources-changed": [];
+  /** the plugin called ctx.resourceUpdated(uri) */
+  "resource-updated": [uri: string];
 }
 
 const STUCK_PROBE_MS = 1_000;
@@ -72,6 +81,16 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> {
   private restartTimes: number[] = [];
   private drainWaiters: (() => void)[] = [];
   private restarting?: Promise<void>;
+  /** set while a worker whose call timed out is asked whether it is stuck */
+  private suspect?: Promise<void>;
+  private stopping?: Promise<void>;
+  /** ends the wait for in-flight calls in `stop` early (a shorter deadline came in) */
+  private endDrain?: () => void;
+  private drainTimer?: NodeJS.Timeout;
+  private drainEndsAt = Infinity;
+  private graceMs = 0;
+  /** what calls still pending when the drain ends (and calls that arrive after stop) fail with */
+  private stopError?: Error;
 
   constructor(private readonly opts: PluginWorkerOptions) {
     super();
@@ -139,13 +158,14 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> {
 
   /** Sends a call to the plugin. Rejects with PluginCallError, CallTimeoutError, WorkerGoneError or CallCancelledError. */
   async call(req: Omit<CallRequest, "type" | "id">, opts: CallOptions = {}): Promise<CallOutcome> {
-    // during a restart, calls wait for the fresh thread instead of failing
-    if (this.restarting) await this.restarting;
+    // While a worker is probed after a timeout, or restarted, calls wait for the answer (or
+    // the fresh thread) instead of joining a thread that may be stuck and failing with it.
+    while (!this.stopped && (this.suspect || this.restarting)) await (this.suspect ?? this.restarting);
     return this.send(req, opts);
   }
 
   private send(req: Omit<CallRequest, "type" | "id">, opts: CallOptions): Promise<CallOutcome> {
-    if (this.stopped || !this.worker) return Promise.reject(new WorkerGoneError(`plugin ${this.opts.defaultName} is not running`));
+    if (this.stopped || !this.worker) return Promise.reject(this.stopError ?? new WorkerGoneError(`plugin ${this.opts.defaultName} is not running`));
     const id = this.nextId++;
     const worker = this.worker;
     return new Promise<CallOutcome>((resolve, reject) => {
@@ -189,24 +209,46 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> {
     });
   }
 
-  /** Waits (bounded) for in-flight calls, runs the plugin's teardown, ends the thread. */
-  async stop(graceMs: number): Promise<void> {
-    if (this.stopped) return;
+  /**
+   * Waits (at most `graceMs`) for in-flight calls, fails the ones still running with
+   * `failWith` (default: WorkerGoneError "unloaded"), runs the plugin's teardown, ends the
+   * thread. New calls are refused from the start. Calling it again while it runs may only
+   * shorten the wait (a reload's drain overtaken by a shutdown) and resolves with the first.
+   */
+  stop(graceMs: number, failWith?: Error): Promise<void> {
     this.stopped = true;
-    if (this.pending.size > 0) {
-      await Promise.race([new Promise<void>((r) => this.drainWaiters.push(r)), delay(graceMs)]);
+    if (failWith) this.stopError = failWith;
+    this.graceMs = graceMs;
+    const endsAt = Date.now() + graceMs;
+    if (endsAt < this.drainEndsAt) {
+      this.drainEndsAt = endsAt;
+      clearTimeout(this.drainTimer);
+      this.drainTimer = setTimeout(() => this.endDrain?.(), graceMs);
     }
+    return (this.stopping ??= this.finishStop());
+  }
+
+  private async finishStop(): Promise<void> {
+    if (this.pending.size > 0) {
+      await new Promise<void>((resolve) => {
+        this.endDrain = resolve;
+        this.drainWaiters.push(resolve);
+      });
+    }
+    clearTimeout(this.drainTimer);
     const worker = this.worker;
     this.worker = undefined;
-    this.failAll(new WorkerGoneError(`plugin ${this.opts.defaultName} was unloaded`));
+    this.failAll(this.stopError ?? new WorkerGoneError(`plugin ${this.opts.defaultName} was unloaded`));
     if (!worker) return;
+    // teardown has its own budget: a drain that used the whole grace period must not skip it
+    const teardownMs = Math.min(this.graceMs, 2_000);
     await Promise.race([
       new Promise<void>((resolve) => {
         worker.on("message", (m: WorkerToHost) => m.type === "torn-down" && resolve());
         worker.on("exit", () => resolve());
         worker.postMessage({ type: "teardown" });
       }),
-      delay(Math.min(graceMs, 2_000)),
+      delay(teardownMs),
     ]);
     await worker.terminate();
   }
@@ -241,6 +283,12 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> {
       case "resources-changed":
         this.emit("resources-changed");
         break;
+      case "resource-updated":
+        this.emit("resource-updated", msg.uri);
+        break;
+      case "client-requests":
+        this.askClient(msg.id, msg.requests);
+        break;
       case "pong":
         this.heapUsed = msg.heapUsed;
         this.pongs.get(msg.id)?.();
@@ -251,18 +299,64 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> {
     }
   }
 
+  /**
+   * A call's questions for its client: each goes to `onClientRequest` (all of them in this
+   * loop, so the host sees the batch within one tick), and each answer goes back as it
+   * settles, answers settling together in one message. Nothing goes back for a call that
+   * has ended meanwhile.
+   */
+  private askClient(id: number, requests: ClientRequest[]) {
+    const p = this.pending.get(id);
+    if (!p) return;
+    const ask = p.opts.onClientRequest;
+    let batch: ClientResponse[] = [];
+    const answer = (r: ClientResponse) => {
+      if (batch.push(r) > 1) return;
+      queueMicrotask(() => {
+        const responses = batch;
+        batch = [];
+        if (!this.pending.has(id)) return;
+        try {
+          this.worker?.postMessage({ type: "client-responses", id, responses });
+        } catch (err) {
+          // a result that cannot be cloned (it came from a client, so it never should)
+          this.worker?.postMessage({ type: "client-responses", id, responses: responses.map((x) => ({ key: x.key, ok: false as const, error: { message: `the client's answer could not be passed to the plugin: ${messageOf(err)}` } })) });
+        }
+      });
+    };
+    for (const req of requests) {
+      let asked: Promise<unknown>;
+      try {
+        asked = ask ? ask(req) : Promise.reject(new Error("this client cannot answer requests from plugins"));
+      } catch (err) {
+        asked = Promise.reject(err);
+      }
+      asked.then(
+        (value) => answer({ key: req.key, ok: true, value }),
+        (err: unknown) => answer({ key: req.key, ok: false, error: serializeError(err) }),
+      );
+    }
+  }
+
   private onTimeout(id: number, timeoutMs: number, worker: Worker) {
     const p = this.settle(id);
     if (!p) return;
     worker.postMessage({ type: "cancel", id, reason: "timeout" });
     p.reject(new CallTimeoutError(`plugin ${this.opts.defaultName} did not answer within ${timeoutMs} ms`));
-    // A sync infinite loop never answers a ping; an async slow handler does.
-    void this.probe().then((alive) => {
-      if (!alive && this.worker === worker && !this.stopped) {
-        this.opts.logger.warn({ plugin: this.opts.defaultName }, "plugin worker is stuck; restarting it");
-        void this.restart(worker, "stuck (did not answer after a call timeout)");
-      }
-    });
+    // A sync infinite loop never answers a ping; an async slow handler does. Until we know,
+    // new calls wait (see `call`) rather than queue behind a loop that would fail them too.
+    if (this.suspect) return;
+    const check: Promise<void> = this.probe()
+      .then((alive) => {
+        if (!alive && this.worker === worker && !this.stopped) {
+          this.opts.logger.warn({ plugin: this.opts.defaultName }, "plugin worker is stuck; restarting it");
+          return this.restart(worker, "stuck (did not answer after a call timeout)");
+        }
+      })
+      .finally(() => {
+        if (this.suspect === check) this.suspect = undefined;
+      });
+    this.suspect = check;
   }
 
   private onExit(worker: Worker, code: number) {
@@ -291,6 +385,13 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> {
     this.restartTimes.push(now);
     try {
       await this.start();
+      if (this.stopped) {
+        // stopped (unloaded, shutting down) while the fresh thread booted: it serves nobody
+        const fresh = this.worker as Worker | undefined; // set again by start()
+        this.worker = undefined;
+        await fresh?.terminate();
+        return;
+      }
       this.emit("restarted", { reason, ok: true });
     } catch (err) {
       this.stopped = true;
@@ -301,6 +402,16 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> {
   private failAll(err: Error) {
     for (const id of [...this.pending.keys()]) this.settle(id)?.reject(err);
   }
+}
+
+/** An error from the host or the client, as the plugin's rejected question sees it. */
+function serializeError(err: unknown): SerializedError {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return {
+    message: messageOf(err),
+    name: err instanceof Error ? err.name : undefined,
+    code: typeof code === "string" || typeof code === "number" ? code : undefined,
+  };
 }
 
 function delay(ms: number) {

@@ -1,7 +1,9 @@
 /**
  * The code that runs inside each plugin's worker thread. It imports the plugin's bundle,
  * answers calls one message at a time, and records its own span for each call so the host
- * can show plugin time apart from host time. It knows nothing of sessions or transports.
+ * can show plugin time apart from host time. A call may ask its client questions
+ * (ctx.sample / ctx.elicit / ctx.roots, see call-asks.ts); how they reach the client is the
+ * host's business. It knows nothing of sessions or transports.
  */
 import { parentPort } from "node:worker_threads";
 import { randomBytes } from "node:crypto";
@@ -10,8 +12,9 @@ import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import { loadPluginShape, preloadSchemaLibraries, PluginShapeError, type LoadedPlugin } from "./plugin-shape.ts";
 import { toCallToolResult, toGetPromptResult, toReadResourceResult } from "./results.ts";
-import type { CallRequest, HostToWorker, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
-import type { CallContext, PluginContext, PluginLogger } from "../api.ts";
+import { CallAsks } from "./call-asks.ts";
+import type { CallRequest, ClientRequestMethod, HostToWorker, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
+import type { CallContext, ClientRequestOptions, CreateMessageResult, ElicitResult, ListRootsResult, PluginContext, PluginLogger } from "../api.ts";
 
 // Stack traces must name the plugin's own file:line, not the bundle in the cache folder.
 process.setSourceMapsEnabled(true);
@@ -22,6 +25,8 @@ let sourceFile = "";
 let sourceDir = "";
 let baseCtx: PluginContext;
 const inflight = new Map<number, AbortController>();
+/** the questions of calls that asked their client something, by call id */
+const asking = new Map<number, CallAsks>();
 // Calls that arrive while the plugin is still loading wait for it.
 let markLoaded: () => void;
 const loaded = new Promise<void>((r) => (markLoaded = r));
@@ -86,6 +91,10 @@ async function load(msg: Extract<HostToWorker, { type: "load" }>) {
       dataDir: msg.dataDir,
       log: makeLogger(),
       resourcesChanged: () => post({ type: "resources-changed" }),
+      resourceUpdated: (uri: string) => {
+        if (typeof uri !== "string" || uri.length === 0) throw new TypeError("ctx.resourceUpdated(uri): uri must be a non-empty string");
+        post({ type: "resource-updated", uri });
+      },
     };
     if (plugin.setup) await plugin.setup(baseCtx);
     post({ type: "loaded", manifest: plugin.manifest });
@@ -96,13 +105,29 @@ async function load(msg: Extract<HostToWorker, { type: "load" }>) {
   }
 }
 
+/** The call's questions, opened on its first ask (most calls never ask). */
+function asksOf(req: CallRequest, signal: AbortSignal): CallAsks {
+  let asks = asking.get(req.id);
+  if (!asks) {
+    asks = new CallAsks(req.answers, signal, (requests) => post({ type: "client-requests", id: req.id, requests }));
+    // an ask made after the call answered (from a timer the handler left behind) goes nowhere
+    if (inflight.has(req.id)) asking.set(req.id, asks);
+    else asks.end();
+  }
+  return asks;
+}
+
 function callContext(req: CallRequest, controller: AbortController): CallContext {
+  const ask = (method: ClientRequestMethod, params: unknown, opts: ClientRequestOptions | undefined) => asksOf(req, controller.signal).ask(method, params, opts);
   return {
     ...baseCtx,
     signal: controller.signal,
     session: req.session,
     progress: (progress, total, message) => post({ type: "progress", id: req.id, progress, total, message }),
     sendLog: (level, data) => post({ type: "client-log", id: req.id, level, data: safeData(data) }),
+    sample: (params, opts) => ask("sampling/createMessage", params, opts) as Promise<CreateMessageResult>,
+    elicit: (params, opts) => ask("elicitation/create", params, opts) as Promise<ElicitResult>,
+    roots: (opts) => ask("roots/list", undefined, opts) as Promise<ListRootsResult>,
   };
 }
 
@@ -175,6 +200,8 @@ async function call(req: CallRequest) {
     reply = { type: "result", id: req.id, ok: false, error: serialize(err, err instanceof ValidationFailure ? { validation: true } : {}) };
   } finally {
     inflight.delete(req.id);
+    asking.get(req.id)?.end();
+    asking.delete(req.id);
   }
   const span: WorkerSpan = {
     name: `plugin ${req.kind} ${req.target}`,
@@ -208,6 +235,9 @@ port.on("message", (msg: HostToWorker) => {
       break;
     case "cancel":
       inflight.get(msg.id)?.abort(msg.reason ?? "cancelled");
+      break;
+    case "client-responses":
+      asking.get(msg.id)?.receive(msg.responses);
       break;
     case "ping":
       post({ type: "pong", id: msg.id, heapUsed: process.memoryUsage().heapUsed });

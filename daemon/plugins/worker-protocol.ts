@@ -1,53 +1,32 @@
 /**
  * Messages between the daemon and a plugin worker. The worker never sees sessions or
- * transports: it gets calls with an id, answers once, and may stream progress/logs for it.
+ * transports: it gets calls with an id, answers once, and may stream progress/logs for it
+ * and ask the calling client questions (client-requests / client-responses, by key).
  */
 import type { SourceLocation } from "../errors.ts";
+import type { PluginManifest } from "./manifest.ts";
 
-export interface ToolInfo {
-  name: string;
-  title?: string;
-  description?: string;
-  inputSchema: Record<string, unknown>;
-  outputSchema?: Record<string, unknown>;
-  annotations?: Record<string, unknown>;
-}
-export interface ResourceInfo {
-  uri: string;
-  name: string;
-  title?: string;
-  description?: string;
-  mimeType?: string;
-}
-export interface ResourceTemplateInfo {
-  uriTemplate: string;
-  name: string;
-  title?: string;
-  description?: string;
-  mimeType?: string;
-  listable: boolean;
-  completable: string[];
-}
-export interface PromptInfo {
-  name: string;
-  title?: string;
-  description?: string;
-  arguments: { name: string; description?: string; required?: boolean }[];
-  completable: string[];
-}
-
-/** What a loaded plugin offers, as plain data the host can index. */
-export interface PluginManifest {
-  name: string;
-  version?: string;
-  description?: string;
-  tools: ToolInfo[];
-  resources: ResourceInfo[];
-  resourceTemplates: ResourceTemplateInfo[];
-  prompts: PromptInfo[];
-}
+// The plugin domain types live in manifest.ts; re-exported here for files that still import them from this module.
+export type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./manifest.ts";
 
 export type CallKind = "tool" | "resource" | "template" | "list-template" | "prompt" | "complete";
+
+/** What a plugin may ask the calling client (ctx.sample, ctx.elicit, ctx.roots). */
+export type ClientRequestMethod = "sampling/createMessage" | "elicitation/create" | "roots/list";
+/** One question a plugin asks the client during a call (worker → host, in a "client-requests" batch). */
+export interface ClientRequest {
+  /**
+   * Names the question within its handler run: the plugin's `opts.key`, or `r0`, `r1`, … by
+   * ask order. Unique within one run. 2026-07-28: the key of `inputRequests` /
+   * `inputResponses`, and of `CallRequest.answers` on the retry.
+   */
+  key: string;
+  method: ClientRequestMethod;
+  /** the MCP request's params, as the plugin gave them (none for roots/list) */
+  params?: Record<string, unknown>;
+}
+/** The host's answer to one ClientRequest, by key (host → worker, in a "client-responses" batch). */
+export type ClientResponse = { key: string; ok: true; value: unknown } | { key: string; ok: false; error: SerializedError };
 
 export interface CallRequest {
   type: "call";
@@ -61,12 +40,19 @@ export interface CallRequest {
   session?: { id: string; clientName?: string };
   /** W3C trace context of the host span, so the worker's span joins the same trace. */
   traceparent?: string;
+  /**
+   * Client results recorded in earlier input_required rounds (2026-07-28), by request key:
+   * an ask whose key is here resolves with the recorded result at once, without asking.
+   */
+  answers?: Record<string, unknown>;
 }
 
 export type HostToWorker =
   | { type: "load"; bundlePath: string; file: string; defaultName: string; dataDir: string }
   | CallRequest
   | { type: "cancel"; id: number; reason?: string }
+  /** answers to the call's "client-requests", by key; the worker ignores keys it no longer waits for */
+  | { type: "client-responses"; id: number; responses: ClientResponse[] }
   | { type: "ping"; id: number }
   | { type: "teardown" };
 
@@ -100,5 +86,9 @@ export type WorkerToHost =
   | { type: "client-log"; id: number; level: string; data: unknown }
   | { type: "log"; level: "debug" | "info" | "warn" | "error"; message: string; data?: unknown }
   | { type: "resources-changed" }
+  /** one resource's content changed (ctx.resourceUpdated) */
+  | { type: "resource-updated"; uri: string }
+  /** the call `id` asks the client; asks made in the same tick come as one batch */
+  | { type: "client-requests"; id: number; requests: ClientRequest[] }
   | { type: "pong"; id: number; heapUsed: number }
   | { type: "torn-down" };

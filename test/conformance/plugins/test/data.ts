@@ -1,4 +1,5 @@
 /** Fixed payloads and elicitation schemas the conformance scenarios check for. */
+import type { CreateMessageResult } from "mcp-patchbay";
 
 /** A 1x1 red PNG. */
 export const PNG_BASE64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
@@ -69,3 +70,10 @@ export function stringForm(field: string): Record<string, unknown> {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The text of a sampling result, whichever content shape the client chose. */
+export function sampledText(result: CreateMessageResult): string {
+  const items = Array.isArray(result.content) ? result.content : [result.content];
+  const text = (items.find((c) => c?.type === "text") as { text?: unknown } | undefined)?.text;
+  return typeof text === "string" ? text : "(no text)";
+}

@@ -15,8 +15,7 @@
  * The 2026-only tasks-* extension scenarios have no fixtures here (a separate step).
  */
 import { definePlugin, z } from "mcp-patchbay";
-import { ask, sampledText } from "./client-requests.ts";
-import { PNG_BASE64, SEP1034_DEFAULTS_SCHEMA, SEP1330_ENUMS_SCHEMA, WAV_BASE64, sleep, stringForm } from "./data.ts";
+import { PNG_BASE64, SEP1034_DEFAULTS_SCHEMA, SEP1330_ENUMS_SCHEMA, WAV_BASE64, sampledText, sleep, stringForm } from "./data.ts";
 import { toggleTriggeredPlugin } from "./triggers.ts";
 
 const NAME_FORM = stringForm("name");
@@ -25,9 +24,8 @@ export default definePlugin({
   name: "test",
   version: "1.0.0",
   description: "Fixtures for the MCP conformance suites",
-  // No-argument tools say `input: {}` and no-argument prompts `arguments: []`: leaving the
-  // field out stops TypeScript inferring the argument types of the plugin's other tools and
-  // prompts (the generic inference of `definePlugin` in daemon/api.ts).
+  // No-argument tools say `input: {}` and no-argument prompts `arguments: []` (leaving the
+  // field out would work as well).
   tools: {
     // ── content (tools-call-*) ────────────────────────────────────────────────
     simple_text: {
@@ -129,7 +127,7 @@ export default definePlugin({
       description: "Tests server-initiated sampling (LLM completion request)",
       input: { prompt: z.string().describe("The prompt to send to the LLM") },
       handler: async ({ prompt }, ctx) => {
-        const result = await ask(ctx).sample({ messages: [{ role: "user", content: { type: "text", text: prompt } }], maxTokens: 100 });
+        const result = await ctx.sample({ messages: [{ role: "user", content: { type: "text", text: prompt } }], maxTokens: 100 });
         return `LLM response: ${sampledText(result)}`;
       },
     },
@@ -137,7 +135,7 @@ export default definePlugin({
       description: "Tests server-initiated elicitation (user input request)",
       input: { message: z.string().describe("The message to show the user") },
       handler: async ({ message }, ctx) => {
-        const result = await ask(ctx).elicit({
+        const result = await ctx.elicit({
           message,
           requestedSchema: { type: "object", properties: { response: { type: "string", description: "User's response" } }, required: ["response"] },
         });
@@ -148,7 +146,7 @@ export default definePlugin({
       description: "Tests elicitation with default values per SEP-1034",
       input: {},
       handler: async (_args, ctx) => {
-        const result = await ask(ctx).elicit({ message: "Please review and update the form fields with defaults", requestedSchema: SEP1034_DEFAULTS_SCHEMA });
+        const result = await ctx.elicit({ message: "Please review and update the form fields with defaults", requestedSchema: SEP1034_DEFAULTS_SCHEMA });
         return `Elicitation completed: action=${result.action}, content=${JSON.stringify(result.content ?? {})}`;
       },
     },
@@ -156,7 +154,7 @@ export default definePlugin({
       description: "Tests elicitation with enum schema improvements per SEP-1330",
       input: {},
       handler: async (_args, ctx) => {
-        const result = await ask(ctx).elicit({ message: "Please select options from the enum fields", requestedSchema: SEP1330_ENUMS_SCHEMA });
+        const result = await ctx.elicit({ message: "Please select options from the enum fields", requestedSchema: SEP1330_ENUMS_SCHEMA });
         return `Elicitation completed: action=${result.action}, content=${JSON.stringify(result.content ?? {})}`;
       },
     },
@@ -166,7 +164,7 @@ export default definePlugin({
       description: "MRTR: asks the user's name by elicitation (input key user_name)",
       input: {},
       handler: async (_args, ctx) => {
-        const answer = await ask(ctx).elicit({ message: "What is your name?", requestedSchema: NAME_FORM }, { key: "user_name" });
+        const answer = await ctx.elicit({ message: "What is your name?", requestedSchema: NAME_FORM }, { key: "user_name" });
         return `Hello, ${String(answer.content?.name ?? "unknown")}!`;
       },
     },
@@ -174,7 +172,7 @@ export default definePlugin({
       description: "MRTR: asks the client's model a question by sampling",
       input: {},
       handler: async (_args, ctx) => {
-        const answer = await ask(ctx).sample(
+        const answer = await ctx.sample(
           { messages: [{ role: "user", content: { type: "text", text: "What is the capital of France?" } }], maxTokens: 100 },
           { key: "capital_question" },
         );
@@ -185,7 +183,7 @@ export default definePlugin({
       description: "MRTR: asks the client for its roots",
       input: {},
       handler: async (_args, ctx) => {
-        const { roots } = await ask(ctx).roots({ key: "client_roots" });
+        const { roots } = await ctx.roots({ key: "client_roots" });
         return `Found ${roots.length} root(s): ${roots.map((r) => r.uri).join(", ")}`;
       },
     },
@@ -193,7 +191,7 @@ export default definePlugin({
       description: "MRTR: asks for a confirmation; completes only on the round that carries the answer and the requestState",
       input: {},
       handler: async (_args, ctx) => {
-        const answer = await ask(ctx).elicit(
+        const answer = await ctx.elicit(
           { message: "Please confirm", requestedSchema: { type: "object", properties: { ok: { type: "boolean" } }, required: ["ok"] } },
           { key: "confirm" },
         );
@@ -204,11 +202,10 @@ export default definePlugin({
       description: "MRTR: asks for elicitation, sampling and roots in one round",
       input: {},
       handler: async (_args, ctx) => {
-        const client = ask(ctx);
         const [name, greeting, { roots }] = await Promise.all([
-          client.elicit({ message: "What is your name?", requestedSchema: NAME_FORM }, { key: "user_name" }),
-          client.sample({ messages: [{ role: "user", content: { type: "text", text: "Generate a greeting" } }], maxTokens: 50 }, { key: "greeting" }),
-          client.roots({ key: "client_roots" }),
+          ctx.elicit({ message: "What is your name?", requestedSchema: NAME_FORM }, { key: "user_name" }),
+          ctx.sample({ messages: [{ role: "user", content: { type: "text", text: "Generate a greeting" } }], maxTokens: 50 }, { key: "greeting" }),
+          ctx.roots({ key: "client_roots" }),
         ]);
         return `Name: ${String(name.content?.name ?? "unknown")}; Greeting: ${sampledText(greeting)}; Roots: ${roots.length}`;
       },
@@ -217,9 +214,8 @@ export default definePlugin({
       description: "MRTR: two elicitation rounds, the second asked only after the first is answered",
       input: {},
       handler: async (_args, ctx) => {
-        const client = ask(ctx);
-        const step1 = await client.elicit({ message: "Step 1: What is your name?", requestedSchema: NAME_FORM }, { key: "step1" });
-        const step2 = await client.elicit({ message: "Step 2: What is your favorite color?", requestedSchema: stringForm("color") }, { key: "step2" });
+        const step1 = await ctx.elicit({ message: "Step 1: What is your name?", requestedSchema: NAME_FORM }, { key: "step1" });
+        const step2 = await ctx.elicit({ message: "Step 2: What is your favorite color?", requestedSchema: stringForm("color") }, { key: "step2" });
         return `${String(step1.content?.name ?? "unknown")} likes ${String(step2.content?.color ?? "unknown")}`;
       },
     },
@@ -227,7 +223,7 @@ export default definePlugin({
       description: "MRTR: asks for a confirmation; a retry whose requestState was altered must be refused",
       input: {},
       handler: async (_args, ctx) => {
-        const answer = await ask(ctx).elicit(
+        const answer = await ctx.elicit(
           { message: "Please confirm", requestedSchema: { type: "object", properties: { ok: { type: "boolean" } }, required: ["ok"] } },
           { key: "confirm" },
         );
@@ -240,7 +236,7 @@ export default definePlugin({
       description: "MRTR: asks only for sampling, the one capability the scenario's client declares",
       input: {},
       handler: async (_args, ctx) => {
-        const answer = await ask(ctx).sample(
+        const answer = await ctx.sample(
           { messages: [{ role: "user", content: { type: "text", text: "Sample request" } }], maxTokens: 50 },
           { key: "sample_input" },
         );
@@ -252,7 +248,7 @@ export default definePlugin({
       description: "Needs sampling: a client that does not declare it gets MissingRequiredClientCapabilityError (-32021)",
       input: {},
       handler: async (_args, ctx) => {
-        const answer = await ask(ctx).sample({ messages: [{ role: "user", content: { type: "text", text: "Say hello" } }], maxTokens: 10 });
+        const answer = await ctx.sample({ messages: [{ role: "user", content: { type: "text", text: "Say hello" } }], maxTokens: 10 });
         return `Success: ${sampledText(answer)}`;
       },
     },
@@ -260,7 +256,7 @@ export default definePlugin({
       description: "Diagnostic tool validating response progress streams: asks the user by elicitation",
       input: {},
       handler: async (_args, ctx) => {
-        const answer = await ask(ctx).elicit({ message: "Continue?", requestedSchema: stringForm("reply") }, { key: "reply" });
+        const answer = await ctx.elicit({ message: "Continue?", requestedSchema: stringForm("reply") }, { key: "reply" });
         return `Streaming complete: ${answer.action}`;
       },
     },
@@ -352,7 +348,7 @@ export default definePlugin({
       description: "MRTR: a prompt that asks the user for context before it renders",
       arguments: [],
       render: async (_args, ctx) => {
-        const answer = await ask(ctx).elicit({ message: "What context should the prompt use?", requestedSchema: stringForm("context") }, { key: "user_context" });
+        const answer = await ctx.elicit({ message: "What context should the prompt use?", requestedSchema: stringForm("context") }, { key: "user_context" });
         return [{ role: "user", content: { type: "text", text: `Prompt with context: ${String(answer.content?.context ?? "none")}` } }];
       },
     },
