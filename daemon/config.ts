@@ -4,17 +4,29 @@
  * values are rejected with the key named.
  */
 import { readFileSync, existsSync } from "node:fs";
+import { isIP } from "node:net";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
 import { packageRoot } from "./package-root.ts";
 
+// Underscores are not DNS but do occur in /etc/hosts and container names, which resolve.
+const DNS_NAME = /^(?=.{1,253}\.?$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
+
+/**
+ * A bind address is an IP literal or a DNS name. Anything else (a scheme, a port, IPv6 in
+ * brackets) would fail only at listen time with a DNS error that names no key.
+ */
+function isBindAddress(host: string): boolean {
+  return isIP(host) !== 0 || DNS_NAME.test(host);
+}
+
 const LogLevel = z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
 
 export const ConfigSchema = z
   .object({
-    host: z.string().min(1).default("127.0.0.1"),
+    host: z.string().min(1).refine(isBindAddress, 'must be an IP address or a hostname, without scheme, port or brackets (e.g. "127.0.0.1" or "::1")').default("127.0.0.1"),
     port: z.number().int().min(0).max(65535).default(7337),
     token: z.string().min(8, "token must be at least 8 characters").optional(),
     pluginsDir: z.string().min(1).default("plugins"),
@@ -30,6 +42,8 @@ export const ConfigSchema = z
     maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
     maxSessions: z.number().int().positive().default(256),
     sessionIdleTimeoutMs: z.number().int().positive().default(30 * 60_000),
+    // When the session table is full, a session idle this long (nothing in flight) may be evicted.
+    sessionEvictAfterIdleMs: z.number().int().min(0).default(60_000),
     reloadDebounceMs: z.number().int().min(0).default(20),
     shutdownGraceMs: z.number().int().min(0).default(5_000),
     telemetry: z.boolean().default(true),
@@ -37,10 +51,19 @@ export const ConfigSchema = z
     sseKeepAliveMs: z.number().int().min(100).default(15_000),
     rateLimitPerMinute: z.number().int().positive().optional(),
     rateLimitPerHour: z.number().int().positive().optional(),
+    // Across all sessions together: bounds what a client gains by opening new sessions.
+    rateLimitGlobalPerMinute: z.number().int().positive().optional(),
+    rateLimitGlobalPerHour: z.number().int().positive().optional(),
     auditFile: z.string().min(1).optional(),
     auditIncludeArguments: z.boolean().default(false),
     auditMaxBytes: z.number().int().min(1024).default(10 * 1024 * 1024),
     auditMaxFiles: z.number().int().min(1).max(100).default(5),
+    // Signs the requestState of 2026-07-28 input_required rounds. Unset: a random key per
+    // process (a retry must come back to the same daemon); set the same key on every daemon
+    // behind a load balancer.
+    requestStateKey: z.string().refine((k) => Buffer.byteLength(k) >= 32, "must be at least 32 bytes (share one secret across every daemon behind a balancer)").optional(),
+    // How long a client may take to answer an input_required round (2026-07-28).
+    requestStateTtlSeconds: z.number().int().min(1).max(86_400).default(600),
   })
   .strict();
 
@@ -59,6 +82,7 @@ const ENV: Record<string, { key: keyof z.input<typeof ConfigSchema>; type: "stri
   PATCHBAY_LOG_FILE: { key: "logFile", type: "string" },
   PATCHBAY_CALL_TIMEOUT_MS: { key: "callTimeoutMs", type: "number" },
   PATCHBAY_SESSION_IDLE_TIMEOUT_MS: { key: "sessionIdleTimeoutMs", type: "number" },
+  PATCHBAY_SESSION_EVICT_AFTER_IDLE_MS: { key: "sessionEvictAfterIdleMs", type: "number" },
   PATCHBAY_TELEMETRY: { key: "telemetry", type: "boolean" },
   PATCHBAY_PAGE_SIZE: { key: "pageSize", type: "number" },
   PATCHBAY_MAX_SESSIONS: { key: "maxSessions", type: "number" },
@@ -66,10 +90,15 @@ const ENV: Record<string, { key: keyof z.input<typeof ConfigSchema>; type: "stri
   PATCHBAY_SSE_KEEPALIVE_MS: { key: "sseKeepAliveMs", type: "number" },
   PATCHBAY_RATE_LIMIT_PER_MINUTE: { key: "rateLimitPerMinute", type: "number" },
   PATCHBAY_RATE_LIMIT_PER_HOUR: { key: "rateLimitPerHour", type: "number" },
+  PATCHBAY_RATE_LIMIT_GLOBAL_PER_MINUTE: { key: "rateLimitGlobalPerMinute", type: "number" },
+  PATCHBAY_RATE_LIMIT_GLOBAL_PER_HOUR: { key: "rateLimitGlobalPerHour", type: "number" },
   PATCHBAY_AUDIT_FILE: { key: "auditFile", type: "string" },
   PATCHBAY_AUDIT_INCLUDE_ARGUMENTS: { key: "auditIncludeArguments", type: "boolean" },
   PATCHBAY_MAX_BODY_BYTES: { key: "maxBodyBytes", type: "number" },
   PATCHBAY_WORKER_HEAP_MB: { key: "workerHeapMb", type: "number" },
+  PATCHBAY_SHUTDOWN_GRACE_MS: { key: "shutdownGraceMs", type: "number" },
+  PATCHBAY_REQUEST_STATE_KEY: { key: "requestStateKey", type: "string" },
+  PATCHBAY_REQUEST_STATE_TTL_SECONDS: { key: "requestStateTtlSeconds", type: "number" },
 };
 
 function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {

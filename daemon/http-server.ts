@@ -5,10 +5,11 @@
  * with 404. Routes and WebSocket upgrades are registered by the composition root.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { isIPv6 } from "node:net";
 import type { Duplex } from "node:stream";
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
-import { BodyTooLargeError, DuplicateRouteError } from "./errors.ts";
+import { BodyTooLargeError, DuplicateRouteError, RequestAbortedError, RpcCode } from "./errors.ts";
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => void;
@@ -25,8 +26,64 @@ const TOKEN_COOKIE = "patchbay_token";
 /** Paths that answer without a token (with less detail). */
 const PUBLIC_PATHS = new Set(["/healthz"]);
 
+/**
+ * Server timeouts. Node's `requestTimeout` bounds only the receiving of a request (headers
+ * and body; checked every `checkIntervalMs`): once a request is in, its response may stream
+ * for as long as it likes, so the SSE streams of `/sse` and `/mcp` are not cut, and upgraded
+ * WebSocket sockets leave the server's bookkeeping altogether.
+ */
+export interface HttpTimeouts {
+  headersMs: number;
+  requestMs: number;
+  /** an idle keep-alive connection between two requests */
+  keepAliveMs: number;
+  checkIntervalMs: number;
+}
+
+/** Node's own recommendations: headers 60 s, a non-zero request timeout (its docs suggest 120 s), keep-alive 5 s. */
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 60_000, requestMs: 120_000, keepAliveMs: 5_000, checkIntervalMs: 30_000 };
+
+const IPV4_OCTET = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
+const IPV4_LOOPBACK = new RegExp(`^127(?:\\.${IPV4_OCTET}){3}$`);
+
+/**
+ * Whether `host` is this machine's loopback interface. Only literals count: a prefix test
+ * such as /^127\./ also passes the DNS name `127.evil.example`, which may resolve anywhere.
+ */
 export function isLoopbackHost(host: string): boolean {
-  return LOOPBACK_NAMES.includes(host) || /^127\./.test(host);
+  const h = host.toLowerCase();
+  if (h === "localhost" || IPV4_LOOPBACK.test(h)) return true;
+  const v6 = h.startsWith("[") && h.endsWith("]") ? h.slice(1, -1) : h;
+  if (!isIPv6(v6)) return false;
+  try {
+    // The URL parser's canonical form, so every spelling of ::1 counts and nothing else does.
+    return new URL(`http://[${v6}]/`).hostname === "[::1]";
+  } catch {
+    return false;
+  }
+}
+
+const sha256 = (s: string) => createHash("sha256").update(s).digest();
+
+/** Constant-time: comparing equal-length digests hides both the token's length and where a guess differs. */
+function tokenMatches(given: string, token: string): boolean {
+  return timingSafeEqual(sha256(given), sha256(token));
+}
+
+/** The cookie's value, or undefined when absent or not valid percent-encoding (then it is no credential). */
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  const raw = (header ?? "").split(/;\s*/).find((c) => c.startsWith(`${name}=`))?.slice(name.length + 1);
+  if (!raw) return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A raw HTTP answer on a socket that is not (yet) a WebSocket. */
+function refuseUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
 }
 
 function hostnameOf(hostHeader: string): string {
@@ -55,15 +112,17 @@ export class HttpServer {
   private prefixRoutes: [string, RouteHandler][] = [];
   private upgrades = new Map<string, UpgradeHandler>();
 
-  constructor(private readonly security: HttpSecurity, private readonly logger: Logger) {
-    this.server = createServer((req, res) => void this.handle(req, res));
+  constructor(private readonly security: HttpSecurity, private readonly logger: Logger, timeouts: Partial<HttpTimeouts> = {}) {
+    const t = { ...DEFAULT_HTTP_TIMEOUTS, ...timeouts };
+    // A client that trickles its headers or body (or never finishes them) is cut with 408
+    // instead of holding a connection and a pending handler forever; see HttpTimeouts.
+    this.server = createServer({ connectionsCheckingInterval: t.checkIntervalMs, headersTimeout: t.headersMs, requestTimeout: t.requestMs, keepAliveTimeout: t.keepAliveMs }, (req, res) => this.serve(req, res));
     this.server.on("upgrade", (req, socket, head) => this.handleUpgrade(req, socket, head));
-    this.server.on("clientError", (err, socket) => {
-      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+    this.server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+      // The statuses Node itself would send; a timed-out client is told so (408), not blamed (400).
+      const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`);
     });
-    // Long-lived SSE streams must not be cut by Node's default request timeout.
-    this.server.requestTimeout = 0;
-    this.server.headersTimeout = 30_000;
   }
 
   route(path: string, handler: RouteHandler): void {
@@ -92,12 +151,30 @@ export class HttpServer {
     });
   }
 
-  async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeIdleConnections();
-      setTimeout(() => this.server.closeAllConnections(), 1_000).unref();
+  /**
+   * Shuts the port in two steps. At once: no new connections (the listener closes), idle
+   * keep-alive connections end, and any new request on a connection still open — or a new
+   * WebSocket upgrade — gets 503 with `Connection: close`; requests already being handled
+   * keep going. When `drained` settles (the caller has let calls answer and closed the
+   * sessions, which ends their streams), the connections still open are closed.
+   */
+  async close(drained: Promise<unknown> = Promise.resolve()): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.removeAllListeners("request");
+    this.server.on("request", (_req: IncomingMessage, res: ServerResponse) => {
+      sendRpcError(res, 503, -32000, "Service Unavailable: the daemon is shutting down", { connection: "close", "retry-after": "1" });
     });
+    this.server.removeAllListeners("upgrade");
+    this.server.on("upgrade", (_req: IncomingMessage, socket: Duplex) => {
+      socket.on("error", () => undefined);
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n");
+    });
+    this.server.closeIdleConnections();
+    await drained.catch(() => undefined);
+    // one turn for the last responses' bytes to leave before the sockets are destroyed
+    await new Promise((r) => setImmediate(r));
+    this.server.closeAllConnections();
+    await closed;
   }
 
   /** Host/Origin check; returns a reason when the request must be refused. */
@@ -119,6 +196,9 @@ export class HttpServer {
       } catch {
         return `Origin "${origin}" is malformed`;
       }
+      // We serve plain HTTP, so our own pages have http: origins; https://127.0.0.1:PORT is some
+      // other server's page (behind a TLS proxy, list the origin in allowedOrigins).
+      if (o.protocol !== "http:") return `Origin "${origin}" is not allowed (this server speaks http:; add it to allowedOrigins)`;
       const originHost = o.hostname.startsWith("[") ? o.hostname : o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname;
       const sameHost = originHost.toLowerCase() === hostname || (isLoopbackHost(originHost) && isLoopbackHost(hostname));
       if (!sameHost || o.host !== hostHeader) return `Origin "${origin}" is not allowed (add it to allowedOrigins)`;
@@ -128,18 +208,22 @@ export class HttpServer {
     return undefined;
   }
 
-  /** Token check: Bearer header or, for the dashboard, the cookie. */
+  /** Token check: Bearer header or, for the dashboard, the cookie. Never throws: a malformed credential is just not the token. */
   isAuthorized(req: IncomingMessage): boolean {
     const token = this.security.token;
     if (!token) return true;
-    const header = req.headers.authorization ?? "";
-    const m = /^Bearer\s+(.+)$/i.exec(header);
-    const cookie = (req.headers.cookie ?? "").split(/;\s*/).find((c) => c.startsWith(`${TOKEN_COOKIE}=`))?.slice(TOKEN_COOKIE.length + 1);
-    const given = m?.[1] ?? (cookie ? decodeURIComponent(cookie) : undefined);
-    if (!given) return false;
-    const a = Buffer.from(given);
-    const b = Buffer.from(token);
-    return a.length === b.length && timingSafeEqual(a, b);
+    const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
+    const given = m?.[1] ?? cookieValue(req.headers.cookie, TOKEN_COOKIE);
+    return !!given && tokenMatches(given, token);
+  }
+
+  /** The last guard: a rejection escaping here would be unhandled, and that ends the process. */
+  private serve(req: IncomingMessage, res: ServerResponse): void {
+    this.handle(req, res).catch((err) => {
+      this.logger.error({ err, url: req.url }, "request failed outside its handler");
+      if (!res.headersSent) sendRpcError(res, 500, RpcCode.InternalError, "Internal server error");
+      else res.destroy();
+    });
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse) {
@@ -156,7 +240,8 @@ export class HttpServer {
         return sendRpcError(res, 403, -32000, `Forbidden: ${refused}`);
       }
       // The dashboard link carries ?token= once; trade it for an HttpOnly cookie.
-      if (this.security.token && url.pathname === "/" && url.searchParams.get("token") === this.security.token) {
+      const queryToken = url.searchParams.get("token");
+      if (this.security.token && url.pathname === "/" && queryToken && tokenMatches(queryToken, this.security.token)) {
         res.writeHead(302, { location: "/", "set-cookie": `${TOKEN_COOKIE}=${encodeURIComponent(this.security.token)}; HttpOnly; SameSite=Strict; Path=/` });
         return res.end();
       }
@@ -174,27 +259,49 @@ export class HttpServer {
   }
 
   private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
-    const reject = (status: number, text: string) => {
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
-    };
+    // Node drops its own 'error' listener from the socket before emitting 'upgrade': without
+    // ours, a peer that resets the connection while we answer is an uncaught exception.
+    socket.on("error", (err) => this.logger.debug({ err, path: req.url }, "upgrade socket error"));
+    try {
+      this.routeUpgrade(req, socket, head);
+    } catch (err) {
+      this.logger.error({ err, path: req.url }, "upgrade handler failed");
+      // Answer only while nothing is written: after a 101 the bytes belong to the WebSocket.
+      const written = (socket as Duplex & { bytesWritten?: number }).bytesWritten ?? 0;
+      if (written === 0 && socket.writable) refuseUpgrade(socket, 500, "Internal Server Error");
+      else socket.destroy();
+    }
+  }
+
+  private routeUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
     let url: URL;
     try {
       url = new URL(req.url ?? "/", "http://localhost");
     } catch {
-      return reject(400, "Bad Request");
+      return refuseUpgrade(socket, 400, "Bad Request");
     }
     const refused = this.checkOrigin(req);
-    if (refused) return reject(403, "Forbidden");
-    if (!this.isAuthorized(req)) return reject(401, "Unauthorized");
+    if (refused) {
+      this.logger.warn({ path: url.pathname, host: req.headers.host, origin: req.headers.origin }, refused);
+      return refuseUpgrade(socket, 403, "Forbidden");
+    }
+    if (!this.isAuthorized(req)) return refuseUpgrade(socket, 401, "Unauthorized");
     const handler = this.upgrades.get(url.pathname);
-    if (!handler) return reject(404, "Not Found");
+    if (!handler) return refuseUpgrade(socket, 404, "Not Found");
     handler(req, socket, head, url);
   }
 }
 
-/** Reads a request body up to a limit; rejects with BodyTooLargeError past it. */
+/**
+ * Reads a request body up to a limit; rejects with BodyTooLargeError past it and with
+ * RequestAbortedError when the client goes away first. It always settles: a request that
+ * ends without 'end' (aborted, reset, cut by a timeout) would otherwise leave its handler
+ * waiting forever.
+ */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    // Already torn down or read: no event will come.
+    if (req.destroyed || req.readableEnded) return reject(new RequestAbortedError("the request was closed before its body was read"));
     const declared = Number(req.headers["content-length"] ?? NaN);
     if (Number.isFinite(declared) && declared > limit) {
       req.resume();
@@ -202,37 +309,56 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (c: Buffer) => {
+    let ended = false;
+    const onData = (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        req.removeAllListeners("data");
+        req.off("data", onData);
+        // Drained, not buffered; the server's requestTimeout bounds a client that never stops.
         req.resume();
         reject(new BodyTooLargeError(`body larger than ${limit} bytes`));
         return;
       }
       chunks.push(c);
+    };
+    req.on("data", onData);
+    req.on("end", () => {
+      ended = true;
+      resolve(Buffer.concat(chunks));
     });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
+    req.on("error", (err) => reject(new RequestAbortedError(`the client went away mid-body: ${err.message}`, { cause: err })));
+    req.on("close", () => {
+      if (!ended) reject(new RequestAbortedError("the connection closed before the body was complete"));
+    });
   });
 }
+
+/** `application/json`, optionally with parameters; not look-alikes such as `application/json-seq`. */
+const JSON_MEDIA_TYPE = /^application\/json\s*(?:;|$)/i;
 
 /**
  * Reads a JSON request body and answers the refusals every JSON endpoint shares: 415 for
  * another Content-Type, 413 past the limit, 400 with -32700 for malformed JSON. Returns
- * `{ ok: false }` once it has answered.
+ * `{ ok: false }` once it has answered (or, if the client went away, closed the response).
  */
 export async function readJsonBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<{ ok: true; body: unknown } | { ok: false }> {
   const ct = String(req.headers["content-type"] ?? "");
-  if (!/^application\/json\b/i.test(ct)) {
+  if (!JSON_MEDIA_TYPE.test(ct)) {
     sendRpcError(res, 415, -32000, "Unsupported Media Type: Content-Type must be application/json");
     return { ok: false };
   }
+  let text: string;
   try {
-    return { ok: true, body: JSON.parse((await readBody(req, limit)).toString("utf8")) };
+    text = (await readBody(req, limit)).toString("utf8");
   } catch (err) {
     if (err instanceof BodyTooLargeError) sendRpcError(res, 413, -32000, `Payload Too Large: the limit is ${limit} bytes`);
-    else sendRpcError(res, 400, -32700, "Parse error: body is not valid JSON");
+    else res.destroy(); // the client is gone; there is nobody to answer
+    return { ok: false };
+  }
+  try {
+    return { ok: true, body: JSON.parse(text) };
+  } catch {
+    sendRpcError(res, 400, RpcCode.ParseError, "Parse error: body is not valid JSON");
     return { ok: false };
   }
 }

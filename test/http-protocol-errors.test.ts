@@ -168,3 +168,64 @@ test("legacy SSE: the stream announces its endpoint, keeps alive with comments, 
     close();
   }
 });
+
+/** Opens a legacy SSE stream; resolves with its /messages endpoint and everything it has sent. */
+async function openSseStream(): Promise<{ endpoint: string; text: () => string; close: () => void }> {
+  const { chunks, close } = await new Promise<{ chunks: string[]; close: () => void }>((resolve, reject) => {
+    const got: string[] = [];
+    const req = request({ host: "127.0.0.1", port, method: "GET", path: "/sse", headers: { host: `127.0.0.1:${port}`, accept: "text/event-stream" } }, (res) => {
+      res.setEncoding("utf8");
+      res.on("data", (c) => got.push(c));
+      resolve({ chunks: got, close: () => res.destroy() });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+  const endpoint = await waitFor("endpoint event", () => /event: endpoint\ndata: (\S+)/.exec(chunks.join(""))?.[1]);
+  return { endpoint, text: () => chunks.join(""), close };
+}
+
+const deepArray = (n: number) => "[".repeat(n) + "]".repeat(n);
+
+test("legacy SSE: well-formed JSON that is not one JSON-RPC message → 400 with a JSON -32600, id null", { timeout: 60_000 }, async () => {
+  const sse = await openSseStream();
+  try {
+    const notMessages = ["42", "null", '"text"', "{}", '{"foo":1}', "[]", JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "ping" }]), JSON.stringify({ jsonrpc: "1.0", id: 1, method: "ping" }), JSON.stringify({ jsonrpc: "2.0", id: {}, method: "ping" })];
+    for (const body of notMessages) {
+      const r = await raw("POST", sse.endpoint, { "content-type": "application/json" }, body);
+      assert.equal(r.status, 400, body);
+      assert.match(String(r.headers["content-type"]), /^application\/json/, body);
+      assert.deepEqual(JSON.parse(r.body), { jsonrpc: "2.0", error: { code: -32600, message: JSON.parse(r.body).error.message }, id: null }, body);
+    }
+    // the session is still usable
+    assert.equal((await raw("POST", sse.endpoint, { "content-type": "application/json" }, JSON.stringify(INIT))).status, 202);
+    await waitFor("initialize answer on the stream", () => sse.text().includes('"serverInfo"') || undefined);
+  } finally {
+    sse.close();
+  }
+});
+
+test("legacy SSE: bodies that used to leave the request hanging get an answer", { timeout: 60_000 }, async () => {
+  const sse = await openSseStream();
+  try {
+    const post = async (body: string) => {
+      const r = await fetch(`${d.url}${sse.endpoint}`, { method: "POST", headers: { "content-type": "application/json" }, body });
+      return { status: r.status, json: await r.json() };
+    };
+    // a 100k-deep array: the SDK's error text for it overflowed the stack
+    const deep = await post(deepArray(100_000));
+    assert.equal(deep.status, 400);
+    assert.equal(deep.json.error.code, -32600);
+    assert.equal(deep.json.id, null);
+    // an object whose toString is not a function: String(body) throws too
+    const toStringKey = await post(JSON.stringify({ jsonrpc: "2.0", id: 7, method: "ping", toString: 1 }));
+    assert.equal(toStringKey.status, 400);
+    assert.equal(toStringKey.json.error.code, -32600);
+    // deep nesting inside a valid message is the method's business: accepted, answered on the stream
+    assert.equal((await raw("POST", sse.endpoint, { "content-type": "application/json" }, `{"jsonrpc":"2.0","id":41,"method":"ping","params":{"x":${deepArray(100_000)}}}`)).status, 202);
+    await waitFor("the ping's answer on the stream", () => sse.text().includes('"id":41') || undefined);
+  } finally {
+    sse.close();
+  }
+  assert.equal((await raw("GET", "/healthz", {})).status, 200);
+});

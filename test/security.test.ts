@@ -2,8 +2,11 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { request } from "node:http";
+import { connect } from "node:net";
 import WebSocket from "ws";
-import { TempDir, waitFor } from "./helpers/env.ts";
+import { CLI, TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess } from "./helpers/daemon.ts";
 import { httpClient, wsClient, sseClient, textOf } from "./helpers/clients.ts";
 
@@ -114,5 +117,142 @@ test("audit log: one JSON line per call with arguments redacted, rotating by siz
   } finally {
     await d.stop();
     logDir.cleanup();
+  }
+});
+
+/** A raw GET, so the test controls every header (fetch normalises some). */
+function rawGet(url: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    request({ host: "127.0.0.1", port, path, headers: { host: `127.0.0.1:${port}`, ...headers } }, (res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (c) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode!, body }));
+    })
+      .on("error", reject)
+      .end();
+  });
+}
+
+/** The status line the daemon answers a raw WebSocket upgrade with. */
+function upgradeStatus(url: string, path: string, extraHeaders: Record<string, string>): Promise<number> {
+  const port = Number(new URL(url).port);
+  const extra = Object.entries(extraHeaders).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+  return new Promise((resolve, reject) => {
+    const s = connect(port, "127.0.0.1", () => s.write(`GET ${path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-protocol: mcp\r\n${extra}\r\n`));
+    let got = "";
+    s.setEncoding("utf8").on("data", (c) => {
+      got += c;
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(got);
+      if (m) {
+        s.destroy();
+        resolve(Number(m[1]));
+      }
+    });
+    s.on("error", reject);
+    s.on("close", () => reject(new Error(`connection closed without a status line: ${JSON.stringify(got)}`)));
+  });
+}
+
+const MALFORMED_COOKIES = ["patchbay_token=%", "patchbay_token=%E0%A4%A", "theme=dark; patchbay_token=%zz"];
+const MALFORMED_AUTH = ["Bearer %", "Bearer", "Basic czNjcmV0LXRva2VuLWZvci10ZXN0cw==", `Bearer ${"x".repeat(8_000)}`, `Bearer ${TOKEN.slice(0, -1)}!`];
+
+test("with a token: a malformed credential (cookie, header, ?token=) is a 401 everywhere, never a 500; /healthz stays public", async () => {
+  const d = await startDaemonProcess({ plugins: plugins.path, args: ["--token", TOKEN] });
+  try {
+    const attempts: [string, Record<string, string>][] = [
+      ...MALFORMED_COOKIES.map((cookie): [string, Record<string, string>] => ["", { cookie }]),
+      ...MALFORMED_AUTH.map((authorization): [string, Record<string, string>] => ["", { authorization }]),
+      ["?token=%", {}],
+      ["?token=%E0%A4%A", {}],
+      [`?token=${"x".repeat(TOKEN.length)}`, {}],
+    ];
+    for (const [query, headers] of attempts) {
+      for (const path of ["/", "/mcp", "/sse", "/api/overview", "/metrics"]) {
+        const r = await rawGet(d.url, `${path}${query}`, headers);
+        assert.equal(r.status, 401, `${path}${query} ${JSON.stringify(headers)}`);
+      }
+      const health = await rawGet(d.url, `/healthz${query}`, headers);
+      assert.equal(health.status, 200);
+      assert.deepEqual(JSON.parse(health.body), { status: "ok" });
+      assert.equal(await upgradeStatus(d.url, `/ws${query}`, headers), 401, `upgrade ${query} ${JSON.stringify(headers)}`);
+    }
+    // the daemon is still there, and the real token still works
+    assert.equal(d.proc.exitCode, null);
+    assert.equal((await d.health(TOKEN)).counts.tools, 1);
+    assert.equal((await fetch(`${d.url}/?token=${TOKEN}`, { redirect: "manual" })).status, 302);
+  } finally {
+    await d.stop();
+  }
+});
+
+test("a client that resets its connection right after an upgrade request does not take the daemon down", async () => {
+  const d = await startDaemonProcess({ plugins: plugins.path, args: ["--token", TOKEN] });
+  try {
+    const port = Number(new URL(d.url).port);
+    // Refused upgrades (bad origin, no token, unknown path): the daemon writes its answer
+    // into a connection the peer has already reset.
+    const refused = [["/ws", "origin: https://evil.example\r\n"], ["/ws", ""], ["/nowhere", `authorization: Bearer ${TOKEN}\r\n`]];
+    for (let i = 0; i < 300 && d.proc.exitCode === null; i++) {
+      const [path, extra] = refused[i % refused.length];
+      await new Promise<void>((resolve) => {
+        const s = connect(port, "127.0.0.1", () => {
+          s.write(`GET ${path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`);
+          s.resetAndDestroy();
+          resolve();
+        });
+        s.on("error", () => resolve());
+      });
+    }
+    assert.equal((await d.health(TOKEN)).status, "ok");
+    assert.equal(d.proc.exitCode, null, d.stderr());
+  } finally {
+    await d.stop();
+  }
+});
+
+test("an Origin with our host but the wrong scheme (https:) → 403 over HTTP and on a WebSocket upgrade", async () => {
+  const d = await startDaemonProcess({ plugins: plugins.path });
+  try {
+    const { port } = new URL(d.url);
+    for (const origin of [`https://127.0.0.1:${port}`, `ws://127.0.0.1:${port}`]) {
+      assert.equal((await rawGet(d.url, "/healthz", { origin })).status, 403, origin);
+      const mcp = await fetch(`${d.url}/mcp`, { method: "POST", headers: { ...MCP_HEADERS, origin }, body: INIT });
+      assert.equal(mcp.status, 403, origin);
+      assert.equal((await mcp.json()).error.code, -32000);
+      const status = await new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, ["mcp"], { origin });
+        ws.on("unexpected-response", (_q, res) => resolve(res.statusCode!));
+        ws.on("open", () => reject(new Error("the upgrade should have been refused")));
+        ws.on("error", () => undefined);
+      });
+      assert.equal(status, 403, origin);
+    }
+    // our own origin is fine, over both
+    assert.equal((await rawGet(d.url, "/healthz", { origin: `http://127.0.0.1:${port}` })).status, 200);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, ["mcp"], { origin: `http://127.0.0.1:${port}` });
+    await new Promise((resolve, reject) => ws.on("open", resolve).on("error", reject));
+    ws.close();
+  } finally {
+    await d.stop();
+  }
+});
+
+test("CLI: a host that only looks like loopback (127.evil.example) is refused without a token; a malformed one names the key", () => {
+  const home = new TempDir("patchbay-host-");
+  try {
+    const run = (host: string) => spawnSync(process.execPath, [CLI, "start", "--host", host, "--port", "0", "--plugins", home.join("none")], { env: { ...process.env, PATCHBAY_HOME: home.path }, encoding: "utf8", timeout: 30_000 });
+    for (const host of ["127.evil.example", "127.0.0.1.nip.io", "localhost.evil.example"]) {
+      const r = run(host);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`refusing to listen on ${host.replace(/\./g, "\\.")} without a token`));
+    }
+    for (const host of ["127.0.0.1:8080", "http://127.0.0.1", "[::1]"]) {
+      const r = run(host);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /"host": must be an IP address or a hostname/);
+    }
+  } finally {
+    home.cleanup();
   }
 });
