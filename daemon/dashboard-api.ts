@@ -15,7 +15,7 @@ import { readFile } from "node:fs/promises";
 import { join, normalize, relative } from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { sendJson } from "./http-server.ts";
-import { pluginSummary, sessionSummary } from "./health.ts";
+import { pluginSummary, sessionSummary, statelessSummary } from "./health.ts";
 import type { PluginManager } from "./plugins/plugin-manager.ts";
 import type { Registry } from "./registry.ts";
 import type { SessionStore } from "./session-store.ts";
@@ -73,6 +73,11 @@ export function overview(d: DashboardDeps) {
     sessions: d.store.list().map((x) => {
       const s = sessionSummary(x);
       return { ...s, clientName: clip(s.clientName), clientVersion: clip(s.clientVersion) };
+    }),
+    // 2026-07-28 HTTP clients have no session: the recent ones, by name and era
+    statelessClients: d.store.statelessClients().map((x) => {
+      const c = statelessSummary(x);
+      return { ...c, clientName: clip(c.clientName), clientVersion: clip(c.clientVersion) };
     }),
     conflicts: d.registry.conflicts,
   };

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { sendJson } from "./http-server.ts";
 import type { PluginManager, PluginState } from "./plugins/plugin-manager.ts";
 import type { Registry } from "./registry.ts";
-import type { SessionInfo, SessionStore } from "./session-store.ts";
+import type { SessionInfo, SessionStore, StatelessClientInfo } from "./session-store.ts";
 
 export interface HealthDeps {
   registry: Registry;
@@ -33,6 +33,12 @@ export function pluginSummary(p: PluginState) {
   };
 }
 
+/** The protocol era of a version string: the 2026-07-28 revision is stateless, the dated ones before it are 2025-era. */
+export function eraOf(protocolVersion: string | undefined): "2026-07-28" | "2025" | undefined {
+  if (!protocolVersion) return undefined;
+  return protocolVersion >= "2026-07-28" ? "2026-07-28" : "2025";
+}
+
 /** How a session is reported to users; ids are shown because only token holders see them. */
 export function sessionSummary(s: SessionInfo) {
   return {
@@ -42,10 +48,30 @@ export function sessionSummary(s: SessionInfo) {
     clientName: s.clientName,
     clientVersion: s.clientVersion,
     protocolVersion: s.protocolVersion,
+    era: eraOf(s.protocolVersion),
     calls: s.calls,
     errors: s.errors,
     startedAt: new Date(s.startedAt).toISOString(),
     lastActivityAt: new Date(s.lastActivityAt).toISOString(),
+  };
+}
+
+/**
+ * How a recently seen stateless client (2026-07-28 over HTTP) is reported: by what it says
+ * it is and its era, with no id, because it has no session.
+ */
+export function statelessSummary(c: StatelessClientInfo) {
+  return {
+    transport: c.transport,
+    clientName: c.clientName,
+    clientVersion: c.clientVersion,
+    protocolVersion: c.protocolVersion,
+    era: eraOf(c.protocolVersion),
+    requests: c.requests,
+    calls: c.calls,
+    errors: c.errors,
+    firstSeenAt: new Date(c.firstSeenAt).toISOString(),
+    lastActivityAt: new Date(c.lastActivityAt).toISOString(),
   };
 }
 
@@ -67,6 +93,8 @@ export function healthReport(d: HealthDeps) {
       open: sessions.length,
       byTransport,
       list: sessions.map(sessionSummary),
+      // no sessions: who called lately over stateless 2026-07-28 HTTP (bounded, most recent first)
+      stateless: d.store.statelessClients().map(statelessSummary),
     },
   };
 }

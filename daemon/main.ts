@@ -5,24 +5,27 @@
  */
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import type { Writable } from "node:stream";
+import { StdioServerTransport } from "@modelcontextprotocol/server/stdio";
 import type { Config } from "./config.ts";
-import { AlreadyRunningError, UnsafeConfigError } from "./errors.ts";
+import { AlreadyRunningError, DaemonShuttingDownError, UnsafeConfigError } from "./errors.ts";
 import { createHealthRoute } from "./health.ts";
 import { HttpServer, isLoopbackHost, sendJson } from "./http-server.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { PluginManager } from "./plugins/plugin-manager.ts";
 import { Registry } from "./registry.ts";
-import { newSessionInfo, openSession, type SessionDeps } from "./session.ts";
+import type { CallGuard, McpDeps } from "./mcp/call-context.ts";
+import { newSessionInfo, serveConnection } from "./mcp/connections.ts";
+import { createReplayCodec } from "./mcp/server-factory.ts";
 import { SessionStore } from "./session-store.ts";
 import { readState, removeState, writeState, type DaemonState } from "./state-file.ts";
 import { recordPluginEvent, registerPluginGauges } from "./telemetry/instrumentation.ts";
-import { createStreamableHttpRoute } from "./transports/streamable-http.ts";
+import type { Endpoint } from "./transports/endpoint.ts";
+import { createStreamableHttpEndpoint } from "./transports/streamable-http.ts";
 import { createWebSocketEndpoint } from "./transports/websocket.ts";
 import { createLegacySseRoutes } from "./transports/legacy-sse.ts";
-import { RateLimiter } from "./rate-limiter.ts";
+import { RateLimiter, type RateLimit, type RateLimitKey } from "./rate-limiter.ts";
 import { AuditLog } from "./audit-log.ts";
-import type { CallGuard } from "./session.ts";
 import { VERSION } from "./version.ts";
 import { startTelemetry, type Telemetry } from "./telemetry/sdk.ts";
 import { LogTail } from "./log-tail.ts";
@@ -49,29 +52,42 @@ interface Core {
   registry: Registry;
   store: SessionStore;
   manager: PluginManager;
-  sessionDeps: SessionDeps;
+  mcpDeps: McpDeps;
   audit?: AuditLog;
 }
 
 const GUARDED = new Set(["tools/call", "resources/read", "prompts/get"]);
 
-/** Rate limits before, audit line after, for calls, reads and prompt gets. */
-function createGuard(config: Config, logger: Logger): { guard: CallGuard; audit?: AuditLog } {
-  const limiter = new RateLimiter({ perMinute: config.rateLimitPerMinute, perHour: config.rateLimitPerHour });
+/**
+ * Rate limits before, audit line after, for calls, reads and prompt gets. Limits key on the
+ * session (an id the server made, not a name the client picked) and on all sessions
+ * together (the global limit, which also stands for the one token's identity). Stateless
+ * 2026-07-28 requests over HTTP have no session: only the global limit applies to them.
+ */
+function createGuard(config: Config, logger: Logger, store: SessionStore): { guard: CallGuard; audit?: AuditLog } {
+  const limiter = new RateLimiter();
+  const perSession: RateLimit = { perMinute: config.rateLimitPerMinute, perHour: config.rateLimitPerHour };
+  const global: RateLimit = { perMinute: config.rateLimitGlobalPerMinute, perHour: config.rateLimitGlobalPerHour };
+  const on = (l: RateLimit) => l.perMinute !== undefined || l.perHour !== undefined;
+  store.on("closed", (info) => limiter.forget(`session:${info.id}`));
   const audit = config.auditFile ? new AuditLog(config.auditFile, { includeArguments: config.auditIncludeArguments, maxBytes: config.auditMaxBytes, maxFiles: config.auditMaxFiles }, logger) : undefined;
   return {
     audit,
     guard: {
-      before(session, method) {
-        if (GUARDED.has(method)) limiter.take(session.clientName ? `${session.clientName}@${session.remoteAddress ?? "local"}` : session.id);
+      before(caller, method) {
+        if (!GUARDED.has(method)) return;
+        const keys: RateLimitKey[] = [];
+        if (on(perSession) && caller.connectionId) keys.push({ key: `session:${caller.connectionId}`, limits: perSession, label: "for this session" });
+        if (on(global)) keys.push({ key: "global", limits: global, label: "across all sessions" });
+        if (keys.length > 0) limiter.take(keys);
       },
-      after(session, method, target, outcome) {
+      after(caller, method, target, outcome) {
         if (!audit || !GUARDED.has(method)) return;
         audit.write({
           time: new Date().toISOString(),
-          session: session.id,
-          client: session.clientName,
-          transport: session.bridged ? "stdio-bridge" : session.transport,
+          session: caller.connectionId ?? `stateless (${caller.protocolVersion ?? "2026-07-28"})`,
+          client: caller.clientName,
+          transport: caller.bridged ? "stdio-bridge" : caller.transport,
           method,
           name: target,
           outcome: outcome.ok ? "ok" : "error",
@@ -87,7 +103,10 @@ function createGuard(config: Config, logger: Logger): { guard: CallGuard; audit?
 /** The parts every mode shares: registry, sessions, plugins. */
 async function startCore(config: Config, logger: Logger, opts: { watch: boolean }): Promise<Core> {
   const registry = new Registry(config.namespaceSeparator);
-  const store = new SessionStore({ maxSessions: config.maxSessions, idleTimeoutMs: config.sessionIdleTimeoutMs });
+  const store = new SessionStore({ maxSessions: config.maxSessions, idleTimeoutMs: config.sessionIdleTimeoutMs, evictAfterIdleMs: config.sessionEvictAfterIdleMs }, logger);
+  // one listener fans every change out to all sessions and listen streams
+  registry.on("changed", (changes) => store.broadcast(changes));
+  registry.on("updated", (uri) => store.resourceUpdated(uri));
   const manager = new PluginManager({
     pluginsDir: config.pluginsDir,
     cacheDir: join(config.home, "cache", `${process.pid}`),
@@ -105,9 +124,20 @@ async function startCore(config: Config, logger: Logger, opts: { watch: boolean 
     heap: manager.workers().map((w) => ({ plugin: w.name, bytes: w.worker.heapUsed })),
   }));
   await manager.start(opts.watch);
-  const { guard, audit } = createGuard(config, logger);
-  const sessionDeps: SessionDeps = { registry, store, logger, version: VERSION, pageSize: config.pageSize, guard };
-  return { logger, registry, store, manager, sessionDeps, audit };
+  const { guard, audit } = createGuard(config, logger, store);
+  const mcpDeps: McpDeps = {
+    registry,
+    store,
+    logger,
+    version: VERSION,
+    pageSize: config.pageSize,
+    guard,
+    requestState: createReplayCodec({ key: config.requestStateKey, ttlSeconds: config.requestStateTtlSeconds }),
+    // the plugin's call timeout bounds the whole call, waiting for the client included
+    clientRequestTimeoutMs: config.callTimeoutMs,
+    cacheScope: config.token ? "private" : "public",
+  };
+  return { logger, registry, store, manager, mcpDeps, audit };
 }
 
 export interface StartDaemonOptions {
@@ -125,22 +155,28 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   }
   const writeStateFile = opts.writeStateFile ?? true;
   if (writeStateFile) {
-    const running = readState(config.home);
+    // liveness is asked of the recorded port, not of the pid: after a reboot the pid may be anyone's
+    const running = await readState(config.home);
     if (running) throw new AlreadyRunningError(`a daemon is already running (pid ${running.pid}) at ${running.url}; stop it first or use another PATCHBAY_HOME`);
   }
   const startedAt = Date.now();
   // Telemetry first, so the first plugin loads are recorded too.
   const telemetry = config.telemetry ? await startTelemetry({ logger, ...opts.telemetry }) : undefined;
   const core = await startCore(config, logger, { watch: true });
-  const { registry, store, manager, sessionDeps } = core;
+  const { registry, store, manager, mcpDeps } = core;
+  telemetry?.bindRegistry(registry);
   let ready = true;
   const http = new HttpServer({ host: config.host, token: config.token, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins }, logger);
-  http.route("/mcp", createStreamableHttpRoute(sessionDeps, { maxBodyBytes: config.maxBodyBytes }));
-  const ws = createWebSocketEndpoint(sessionDeps, { maxMessageBytes: config.maxBodyBytes, heartbeatMs: config.wsHeartbeatMs, maxBufferedBytes: 4 * config.maxBodyBytes }, logger);
-  http.upgrade("/ws", ws.upgrade);
-  const sse = createLegacySseRoutes(sessionDeps, { maxBodyBytes: config.maxBodyBytes, keepAliveMs: config.sseKeepAliveMs }, logger);
-  http.route("/sse", sse.stream);
-  http.route("/messages", sse.messages);
+  const sse = createLegacySseRoutes(mcpDeps, { maxBodyBytes: config.maxBodyBytes, keepAliveMs: config.sseKeepAliveMs }, logger);
+  const endpoints: Endpoint[] = [
+    createStreamableHttpEndpoint(mcpDeps, { maxBodyBytes: config.maxBodyBytes }),
+    createWebSocketEndpoint(mcpDeps, { maxMessageBytes: config.maxBodyBytes, heartbeatMs: config.wsHeartbeatMs, maxBufferedBytes: 4 * config.maxBodyBytes }, logger),
+    { routes: { "/sse": sse.stream, "/messages": sse.messages }, close: async () => undefined },
+  ];
+  for (const e of endpoints) {
+    for (const [path, handler] of Object.entries(e.routes ?? {})) http.route(path, handler);
+    for (const [path, handler] of Object.entries(e.upgrades ?? {})) http.upgrade(path, handler);
+  }
   http.route("/healthz", createHealthRoute({ registry, manager, store, version: VERSION, startedAt, isReady: () => ready, isAuthorized: (req) => http.isAuthorized(req) }));
   const dashboard = createDashboardRoutes({ registry, manager, store, telemetry: telemetry?.store, logs, version: VERSION, startedAt, staticDir: join(distDir, "dashboard"), pluginsDir: config.pluginsDir, otlp: telemetry?.otlp });
   http.route("/", dashboard.index);
@@ -186,12 +222,19 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
       closing ??= (async () => {
         ready = false;
         clearInterval(heapProbe);
-        logger.info("shutting down: draining calls, closing sessions and workers");
-        const httpClosed = http.close();
-        await manager.close();
-        ws.close();
-        await store.closeAll("daemon shutting down");
-        await httpClosed;
+        logger.info({ graceMs: config.shutdownGraceMs, inflight: manager.inflight() }, "shutting down: draining calls, closing sessions and workers");
+        const drained = (async () => {
+          // Calls in flight on any transport answer within the grace period; the rest (and
+          // calls that arrive meanwhile on open sessions) fail with a JSON-RPC-visible error.
+          await manager.close({ graceMs: config.shutdownGraceMs, failWith: new DaemonShuttingDownError(`Patchbay daemon is shutting down: the call did not finish within its ${config.shutdownGraceMs} ms grace period (or arrived during it)`) });
+          // Sessions close after their answers went out; closing ends their streams.
+          await store.closeAll("daemon shutting down");
+          await Promise.allSettled(endpoints.map((e) => e.close()));
+        })();
+        // Stops accepting now (new connections refused, new requests 503), closes the
+        // connections left once `drained` settles.
+        await http.close(drained);
+        await drained;
         await core.audit?.close();
         await telemetry?.shutdown();
         if (writeStateFile) removeState(config.home);
@@ -206,11 +249,12 @@ export interface StdioHost {
   close(): Promise<void>;
 }
 
-/** Hosts the plugins in this process and serves one MCP session over stdin/stdout. */
-export async function startStdio(config: Config, opts: { logger?: Logger } = {}): Promise<StdioHost> {
+/** Hosts the plugins in this process and serves one MCP connection over stdin/stdout, either era (the first message decides). */
+export async function startStdio(config: Config, opts: { logger?: Logger; stdout?: Writable } = {}): Promise<StdioHost> {
   const logger = opts.logger ?? createLogger({ level: config.logLevel, file: config.logFile });
   const core = await startCore(config, logger, { watch: true });
-  const transport = new StdioServerTransport();
+  // `stdout`: the protocol descriptor when the CLI moved it off fd 1 (see stdio-isolation.ts)
+  const transport = new StdioServerTransport(process.stdin, opts.stdout ?? process.stdout);
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
@@ -218,7 +262,7 @@ export async function startStdio(config: Config, opts: { logger?: Logger } = {})
       await core.manager.close();
       await core.audit?.close();
     })());
-  await openSession(transport, newSessionInfo(randomUUID(), "stdio"), core.sessionDeps);
+  serveConnection(core.mcpDeps, transport, newSessionInfo(randomUUID(), "stdio"));
   process.stdin.on("end", () => void close().then(() => process.exit(0)));
   return { core, close };
 }

@@ -6,7 +6,7 @@
  * (the plugin whose source path sorts first) and are reported, never silent.
  */
 import { EventEmitter } from "node:events";
-import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
+import { UriTemplate } from "@modelcontextprotocol/server";
 import { exposedName } from "./plugins/naming.ts";
 import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./plugins/worker-protocol.ts";
 import type { PluginWorker } from "./plugins/plugin-worker.ts";
@@ -32,6 +32,8 @@ export interface ListChanges {
 
 export interface RegistryEvents {
   changed: [changes: ListChanges];
+  /** One resource's content changed (a plugin called `ctx.resourceUpdated(uri)`); coalesced per URI. */
+  updated: [uri: string];
 }
 
 /**
@@ -40,6 +42,8 @@ export interface RegistryEvents {
  * times, not once per call, much as a burst of file saves gives one list_changed.
  */
 export const RESOURCES_CHANGED_COALESCE_MS = 50;
+/** Distinct URIs whose "updated" notice may be gathering at once; past it, new URIs are dropped (a plugin in a loop over fresh URIs must not grow this map without bound). */
+export const MAX_PENDING_UPDATES = 10_000;
 
 export class Registry extends EventEmitter<RegistryEvents> {
   private plugins = new Map<string, RegisteredPlugin>();
@@ -52,6 +56,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
   /** Plugin keys that lost a name conflict and are not served. */
   shadowed = new Map<string, string>();
   private pendingResources?: NodeJS.Timeout;
+  /** URIs with an "updated" notice gathering (see resourceUpdated). */
+  private pendingUpdates = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly separator = "__") {
     super();
@@ -90,6 +96,23 @@ export class Registry extends EventEmitter<RegistryEvents> {
     }, RESOURCES_CHANGED_COALESCE_MS);
     // a pending notice must not keep a stopping daemon alive
     this.pendingResources.unref();
+  }
+
+  /**
+   * One resource's content changed (a plugin called ctx.resourceUpdated(uri)). Gathered per
+   * URI like resourcesChanged: calls for the same URI within RESOURCES_CHANGED_COALESCE_MS of
+   * the first become one "updated" event at its end; different URIs never merge. Only
+   * clients subscribed to the URI hear it (resources/subscribe, or a listen stream's
+   * resourceSubscriptions), so the event carries the URI as given.
+   */
+  resourceUpdated(uri: string): void {
+    if (this.pendingUpdates.has(uri) || this.pendingUpdates.size >= MAX_PENDING_UPDATES) return;
+    const timer = setTimeout(() => {
+      this.pendingUpdates.delete(uri);
+      this.emit("updated", uri);
+    }, RESOURCES_CHANGED_COALESCE_MS);
+    timer.unref();
+    this.pendingUpdates.set(uri, timer);
   }
 
   /** The first template (in plugin order) whose pattern matches the URI. */

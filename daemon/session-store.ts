@@ -1,8 +1,13 @@
 /**
  * Every open MCP session, whatever its transport. This is the one place session state
- * lives, so a stateless or shared-store mode can replace it later without touching
- * transports: admission (the open-session limit, per-transport room, eviction), lookup,
- * activity (touch, requests in flight, open streams) and the idle timeout.
+ * lives, so a shared-store mode can replace it later without touching transports:
+ * admission (the open-session limit, per-transport room, eviction), lookup, activity
+ * (touch, requests in flight, open streams), the idle timeout, and the one fan-out of
+ * registry changes to every session and every stateless listen endpoint.
+ *
+ * 2026-07-28 traffic over HTTP has no session: it never enters the table. The store keeps
+ * a short, bounded list of the stateless clients seen recently (by client name, version
+ * and era) so the dashboard can show who is calling without pretending they are sessions.
  *
  * A full table does not refuse a new client while it holds sessions nobody is using: the
  * least recently used idle session is evicted to make room. Clients that leave without
@@ -11,7 +16,6 @@
  */
 import { EventEmitter } from "node:events";
 import { metrics, type Counter } from "@opentelemetry/api";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { Logger } from "pino";
 import type { ListChanges } from "./registry.ts";
 
@@ -22,6 +26,7 @@ export interface SessionInfo {
   transport: TransportKind;
   clientName?: string;
   clientVersion?: string;
+  /** negotiated by initialize (2025 era), or the revision a 2026-07-28 connection (WebSocket, stdio) opened with */
   protocolVersion?: string;
   /** set when the session came through `patchbay stdio` attached to the daemon */
   bridged?: boolean;
@@ -32,15 +37,40 @@ export interface SessionInfo {
   errors: number;
 }
 
-export interface SessionHandle {
+/** Where registry changes go: a session, or an endpoint that serves stateless listen streams. */
+export interface ChangeListener {
+  /** Tells the client(s) which lists changed (called once per registry change). */
+  listChanged?(changes: ListChanges): void;
+  /** One resource changed; deliver only to subscribers of that URI. */
+  resourceUpdated?(uri: string): void;
+}
+
+export interface SessionHandle extends ChangeListener {
   info: SessionInfo;
-  /** The SDK transport serving this session, for the route that looks it up by id. */
-  transport: Transport;
+  /** What the transport route needs to find again by id (e.g. the SDK transport), opaque to the store. */
+  transport?: unknown;
   /** Ends the session and frees all it holds (transport, server, pending calls). */
   close(reason: string): Promise<void>;
-  /** Tells the client which lists changed (called once per registry change, for every session). */
-  listChanged?(changes: ListChanges): void;
 }
+
+/** A 2026-07-28 client seen recently over stateless HTTP: who, which era, how much. */
+export interface StatelessClientInfo {
+  clientName?: string;
+  clientVersion?: string;
+  protocolVersion: string;
+  transport: TransportKind;
+  firstSeenAt: number;
+  lastActivityAt: number;
+  requests: number;
+  calls: number;
+  errors: number;
+}
+
+/** How many stateless clients the store remembers (least recently seen dropped first). */
+export const MAX_STATELESS_CLIENTS = 64;
+/** Longest client name or version kept from a client's self-description. */
+const MAX_CLIENT_STRING = 128;
+const clipClient = (s: unknown) => (typeof s === "string" ? s.slice(0, MAX_CLIENT_STRING) : undefined);
 
 export interface SessionStoreEvents {
   opened: [info: SessionInfo];
@@ -77,6 +107,9 @@ interface Entry {
 
 export class SessionStore extends EventEmitter<SessionStoreEvents> {
   private sessions = new Map<string, Entry>();
+  private changeListeners = new Set<ChangeListener>();
+  /** Least recently seen first (a Map keeps insertion order; a hit re-inserts). */
+  private stateless = new Map<string, StatelessClientInfo>();
   private sweeper?: NodeJS.Timeout;
   private readonly evictAfterIdleMs: number;
   private readonly perTransportCap: number;
@@ -172,6 +205,46 @@ export class SessionStore extends EventEmitter<SessionStoreEvents> {
    */
   broadcast(changes: ListChanges): void {
     for (const e of this.sessions.values()) e.handle.listChanged?.(changes);
+    for (const l of this.changeListeners) l.listChanged?.(changes);
+  }
+
+  /** Fans one resource update out; each session and endpoint delivers it to that URI's subscribers only. */
+  resourceUpdated(uri: string): void {
+    for (const e of this.sessions.values()) e.handle.resourceUpdated?.(uri);
+    for (const l of this.changeListeners) l.resourceUpdated?.(uri);
+  }
+
+  /** An endpoint that is no session but hears changes (the stateless listen streams of /mcp). */
+  addChangeListener(l: ChangeListener): () => void {
+    this.changeListeners.add(l);
+    return () => this.changeListeners.delete(l);
+  }
+
+  /**
+   * Records a request of a stateless (2026-07-28, HTTP) client and returns its entry, whose
+   * `calls`/`errors` the caller counts like a session's. Keyed by what the client says it is;
+   * the list is bounded, so a client inventing names only churns it.
+   */
+  seenStateless(c: { clientName?: unknown; clientVersion?: unknown; protocolVersion: string; transport: TransportKind }): StatelessClientInfo {
+    const clientName = clipClient(c.clientName);
+    const clientVersion = clipClient(c.clientVersion);
+    const key = JSON.stringify([c.transport, clientName, clientVersion, c.protocolVersion]);
+    const now = Date.now();
+    let e = this.stateless.get(key);
+    if (e) this.stateless.delete(key);
+    else {
+      e = { clientName, clientVersion, protocolVersion: c.protocolVersion, transport: c.transport, firstSeenAt: now, lastActivityAt: now, requests: 0, calls: 0, errors: 0 };
+      if (this.stateless.size >= MAX_STATELESS_CLIENTS) this.stateless.delete(this.stateless.keys().next().value!);
+    }
+    e.lastActivityAt = now;
+    e.requests++;
+    this.stateless.set(key, e);
+    return e;
+  }
+
+  /** Recently seen stateless clients, most recent first. */
+  statelessClients(): StatelessClientInfo[] {
+    return [...this.stateless.values()].reverse();
   }
 
   async closeAll(reason: string): Promise<void> {

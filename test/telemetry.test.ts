@@ -97,7 +97,8 @@ test("resource read and prompt get spans", async () => {
   const p = await server("prompts/get demo__greet");
   assert.equal(p.attributes["gen_ai.prompt.name"], "demo__greet");
   await assert.rejects(c.client.readResource({ uri: "demo://nothing" }));
-  assert.equal((await server("resources/read demo://nothing")).attributes["error.type"], "-32002");
+  // resource not found is -32602 with data.uri (SEP-2164), on the wire and on the span
+  assert.equal((await server("resources/read demo://nothing")).attributes["error.type"], "-32602");
 });
 
 test("an incoming traceparent in params._meta is continued", async () => {

@@ -14,6 +14,18 @@ import { metrics, propagation, trace, SpanKind, SpanStatusCode, ROOT_CONTEXT, ty
 import type { WorkerSpan } from "../plugins/worker-protocol.ts";
 import type { SessionInfo, TransportKind } from "../session-store.ts";
 
+/**
+ * Who a request came from, as spans and metrics see it. `sessionId` only for 2025-era
+ * sessions (and the connections of WebSocket/stdio, which are sessions at the transport
+ * level): the MCP conventions forbid `mcp.session.id` on 2026-07-28 traffic, so a caller
+ * speaking that revision passes none.
+ */
+export interface SpanCaller {
+  transport: TransportKind;
+  sessionId?: string;
+  protocolVersion?: string;
+}
+
 /** Semantic-convention buckets for MCP durations, in seconds. */
 export const DURATION_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
 
@@ -57,7 +69,7 @@ export const MAX_SPAN_STRING = 256;
 
 /** Every method name of the MCP spec: anything else is `_OTHER` on metrics. */
 const KNOWN_METHODS = new Set([
-  "initialize", "ping", "logging/setLevel", "completion/complete",
+  "initialize", "ping", "logging/setLevel", "completion/complete", "server/discover", "subscriptions/listen",
   "tools/list", "tools/call", "prompts/list", "prompts/get",
   "resources/list", "resources/templates/list", "resources/read", "resources/subscribe", "resources/unsubscribe",
   "sampling/createMessage", "elicitation/create", "roots/list",
@@ -65,7 +77,7 @@ const KNOWN_METHODS = new Set([
   "notifications/initialized", "notifications/cancelled", "notifications/progress", "notifications/message",
   "notifications/roots/list_changed", "notifications/tools/list_changed", "notifications/prompts/list_changed",
   "notifications/resources/list_changed", "notifications/resources/updated", "notifications/elicitation/complete",
-  "notifications/tasks/status",
+  "notifications/tasks/status", "notifications/subscriptions/acknowledged",
 ]);
 
 /**
@@ -105,11 +117,11 @@ function clip(v: string): string {
 }
 
 /** Attributes for the duration histogram: every value from a fixed or registry-bounded set. */
-function metricAttributes(method: string, attrs: Attributes, session: SessionInfo, errorType: string | undefined): Attributes {
-  const m: Attributes = { "mcp.method.name": boundedMethod(method), ...networkAttributes(session.transport) };
-  // The SDK negotiates the version, but a date-shaped check keeps a future bug from leaking
-  // a client's string into a series.
-  if (session.protocolVersion && /^\d{4}-\d{2}-\d{2}$/.test(session.protocolVersion)) m["mcp.protocol.version"] = session.protocolVersion;
+function metricAttributes(method: string, attrs: Attributes, caller: SpanCaller, errorType: string | undefined): Attributes {
+  const m: Attributes = { "mcp.method.name": boundedMethod(method), ...networkAttributes(caller.transport) };
+  // The SDK negotiates (or, on 2026-07-28, validates) the version, but a date-shaped check
+  // keeps a future bug from leaking a client's string into a series.
+  if (caller.protocolVersion && /^\d{4}-\d{2}-\d{2}$/.test(caller.protocolVersion)) m["mcp.protocol.version"] = caller.protocolVersion;
   const tool = attrs["gen_ai.tool.name"];
   if (typeof tool === "string") m["gen_ai.tool.name"] = known.tool(tool) ? tool : OTHER;
   const prompt = attrs["gen_ai.prompt.name"];
@@ -155,7 +167,7 @@ export interface RequestStart {
   target?: string;
   attributes: Attributes;
   meta?: Record<string, unknown>;
-  session: SessionInfo;
+  caller: SpanCaller;
   requestId?: string | number;
 }
 
@@ -165,15 +177,12 @@ export function startRequestSpan(req: RequestStart): RequestSpan {
   try {
     const started = performance.now();
     const parent = req.meta ? propagation.extract(ROOT_CONTEXT, req.meta, getter) : ROOT_CONTEXT;
-    const attrs: Attributes = {
-      "mcp.method.name": clip(req.method),
-      "mcp.session.id": req.session.id,
-      ...networkAttributes(req.session.transport),
-    };
+    const attrs: Attributes = { "mcp.method.name": clip(req.method), ...networkAttributes(req.caller.transport) };
+    if (req.caller.sessionId !== undefined) attrs["mcp.session.id"] = req.caller.sessionId;
     // Names, URIs and ids come from the client and may be megabytes long: spans keep them,
     // clipped, so the dashboard's span buffer and OTLP batches stay small.
     for (const [k, v] of Object.entries(req.attributes)) attrs[k] = typeof v === "string" ? clip(v) : v;
-    if (req.session.protocolVersion) attrs["mcp.protocol.version"] = clip(req.session.protocolVersion);
+    if (req.caller.protocolVersion) attrs["mcp.protocol.version"] = clip(req.caller.protocolVersion);
     if (req.requestId !== undefined) attrs["jsonrpc.request.id"] = clip(String(req.requestId));
     const span: Span = tracer.startSpan(clip(req.target ? `${req.method} ${req.target}` : req.method), { kind: SpanKind.SERVER, attributes: attrs }, parent);
     const sc = span.spanContext();
@@ -206,7 +215,7 @@ export function startRequestSpan(req: RequestStart): RequestSpan {
           }
           span.end();
           // from the unclipped request attributes: a clipped name must not match a real one
-          I().operationDuration.record((performance.now() - started) / 1000, metricAttributes(req.method, req.attributes, req.session, errorType));
+          I().operationDuration.record((performance.now() - started) / 1000, metricAttributes(req.method, req.attributes, req.caller, errorType));
         } catch {
           // telemetry is best-effort
         }

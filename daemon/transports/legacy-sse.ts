@@ -5,17 +5,29 @@
  * keepalive comments so proxies do not drop an idle stream.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
+import { SSEServerTransport } from "@modelcontextprotocol/server-legacy/sse";
+import { JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
+import { RpcCode } from "../errors.ts";
 import { readJsonBody, sendRpcError } from "../http-server.ts";
-import { newSessionInfo, openSession, type SessionDeps } from "../session.ts";
+import type { McpDeps } from "../mcp/call-context.ts";
+import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
 
 export interface LegacySseOptions {
   maxBodyBytes: number;
   keepAliveMs: number;
 }
 
-export function createLegacySseRoutes(deps: SessionDeps, opts: LegacySseOptions, logger: Logger) {
+/** Never throws: a value too deep for the validator to walk is no message of ours either. */
+function isJsonRpcMessage(body: unknown): boolean {
+  try {
+    return JSONRPCMessageSchema.safeParse(body).success;
+  } catch {
+    return false;
+  }
+}
+
+export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, logger: Logger) {
   const transports = new Map<string, SSEServerTransport>();
 
   async function stream(req: IncomingMessage, res: ServerResponse) {
@@ -34,7 +46,7 @@ export function createLegacySseRoutes(deps: SessionDeps, opts: LegacySseOptions,
       void transport.close().catch(() => undefined);
     });
     try {
-      await openSession(transport, newSessionInfo(id, "sse", { remoteAddress: req.socket.remoteAddress }), deps);
+      await openLegacySession(deps, transport, newSessionInfo(id, "sse", { remoteAddress: req.socket.remoteAddress }));
     } catch (err) {
       logger.error({ err }, "could not open SSE session");
       res.end();
@@ -49,8 +61,23 @@ export function createLegacySseRoutes(deps: SessionDeps, opts: LegacySseOptions,
     if (!transport) return sendRpcError(res, 404, -32001, "Session not found");
     const parsed = await readJsonBody(req, res, opts.maxBodyBytes);
     if (!parsed.ok) return;
+    // Checked here rather than by the SDK: it answers a bad message with plain text built by
+    // String(body), which itself throws on a deeply nested array (stack overflow) or an object
+    // whose toString is not a function, and then nothing ever answers the request.
+    if (!isJsonRpcMessage(parsed.body)) {
+      return sendRpcError(res, 400, RpcCode.InvalidRequest, "Invalid Request: expected one JSON-RPC 2.0 message");
+    }
     deps.store.touch(sessionId);
-    await transport.handlePostMessage(req, res, parsed.body).catch(() => undefined);
+    try {
+      await transport.handlePostMessage(req, res, parsed.body);
+    } catch (err) {
+      logger.warn({ err, sessionId }, "SSE message could not be handled");
+    }
+    // Whatever happened inside the SDK, the request gets an answer.
+    if (!res.writableEnded) {
+      if (res.headersSent) res.end();
+      else sendRpcError(res, 500, RpcCode.InternalError, "Internal error: the message could not be handled");
+    }
   }
 
   return { stream, messages };

@@ -1,19 +1,35 @@
 /**
- * Streamable HTTP at `/mcp` (MCP 2025-11-25 and the older versions the SDK negotiates),
- * stateful: one SDK `StreamableHTTPServerTransport` per `Mcp-Session-Id`, kept with its
- * session in the session store. This file answers what the spec asks before a message
- * reaches a session: 405 for other methods, 406 for a wrong Accept, 415 for a wrong
- * Content-Type, 413 over the body limit, -32700 for malformed JSON, -32600 for JSON that is
- * not a JSON-RPC message or repeats a request id still in flight, 400 for a missing session
- * id, 404 for an unknown (or evicted) one, 503 when no session can be admitted.
+ * Streamable HTTP at `/mcp`, both protocol eras on one URL, routed per request as the SDK
+ * routes them (`classifyInboundRequest`, the predicate behind its own `createMcpHandler`):
+ *
+ * - 2026-07-28 (a request carrying the per-request `_meta` envelope): stateless. No session,
+ *   no affinity: any daemon watching the same plugins answers it. Served by the SDK's
+ *   `createMcpHandler` (version and header ladder, -32021 capability gate, server/discover,
+ *   subscriptions/listen streams) over a pool of reusable server instances (server-pool.ts)
+ *   instead of a new server per request.
+ * - 2025 era (`initialize`, then `Mcp-Session-Id`): one SDK v2 `Server` plus
+ *   `NodeStreamableHTTPServerTransport` per session, kept in the session store (GET stream,
+ *   DELETE, unsolicited list_changed).
+ *
+ * Before either, this file answers what the transport spec asks of every POST: 405 for
+ * other methods, 406 for a wrong Accept, 415 for a wrong Content-Type, 413 over the body
+ * limit, -32700 for malformed JSON, -32600 for JSON that is not a JSON-RPC message. For
+ * sessions: -32600 for a request id still in flight, 400 for a missing session id, 404 for
+ * an unknown (or evicted) one, 503 when no session can be admitted.
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { isInitializeRequest, isJSONRPCRequest, JSONRPCMessageSchema, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/sdk/types.js";
-import { RpcCode } from "../errors.ts";
+import { classifyInboundRequest, createMcpHandler, isInitializeRequest, isJSONRPCRequest, PROTOCOL_VERSION_META_KEY, specTypeSchemas, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/server";
+import { NodeStreamableHTTPServerTransport, toNodeHandler } from "@modelcontextprotocol/node";
+import { RpcCode, messageOf } from "../errors.ts";
 import { readJsonBody, sendJson, sendRpcError } from "../http-server.ts";
-import { newSessionInfo, openSession, type SessionDeps } from "../session.ts";
+import type { McpDeps } from "../mcp/call-context.ts";
+import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
+import { newServer } from "../mcp/server-factory.ts";
+import { ServerPool } from "../mcp/server-pool.ts";
+import { listenPublisher } from "../mcp/subscriptions.ts";
+import { startRequestSpan } from "../telemetry/instrumentation.ts";
+import type { Endpoint } from "./endpoint.ts";
 
 export interface StreamableHttpOptions {
   maxBodyBytes: number;
@@ -22,7 +38,67 @@ export interface StreamableHttpOptions {
 /** A JSON-RPC request id as a map key: 1 and "1" are different ids. */
 const idKey = (id: RequestId) => `${typeof id}:${id}`;
 
-export function createStreamableHttpRoute(deps: SessionDeps, opts: StreamableHttpOptions) {
+const JSONRPC_MESSAGE = (specTypeSchemas as unknown as Record<string, { "~standard": { validate(v: unknown): { issues?: unknown[] } | Promise<unknown> } }>).JSONRPCMessage;
+/** Never throws: a value too deep for the validator to walk is no message of ours either. */
+function isJsonRpcMessage(v: unknown): boolean {
+  try {
+    const r = JSONRPC_MESSAGE["~standard"].validate(v);
+    return !(r instanceof Promise) && !r.issues;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether the SDK's classifier could route this POST anywhere but the 2025 era. It routes
+ * by the body's per-request envelope claim (`params._meta["io.modelcontextprotocol/
+ * protocolVersion"]`) and the MCP-Protocol-Version header; a body of valid JSON-RPC
+ * messages (checked before) with no claim, under no header or a 2025-era one, is always
+ * 2025 traffic. Those, every request of a 2025 session, skip the classifier's work; all
+ * others go through it. (test/era-routing.test.ts holds the two to agreement.)
+ */
+export function mayBeModern(messages: unknown[], versionHeader: string | undefined): boolean {
+  if (versionHeader !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(versionHeader.trim())) return true;
+  for (const m of messages) {
+    const meta = (m as { params?: { _meta?: unknown } }).params?._meta;
+    if (meta !== null && typeof meta === "object" && PROTOCOL_VERSION_META_KEY in meta) return true;
+  }
+  return false;
+}
+
+/** Deepest JSON nesting a 2026-07-28 request may have. */
+export const MAX_JSON_DEPTH = 256;
+
+/** Iterative (a recursive walk would overflow on the very input it guards against); stops at the first path past `limit`. */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+const header = (req: IncomingMessage, name: string) => {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttpOptions): Endpoint & { pool: ServerPool } {
+  const onerror = (err: Error) => deps.logger.debug({ err: messageOf(err) }, "/mcp (2026-07-28)");
+  const pool = new ServerPool(
+    () => newServer(deps, { transport: "streamable-http", era: "modern" }),
+    (tool) => deps.registry.tools.get(tool)?.info.inputSchema,
+  );
+  // legacy: "reject": 2025-era traffic never reaches it (routed to sessions below), so the
+  // SDK's stateless 2025 fallback, which builds a server per request, stays unused.
+  const modern = createMcpHandler(pool.acquire, { legacy: "reject", maxRequestBodySize: opts.maxBodyBytes, onerror });
+  const modernNode = toNodeHandler(modern, { maxRequestBodySize: opts.maxBodyBytes, onerror });
+  // listen streams hear the store's fan-out like sessions do
+  const unlisten = deps.store.addChangeListener(listenPublisher(modern.notify));
+
   /**
    * Request ids whose POST is still open, per session. The SDK transport maps a response to
    * its POST by id, so a second request with an id still in flight would take over the
@@ -31,12 +107,12 @@ export function createStreamableHttpRoute(deps: SessionDeps, opts: StreamableHtt
   const openIds = new Map<string, Set<string>>();
 
   /** The session's SDK transport, recording the activity; undefined for an unknown id. */
-  function lookup(sessionId: string): StreamableHTTPServerTransport | undefined {
+  function lookup(sessionId: string): NodeStreamableHTTPServerTransport | undefined {
     const t = deps.store.use(sessionId, "streamable-http")?.transport;
-    return t instanceof StreamableHTTPServerTransport ? t : undefined;
+    return t instanceof NodeStreamableHTTPServerTransport ? t : undefined;
   }
 
-  /** Claims the requests' ids for this POST until its response is done; false if one is taken. */
+  /** Claims the requests' ids for this POST until its response is done; returns an id already taken. */
   function claimIds(sessionId: string, messages: JSONRPCMessage[], res: ServerResponse): RequestId | undefined {
     const ids = messages.filter(isJSONRPCRequest).map((m) => m.id);
     if (ids.length === 0) return undefined;
@@ -56,7 +132,23 @@ export function createStreamableHttpRoute(deps: SessionDeps, opts: StreamableHtt
     return undefined;
   }
 
-  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** 2026-07-28: the SDK's handler owns the rest (its ladder answers version, header and capability errors). */
+  async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
+    const msg = body as { id?: RequestId; method?: string; params?: { _meta?: Record<string, unknown> } };
+    // The modern path walks the whole body recursively (a stack overflow there is a 500);
+    // no MCP message nests anywhere near this deep.
+    if (nestedDeeperThan(body, MAX_JSON_DEPTH)) {
+      return sendJson(res, 400, { jsonrpc: "2.0", id: typeof msg.id === "string" || typeof msg.id === "number" ? msg.id : null, error: { code: RpcCode.InvalidRequest, message: `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels` } });
+    }
+    if (msg.method === "subscriptions/listen") {
+      // the SDK serves listen streams itself, before any server instance: the span covers the stream's life
+      const span = startRequestSpan({ method: "subscriptions/listen", attributes: {}, meta: msg.params?._meta, caller: { transport: "streamable-http", protocolVersion: header(req, "mcp-protocol-version") }, requestId: msg.id });
+      res.once("close", () => span.end(res.statusCode >= 400 ? String(res.statusCode) : undefined));
+    }
+    await modernNode(req, res, body);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? "GET";
     if (!["POST", "GET", "DELETE"].includes(method)) {
       return sendRpcError(res, 405, -32000, "Method not allowed", { allow: "GET, POST, DELETE" });
@@ -65,21 +157,29 @@ export function createStreamableHttpRoute(deps: SessionDeps, opts: StreamableHtt
     if (Array.isArray(sessionId)) return sendRpcError(res, 400, -32600, "Bad Request: more than one Mcp-Session-Id header");
 
     if (method === "POST") {
+      // Both eras: the client MUST accept both (the SDK's modern path does not check it).
       const accept = String(req.headers.accept ?? "");
       if (!accept.includes("application/json") || !accept.includes("text/event-stream")) {
         return sendRpcError(res, 406, -32000, "Not Acceptable: Accept must include both application/json and text/event-stream");
       }
+      // The body is read once, here; both eras get the parsed value.
       const parsed = await readJsonBody(req, res, opts.maxBodyBytes);
       if (!parsed.ok) return;
       const body = parsed.body;
       // Well-formed JSON that is not a JSON-RPC message (or batch of them) is an Invalid
       // Request; the SDK would call it a parse error.
       const raw = Array.isArray(body) ? body : [body];
-      if (raw.length === 0 || !raw.every((m) => JSONRPCMessageSchema.safeParse(m).success)) {
+      if (raw.length === 0 || !raw.every(isJsonRpcMessage)) {
         return sendRpcError(res, 400, RpcCode.InvalidRequest, "Invalid Request: expected a JSON-RPC 2.0 message or a non-empty array of them");
       }
-      const messages = raw as JSONRPCMessage[];
+      const versionHeader = header(req, "mcp-protocol-version");
+      if (mayBeModern(raw, versionHeader)) {
+        const route = classifyInboundRequest({ httpMethod: method, protocolVersionHeader: versionHeader, mcpMethodHeader: header(req, "mcp-method"), mcpNameHeader: header(req, "mcp-name"), body });
+        // modern, or a rejection only the modern path gives (it owns those answers)
+        if (route.kind !== "legacy") return serveModern(req, res, body);
+      }
 
+      const messages = raw as JSONRPCMessage[];
       if (sessionId) {
         const t = lookup(sessionId);
         if (!t) return sendRpcError(res, 404, -32001, "Session not found");
@@ -90,14 +190,18 @@ export function createStreamableHttpRoute(deps: SessionDeps, opts: StreamableHtt
         return t.handleRequest(req, res, body);
       }
       if (!messages.some((m) => isInitializeRequest(m))) {
-        return sendRpcError(res, 400, -32000, "Bad Request: Mcp-Session-Id header is required (send initialize first)");
+        return sendRpcError(res, 400, -32000, "Bad Request: Mcp-Session-Id header is required (send initialize first, or a 2026-07-28 request with its _meta envelope)");
       }
       const admitted = deps.store.admit("streamable-http");
       if (!admitted.ok) return sendRpcError(res, 503, -32000, `Too many open sessions (${admitted.reason}); try again later`, { "retry-after": "5" });
       // We pick the id up front so the session's info and the transport share it.
       const id = randomUUID();
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => id });
-      const server = await openSession(transport, newSessionInfo(id, "streamable-http", { remoteAddress: req.socket.remoteAddress }), deps);
+      // No event store, so no resumable streams (priming events, Last-Event-ID): with them,
+      // the v1 SDK client (1.32, what most installed clients run) takes every JSON-RPC
+      // error answered on a POST stream for a broken stream and reconnects to resume it
+      // (a GET with Last-Event-ID, then retries), for every error.
+      const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: () => id });
+      const server = await openLegacySession(deps, transport, newSessionInfo(id, "streamable-http", { remoteAddress: req.socket.remoteAddress }));
       await transport.handleRequest(req, res, body);
       // The SDK refused the initialize (e.g. batched with other messages): nobody can ever
       // reach this session, so it must not hold a slot until the idle timeout.
@@ -105,7 +209,7 @@ export function createStreamableHttpRoute(deps: SessionDeps, opts: StreamableHtt
       return;
     }
 
-    // GET (SSE stream) and DELETE need an existing session.
+    // GET (SSE stream) and DELETE: 2025-era session operations.
     if (!sessionId) return sendRpcError(res, 400, -32000, "Bad Request: Mcp-Session-Id header is required");
     const t = lookup(sessionId);
     if (!t) return sendRpcError(res, 404, -32001, "Session not found");
@@ -116,5 +220,15 @@ export function createStreamableHttpRoute(deps: SessionDeps, opts: StreamableHtt
       res.once("close", closed);
     }
     return t.handleRequest(req, res);
+  }
+
+  return {
+    pool,
+    routes: { "/mcp": handle },
+    async close() {
+      unlisten();
+      // ends the open listen streams gracefully and any stateless exchange still running
+      await modern.close();
+    },
   };
 }

@@ -1,19 +1,27 @@
 /**
  * WebSocket at `/ws`: a server-side SDK `Transport` over the `ws` package (the SDK ships
- * only a client). Subprotocol `mcp`, one JSON-RPC message per text frame. A binary frame
- * closes with 1003, an oversize frame with 1009 (ws enforces maxPayload), malformed JSON is
+ * none). Subprotocol `mcp`, one JSON-RPC message per text frame. A binary frame closes
+ * with 1003, an oversize frame with 1009 (ws enforces maxPayload), malformed JSON is
  * answered with -32700 and the connection stays usable. Ping/pong drops dead peers, and a
  * peer that stops reading is cut off before its send buffer grows without bound.
+ *
+ * Both protocol eras: the first message decides (the SDK's `serveStdio` entry, given this
+ * transport): `server/discover` or a request with the 2026-07-28 envelope gets the
+ * stateless revision, `initialize` a 2025 session. The stdio bridge relays its client's
+ * frames here unchanged, so `patchbay stdio` speaks both eras too.
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket, type RawData } from "ws";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { JSONRPCMessageSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { specTypeSchemas, type JSONRPCMessage, type Transport } from "@modelcontextprotocol/server";
 import type { Logger } from "pino";
 import { RpcCode } from "../errors.ts";
-import { newSessionInfo, openSession, type SessionDeps } from "../session.ts";
+import type { McpDeps } from "../mcp/call-context.ts";
+import { newSessionInfo, serveConnection } from "../mcp/connections.ts";
+import type { Endpoint } from "./endpoint.ts";
+
+const JSONRPC_MESSAGE = (specTypeSchemas as unknown as Record<string, { "~standard": { validate(v: unknown): { value?: unknown; issues?: unknown[] } | Promise<unknown> } }>).JSONRPCMessage;
 
 export const WS_SUBPROTOCOL = "mcp";
 
@@ -56,13 +64,19 @@ export class WebSocketServerTransport implements Transport {
       this.sendRaw({ jsonrpc: "2.0", id: null, error: { code: RpcCode.ParseError, message: "Parse error: frame is not valid JSON" } });
       return;
     }
-    const parsed = JSONRPCMessageSchema.safeParse(json);
-    if (!parsed.success) {
+    let parsed: { value?: unknown; issues?: unknown[] } | Promise<unknown>;
+    try {
+      parsed = JSONRPC_MESSAGE["~standard"].validate(json);
+    } catch {
+      parsed = { issues: [] }; // too deep for the validator to walk: no message of ours either
+    }
+    if (parsed instanceof Promise || parsed.issues) {
       const id = typeof json === "object" && json !== null && "id" in json ? (json as { id: unknown }).id : null;
       this.sendRaw({ jsonrpc: "2.0", id: typeof id === "string" || typeof id === "number" ? id : null, error: { code: RpcCode.InvalidRequest, message: "Invalid Request: not a JSON-RPC 2.0 message" } });
       return;
     }
-    this.onmessage?.(parsed.data);
+    // the value as received: the SDK lifts the _meta envelope keys itself
+    this.onmessage?.(json as JSONRPCMessage);
   }
 
   private sendRaw(msg: unknown): void {
@@ -94,8 +108,8 @@ export class WebSocketServerTransport implements Transport {
   }
 }
 
-/** The `/ws` upgrade handler: checks the subprotocol and session room, then opens a session. */
-export function createWebSocketEndpoint(deps: SessionDeps, opts: WebSocketOptions, logger: Logger) {
+/** The `/ws` upgrade handler: checks the subprotocol and session room, then serves the connection. */
+export function createWebSocketEndpoint(deps: McpDeps, opts: WebSocketOptions, logger: Logger): Endpoint {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: opts.maxMessageBytes,
@@ -132,22 +146,24 @@ export function createWebSocketEndpoint(deps: SessionDeps, opts: WebSocketOption
       return;
     }
     // handleUpgrade calls back in this same tick (no async verifyClient), so the slot just
-    // admitted is the one openSession adds.
+    // admitted is the one serveConnection adds.
     wss.handleUpgrade(req, socket, head, (ws) => {
       alive.set(ws, true);
       ws.on("pong", () => alive.set(ws, true));
       const transport = new WebSocketServerTransport(ws, { maxBufferedBytes: opts.maxBufferedBytes });
       const info = newSessionInfo(transport.sessionId, kind, { bridged, remoteAddress: req.socket.remoteAddress });
-      openSession(transport, info, deps).catch((err) => {
-        logger.error({ err }, "could not open WebSocket session");
+      try {
+        serveConnection(deps, transport, info);
+      } catch (err) {
+        logger.error({ err }, "could not serve the WebSocket connection");
         ws.close(1011, "internal error");
-      });
+      }
     });
   }
 
   return {
-    upgrade,
-    close() {
+    upgrades: { "/ws": upgrade },
+    async close() {
       clearInterval(heartbeat);
       for (const ws of wss.clients) ws.close(1001, "daemon shutting down");
       wss.close();

@@ -111,12 +111,12 @@ export function transportSuite(name: string, start: (pluginsDir: string, home: s
     assert.deepEqual(done.completion.values, ["fr"]);
   });
 
-  test(`${name}: errors: unknown tool -32602, invalid args isError, unknown resource -32002, unknown prompt -32602`, async () => {
+  test(`${name}: errors: unknown tool -32602, invalid args isError, unknown resource -32602 with data.uri (SEP-2164), unknown prompt -32602`, async () => {
     await assert.rejects(c.client.callTool({ name: "nope__nothing", arguments: {} }), (e: McpError) => e.code === -32602);
     const invalid = await c.client.callTool({ name: "utils__add", arguments: { numbers: "many" } });
     assert.equal(invalid.isError, true);
     assert.match(textOf(invalid), /Invalid arguments for tool add: numbers/);
-    await assert.rejects(c.client.readResource({ uri: "nothing://here" }), (e: McpError) => e.code === -32002);
+    await assert.rejects(c.client.readResource({ uri: "nothing://here" }), (e: McpError) => e.code === -32602 && (e.data as { uri?: string })?.uri === "nothing://here");
     await assert.rejects(c.client.getPrompt({ name: "nope" }), (e: McpError) => e.code === -32602);
   });
 

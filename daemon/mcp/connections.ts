@@ -1,0 +1,194 @@
+/**
+ * Opening what the store calls a session:
+ * - `openLegacySession`: a 2025-era session over a transport that carries one (Streamable
+ *   HTTP with Mcp-Session-Id, legacy HTTP+SSE): one server instance, connected directly.
+ * - `serveConnection`: a WebSocket or stdio connection, which speaks either era. The SDK's
+ *   `serveStdio` owns the era decision: a connection that opens with `server/discover` (or
+ *   any request carrying the 2026-07-28 envelope) is served statelessly, one that opens
+ *   with `initialize` gets a 2025 session; it also answers `subscriptions/listen` and routes
+ *   the instance's change notifications onto the listen streams.
+ * Both register the session with the store (admission happened before, in the transport),
+ * hear the store's change fan-out, and leave the store when the transport closes.
+ */
+import type { JSONRPCMessage, McpServerFactory, Transport, TransportSendOptions, MessageExtraInfo } from "@modelcontextprotocol/server";
+import { PROTOCOL_VERSION_META_KEY } from "@modelcontextprotocol/server";
+import { serveStdio } from "@modelcontextprotocol/server/stdio";
+import { messageOf } from "../errors.ts";
+import type { SessionInfo } from "../session-store.ts";
+import { recordSessionClosed, recordSessionOpened, startRequestSpan, type RequestSpan } from "../telemetry/instrumentation.ts";
+import type { Connection, McpDeps } from "./call-context.ts";
+import { newServer, type PatchbayServer } from "./server-factory.ts";
+import { connectionListener } from "./subscriptions.ts";
+
+/** Default SessionInfo for a new session. */
+export function newSessionInfo(id: string, transport: SessionInfo["transport"], extra: Partial<SessionInfo> = {}): SessionInfo {
+  const now = Date.now();
+  return { id, transport, startedAt: now, lastActivityAt: now, calls: 0, errors: 0, ...extra };
+}
+
+/** Store bookkeeping shared by both kinds: add now, forget (once) when the transport closes. */
+function register(deps: McpDeps, info: SessionInfo, handle: { transport?: unknown; current: () => PatchbayServer | undefined; close: () => Promise<void> }) {
+  const log = deps.logger.child({ session: info.id, transport: info.transport });
+  let closed = false;
+  const cleanup = (reason: string) => {
+    if (closed) return;
+    closed = true;
+    deps.store.delete(info.id, reason);
+    recordSessionClosed(info);
+    log.info({ reason }, "session closed");
+  };
+  deps.store.add({
+    info,
+    transport: handle.transport,
+    ...connectionListener(handle.current),
+    close: async (reason) => {
+      cleanup(reason);
+      await handle.close().catch(() => undefined);
+    },
+  });
+  recordSessionOpened(info);
+  return { log, cleanup };
+}
+
+/** Names the session once its 2025 handshake is complete. */
+function onInitialized(server: PatchbayServer, info: SessionInfo, log: McpDeps["logger"]) {
+  server.oninitialized = () => {
+    server.conn.initialized = true;
+    const client = server.getClientVersion();
+    info.clientName = client?.name;
+    info.clientVersion = client?.version;
+    info.protocolVersion = server.getNegotiatedProtocolVersion();
+    log.info({ client: client?.name, protocolVersion: info.protocolVersion }, "session initialized");
+  };
+}
+
+/**
+ * A 2025-era session on a transport made for one (Streamable HTTP, HTTP+SSE). Resolves
+ * once connected; the session ends when the transport closes.
+ */
+export async function openLegacySession(deps: McpDeps, transport: Transport, info: SessionInfo): Promise<PatchbayServer> {
+  const conn: Connection = { transport: info.transport, era: "legacy", session: info };
+  const server = newServer(deps, conn);
+  let open: PatchbayServer | undefined = server;
+  const { log, cleanup } = register(deps, info, { transport, current: () => open, close: () => server.close() });
+  onInitialized(server, info, log);
+  server.onclose = () => {
+    open = undefined;
+    cleanup("transport closed");
+  };
+  server.onerror = (err) => log.debug({ err: messageOf(err) }, "session protocol error");
+  await server.connect(transport);
+  return server;
+}
+
+/**
+ * A WebSocket or stdio connection, either era (the first message decides). `wire` is the
+ * connection's transport; serveStdio owns it from here.
+ */
+export function serveConnection(deps: McpDeps, wire: Transport, info: SessionInfo): { close(): Promise<void> } {
+  let current: PatchbayServer | undefined;
+  const listens = new ListenSpans(info);
+  const observed = new ObservedTransport(wire, {
+    // every message from the client counts as activity
+    received: (m) => {
+      deps.store.touch(info.id);
+      listens.received(m);
+    },
+    sent: (m) => listens.sent(m),
+    closed: () => {
+      current = undefined;
+      listens.endAll();
+      cleanup("transport closed");
+    },
+  });
+  // serveStdio builds an instance per connection, plus a probe instance it discards when a
+  // client that opened with server/discover falls back to initialize.
+  const factory: McpServerFactory = ({ era }) => {
+    const server = newServer(deps, { transport: info.transport, era, session: info });
+    onInitialized(server, info, log);
+    server.onerror = (err) => log.debug({ err: messageOf(err) }, "connection protocol error");
+    server.onclose = () => {
+      if (current === server) current = undefined;
+    };
+    current = server;
+    return server;
+  };
+  const served = serveStdio(factory, { transport: observed, onerror: (err) => log.debug({ err: messageOf(err) }, "connection error") });
+  const { log, cleanup } = register(deps, info, { current: () => current, close: () => served.close() });
+  return served;
+}
+
+/**
+ * A transport seen from both sides: the connection's own transport, with hooks on what
+ * comes in, what goes out and its close. serveStdio installs its callbacks here.
+ */
+class ObservedTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+
+  constructor(
+    private readonly inner: Transport,
+    private readonly hooks: { received(m: JSONRPCMessage): void; sent(m: JSONRPCMessage): void; closed(): void },
+  ) {}
+
+  async start(): Promise<void> {
+    this.inner.onmessage = (m, extra) => {
+      this.hooks.received(m);
+      this.onmessage?.(m, extra);
+    };
+    this.inner.onerror = (e) => this.onerror?.(e);
+    this.inner.onclose = () => {
+      this.onclose?.();
+      this.hooks.closed();
+    };
+    await this.inner.start();
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    this.hooks.sent(message);
+    return this.inner.send(message, options);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  setProtocolVersion = (version: string) => this.inner.setProtocolVersion?.(version);
+}
+
+/**
+ * Spans for subscriptions/listen on a WebSocket or stdio connection, which serveStdio
+ * answers before any server instance sees it: from the request to the stream's end (its
+ * graceful-close result, the client's notifications/cancelled, or the connection closing).
+ */
+class ListenSpans {
+  private open = new Map<string | number, RequestSpan>();
+  constructor(private readonly info: SessionInfo) {}
+
+  received(m: JSONRPCMessage): void {
+    const msg = m as { id?: string | number; method?: string; params?: { _meta?: Record<string, unknown>; requestId?: string | number } };
+    if (msg.method === "subscriptions/listen" && msg.id !== undefined && !this.open.has(msg.id) && this.open.size < 1_024) {
+      const version = msg.params?._meta?.[PROTOCOL_VERSION_META_KEY];
+      this.open.set(msg.id, startRequestSpan({ method: "subscriptions/listen", attributes: {}, meta: msg.params?._meta, caller: { transport: this.info.transport, protocolVersion: typeof version === "string" ? version : undefined }, requestId: msg.id }));
+    } else if (msg.method === "notifications/cancelled" && msg.params?.requestId !== undefined) {
+      this.end(msg.params.requestId);
+    }
+  }
+
+  sent(m: JSONRPCMessage): void {
+    const msg = m as { id?: string | number; method?: string; error?: { code: number } };
+    if (msg.method === undefined && msg.id !== undefined) this.end(msg.id, msg.error ? String(msg.error.code) : undefined);
+  }
+
+  endAll(): void {
+    for (const id of [...this.open.keys()]) this.end(id);
+  }
+
+  private end(id: string | number, errorType?: string) {
+    const span = this.open.get(id);
+    if (!span) return;
+    this.open.delete(id);
+    span.end(errorType);
+  }
+}

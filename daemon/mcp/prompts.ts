@@ -1,0 +1,49 @@
+/** prompts/list and prompts/get over the live registry. */
+import { ProtocolError, ProtocolErrorCode, type GetPromptResult, type Prompt } from "@modelcontextprotocol/server";
+import { CallCancelledError, messageOf } from "../errors.ts";
+import { PluginCallError } from "../plugins/plugin-worker.ts";
+import type { ExposedPrompt } from "../registry.ts";
+import { InputNeeded } from "./call-context.ts";
+import { paginate } from "./pagination.ts";
+import type { PatchbayServer } from "./server-factory.ts";
+
+const listed = new WeakMap<Map<string, ExposedPrompt>, Prompt[]>();
+function promptList(prompts: Map<string, ExposedPrompt>): Prompt[] {
+  let list = listed.get(prompts);
+  if (!list) {
+    list = [...prompts.values()]
+      .sort((a, b) => (a.exposed < b.exposed ? -1 : a.exposed > b.exposed ? 1 : 0))
+      .map((p) => ({ name: p.exposed, title: p.info.title, description: p.info.description, arguments: p.info.arguments }));
+    listed.set(prompts, list);
+  }
+  return list;
+}
+
+export function installPrompts(server: PatchbayServer): void {
+  const { registry, pageSize } = server.deps;
+
+  server.setRequestHandler("prompts/list", (req, ctx) =>
+    server.serve(ctx, { method: "prompts/list" }, async () => {
+      const { page, nextCursor } = paginate(promptList(registry.prompts), req.params?.cursor, pageSize);
+      return { prompts: page, nextCursor };
+    }),
+  );
+
+  server.setRequestHandler("prompts/get", (req, ctx) => {
+    const name = req.params.name;
+    const prompt = registry.prompts.get(name);
+    const attributes: Record<string, string> = { "gen_ai.prompt.name": name };
+    if (prompt) attributes["patchbay.plugin.name"] = prompt.plugin.manifest.name;
+    return server.serve(ctx, { method: "prompts/get", target: name, attributes, args: req.params.arguments }, async (call) => {
+      if (!prompt) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${name}`);
+      try {
+        return (await call.callPlugin(prompt.plugin, "prompt", prompt.info.name, { args: req.params.arguments ?? {} }, name)) as GetPromptResult;
+      } catch (err) {
+        if (err instanceof InputNeeded) return call.inputRequiredResult(err, name);
+        if (err instanceof CallCancelledError || err instanceof ProtocolError) throw err;
+        if (err instanceof PluginCallError && err.detail.validation) throw new ProtocolError(ProtocolErrorCode.InvalidParams, err.message);
+        throw new ProtocolError(ProtocolErrorCode.InternalError, `Prompt ${name} failed: ${messageOf(err)}`);
+      }
+    });
+  });
+}

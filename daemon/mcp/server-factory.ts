@@ -1,0 +1,116 @@
+/**
+ * Builds the MCP server instances every transport serves: one low-level SDK v2 `Server`
+ * with Patchbay's capabilities and the handlers of every feature (tools.ts, resources.ts,
+ * prompts.ts, completions.ts, subscriptions.ts), all reading the live registry. The same
+ * instance type serves both eras: a pooled instance answers stateless 2026-07-28 requests
+ * on /mcp (server-pool.ts), a per-session instance a 2025-era session, a per-connection
+ * instance a WebSocket or stdio client of either era.
+ */
+import { createRequestStateCodec, Server, type JSONRPCRequest, type RequestStateCodec, type Result, type ServerContext } from "@modelcontextprotocol/server";
+import { randomBytes } from "node:crypto";
+import { CallContext, type CallSpec, type Connection, type McpDeps, type ReplayState } from "./call-context.ts";
+import { checkParams } from "./request-params.ts";
+import { installTools } from "./tools.ts";
+import { installResources } from "./resources.ts";
+import { installPrompts } from "./prompts.ts";
+import { installCompletions } from "./completions.ts";
+import { installSubscriptions } from "./subscriptions.ts";
+
+export const SERVER_NAME = "patchbay";
+const INSTRUCTIONS = "Patchbay aggregates the tools, resources and prompts of every plugin in its plugins folder. Tool and prompt names are <plugin>__<name>.";
+
+/** How long clients may reuse a list result (2026-07-28 cache hints); list_changed on a listen stream ends it early. */
+export const LIST_TTL_MS = 5_000;
+/** discover's answer changes only with the daemon's version (capabilities do not depend on which plugins are loaded). */
+export const DISCOVER_TTL_MS = 60_000;
+
+type RequestHandler = (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>;
+
+/** The SDK's low-level Server, bound to the connection it serves. */
+export class PatchbayServer extends Server {
+  constructor(
+    readonly deps: McpDeps,
+    readonly conn: Connection,
+  ) {
+    super(
+      { name: SERVER_NAME, version: deps.version, title: "Patchbay" },
+      {
+        // What Patchbay serves, whatever the registry holds right now: plugins come and go
+        // with hot reload, and `listChanged` is how a client learns that lists filled in.
+        capabilities: {
+          tools: { listChanged: true },
+          resources: { listChanged: true, subscribe: true },
+          prompts: { listChanged: true },
+          completions: {},
+          // 2025: logging/setLevel; 2026-07-28: log messages only when a request's _meta asks for a level
+          logging: {},
+        },
+        instructions: INSTRUCTIONS,
+        debouncedNotificationMethods: ["notifications/tools/list_changed", "notifications/resources/list_changed", "notifications/prompts/list_changed"],
+        requestState: { verify: deps.requestState.verify },
+        cacheHints: {
+          "tools/list": { ttlMs: LIST_TTL_MS, cacheScope: deps.cacheScope },
+          "prompts/list": { ttlMs: LIST_TTL_MS, cacheScope: deps.cacheScope },
+          "resources/list": { ttlMs: LIST_TTL_MS, cacheScope: deps.cacheScope },
+          "resources/templates/list": { ttlMs: LIST_TTL_MS, cacheScope: deps.cacheScope },
+          "server/discover": { ttlMs: DISCOVER_TTL_MS, cacheScope: deps.cacheScope },
+        },
+      },
+    );
+  }
+
+  /** Runs a handler in its call context (span, guard, accounting); see call-context.ts. */
+  serve<T>(ctx: ServerContext, spec: CallSpec, fn: (call: CallContext) => Promise<T>): Promise<T> {
+    return new CallContext(this.deps, this, this.conn, ctx).run(spec, fn);
+  }
+
+  /**
+   * Every handler registration passes here (the SDK's hook for subclasses). When a request
+   * fails, our params check names the field: the SDK reports a params mismatch as -32603
+   * with a whole schema dump (or a long -32602 for tools/call), so a request whose params do
+   * not match is answered -32602 with a short message on every method and transport. The
+   * check runs only on failure (the SDK validates before any handler runs, so nothing has
+   * happened yet): the happy path validates once. And server/discover, which the SDK's
+   * serving entries install themselves, gets its span like every other method.
+   */
+  protected override _wrapHandler(method: string, handler: RequestHandler): RequestHandler {
+    const inner = super._wrapHandler(method, handler);
+    const checked: RequestHandler = async (request, ctx) => {
+      try {
+        return await inner(request, ctx);
+      } catch (err) {
+        // a bad request is reported as such, whatever the SDK or a handler made of it
+        checkParams(method, request);
+        throw err;
+      }
+    };
+    if (method === "server/discover") return (request, ctx) => this.serve(ctx, { method }, () => checked(request, ctx));
+    return checked;
+  }
+}
+
+/** Signs the requestState of 2026-07-28 input_required rounds. */
+export function createReplayCodec(opts: { key?: string; ttlSeconds: number }): RequestStateCodec<ReplayState> {
+  // Without a configured key every process makes its own: rounds must then come back to
+  // this process (fine for one daemon; a fleet shares PATCHBAY_REQUEST_STATE_KEY).
+  const key = opts.key ?? randomBytes(32);
+  return createRequestStateCodec<ReplayState>({
+    key,
+    ttlSeconds: opts.ttlSeconds,
+    // A state minted for tools/call never passes for prompts/get; the target (tool name,
+    // prompt name, URI) is checked against the payload in call-context.ts, since the codec's
+    // binding sees only the context, not the params.
+    bind: (ctx) => ctx.mcpReq.method,
+  });
+}
+
+/** A fresh server for one connection (or the pool), with every feature's handlers installed. */
+export function newServer(deps: McpDeps, conn: Connection): PatchbayServer {
+  const server = new PatchbayServer(deps, conn);
+  installTools(server);
+  installResources(server);
+  installPrompts(server);
+  installCompletions(server);
+  installSubscriptions(server);
+  return server;
+}

@@ -1,0 +1,80 @@
+/**
+ * Change notifications and resource subscriptions, per era.
+ *
+ * - 2025 era: `resources/subscribe` / `unsubscribe` keep a per-session set of URIs;
+ *   list_changed and resources/updated go out unsolicited on the session.
+ * - 2026-07-28: there are no sessions to subscribe on; a client opens a
+ *   `subscriptions/listen` stream naming what it wants (list changes, resource URIs) and
+ *   the SDK's serving entries answer it themselves. On /mcp the endpoint publishes through
+ *   `createMcpHandler`'s notifier (see `listenPublisher`); on a WebSocket or stdio
+ *   connection `serveStdio` routes the pinned instance's own `send*` calls onto that
+ *   connection's listen streams, filtering by what each stream asked for.
+ *
+ * Every path starts at the store's one fan-out (SessionStore.broadcast / resourceUpdated).
+ */
+import { ProtocolError, ProtocolErrorCode, type ServerNotifier } from "@modelcontextprotocol/server";
+import type { ListChanges } from "../registry.ts";
+import type { ChangeListener } from "../session-store.ts";
+import type { PatchbayServer } from "./server-factory.ts";
+
+/** Most URIs one 2025 session may subscribe to. */
+export const MAX_SUBSCRIPTIONS_PER_SESSION = 1_024;
+
+export function installSubscriptions(server: PatchbayServer): void {
+  // The 2026-07-28 registry has no resources/subscribe: the SDK answers it -32601 on a
+  // modern instance before any handler is consulted, so these serve 2025 sessions only.
+  server.setRequestHandler("resources/subscribe", (req, ctx) =>
+    server.serve(ctx, { method: "resources/subscribe", attributes: { "mcp.resource.uri": req.params.uri } }, async () => {
+      const subs = (server.conn.subscriptions ??= new Set());
+      if (!subs.has(req.params.uri) && subs.size >= MAX_SUBSCRIPTIONS_PER_SESSION) {
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Too many subscriptions: a session may subscribe to at most ${MAX_SUBSCRIPTIONS_PER_SESSION} resources`);
+      }
+      subs.add(req.params.uri);
+      return {};
+    }),
+  );
+  server.setRequestHandler("resources/unsubscribe", (req, ctx) =>
+    server.serve(ctx, { method: "resources/unsubscribe", attributes: { "mcp.resource.uri": req.params.uri } }, async () => {
+      server.conn.subscriptions?.delete(req.params.uri);
+      return {};
+    }),
+  );
+}
+
+/**
+ * How a connection (a 2025 session, or a WebSocket/stdio connection of either era) hears
+ * the store's fan-out. `current` is the instance serving it now: serveStdio may replace a
+ * discarded probe instance, and a closed connection has none.
+ */
+export function connectionListener(current: () => PatchbayServer | undefined): ChangeListener {
+  // Failures mean the peer is gone; the transport's close path cleans up.
+  const ignore = () => undefined;
+  return {
+    listChanged(c: ListChanges) {
+      const s = current();
+      // a 2025 session hears nothing before its handshake is complete
+      if (!s || (s.conn.era === "legacy" && !s.conn.initialized)) return;
+      if (c.tools) s.sendToolListChanged().catch(ignore);
+      if (c.resources) s.sendResourceListChanged().catch(ignore);
+      if (c.prompts) s.sendPromptListChanged().catch(ignore);
+    },
+    resourceUpdated(uri: string) {
+      const s = current();
+      if (!s) return;
+      // modern: serveStdio's listen router delivers it to the streams that listed this URI
+      if (s.conn.era === "modern" || s.conn.subscriptions?.has(uri)) s.sendResourceUpdated({ uri }).catch(ignore);
+    },
+  };
+}
+
+/** The stateless listen streams of /mcp hear the fan-out through createMcpHandler's notifier. */
+export function listenPublisher(notify: ServerNotifier): ChangeListener {
+  return {
+    listChanged(c: ListChanges) {
+      if (c.tools) notify.toolsChanged();
+      if (c.resources) notify.resourcesChanged();
+      if (c.prompts) notify.promptsChanged();
+    },
+    resourceUpdated: (uri) => notify.resourceUpdated(uri),
+  };
+}

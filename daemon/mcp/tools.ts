@@ -1,0 +1,62 @@
+/** tools/list and tools/call over the live registry. */
+import { ProtocolError, ProtocolErrorCode, type CallToolResult, type Tool } from "@modelcontextprotocol/server";
+import { CallCancelledError, messageOf } from "../errors.ts";
+import { PluginCallError } from "../plugins/plugin-worker.ts";
+import type { ExposedTool } from "../registry.ts";
+import { InputNeeded } from "./call-context.ts";
+import { paginate } from "./pagination.ts";
+import type { PatchbayServer } from "./server-factory.ts";
+
+/** The listing in a deterministic order, computed once per registry version (the registry swaps its maps on every change). */
+const listed = new WeakMap<Map<string, ExposedTool>, Tool[]>();
+function toolList(tools: Map<string, ExposedTool>): Tool[] {
+  let list = listed.get(tools);
+  if (!list) {
+    list = [...tools.values()]
+      .sort((a, b) => (a.exposed < b.exposed ? -1 : a.exposed > b.exposed ? 1 : 0))
+      .map((t) => ({
+        name: t.exposed,
+        title: t.info.title,
+        description: t.info.description,
+        inputSchema: t.info.inputSchema as Tool["inputSchema"],
+        outputSchema: t.info.outputSchema as Tool["outputSchema"],
+        annotations: t.info.annotations,
+      }));
+    listed.set(tools, list);
+  }
+  return list;
+}
+
+export function installTools(server: PatchbayServer): void {
+  const { registry, pageSize } = server.deps;
+
+  server.setRequestHandler("tools/list", (req, ctx) =>
+    server.serve(ctx, { method: "tools/list" }, async () => {
+      const { page, nextCursor } = paginate(toolList(registry.tools), req.params?.cursor, pageSize);
+      return { tools: page, nextCursor };
+    }),
+  );
+
+  server.setRequestHandler("tools/call", (req, ctx) => {
+    const name = req.params.name;
+    const tool = registry.tools.get(name);
+    const attributes: Record<string, string> = { "gen_ai.tool.name": name, "gen_ai.operation.name": "execute_tool" };
+    if (tool) attributes["patchbay.plugin.name"] = tool.plugin.manifest.name;
+    if (tool?.plugin.manifest.version) attributes["patchbay.plugin.version"] = tool.plugin.manifest.version;
+    return server.serve(ctx, { method: "tools/call", target: name, attributes, args: req.params.arguments }, async (call) => {
+      if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+      try {
+        const value = await call.callPlugin(tool.plugin, "tool", tool.info.name, { args: req.params.arguments ?? {} }, name);
+        // the SDK's projection for low-level handlers (text fallback for structured content, per-era shape)
+        return server.projectCallToolResult(value as CallToolResult, tool.info.outputSchema);
+      } catch (err) {
+        if (err instanceof InputNeeded) return call.inputRequiredResult(err, name);
+        if (err instanceof CallCancelledError || err instanceof ProtocolError) throw err;
+        if (err instanceof PluginCallError && !err.detail.validation) call.logger.error({ err: err.detail, tool: name }, "tool call failed in plugin");
+        // Validation failures, timeouts, dead workers and refused client requests are
+        // tool-level errors the model can read.
+        return { content: [{ type: "text" as const, text: messageOf(err) }], isError: true };
+      }
+    });
+  });
+}
