@@ -24,39 +24,28 @@
  * `npm test` runs a fixed seed and a bounded number of cases; `npm run fuzz` runs many more
  * with a random seed it prints (replay with FUZZ_SEED=…, see test/helpers/fuzz-harness.ts).
  */
-import { test, before, after } from "node:test";
 import fc from "fast-check";
-import { TempDir } from "./helpers/env.ts";
-import { FuzzDaemon, FUZZ_TOKEN, Violations, clip, describeSettings, fcParams, finalChecks, fuzzSettings, sseMessages, trace, type RawResponse } from "./helpers/fuzz-harness.ts";
+import { FUZZ_TOKEN, Violations, clip, sseMessages, trace, type RawResponse } from "./helpers/fuzz-harness.ts";
+import { FuzzSuite } from "./helpers/fuzz-suite.ts";
 import {
-  BASE_PLUGIN_SOURCE,
+  CLEAN_HEADERS,
   INIT_MESSAGE,
   INITIALIZED_NOTIFICATION,
+  META_2026,
+  VERSION_HEADER,
   arbBody,
   arbHeaders,
   buildBody,
   buildHeaders,
   parseBody,
-  sentSecurity,
   type BodySpec,
   type HeaderSpecs,
   type VersionHeaderSpec,
 } from "./helpers/fuzz-arbitraries.ts";
-import { checkInvalidRefusal, checkReply, checkSecurity, checkStatusClass, classifyMessage, isPlainObject, replyIdOf, securityExpectation, shapeProblems, type Obj } from "./helpers/fuzz-oracle.ts";
+import { checkHeaderAnswer, checkInvalidRefusal, checkReply, checkStatusClass, classifyMessage, isPlainObject, repliesIn, replyIdOf, shapeProblems, type Obj } from "./helpers/fuzz-oracle.ts";
 
-const plugins = new TempDir("patchbay-fuzz-http-");
-const d = new FuzzDaemon({ plugins: plugins.path, token: FUZZ_TOKEN, env: { PATCHBAY_MAX_BODY_BYTES: String(256 * 1024) } });
-let baseline = 0;
-
-before(async () => {
-  plugins.file("0base.mjs", BASE_PLUGIN_SOURCE);
-  await d.start();
-  baseline = await d.sessionsOpen();
-});
-after(async () => {
-  await d.stop();
-  plugins.cleanup();
-});
+const suite = new FuzzSuite("http", { token: FUZZ_TOKEN, env: { PATCHBAY_MAX_BODY_BYTES: String(256 * 1024) } });
+const d = suite.d;
 
 const ACCEPT = "application/json, text/event-stream";
 
@@ -64,23 +53,35 @@ function cleanHeaders(extra: Record<string, string | string[]> = {}): Record<str
   return { ...d.authHeaders(), accept: ACCEPT, "content-type": "application/json", ...extra };
 }
 
-/** Opens a session with a clean initialize; returns its id (or undefined with a violation). */
-async function openSession(v: Violations, initialized: boolean): Promise<string | undefined> {
-  const r = await d.raw({ method: "POST", path: "/mcp", headers: cleanHeaders(), body: JSON.stringify(INIT_MESSAGE) });
-  const sid = r.headers["mcp-session-id"];
-  if (r.status !== 200 || typeof sid !== "string") {
-    v.add("setup", `a clean initialize was answered ${r.status ?? r.error}: ${clip(r.body)}`);
-    return undefined;
-  }
-  if (initialized) {
-    const n = await d.raw({ method: "POST", path: "/mcp", headers: cleanHeaders({ "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" }), body: JSON.stringify(INITIALIZED_NOTIFICATION) });
-    if (n.status !== 202) v.add("setup", `notifications/initialized was answered ${n.status ?? n.error}: ${clip(n.body)}`);
-  }
-  return sid;
-}
+/** The sessions a case opened, deleted at its end (so that only a leak leaves one behind). */
+class CaseSessions {
+  private readonly ids = new Set<string>();
 
-async function deleteSessions(ids: Iterable<string>): Promise<void> {
-  for (const id of ids) await d.raw({ method: "DELETE", path: "/mcp", headers: cleanHeaders({ "mcp-session-id": id }) });
+  /** Opens a session with a clean initialize; returns its id (or undefined with a violation). */
+  async open(v: Violations, initialized: boolean): Promise<string | undefined> {
+    const r = await d.raw({ method: "POST", path: "/mcp", headers: cleanHeaders(), body: JSON.stringify(INIT_MESSAGE) });
+    const sid = r.headers["mcp-session-id"];
+    if (r.status !== 200 || typeof sid !== "string") {
+      v.add("setup", `a clean initialize was answered ${r.status ?? r.error}: ${clip(r.body)}`);
+      return undefined;
+    }
+    if (sid) this.ids.add(sid);
+    if (initialized) {
+      const n = await d.raw({ method: "POST", path: "/mcp", headers: cleanHeaders({ "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" }), body: JSON.stringify(INITIALIZED_NOTIFICATION) });
+      if (n.status !== 202) v.add("setup", `notifications/initialized was answered ${n.status ?? n.error}: ${clip(n.body)}`);
+    }
+    return sid;
+  }
+
+  /** Records the session an answer created, if it did. */
+  note(r: RawResponse): void {
+    const sid = r.headers["mcp-session-id"];
+    if (typeof sid === "string") this.ids.add(sid);
+  }
+
+  async deleteAll(): Promise<void> {
+    for (const id of this.ids) await d.raw({ method: "DELETE", path: "/mcp", headers: cleanHeaders({ "mcp-session-id": id }) });
+  }
 }
 
 /** The JSON-RPC messages of an answer body (JSON or event stream); unparseable ones are violations. */
@@ -119,7 +120,7 @@ function checkMcpPost(body: string | Buffer, r: RawResponse, v: Violations, wher
   if (r.error) v.add("hang", `${show}: status ${r.status} but ${r.error}`);
   const messages = messagesOf(r, v, show);
   for (const m of messages) for (const p of shapeProblems(m)) v.add("shape", `${show} → ${r.status}: ${p}: ${clip(m)}`);
-  const replies = messages.filter((m): m is Obj => isPlainObject(m) && !("method" in m));
+  const replies = repliesIn(messages);
 
   if (r.status >= 200 && r.status < 300) {
     if (!parsed.ok) v.add("parse", `${show}: a body that is not JSON was answered ${r.status}`);
@@ -190,7 +191,7 @@ function statelessShape(body: string | Buffer): { body: string | Buffer; method?
     ...m,
     params: {
       ...params,
-      _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}, "io.modelcontextprotocol/clientInfo": { name: "fuzz", version: "1" }, ...meta },
+      _meta: { ...META_2026, ...meta },
     },
   };
   let text: string;
@@ -205,73 +206,52 @@ function statelessShape(body: string | Buffer): { body: string | Buffer; method?
   return { body: text, method, name: sendable(target) ? target : undefined };
 }
 
-const VERSION_VALUES: Record<string, string | undefined> = { absent: undefined, current: "2025-11-25", old: "2024-11-05", future: "2026-07-28", empty: "" };
-
-test("fuzz: JSON-RPC bodies on /mcp", async (t) => {
-  const settings = fuzzSettings(150);
-  t.diagnostic(describeSettings(settings));
-  let cases = 0;
-  await fc.assert(
-    fc
-      .asyncProperty(arbMcpCase, async (c) => {
-        cases++;
-        const v = new Violations();
-        const before = await d.sessionsOpen();
-        const created = new Set<string>();
-        let sid: string | undefined;
-        let live = false;
-        if (c.session === "initialized" || c.session === "fresh") {
-          sid = await openSession(v, c.session === "initialized");
-          if (sid) {
-            created.add(sid);
-            live = true;
-          }
-        } else if (c.session === "unknown") sid = "00000000-0000-4000-8000-000000000000";
-        for (const [i, step] of c.steps.entries()) {
-          const where = `step ${i} (session ${c.session}${live ? "" : ", not live"})`;
-          const sessionHeader: Record<string, string> = sid ? { "mcp-session-id": sid } : {};
-          if (step.kind === "post") {
-            let body = buildBody(step.body, `big-${i}`);
-            let version = VERSION_VALUES[step.version];
-            const extra: Record<string, string> = {};
-            if (c.session === "stateless") {
-              if (step.version === "current") version = "2026-07-28";
-              const shaped = statelessShape(body);
-              body = shaped.body;
-              if (shaped.method !== undefined) extra["mcp-method"] = shaped.method;
-              if (shaped.name !== undefined) extra["mcp-name"] = shaped.name;
-            }
-            const r = await d.raw({ method: "POST", path: "/mcp", headers: cleanHeaders({ ...sessionHeader, ...extra, ...(version !== undefined ? { "mcp-protocol-version": version } : {}) }), body });
-            const newSid = r.headers["mcp-session-id"];
-            if (typeof newSid === "string") created.add(newSid);
-            checkMcpPost(body, r, v, where, live && step.version === "current");
-          } else {
-            const method = step.kind === "get" ? "GET" : step.kind === "delete" ? "DELETE" : step.method;
-            const r = await d.raw({ method, path: "/mcp", headers: cleanHeaders(sessionHeader) });
-            if (r.status === undefined) v.add("hang", `${where} ${method} /mcp: ${r.error}`);
-            else checkStatusClass(r.status, r.headers, v, `${where} ${method} /mcp`, r.body);
-            if (step.kind === "delete" && r.status === 200) live = false;
-          }
-          if (!d.alive()) break;
+suite.sessionProperty("fuzz: JSON-RPC bodies on /mcp", {
+  ciRuns: 150,
+  arb: arbMcpCase,
+  context: "/mcp body case",
+  run: async (c, v) => {
+    const sessions = new CaseSessions();
+    let sid: string | undefined;
+    let live = false;
+    if (c.session === "initialized" || c.session === "fresh") {
+      sid = await sessions.open(v, c.session === "initialized");
+      live = !!sid;
+    } else if (c.session === "unknown") sid = "00000000-0000-4000-8000-000000000000";
+    for (const [i, step] of c.steps.entries()) {
+      const where = `step ${i} (session ${c.session}${live ? "" : ", not live"})`;
+      const sessionHeader: Record<string, string> = sid ? { "mcp-session-id": sid } : {};
+      if (step.kind === "post") {
+        let body = buildBody(step.body, `big-${i}`);
+        let version = VERSION_HEADER[step.version];
+        const extra: Record<string, string> = {};
+        if (c.session === "stateless") {
+          if (step.version === "current") version = "2026-07-28";
+          const shaped = statelessShape(body);
+          body = shaped.body;
+          if (shaped.method !== undefined) extra["mcp-method"] = shaped.method;
+          if (shaped.name !== undefined) extra["mcp-name"] = shaped.name;
         }
-        if (await d.checkAlive()) {
-          await deleteSessions(created);
-          const after = await d.settleSessions(before);
-          if (after !== before) v.add("session-leak", `${after} sessions open after the case deleted every session it was given, ${before} before (case: ${clip(c, 600)})`);
-        } else v.add("crash", d.deathReport());
-        v.assertNone("/mcp body case");
-      })
-      .beforeEach(() => d.ensureAlive()),
-    fcParams<[McpCase]>(settings, {
-      examples: [
-        // a ≥5,000-deep value in the params of a 2026-07-28 request was answered 500 (found by this fuzzer)
-        [{ session: "stateless", steps: [{ kind: "post", body: { k: "deep", depth: 10_000, at: "params" }, version: "current" }] }],
-        // a batch of two initialize requests left a session nobody could reach (found by this fuzzer)
-        [{ session: "none", steps: [{ kind: "post", body: { k: "batch", v: [INIT_MESSAGE, { ...INIT_MESSAGE, id: 2 }] }, version: "absent" }] }],
-      ],
-    }),
-  );
-  t.diagnostic(`${cases} cases run (including shrink steps)`);
+        const r = await d.raw({ method: "POST", path: "/mcp", headers: cleanHeaders({ ...sessionHeader, ...extra, ...(version !== undefined ? { "mcp-protocol-version": version } : {}) }), body });
+        sessions.note(r);
+        checkMcpPost(body, r, v, where, live && step.version === "current");
+      } else {
+        const method = step.kind === "get" ? "GET" : step.kind === "delete" ? "DELETE" : step.method;
+        const r = await d.raw({ method, path: "/mcp", headers: cleanHeaders(sessionHeader) });
+        if (r.status === undefined) v.add("hang", `${where} ${method} /mcp: ${r.error}`);
+        else checkStatusClass(r.status, r.headers, v, `${where} ${method} /mcp`, r.body);
+        if (step.kind === "delete" && r.status === 200) live = false;
+      }
+      if (!d.alive()) break;
+    }
+    return { after: "the case deleted every session it was given", detail: `case: ${clip(c, 600)}`, cleanup: () => sessions.deleteAll() };
+  },
+  examples: [
+    // a ≥5,000-deep value in the params of a 2026-07-28 request was answered 500 (found by this fuzzer)
+    { session: "stateless", steps: [{ kind: "post", body: { k: "deep", depth: 10_000, at: "params" }, version: "current" }] },
+    // a batch of two initialize requests left a session nobody could reach (found by this fuzzer)
+    { session: "none", steps: [{ kind: "post", body: { k: "batch", v: [INIT_MESSAGE, { ...INIT_MESSAGE, id: 2 }] }, version: "absent" }] },
+  ],
 });
 
 const PATHS = ["/mcp", "/mcp", "/mcp", "/sse", "/messages?sessionId=00000000-0000-4000-8000-000000000000", "/healthz", "/healthz", "/api/overview", "/api/logs", "/api/traces?limit=5", "/api/traces/abc", "/api/series?tool=x", "/api/events", "/metrics", "/", "/?token=TOKEN", "/?token=wrong", "/dashboard/app.js", "/dashboard/../../../../etc/passwd", "/ws", "/nope"];
@@ -284,80 +264,50 @@ const arbHeaderCase: fc.Arbitrary<HeaderCase> = fc.record({
   body: fc.constantFrom<HeaderCase["body"]>("init", "ping", "none"),
 });
 
-const CLEAN: HeaderSpecs = { host: "self", origin: "absent", auth: "bearer", cookie: "absent", accept: "ok", contentType: "json", session: "absent", version: "absent" };
-
-test("fuzz: Host, Origin, credentials and MCP headers on every endpoint", async (t) => {
-  const settings = fuzzSettings(200);
-  t.diagnostic(describeSettings(settings));
-  let cases = 0;
-  await fc.assert(
-    fc
-      .asyncProperty(arbHeaderCase, async (c) => {
-        cases++;
-        const v = new Violations();
-        const before = await d.sessionsOpen();
-        const created = new Set<string>();
-        let sid: string | undefined;
-        if (c.headers.session === "current" || c.headers.session === "double") {
-          sid = await openSession(v, true);
-          if (sid) created.add(sid);
+suite.sessionProperty("fuzz: Host, Origin, credentials and MCP headers on every endpoint", {
+  ciRuns: 200,
+  arb: arbHeaderCase,
+  context: "header case",
+  run: async (c, v) => {
+    const sessions = new CaseSessions();
+    const sid = c.headers.session === "current" || c.headers.session === "double" ? await sessions.open(v, true) : undefined;
+    const { headers, setHost } = buildHeaders(c.headers, { port: d.port, token: FUZZ_TOKEN, sessionId: sid });
+    const path = c.path.replace("TOKEN", FUZZ_TOKEN);
+    const body = c.method === "GET" || c.method === "HEAD" || c.body === "none" ? undefined : c.body === "init" ? JSON.stringify(INIT_MESSAGE) : JSON.stringify({ jsonrpc: "2.0", id: 7, method: "ping" });
+    const r = await d.raw({ method: c.method, path, headers, body, setHost });
+    const where = `${c.method} ${path} with ${clip(headers, 500)}`;
+    sessions.note(r);
+    if (r.error?.startsWith("client refused")) {
+      // not sendable (Node refused the generated header): nothing was tested
+    } else if (r.status === undefined) v.add("hang", `${where}: ${r.error}`);
+    else {
+      const { url, exp } = checkHeaderAnswer(r.status, r, { headers, path, token: FUZZ_TOKEN }, v, where);
+      if (r.status === 401 && !r.headers["www-authenticate"]) v.add("auth", `${where}: 401 without WWW-Authenticate`);
+      if (url.pathname === "/healthz" && c.method !== "HEAD" && r.status === 200 && !exp.authOk && !exp.forbid) {
+        try {
+          const j = JSON.parse(r.body);
+          if (Object.keys(j).some((k) => k !== "status")) v.add("healthz-leak", `${where}: /healthz without the token shows ${clip(Object.keys(j))}`);
+        } catch {
+          v.add("shape", `${where}: /healthz is not JSON: ${clip(r.body)}`);
         }
-        const { headers, setHost } = buildHeaders(c.headers, { port: d.port, token: FUZZ_TOKEN, sessionId: sid });
-        const path = c.path.replace("TOKEN", FUZZ_TOKEN);
-        const body = c.method === "GET" || c.method === "HEAD" || c.body === "none" ? undefined : c.body === "init" ? JSON.stringify(INIT_MESSAGE) : JSON.stringify({ jsonrpc: "2.0", id: 7, method: "ping" });
-        const r = await d.raw({ method: c.method, path, headers, body, setHost });
-        const where = `${c.method} ${path} with ${clip(headers, 500)}`;
-        if (typeof r.headers["mcp-session-id"] === "string") created.add(r.headers["mcp-session-id"]);
-        if (r.error?.startsWith("client refused")) {
-          // not sendable (Node refused the generated header): nothing was tested
-        } else if (r.status === undefined) v.add("hang", `${where}: ${r.error}`);
-        else {
-          checkStatusClass(r.status, r.headers, v, where, r.body);
-          const url = new URL(path, "http://x");
-          const exp = securityExpectation(sentSecurity(headers), { token: FUZZ_TOKEN, pathname: url.pathname, search: url.search });
-          checkSecurity(r.status, exp, v, where);
-          if (r.status === 401 && !r.headers["www-authenticate"]) v.add("auth", `${where}: 401 without WWW-Authenticate`);
-          if (url.pathname === "/healthz" && c.method !== "HEAD" && r.status === 200 && !exp.authOk && !exp.forbid) {
-            try {
-              const j = JSON.parse(r.body);
-              if (Object.keys(j).some((k) => k !== "status")) v.add("healthz-leak", `${where}: /healthz without the token shows ${clip(Object.keys(j))}`);
-            } catch {
-              v.add("shape", `${where}: /healthz is not JSON: ${clip(r.body)}`);
-            }
-          }
-          if (url.pathname === "/mcp" && c.method !== "HEAD" && r.status >= 400 && String(r.headers["content-type"] ?? "").startsWith("application/json")) {
-            try {
-              for (const p of shapeProblems(JSON.parse(r.body))) v.add("shape", `${where} → ${r.status}: ${p}`);
-            } catch {
-              v.add("shape", `${where} → ${r.status}: JSON content type but not JSON: ${clip(r.body)}`);
-            }
-          }
+      }
+      if (url.pathname === "/mcp" && c.method !== "HEAD" && r.status >= 400 && String(r.headers["content-type"] ?? "").startsWith("application/json")) {
+        try {
+          for (const p of shapeProblems(JSON.parse(r.body))) v.add("shape", `${where} → ${r.status}: ${p}`);
+        } catch {
+          v.add("shape", `${where} → ${r.status}: JSON content type but not JSON: ${clip(r.body)}`);
         }
-        if (await d.checkAlive()) {
-          await deleteSessions(created);
-          const after = await d.settleSessions(before);
-          if (after !== before) v.add("session-leak", `${after} sessions open after the case, ${before} before (${where})`);
-        } else v.add("crash", `${where} killed the daemon: ${d.deathReport()}`);
-        v.assertNone("header case");
-      })
-      .beforeEach(() => d.ensureAlive()),
-    fcParams<[HeaderCase]>(settings, {
-      examples: [
-        // issue 8, defect 1: a malformed credential cookie must be a 401 (and /healthz a 200), never a 500
-        [{ path: "/healthz", method: "GET", headers: { ...CLEAN, auth: "absent", cookie: "percent" }, body: "none" }],
-        [{ path: "/mcp", method: "POST", headers: { ...CLEAN, auth: "absent", cookie: "bad-escape" }, body: "init" }],
-        // issue 8: Origin with the wrong scheme must be refused
-        [{ path: "/mcp", method: "POST", headers: { ...CLEAN, origin: "https-self" }, body: "init" }],
-      ],
-    }),
-  );
-  t.diagnostic(`${cases} cases run (including shrink steps)`);
+      }
+    }
+    return { after: "the case", detail: where, crashed: where, cleanup: () => sessions.deleteAll() };
+  },
+  examples: [
+    // issue 8, defect 1: a malformed credential cookie must be a 401 (and /healthz a 200), never a 500
+    { path: "/healthz", method: "GET", headers: { ...CLEAN_HEADERS, auth: "absent", cookie: "percent" }, body: "none" },
+    { path: "/mcp", method: "POST", headers: { ...CLEAN_HEADERS, auth: "absent", cookie: "bad-escape" }, body: "init" },
+    // issue 8: Origin with the wrong scheme must be refused
+    { path: "/mcp", method: "POST", headers: { ...CLEAN_HEADERS, origin: "https-self" }, body: "init" },
+  ],
 });
 
-test("after fuzzing /mcp: alive, healthy, no sessions left, clean stderr", async (t) => {
-  const v = new Violations();
-  await d.ensureAlive().catch(() => undefined);
-  await finalChecks(d, baseline, v);
-  if (d.alive()) t.diagnostic(`daemon figures at the end: ${JSON.stringify(d.figures())}`);
-  v.assertNone("end of /mcp fuzzing");
-});
+suite.finalTest("after fuzzing /mcp: alive, healthy, no sessions left, clean stderr", "end of /mcp fuzzing");

@@ -21,28 +21,18 @@
  * `npm test`: fixed seed, few cases (each is a real load/unload); `npm run fuzz`: FUZZ_RUNS/10
  * cases with a random seed it prints (replay with FUZZ_SEED=…).
  */
-import { test, before, after } from "node:test";
 import { rmSync } from "node:fs";
 import fc from "fast-check";
-import { TempDir } from "./helpers/env.ts";
-import { FuzzDaemon, HANG_BOUND_MS, RpcSocket, Violations, clip, describeSettings, fcParams, finalChecks, fuzzSettings, sleep, trace } from "./helpers/fuzz-harness.ts";
-import { BASE_PLUGIN_SOURCE, arbJson, arbWeirdString } from "./helpers/fuzz-arbitraries.ts";
+import { HANG_BOUND_MS, RpcSocket, Violations, clip, sleep, trace } from "./helpers/fuzz-harness.ts";
+import { FuzzSuite } from "./helpers/fuzz-suite.ts";
+import { arbJson, arbWeirdString } from "./helpers/fuzz-arbitraries.ts";
 import { isPlainObject, shapeProblems } from "./helpers/fuzz-oracle.ts";
 
 const CALL_TIMEOUT_MS = 1_500;
-const plugins = new TempDir("patchbay-fuzz-plugins-");
-const d = new FuzzDaemon({ plugins: plugins.path, env: { PATCHBAY_CALL_TIMEOUT_MS: String(CALL_TIMEOUT_MS), PATCHBAY_WORKER_HEAP_MB: "64" } });
-let baseline = 0;
-
-before(async () => {
-  plugins.file("0base.mjs", BASE_PLUGIN_SOURCE);
-  await d.start();
-  baseline = await d.sessionsOpen();
-});
-after(async () => {
-  await d.stop();
-  plugins.cleanup();
-});
+/** the bound on anything that runs a plugin handler (which may itself time out once or twice) */
+const SLOW_BOUND_MS = HANG_BOUND_MS + CALL_TIMEOUT_MS * 2;
+const suite = new FuzzSuite("plugins", { env: { PATCHBAY_CALL_TIMEOUT_MS: String(CALL_TIMEOUT_MS), PATCHBAY_WORKER_HEAP_MB: "64" } });
+const { d, plugins } = suite;
 
 // ---- generating plugin source ---------------------------------------------------------------
 
@@ -176,7 +166,7 @@ async function pluginState(file: string): Promise<any | undefined> {
   return (h.json?.plugins ?? []).find((p: { file: string }) => p.file === file);
 }
 
-async function waitForState(what: string, check: () => Promise<boolean>, boundMs = HANG_BOUND_MS + CALL_TIMEOUT_MS * 2): Promise<boolean> {
+async function waitForState(what: string, check: () => Promise<boolean>, boundMs = SLOW_BOUND_MS): Promise<boolean> {
   const deadline = Date.now() + boundMs;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return true;
@@ -202,96 +192,85 @@ async function exercise(rpc: RpcSocket, v: Violations, src: string): Promise<voi
   const list = ((tools!.result as any)?.tools ?? []) as { name: string }[];
   for (const t of list.filter((x) => !x.name.startsWith("base__"))) {
     for (const args of [{}, { s: "x" }]) {
-      const r = await rpc.request("tools/call", { name: t.name, arguments: args }, HANG_BOUND_MS + CALL_TIMEOUT_MS * 2);
+      const r = await rpc.request("tools/call", { name: t.name, arguments: args }, SLOW_BOUND_MS);
       if (replyProblem(r, where(`tools/call ${t.name}`), v)) continue;
       // unknown tool (-32602) can happen if the plugin was restarted without it; nothing else may be an error
       if (r!.error && (r!.error as any).code !== -32602) v.add("plugin-call", where(`tools/call ${t.name} ${JSON.stringify(args)} answered a JSON-RPC error instead of an isError result: ${clip(r)}`));
       if (r!.result && !Array.isArray((r!.result as any).content)) v.add("plugin-call", where(`tools/call ${t.name}: result without a content array: ${clip(r)}`));
     }
   }
-  const resources = await rpc.request("resources/list", undefined, HANG_BOUND_MS + CALL_TIMEOUT_MS * 2);
+  const resources = await rpc.request("resources/list", undefined, SLOW_BOUND_MS);
   if (!replyProblem(resources, where("resources/list"), v)) {
     for (const res of ((resources!.result as any)?.resources ?? []).slice(0, 4) as { uri: string }[]) {
-      replyProblem(await rpc.request("resources/read", { uri: res.uri }, HANG_BOUND_MS + CALL_TIMEOUT_MS * 2), where(`resources/read ${res.uri}`), v);
+      replyProblem(await rpc.request("resources/read", { uri: res.uri }, SLOW_BOUND_MS), where(`resources/read ${res.uri}`), v);
     }
   }
   replyProblem(await rpc.request("resources/templates/list"), where("resources/templates/list"), v);
   const prompts = await rpc.request("prompts/list");
   if (!replyProblem(prompts, where("prompts/list"), v)) {
     for (const p of ((prompts!.result as any)?.prompts ?? []).filter((x: { name: string }) => !x.name.startsWith("base__")) as { name: string }[]) {
-      replyProblem(await rpc.request("prompts/get", { name: p.name, arguments: { who: "w", x: "x" } }, HANG_BOUND_MS + CALL_TIMEOUT_MS * 2), where(`prompts/get ${p.name}`), v);
+      replyProblem(await rpc.request("prompts/get", { name: p.name, arguments: { who: "w", x: "x" } }, SLOW_BOUND_MS), where(`prompts/get ${p.name}`), v);
     }
   }
 }
 
-test("fuzz: plugin-shaped objects in the watched folder", async (t) => {
-  const settings = fuzzSettings(25, 0.1);
-  t.diagnostic(describeSettings(settings));
-  let cases = 0;
-  let loaded = 0;
-  let failed = 0;
-  await fc.assert(
-    fc
-      .asyncProperty(arbPluginCase, async (c) => {
-        cases++;
-        const v = new Violations();
-        const before = await d.health();
-        const sessionsBefore = before.json.sessions.open as number;
-        const loadedBefore = before.json.counts.loaded as number;
-        const threadsBefore = d.figures().threads;
-        const src = pluginSource(c);
-        const file = plugins.file(`fz-${++fileCounter}.mjs`, src);
-        trace(`case ${cases}: ${clip(src, 300)}`);
-        let rpc: RpcSocket | undefined;
-        try {
-          const settled = await waitForState("load", async () => {
-            const s = await pluginState(file);
-            return !!s && (s.status === "loaded" || (s.status === "error" && typeof s.lastError?.message === "string"));
-          });
-          const state = await pluginState(file);
-          if (!settled) v.add("plugin-load", `the plugin did not settle as loaded or error within the bound: ${clip(state)} (plugin: ${clip(src, 700)})`);
-          else if (state?.status === "loaded") loaded++;
-          else failed++;
-          trace(`  → ${state?.status}: ${clip(state?.lastError?.message, 200)}`);
-          rpc = await RpcSocket.open(d.port);
-          if (replyProblem(await rpc.initialize(), "initialize", v)) return v.assertNone("plugin case");
-          if (state?.status === "loaded") await exercise(rpc, v, src);
-          const echo = await rpc.request("tools/call", { name: "base__echo", arguments: { s: "still here" } });
-          if (!echo || !isPlainObject(echo.result) || echo.result.isError) v.add("base-plugin", `base__echo stopped working after plugin ${clip(src, 700)}: ${clip(echo)}`);
-        } finally {
-          await rpc?.close();
-          rmSync(file, { force: true });
-        }
-        if (!(await waitForState("unload", async () => (await pluginState(file)) === undefined))) v.add("plugin-unload", `the plugin is still listed after its file was deleted: ${clip(await pluginState(file))}`);
-        if (!(await d.checkAlive())) {
-          v.add("crash", `${d.deathReport()}\n(plugin: ${clip(src, 700)})`);
-          return v.assertNone("plugin case");
-        }
-        const h = await d.health();
-        if (h.status !== 200) v.add("healthz", `/healthz answered ${h.status ?? h.error}`);
-        if (h.json?.counts?.loaded !== loadedBefore) v.add("worker-leak", `${h.json?.counts?.loaded} plugins loaded after the case, ${loadedBefore} before`);
-        const sessionsAfter = await d.settleSessions(sessionsBefore);
-        if (sessionsAfter !== sessionsBefore) v.add("session-leak", `${sessionsAfter} sessions after the case, ${sessionsBefore} before`);
-        // worker threads retire asynchronously (drain, then terminate)
-        const threadsOk = await waitForState("threads", async () => d.figures().threads <= threadsBefore, HANG_BOUND_MS);
-        if (!threadsOk) v.add("worker-leak", `${d.figures().threads} threads after the plugin was removed, ${threadsBefore} before (plugin: ${clip(src, 700)})`);
-        v.assertNone("plugin case");
-      })
-      .beforeEach(() => d.ensureAlive()),
-    fcParams<[PluginCase]>(settings, {
-      examples: [
-        [{ top: "none", def: { name: "fz", tools: { t: { handler: new Code(`() => { for (;;) {} }`) } } } }],
-        [{ top: "exit", def: { name: "fz" } }],
-      ],
-    }),
-  );
-  t.diagnostic(`${cases} cases run (including shrink steps): ${loaded} plugins loaded, ${failed} refused with an error`);
+/** plugins the property saw load, and refuse with an error (for its closing diagnostic) */
+let loaded = 0;
+let failed = 0;
+
+suite.property("fuzz: plugin-shaped objects in the watched folder", {
+  ciRuns: 25,
+  longScale: 0.1,
+  arb: arbPluginCase,
+  run: async (c, cases) => {
+    const v = new Violations();
+    const before = await d.health();
+    const sessionsBefore = before.json.sessions.open as number;
+    const loadedBefore = before.json.counts.loaded as number;
+    const threadsBefore = d.figures().threads;
+    const src = pluginSource(c);
+    const file = plugins.file(`fz-${++fileCounter}.mjs`, src);
+    trace(`case ${cases}: ${clip(src, 300)}`);
+    let rpc: RpcSocket | undefined;
+    try {
+      const settled = await waitForState("load", async () => {
+        const s = await pluginState(file);
+        return !!s && (s.status === "loaded" || (s.status === "error" && typeof s.lastError?.message === "string"));
+      });
+      const state = await pluginState(file);
+      if (!settled) v.add("plugin-load", `the plugin did not settle as loaded or error within the bound: ${clip(state)} (plugin: ${clip(src, 700)})`);
+      else if (state?.status === "loaded") loaded++;
+      else failed++;
+      trace(`  → ${state?.status}: ${clip(state?.lastError?.message, 200)}`);
+      rpc = await RpcSocket.open(d.port);
+      if (replyProblem(await rpc.initialize(), "initialize", v)) return v.assertNone("plugin case");
+      if (state?.status === "loaded") await exercise(rpc, v, src);
+      const echo = await rpc.request("tools/call", { name: "base__echo", arguments: { s: "still here" } });
+      if (!echo || !isPlainObject(echo.result) || echo.result.isError) v.add("base-plugin", `base__echo stopped working after plugin ${clip(src, 700)}: ${clip(echo)}`);
+    } finally {
+      await rpc?.close();
+      rmSync(file, { force: true });
+    }
+    if (!(await waitForState("unload", async () => (await pluginState(file)) === undefined))) v.add("plugin-unload", `the plugin is still listed after its file was deleted: ${clip(await pluginState(file))}`);
+    if (!(await d.checkAlive())) {
+      v.add("crash", `${d.deathReport()}\n(plugin: ${clip(src, 700)})`);
+      return v.assertNone("plugin case");
+    }
+    const h = await d.health();
+    if (h.status !== 200) v.add("healthz", `/healthz answered ${h.status ?? h.error}`);
+    if (h.json?.counts?.loaded !== loadedBefore) v.add("worker-leak", `${h.json?.counts?.loaded} plugins loaded after the case, ${loadedBefore} before`);
+    const sessionsAfter = await d.settleSessions(sessionsBefore);
+    if (sessionsAfter !== sessionsBefore) v.add("session-leak", `${sessionsAfter} sessions after the case, ${sessionsBefore} before`);
+    // worker threads retire asynchronously (drain, then terminate)
+    const threadsOk = await waitForState("threads", async () => d.figures().threads <= threadsBefore, HANG_BOUND_MS);
+    if (!threadsOk) v.add("worker-leak", `${d.figures().threads} threads after the plugin was removed, ${threadsBefore} before (plugin: ${clip(src, 700)})`);
+    v.assertNone("plugin case");
+  },
+  examples: [
+    { top: "none", def: { name: "fz", tools: { t: { handler: new Code(`() => { for (;;) {} }`) } } } },
+    { top: "exit", def: { name: "fz" } },
+  ],
+  summary: () => `: ${loaded} plugins loaded, ${failed} refused with an error`,
 });
 
-test("after fuzzing plugins: alive, healthy, base plugin serving, clean stderr", async (t) => {
-  const v = new Violations();
-  await d.ensureAlive().catch(() => undefined);
-  await finalChecks(d, baseline, v);
-  if (d.alive()) t.diagnostic(`daemon figures at the end: ${JSON.stringify(d.figures())}`);
-  v.assertNone("end of plugin fuzzing");
-});
+suite.finalTest("after fuzzing plugins: alive, healthy, base plugin serving, clean stderr", "end of plugin fuzzing");

@@ -20,40 +20,27 @@
  * `npm test`: fixed seed, bounded runs; `npm run fuzz`: long, random seed printed (replay
  * with FUZZ_SEED=…; see test/helpers/fuzz-harness.ts).
  */
-import { test, before, after } from "node:test";
 import { request, type ClientRequest } from "node:http";
 import fc from "fast-check";
-import { TempDir } from "./helpers/env.ts";
-import { FuzzDaemon, HANG_BOUND_MS, Violations, clip, describeSettings, fcParams, finalChecks, fuzzSettings, trace, type RawResponse } from "./helpers/fuzz-harness.ts";
-import { BASE_PLUGIN_SOURCE, INIT_MESSAGE, INITIALIZED_NOTIFICATION, arbBody, buildBody, parseBody, uniquifyAll, type BodySpec } from "./helpers/fuzz-arbitraries.ts";
-import { checkInvalidRefusal, checkReply, checkStatusClass, classifyMessage, errorCodeOf, isPlainObject, replyIdOf, shapeProblems, type Obj } from "./helpers/fuzz-oracle.ts";
+import { HANG_BOUND_MS, Violations, clip, trace, type RawResponse } from "./helpers/fuzz-harness.ts";
+import { FuzzSuite, Inbox } from "./helpers/fuzz-suite.ts";
+import { INIT_MESSAGE, INITIALIZED_NOTIFICATION, arbBody, buildBody, parseBody, uniquifyAll, type BodySpec } from "./helpers/fuzz-arbitraries.ts";
+import { checkInvalidRefusal, checkReply, checkStatusClass, classifyMessage, errorCodeOf, idKey, replyIdOf, shapeProblems, type Obj } from "./helpers/fuzz-oracle.ts";
 
 const MAX_BODY = 256 * 1024;
-const plugins = new TempDir("patchbay-fuzz-sse-");
-const d = new FuzzDaemon({ plugins: plugins.path, env: { PATCHBAY_MAX_BODY_BYTES: String(MAX_BODY), PATCHBAY_SSE_KEEPALIVE_MS: "1000" } });
-let baseline = 0;
-
-before(async () => {
-  plugins.file("0base.mjs", BASE_PLUGIN_SOURCE);
-  await d.start();
-  baseline = await d.sessionsOpen();
-});
-after(async () => {
-  await d.stop();
-  plugins.cleanup();
-});
+const suite = new FuzzSuite("sse", { env: { PATCHBAY_MAX_BODY_BYTES: String(MAX_BODY), PATCHBAY_SSE_KEEPALIVE_MS: "1000" } });
+const d = suite.d;
 
 /** A live `GET /sse` stream: the endpoint it announces and every message it carries. */
-class SseStream {
-  readonly messages: unknown[] = [];
+class SseStream extends Inbox {
   endpoint?: string;
   ended = false;
   status?: number;
   private buf = "";
-  private waiters: (() => void)[] = [];
   private req?: ClientRequest;
 
   constructor(port: number, v: Violations) {
+    super();
     this.req = request({ host: "127.0.0.1", port, path: "/sse", method: "GET", headers: { accept: "text/event-stream" }, agent: false }, (res) => {
       this.status = res.statusCode;
       res.setEncoding("utf8");
@@ -92,25 +79,6 @@ class SseStream {
     });
     this.req.end();
   }
-  private wake() {
-    for (const w of this.waiters.splice(0)) w();
-  }
-  until(check: () => boolean, boundMs = HANG_BOUND_MS): Promise<boolean> {
-    if (check()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(check()), boundMs);
-      const retry = () => {
-        if (check()) {
-          clearTimeout(timer);
-          resolve(true);
-        } else this.waiters.push(retry);
-      };
-      this.waiters.push(retry);
-    });
-  }
-  replies(): Obj[] {
-    return this.messages.filter((m): m is Obj => isPlainObject(m) && !("method" in m));
-  }
   close(): void {
     this.req?.destroy();
   }
@@ -136,45 +104,30 @@ function post(path: string, body: string | Buffer, ct: string | undefined): Prom
   return d.raw({ method: "POST", path, headers: ct ? { "content-type": ct } : {}, body });
 }
 
-test("fuzz: messages posted to a legacy SSE session", async (t) => {
-  const settings = fuzzSettings(150);
-  t.diagnostic(describeSettings(settings));
-  let cases = 0;
-  await fc.assert(
-    fc
-      .asyncProperty(arbSseCase, async (c) => {
-        cases++;
-        const v = new Violations();
-        const before = await d.sessionsOpen();
-        const s = new SseStream(d.port, v);
-        try {
-          if (!(await s.until(() => s.endpoint !== undefined || s.ended))) v.add("hang", "GET /sse announced no endpoint within the bound");
-          if (s.endpoint) await runPosts(s, s.endpoint, c, v);
-          else v.add("setup", `GET /sse answered ${s.status} without an endpoint event`);
-        } finally {
-          s.close();
-        }
-        if (await d.checkAlive()) {
-          const after = await d.settleSessions(before);
-          if (after !== before) v.add("session-leak", `${after} sessions open after the SSE stream closed, ${before} before`);
-        } else v.add("crash", d.deathReport());
-        v.assertNone("legacy SSE case");
-      })
-      .beforeEach(() => d.ensureAlive()),
-    fcParams<[SseCase]>(settings, {
-      examples: [
-        // issue 8, defect 5: a deep-nested body on /messages hung its request forever
-        [{ init: "initialized", posts: [{ body: { k: "deep", depth: 100_000, at: "root" }, ct: "json", session: "own" }] }],
-        // issue 8: JSON that is not JSON-RPC answered a plain-text 400 on /messages
-        [{ init: "initialized", posts: [{ body: { k: "json", v: {} }, ct: "json", session: "own" }] }],
-      ],
-    }),
-  );
-  t.diagnostic(`${cases} cases run (including shrink steps)`);
+suite.sessionProperty("fuzz: messages posted to a legacy SSE session", {
+  ciRuns: 150,
+  arb: arbSseCase,
+  context: "legacy SSE case",
+  run: async (c, v) => {
+    const s = new SseStream(d.port, v);
+    try {
+      if (!(await s.until(() => s.endpoint !== undefined || s.ended))) v.add("hang", "GET /sse announced no endpoint within the bound");
+      if (s.endpoint) await runPosts(s, s.endpoint, c, v);
+      else v.add("setup", `GET /sse answered ${s.status} without an endpoint event`);
+    } finally {
+      s.close();
+    }
+    return { after: "the SSE stream closed" };
+  },
+  examples: [
+    // issue 8, defect 5: a deep-nested body on /messages hung its request forever
+    { init: "initialized", posts: [{ body: { k: "deep", depth: 100_000, at: "root" }, ct: "json", session: "own" }] },
+    // issue 8: JSON that is not JSON-RPC answered a plain-text 400 on /messages
+    { init: "initialized", posts: [{ body: { k: "json", v: {} }, ct: "json", session: "own" }] },
+  ],
 });
 
 async function runPosts(s: SseStream, endpoint: string, c: SseCase, v: Violations): Promise<void> {
-  const key = (id: unknown) => `${typeof id}:${String(id)}`;
   const pending = new Map<string, { sent: Obj; where: string }>();
   if (c.init !== "none") {
     const r = await post(endpoint, JSON.stringify({ ...INIT_MESSAGE, id: "\u0001init" }), "application/json");
@@ -237,7 +190,7 @@ async function runPosts(s: SseStream, endpoint: string, c: SseCase, v: Violation
         for (const m of list) {
           const id = replyIdOf(m);
           if (id !== undefined && classifyMessage(m) !== "response") {
-            pending.set(key(id), { sent: m as Obj, where });
+            pending.set(idKey(id), { sent: m as Obj, where });
           }
         }
       } else if (r.status === 400) {
@@ -262,10 +215,10 @@ async function runPosts(s: SseStream, endpoint: string, c: SseCase, v: Violation
       break;
     }
   }
-  await s.until(() => s.ended || [...pending.keys()].every((k) => s.replies().some((m) => key(m.id) === k)));
+  await s.until(() => s.ended || [...pending.keys()].every((k) => s.replies().some((m) => idKey(m.id) === k)));
   const replies = s.replies();
   for (const [k, { sent, where }] of pending) {
-    const matching = replies.filter((m) => key(m.id) === k);
+    const matching = replies.filter((m) => idKey(m.id) === k);
     if (matching.length === 0) v.add("id-echo", `${where}: accepted (202) but no reply with id ${k} on the stream within ${HANG_BOUND_MS} ms`);
     else {
       if (matching.length > 1) v.add("id-echo", `${where}: ${matching.length} replies with id ${k}`);
@@ -275,14 +228,8 @@ async function runPosts(s: SseStream, endpoint: string, c: SseCase, v: Violation
   for (const m of s.messages) for (const problem of shapeProblems(m)) v.add("shape", `on the stream: ${problem}: ${clip(m)}`);
   for (const m of replies) {
     if (m.id === null || (typeof m.id === "string" && (m.id.startsWith(SENTINEL) || m.id === "\u0001init"))) continue;
-    if (!pending.has(key(m.id))) v.add("id-echo", `a reply on the stream with an id nobody sent (or sent twice): ${clip(m)}`);
+    if (!pending.has(idKey(m.id))) v.add("id-echo", `a reply on the stream with an id nobody sent (or sent twice): ${clip(m)}`);
   }
 }
 
-test("after fuzzing /sse: alive, healthy, no sessions left, clean stderr", async (t) => {
-  const v = new Violations();
-  await d.ensureAlive().catch(() => undefined);
-  await finalChecks(d, baseline, v);
-  if (d.alive()) t.diagnostic(`daemon figures at the end: ${JSON.stringify(d.figures())}`);
-  v.assertNone("end of /sse fuzzing");
-});
+suite.finalTest("after fuzzing /sse: alive, healthy, no sessions left, clean stderr", "end of /sse fuzzing");

@@ -22,28 +22,16 @@
  * `npm test`: fixed seed, bounded runs; `npm run fuzz`: long, random seed printed (replay
  * with FUZZ_SEED=…; see test/helpers/fuzz-harness.ts).
  */
-import { test, before, after } from "node:test";
 import fc from "fast-check";
 import WebSocket from "ws";
-import { TempDir } from "./helpers/env.ts";
-import { FuzzDaemon, FUZZ_TOKEN, HANG_BOUND_MS, Violations, clip, describeSettings, fcParams, finalChecks, fuzzSettings, trace } from "./helpers/fuzz-harness.ts";
-import { BASE_PLUGIN_SOURCE, INIT_MESSAGE, INITIALIZED_NOTIFICATION, META_2026, with2026Meta, arbBody, arbHeaderValue, arbHeaders, buildBody, buildHeaders, parseBody, sentSecurity, uniquify, type BodySpec, type HeaderSpecs } from "./helpers/fuzz-arbitraries.ts";
-import { checkInvalidRefusal, checkReply, checkSecurity, checkStatusClass, classifyMessage, errorCodeOf, isPlainObject, replyIdOf, securityExpectation, shapeProblems, type Obj } from "./helpers/fuzz-oracle.ts";
+import { FUZZ_TOKEN, HANG_BOUND_MS, Violations, clip, trace } from "./helpers/fuzz-harness.ts";
+import { FuzzSuite, Inbox } from "./helpers/fuzz-suite.ts";
+import { CLEAN_HEADERS, INIT_MESSAGE, INITIALIZED_NOTIFICATION, META_2026, with2026Meta, arbBody, arbHeaders, arbRawHeader, buildBody, buildHeaders, headerValue, parseBody, uniquify, type BodySpec, type HeaderSpecs } from "./helpers/fuzz-arbitraries.ts";
+import { checkHeaderAnswer, checkInvalidRefusal, checkReply, classifyMessage, errorCodeOf, idKey, isPlainObject, replyIdOf, shapeProblems, type Obj } from "./helpers/fuzz-oracle.ts";
 
 const MAX_FRAME = 256 * 1024;
-const plugins = new TempDir("patchbay-fuzz-ws-");
-const d = new FuzzDaemon({ plugins: plugins.path, token: FUZZ_TOKEN, env: { PATCHBAY_MAX_BODY_BYTES: String(MAX_FRAME) } });
-let baseline = 0;
-
-before(async () => {
-  plugins.file("0base.mjs", BASE_PLUGIN_SOURCE);
-  await d.start();
-  baseline = await d.sessionsOpen();
-});
-after(async () => {
-  await d.stop();
-  plugins.cleanup();
-});
+const suite = new FuzzSuite("ws", { token: FUZZ_TOKEN, env: { PATCHBAY_MAX_BODY_BYTES: String(MAX_FRAME) } });
+const d = suite.d;
 
 // ---- upgrade requests ---------------------------------------------------------------------
 
@@ -56,86 +44,66 @@ type UpgradeCase = {
   protocol: "mcp" | "mcp-and-other" | "other" | "absent" | "MCP" | { raw: string };
 };
 
-const rawValue = fc.record({ raw: arbHeaderValue });
 const arbUpgradeCase: fc.Arbitrary<UpgradeCase> = fc.record({
   path: fc.oneof({ weight: 6, arbitrary: fc.constant("/ws") }, { weight: 2, arbitrary: fc.constantFrom("/ws?via=stdio-bridge", "/mcp", "/healthz", "/nope", "/ws/", "/WS", "/ws?token=x") }),
   headers: arbHeaders,
-  upgrade: fc.oneof({ weight: 6, arbitrary: fc.constant<UpgradeCase["upgrade"]>("websocket") }, { weight: 1, arbitrary: fc.constantFrom<UpgradeCase["upgrade"]>("WebSocket", "h2c", "absent") }, { weight: 1, arbitrary: rawValue }),
-  version: fc.oneof({ weight: 6, arbitrary: fc.constant<UpgradeCase["version"]>("13") }, { weight: 1, arbitrary: fc.constantFrom<UpgradeCase["version"]>("8", "absent") }, { weight: 1, arbitrary: rawValue }),
-  key: fc.oneof({ weight: 6, arbitrary: fc.constant<UpgradeCase["key"]>("valid") }, { weight: 1, arbitrary: fc.constantFrom<UpgradeCase["key"]>("short", "absent") }, { weight: 1, arbitrary: rawValue }),
-  protocol: fc.oneof({ weight: 5, arbitrary: fc.constant<UpgradeCase["protocol"]>("mcp") }, { weight: 2, arbitrary: fc.constantFrom<UpgradeCase["protocol"]>("mcp-and-other", "other", "absent", "MCP") }, { weight: 1, arbitrary: rawValue }),
+  upgrade: fc.oneof({ weight: 6, arbitrary: fc.constant<UpgradeCase["upgrade"]>("websocket") }, { weight: 1, arbitrary: fc.constantFrom<UpgradeCase["upgrade"]>("WebSocket", "h2c", "absent") }, { weight: 1, arbitrary: arbRawHeader }),
+  version: fc.oneof({ weight: 6, arbitrary: fc.constant<UpgradeCase["version"]>("13") }, { weight: 1, arbitrary: fc.constantFrom<UpgradeCase["version"]>("8", "absent") }, { weight: 1, arbitrary: arbRawHeader }),
+  key: fc.oneof({ weight: 6, arbitrary: fc.constant<UpgradeCase["key"]>("valid") }, { weight: 1, arbitrary: fc.constantFrom<UpgradeCase["key"]>("short", "absent") }, { weight: 1, arbitrary: arbRawHeader }),
+  protocol: fc.oneof({ weight: 5, arbitrary: fc.constant<UpgradeCase["protocol"]>("mcp") }, { weight: 2, arbitrary: fc.constantFrom<UpgradeCase["protocol"]>("mcp-and-other", "other", "absent", "MCP") }, { weight: 1, arbitrary: arbRawHeader }),
 });
 
 function upgradeHeaders(c: UpgradeCase, base: Record<string, string | string[]>): Record<string, string | string[]> {
   const h: Record<string, string | string[]> = { ...base };
   for (const k of ["accept", "content-type", "mcp-session-id", "mcp-protocol-version"]) delete h[k];
-  const pick = <T extends string>(v: T | { raw: string }, map: Record<T, string | undefined>) => (typeof v === "object" ? v.raw : map[v]);
-  const upgrade = pick(c.upgrade, { websocket: "websocket", WebSocket: "WebSocket", h2c: "h2c", absent: undefined });
+  const upgrade = headerValue(c.upgrade, { websocket: "websocket", WebSocket: "WebSocket", h2c: "h2c", absent: undefined });
   if (upgrade !== undefined) {
     h.upgrade = upgrade;
     h.connection = "Upgrade";
   }
-  const version = pick(c.version, { "13": "13", "8": "8", absent: undefined });
+  const version = headerValue(c.version, { "13": "13", "8": "8", absent: undefined });
   if (version !== undefined) h["sec-websocket-version"] = version;
-  const key = pick(c.key, { valid: "dGhlIHNhbXBsZSBub25jZQ==", short: "c2hvcnQ=", absent: undefined });
+  const key = headerValue(c.key, { valid: "dGhlIHNhbXBsZSBub25jZQ==", short: "c2hvcnQ=", absent: undefined });
   if (key !== undefined) h["sec-websocket-key"] = key;
-  const protocol = pick(c.protocol, { mcp: "mcp", "mcp-and-other": "other, mcp", other: "other", absent: undefined, MCP: "MCP" });
+  const protocol = headerValue(c.protocol, { mcp: "mcp", "mcp-and-other": "other, mcp", other: "other", absent: undefined, MCP: "MCP" });
   if (protocol !== undefined) h["sec-websocket-protocol"] = protocol;
   return h;
 }
 
-const CLEAN: HeaderSpecs = { host: "self", origin: "absent", auth: "bearer", cookie: "absent", accept: "ok", contentType: "json", session: "absent", version: "absent" };
 const CLEAN_UPGRADE: Omit<UpgradeCase, "headers" | "path"> = { upgrade: "websocket", version: "13", key: "valid", protocol: "mcp" };
 
-test("fuzz: WebSocket upgrade requests", async (t) => {
-  const settings = fuzzSettings(150);
-  t.diagnostic(describeSettings(settings));
-  let cases = 0;
-  await fc.assert(
-    fc
-      .asyncProperty(arbUpgradeCase, async (c) => {
-        cases++;
-        const v = new Violations();
-        const before = await d.sessionsOpen();
-        const built = buildHeaders(c.headers, { port: d.port, token: FUZZ_TOKEN });
-        const headers = upgradeHeaders(c, built.headers);
-        const where = `GET ${c.path} with ${clip(headers, 600)}`;
-        const r = await d.raw({ method: "GET", path: c.path, headers, setHost: built.setHost });
-        trace(`${where} → ${r.status ?? r.error}`);
-        if (r.error?.startsWith("client refused")) return;
-        if (r.status === undefined) {
-          if (await d.checkAlive()) v.add("hang", `${where}: ${r.error}`);
-        } else {
-          checkStatusClass(r.status, r.headers, v, where, r.body);
-          const url = new URL(c.path, "http://x");
-          const exp = securityExpectation(sentSecurity(headers), { token: FUZZ_TOKEN, pathname: url.pathname, search: url.search });
-          checkSecurity(r.status, exp, v, where);
-          const offered = String(headers["sec-websocket-protocol"] ?? "").split(",").map((s) => s.trim());
-          const wsHeadersOk = c.upgrade === "websocket" && c.version === "13" && c.key === "valid";
-          if (r.status === 101) {
-            if (url.pathname !== "/ws") v.add("upgrade", `${where}: upgraded on ${url.pathname}`);
-            if (!offered.includes("mcp")) v.add("upgrade", `${where}: upgraded without the mcp subprotocol`);
-            if (r.headers["sec-websocket-protocol"] !== "mcp") v.add("upgrade", `${where}: 101 with subprotocol ${clip(r.headers["sec-websocket-protocol"])}`);
-          } else if (exp.clean && url.pathname === "/ws" && wsHeadersOk && offered.includes("mcp")) {
-            v.add("upgrade", `${where}: a clean upgrade was refused with ${r.status}: ${clip(r.body)}`);
-          }
-        }
-        if (await d.checkAlive()) {
-          const after = await d.settleSessions(before);
-          if (after !== before) v.add("session-leak", `${after} sessions open after the upgrade's socket closed, ${before} before (${where})`);
-        } else v.add("crash", `${where} killed the daemon: ${d.deathReport()}`);
-        v.assertNone("upgrade case");
-      })
-      .beforeEach(() => d.ensureAlive()),
-    fcParams<[UpgradeCase]>(settings, {
-      examples: [
-        // issue 8, defect 1: one unauthenticated upgrade with a malformed cookie killed the daemon
-        [{ path: "/ws", headers: { ...CLEAN, auth: "absent", cookie: "percent" }, ...CLEAN_UPGRADE }],
-        [{ path: "/nope", headers: { ...CLEAN, auth: "absent", cookie: "bad-escape" }, ...CLEAN_UPGRADE, upgrade: "h2c" }],
-      ],
-    }),
-  );
-  t.diagnostic(`${cases} cases run (including shrink steps)`);
+suite.sessionProperty("fuzz: WebSocket upgrade requests", {
+  ciRuns: 150,
+  arb: arbUpgradeCase,
+  context: "upgrade case",
+  run: async (c, v) => {
+    const built = buildHeaders(c.headers, { port: d.port, token: FUZZ_TOKEN });
+    const headers = upgradeHeaders(c, built.headers);
+    const where = `GET ${c.path} with ${clip(headers, 600)}`;
+    const r = await d.raw({ method: "GET", path: c.path, headers, setHost: built.setHost });
+    trace(`${where} → ${r.status ?? r.error}`);
+    if (r.error?.startsWith("client refused")) return;
+    if (r.status === undefined) {
+      if (await d.checkAlive()) v.add("hang", `${where}: ${r.error}`);
+    } else {
+      const { url, exp } = checkHeaderAnswer(r.status, r, { headers, path: c.path, token: FUZZ_TOKEN }, v, where);
+      const offered = String(headers["sec-websocket-protocol"] ?? "").split(",").map((s) => s.trim());
+      const wsHeadersOk = c.upgrade === "websocket" && c.version === "13" && c.key === "valid";
+      if (r.status === 101) {
+        if (url.pathname !== "/ws") v.add("upgrade", `${where}: upgraded on ${url.pathname}`);
+        if (!offered.includes("mcp")) v.add("upgrade", `${where}: upgraded without the mcp subprotocol`);
+        if (r.headers["sec-websocket-protocol"] !== "mcp") v.add("upgrade", `${where}: 101 with subprotocol ${clip(r.headers["sec-websocket-protocol"])}`);
+      } else if (exp.clean && url.pathname === "/ws" && wsHeadersOk && offered.includes("mcp")) {
+        v.add("upgrade", `${where}: a clean upgrade was refused with ${r.status}: ${clip(r.body)}`);
+      }
+    }
+    return { after: "the upgrade's socket closed", detail: where, crashed: where };
+  },
+  examples: [
+    // issue 8, defect 1: one unauthenticated upgrade with a malformed cookie killed the daemon
+    { path: "/ws", headers: { ...CLEAN_HEADERS, auth: "absent", cookie: "percent" }, ...CLEAN_UPGRADE },
+    { path: "/nope", headers: { ...CLEAN_HEADERS, auth: "absent", cookie: "bad-escape" }, ...CLEAN_UPGRADE, upgrade: "h2c" },
+  ],
 });
 
 // ---- frames on an open connection ---------------------------------------------------------
@@ -158,15 +126,14 @@ const arbWsCase: fc.Arbitrary<WsCase> = fc.record({
 });
 
 /** One WebSocket connection that records what it receives. */
-class WsProbe {
-  readonly received: unknown[] = [];
+class WsProbe extends Inbox {
   closed?: { code: number; reason: string };
-  private waiters: (() => void)[] = [];
   constructor(readonly ws: WebSocket, v: Violations) {
+    super();
     ws.on("message", (data, isBinary) => {
       if (isBinary) v.add("shape", `the server sent a binary frame (${clip(String(data))})`);
       try {
-        this.received.push(JSON.parse(String(data)));
+        this.messages.push(JSON.parse(String(data)));
       } catch {
         v.add("shape", `a frame that is not JSON: ${clip(String(data))}`);
       }
@@ -178,29 +145,9 @@ class WsProbe {
     });
     ws.on("error", () => this.wake());
   }
-  private wake() {
-    for (const w of this.waiters.splice(0)) w();
-  }
-  /** Resolves true once `check` holds (re-checked on every event), false after the bound. */
-  until(check: () => boolean, boundMs = HANG_BOUND_MS): Promise<boolean> {
-    if (check()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(check()), boundMs);
-      const retry = () => {
-        if (check()) {
-          clearTimeout(timer);
-          resolve(true);
-        } else this.waiters.push(retry);
-      };
-      this.waiters.push(retry);
-    });
-  }
   /** (a method, so TypeScript does not narrow it across awaits) */
   closeInfo(): { code: number; reason: string } | undefined {
     return this.closed;
-  }
-  replies(): Obj[] {
-    return this.received.filter((m): m is Obj => isPlainObject(m) && !("method" in m));
   }
 }
 
@@ -222,51 +169,36 @@ async function openWs(v: Violations): Promise<WsProbe | undefined> {
 
 const SENTINEL = "\u0001sentinel-";
 
-test("fuzz: frames on a WebSocket session", async (t) => {
-  const settings = fuzzSettings(150);
-  t.diagnostic(describeSettings(settings));
-  let cases = 0;
-  await fc.assert(
-    fc
-      .asyncProperty(arbWsCase, async (c) => {
-        cases++;
-        const v = new Violations();
-        const before = await d.sessionsOpen();
-        const p = await openWs(v);
-        if (p) {
-          try {
-            await runFrames(p, c, v);
-            if (!p.closeInfo()) {
-              p.ws.close(1000);
-              if (!(await p.until(() => !!p.closed))) v.add("hang", "the server did not complete a client's close handshake");
-            }
-          } finally {
-            if (!p.closeInfo()) p.ws.terminate();
-          }
+suite.sessionProperty("fuzz: frames on a WebSocket session", {
+  ciRuns: 150,
+  arb: arbWsCase,
+  context: "WebSocket frames case",
+  run: async (c, v) => {
+    const p = await openWs(v);
+    if (p) {
+      try {
+        await runFrames(p, c, v);
+        if (!p.closeInfo()) {
+          p.ws.close(1000);
+          if (!(await p.until(() => !!p.closed))) v.add("hang", "the server did not complete a client's close handshake");
         }
-        if (await d.checkAlive()) {
-          const after = await d.settleSessions(before);
-          if (after !== before) v.add("session-leak", `${after} sessions open after the WebSocket closed, ${before} before`);
-        } else v.add("crash", d.deathReport());
-        v.assertNone("WebSocket frames case");
-      })
-      .beforeEach(() => d.ensureAlive()),
-    fcParams<[WsCase]>(settings, {
-      examples: [[{ init: "initialized", frames: [{ k: "deep", depth: 100_000, at: "root" }, { k: "deep", depth: 100_000, at: "arguments" }] }]],
-    }),
-  );
-  t.diagnostic(`${cases} cases run (including shrink steps)`);
+      } finally {
+        if (!p.closeInfo()) p.ws.terminate();
+      }
+    }
+    return { after: "the WebSocket closed" };
+  },
+  examples: [{ init: "initialized", frames: [{ k: "deep", depth: 100_000, at: "root" }, { k: "deep", depth: 100_000, at: "arguments" }] }],
 });
 
 async function runFrames(p: WsProbe, c: WsCase, v: Violations): Promise<void> {
   const usedIds = new Set<string>();
   /** replies still owed: id key → what was sent */
   const pending = new Map<string, { sent: unknown; where: string }>();
-  const key = (id: unknown) => `${typeof id}:${String(id)}`;
   /** a sent message that must get a reply with its id (requests, and refusable messages that carry an id) */
   const queue = (m: unknown, where: string) => {
     const id = replyIdOf(m);
-    if (id !== undefined && classifyMessage(m) !== "response") pending.set(key(id), { sent: m, where });
+    if (id !== undefined && classifyMessage(m) !== "response") pending.set(idKey(id), { sent: m, where });
   };
   const era2026 = c.init === "discover";
   if (era2026) {
@@ -279,7 +211,7 @@ async function runFrames(p: WsProbe, c: WsCase, v: Violations): Promise<void> {
   }
   for (const [i, frame] of c.frames.entries()) {
     if (p.closed) break;
-    const mark = p.received.length;
+    const mark = p.messages.length;
     const where = `frame ${i}`;
     let expectClose: number | undefined;
     let sent: unknown;
@@ -361,7 +293,7 @@ async function runFrames(p: WsProbe, c: WsCase, v: Violations): Promise<void> {
       v.add("hang", `${show}: a ping sent after this frame got no reply within ${HANG_BOUND_MS} ms`);
       break;
     }
-    const window = p.received.slice(mark).filter((m): m is Obj => isPlainObject(m) && !("method" in m) && m.id !== sentinel);
+    const window = p.messages.slice(mark).filter((m): m is Obj => isPlainObject(m) && !("method" in m) && m.id !== sentinel);
     const nullErrors = window.filter((m) => m.id === null);
     if (frame.k === "wsping") continue;
     if (!parsedOk) {
@@ -381,18 +313,18 @@ async function runFrames(p: WsProbe, c: WsCase, v: Violations): Promise<void> {
       const refusal = window.find((m) => m.id === null || (id !== undefined && m.id === id));
       if (refusal) {
         checkInvalidRefusal(sent, refusal, v, show);
-        if (id !== undefined) usedIds.add(key(id));
-      } else if (id !== undefined) pending.set(key(id), { sent, where: show });
+        if (id !== undefined) usedIds.add(idKey(id));
+      } else if (id !== undefined) pending.set(idKey(id), { sent, where: show });
       else v.add("invalid-request-code", `${show}: JSON that is not JSON-RPC got no error reply (got ${clip(window)})`);
       continue;
     }
     queue(sent, show);
   }
   // every reply still owed must come within the bound
-  await p.until(() => !!p.closed || [...pending.keys()].every((k) => p.replies().some((m) => key(m.id) === k)));
+  await p.until(() => !!p.closed || [...pending.keys()].every((k) => p.replies().some((m) => idKey(m.id) === k)));
   const replies = p.replies();
   for (const [k, { sent, where }] of pending) {
-    const matching = replies.filter((m) => key(m.id) === k);
+    const matching = replies.filter((m) => idKey(m.id) === k);
     if (matching.length === 0) {
       if (!p.closed) v.add("id-echo", `${where}: no reply with id ${k} within ${HANG_BOUND_MS} ms`);
       continue;
@@ -401,18 +333,12 @@ async function runFrames(p: WsProbe, c: WsCase, v: Violations): Promise<void> {
     if (classifyMessage(sent) === "invalid") checkInvalidRefusal(sent, matching[0], v, where);
     else if (isPlainObject(sent)) checkReply(sent, matching[0], v, where);
   }
-  for (const m of p.received) for (const problem of shapeProblems(m)) v.add("shape", `${problem}: ${clip(m)}`);
-  const sentKeys = new Set([...pending.keys(), ...usedIds, key("\u0001init")]);
+  for (const m of p.messages) for (const problem of shapeProblems(m)) v.add("shape", `${problem}: ${clip(m)}`);
+  const sentKeys = new Set([...pending.keys(), ...usedIds, idKey("\u0001init")]);
   for (const m of replies) {
     if (m.id === null || (typeof m.id === "string" && m.id.startsWith(SENTINEL))) continue;
-    if (!sentKeys.has(key(m.id))) v.add("id-echo", `a reply with an id nobody sent: ${clip(m)}`);
+    if (!sentKeys.has(idKey(m.id))) v.add("id-echo", `a reply with an id nobody sent: ${clip(m)}`);
   }
 }
 
-test("after fuzzing /ws: alive, healthy, no sessions left, clean stderr", async (t) => {
-  const v = new Violations();
-  await d.ensureAlive().catch(() => undefined);
-  await finalChecks(d, baseline, v);
-  if (d.alive()) t.diagnostic(`daemon figures at the end: ${JSON.stringify(d.figures())}`);
-  v.assertNone("end of /ws fuzzing");
-});
+suite.finalTest("after fuzzing /ws: alive, healthy, no sessions left, clean stderr", "end of /ws fuzzing");

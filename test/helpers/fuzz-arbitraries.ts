@@ -5,6 +5,7 @@
  * and built only when sent, so a failing case prints short and shrinks fast.
  */
 import fc from "fast-check";
+import { CORE_METHODS, idKey } from "./fuzz-oracle.ts";
 
 /** The base plugin every fuzz daemon serves (see BASE_PLUGIN_SOURCE). */
 export const BASE_TOOLS = ["base__echo", "base__info"];
@@ -24,14 +25,7 @@ export const BASE_PLUGIN_SOURCE = `export default {
 
 export const PROTOCOL_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 export const KNOWN_METHODS = [
-  "initialize",
-  "ping",
-  "tools/list",
-  "tools/call",
-  "resources/list",
-  "resources/templates/list",
-  "resources/read",
-  "resources/subscribe",
+  ...CORE_METHODS,
   "prompts/list",
   "prompts/get",
   "completion/complete",
@@ -228,13 +222,13 @@ export function uniquify(value: unknown, i: number, used: Set<string>): unknown 
   if (!(typeof value === "object" && value !== null && !Array.isArray(value)) || !("id" in value)) return value;
   const id = (value as { id: unknown }).id;
   if (typeof id !== "string" && typeof id !== "number") return value;
-  const key = `${typeof id}:${id}`;
+  const key = idKey(id);
   if (!used.has(key)) {
     used.add(key);
     return value;
   }
   const fresh = typeof id === "string" ? `${id}~${i}` : Number.isSafeInteger(id) ? 3_000_000 + i : id === Math.trunc(id) ? id : 3_000_000 + i + 0.5;
-  used.add(`${typeof fresh}:${fresh}`);
+  used.add(idKey(fresh));
   return { ...value, id: fresh };
 }
 
@@ -254,7 +248,14 @@ export const arbHeaderValue: fc.Arbitrary<string> = fc.oneof(
 );
 
 type Raw = { raw: string };
-const raw = fc.record({ raw: arbHeaderValue });
+/** A generated raw header value (`{ raw }`), for any header description. */
+export const arbRawHeader: fc.Arbitrary<Raw> = fc.record({ raw: arbHeaderValue });
+const raw = arbRawHeader;
+
+/** A header's value: the generated raw one, or the table's value for the description (undefined: no header). */
+export function headerValue<T extends string, V>(spec: T | Raw, table: Record<T, V>): V | string {
+  return typeof spec === "object" ? spec.raw : table[spec];
+}
 
 export type HostSpec = "self" | "localhost" | "ipv6" | "otherport" | "noport" | "absent" | "evil" | "127evil" | "loopback2" | "upper" | Raw;
 export type OriginSpec = "absent" | "self" | "https-self" | "null" | "evil" | "localhost-alias" | "otherport" | "file" | "self-slash" | Raw;
@@ -290,131 +291,95 @@ export const arbHeaders: fc.Arbitrary<HeaderSpecs> = fc.record({
   version: mostly<VersionHeaderSpec>("absent", fc.oneof(fc.constantFrom<VersionHeaderSpec>("current", "old", "future", "empty"), raw), 2),
 });
 
+/** A request nothing is wrong with: right Host and token, JSON in, both answer forms accepted. */
+export const CLEAN_HEADERS: HeaderSpecs = { host: "self", origin: "absent", auth: "bearer", cookie: "absent", accept: "ok", contentType: "json", session: "absent", version: "absent" };
+
+/** MCP-Protocol-Version values by description. */
+export const VERSION_HEADER: Record<Exclude<VersionHeaderSpec, Raw>, string | undefined> = { absent: undefined, current: "2025-11-25", old: "2024-11-05", future: "2026-07-28", empty: "" };
+
 /** Turns header descriptions into real headers for a daemon on `port` with `token`. */
 export function buildHeaders(h: HeaderSpecs, ctx: { port: number; token?: string; sessionId?: string }): { headers: Record<string, string | string[]>; setHost: boolean } {
   const { port } = ctx;
   const token = ctx.token ?? "no-token-set";
+  const unknownSession = "00000000-0000-4000-8000-000000000000";
+  const hostValue = headerValue(h.host, {
+    self: `127.0.0.1:${port}`,
+    localhost: `localhost:${port}`,
+    ipv6: `[::1]:${port}`,
+    otherport: `127.0.0.1:${port === 1 ? 2 : 1}`,
+    noport: "127.0.0.1",
+    evil: `evil.example:${port}`,
+    "127evil": `127.evil.example:${port}`,
+    loopback2: `127.0.0.2:${port}`,
+    upper: `LOCALHOST:${port}`,
+    absent: undefined,
+  });
+  const values: Record<string, string | string[] | undefined> = {
+    host: hostValue,
+    origin: headerValue(h.origin, {
+      absent: undefined,
+      self: `http://${hostValue ?? `127.0.0.1:${port}`}`,
+      "https-self": `https://127.0.0.1:${port}`,
+      null: "null",
+      evil: "http://evil.example",
+      "localhost-alias": `http://localhost:${port}`,
+      otherport: `http://127.0.0.1:${port + 1}`,
+      file: "file://",
+      "self-slash": `http://127.0.0.1:${port}/`,
+    }),
+    authorization: headerValue(h.auth, {
+      absent: undefined,
+      bearer: `Bearer ${token}`,
+      "bearer-lower": `bearer ${token}`,
+      "bearer-spaces": `Bearer    ${token}`,
+      wrong: "Bearer wrong-token-wrong-token",
+      basic: `Basic ${Buffer.from(`x:${token}`).toString("base64")}`,
+      "empty-bearer": "Bearer ",
+      "token-suffix": `Bearer ${token}x`,
+      "no-scheme": token,
+    }),
+    cookie: headerValue(h.cookie, {
+      absent: undefined,
+      token: `patchbay_token=${token}`,
+      encoded: `patchbay_token=${encodeURIComponent(token).replace(/-/g, "%2D")}`,
+      percent: "patchbay_token=%",
+      "bad-escape": "patchbay_token=%E0%A4%A",
+      wrong: "patchbay_token=wrong",
+      mixed: `a=%; patchbay_token=${token}; b=%zz`,
+      empty: "patchbay_token=",
+    }),
+    accept: headerValue(h.accept, {
+      ok: "application/json, text/event-stream",
+      "json-only": "application/json",
+      "sse-only": "text/event-stream",
+      absent: undefined,
+      star: "*/*",
+      reversed: "text/event-stream;q=0.9, application/json",
+      "weird-case": "Application/JSON, Text/Event-Stream",
+    }),
+    "content-type": headerValue(h.contentType, {
+      json: "application/json",
+      "json-charset": "application/json; charset=utf-8",
+      "json-upper": "APPLICATION/JSON",
+      text: "text/plain",
+      absent: undefined,
+      "json-seq": "application/json-seq",
+      form: "application/x-www-form-urlencoded",
+      jsonish: "application/jsonx",
+    }),
+    "mcp-session-id": headerValue<Exclude<SessionHeaderSpec, Raw>, string | string[] | undefined>(h.session, {
+      current: ctx.sessionId ?? unknownSession,
+      absent: undefined,
+      unknown: unknownSession,
+      empty: "",
+      double: [ctx.sessionId ?? "a", unknownSession],
+    }),
+    "mcp-protocol-version": headerValue(h.version, VERSION_HEADER),
+  };
   const out: Record<string, string | string[]> = {};
-  const hostValue = (() => {
-    if (typeof h.host === "object") return h.host.raw;
-    switch (h.host) {
-      case "self": return `127.0.0.1:${port}`;
-      case "localhost": return `localhost:${port}`;
-      case "ipv6": return `[::1]:${port}`;
-      case "otherport": return `127.0.0.1:${port === 1 ? 2 : 1}`;
-      case "noport": return "127.0.0.1";
-      case "evil": return `evil.example:${port}`;
-      case "127evil": return `127.evil.example:${port}`;
-      case "loopback2": return `127.0.0.2:${port}`;
-      case "upper": return `LOCALHOST:${port}`;
-      case "absent": return undefined;
-    }
-  })();
-  if (hostValue !== undefined) out.host = hostValue;
-  const origin = (() => {
-    if (typeof h.origin === "object") return h.origin.raw;
-    switch (h.origin) {
-      case "absent": return undefined;
-      case "self": return `http://${hostValue ?? `127.0.0.1:${port}`}`;
-      case "https-self": return `https://127.0.0.1:${port}`;
-      case "null": return "null";
-      case "evil": return "http://evil.example";
-      case "localhost-alias": return `http://localhost:${port}`;
-      case "otherport": return `http://127.0.0.1:${port + 1}`;
-      case "file": return "file://";
-      case "self-slash": return `http://127.0.0.1:${port}/`;
-    }
-  })();
-  if (origin !== undefined) out.origin = origin;
-  const auth = (() => {
-    if (typeof h.auth === "object") return h.auth.raw;
-    switch (h.auth) {
-      case "absent": return undefined;
-      case "bearer": return `Bearer ${token}`;
-      case "bearer-lower": return `bearer ${token}`;
-      case "bearer-spaces": return `Bearer    ${token}`;
-      case "wrong": return "Bearer wrong-token-wrong-token";
-      case "basic": return `Basic ${Buffer.from(`x:${token}`).toString("base64")}`;
-      case "empty-bearer": return "Bearer ";
-      case "token-suffix": return `Bearer ${token}x`;
-      case "no-scheme": return token;
-    }
-  })();
-  if (auth !== undefined) out.authorization = auth;
-  const cookie = (() => {
-    if (typeof h.cookie === "object") return h.cookie.raw;
-    switch (h.cookie) {
-      case "absent": return undefined;
-      case "token": return `patchbay_token=${token}`;
-      case "encoded": return `patchbay_token=${encodeURIComponent(token).replace(/-/g, "%2D")}`;
-      case "percent": return "patchbay_token=%";
-      case "bad-escape": return "patchbay_token=%E0%A4%A";
-      case "wrong": return "patchbay_token=wrong";
-      case "mixed": return `a=%; patchbay_token=${token}; b=%zz`;
-      case "empty": return "patchbay_token=";
-    }
-  })();
-  if (cookie !== undefined) out.cookie = cookie;
-  const accept = (() => {
-    if (typeof h.accept === "object") return h.accept.raw;
-    switch (h.accept) {
-      case "ok": return "application/json, text/event-stream";
-      case "json-only": return "application/json";
-      case "sse-only": return "text/event-stream";
-      case "absent": return undefined;
-      case "star": return "*/*";
-      case "reversed": return "text/event-stream;q=0.9, application/json";
-      case "weird-case": return "Application/JSON, Text/Event-Stream";
-    }
-  })();
-  if (accept !== undefined) out.accept = accept;
-  const ct = (() => {
-    if (typeof h.contentType === "object") return h.contentType.raw;
-    switch (h.contentType) {
-      case "json": return "application/json";
-      case "json-charset": return "application/json; charset=utf-8";
-      case "json-upper": return "APPLICATION/JSON";
-      case "text": return "text/plain";
-      case "absent": return undefined;
-      case "json-seq": return "application/json-seq";
-      case "form": return "application/x-www-form-urlencoded";
-      case "jsonish": return "application/jsonx";
-    }
-  })();
-  if (ct !== undefined) out["content-type"] = ct;
-  const session = (() => {
-    if (typeof h.session === "object") return h.session.raw;
-    switch (h.session) {
-      case "current": return ctx.sessionId ?? "00000000-0000-4000-8000-000000000000";
-      case "absent": return undefined;
-      case "unknown": return "00000000-0000-4000-8000-000000000000";
-      case "empty": return "";
-      case "double": return [ctx.sessionId ?? "a", "00000000-0000-4000-8000-000000000000"];
-    }
-  })();
-  if (session !== undefined) out["mcp-session-id"] = session;
-  const version = (() => {
-    if (typeof h.version === "object") return h.version.raw;
-    switch (h.version) {
-      case "absent": return undefined;
-      case "current": return "2025-11-25";
-      case "old": return "2024-11-05";
-      case "future": return "2026-07-28";
-      case "empty": return "";
-    }
-  })();
-  if (version !== undefined) out["mcp-protocol-version"] = version;
+  for (const [name, value] of Object.entries(values)) if (value !== undefined) out[name] = value;
   // Node fills in its own Host when ours is missing or empty unless told not to
   return { headers: out, setHost: hostValue !== undefined && hostValue !== "" };
-}
-
-/** The Host/Origin/credential headers as sent, for the security oracle. */
-export function sentSecurity(headers: Record<string, string | string[]>): { host?: string; origin?: string; authorization?: string; cookie?: string } {
-  const one = (k: string) => {
-    const v = headers[k];
-    return Array.isArray(v) ? v.join(", ") : v;
-  };
-  return { host: one("host"), origin: one("origin"), authorization: one("authorization"), cookie: one("cookie") };
 }
 
 /** The per-request `_meta` a 2026-07-28 client sends (version, capabilities, client info). */

@@ -17,20 +17,16 @@ export function isValidId(id: unknown): id is string | number {
   return typeof id === "string" || (typeof id === "number" && Number.isSafeInteger(id));
 }
 
+/** The lifecycle, tool and resource requests of MCP, in a fixed order (the generators pick from it by index). */
+export const CORE_METHODS = ["initialize", "ping", "tools/list", "tools/call", "resources/list", "resources/templates/list", "resources/read", "resources/subscribe"] as const;
+
 /**
  * Every method the MCP specs (2025-11-25 and 2026-07-28) define, in either direction. A
  * server may or may not implement the optional ones; a method outside this list is not
  * MCP at all and must get -32601 Method not found.
  */
-export const MCP_METHODS = new Set([
-  "initialize",
-  "ping",
-  "tools/list",
-  "tools/call",
-  "resources/list",
-  "resources/templates/list",
-  "resources/read",
-  "resources/subscribe",
+export const MCP_METHODS = new Set<string>([
+  ...CORE_METHODS,
   "resources/unsubscribe",
   "prompts/list",
   "prompts/get",
@@ -123,6 +119,16 @@ export function shapeProblems(m: unknown): string[] {
     }
   }
   return p;
+}
+
+/** The replies (messages without a method) among received messages. */
+export function repliesIn(messages: unknown[]): Obj[] {
+  return messages.filter((m): m is Obj => isPlainObject(m) && !("method" in m));
+}
+
+/** A map key for a JSON-RPC id that keeps 1 and "1" apart. */
+export function idKey(id: unknown): string {
+  return `${typeof id}:${String(id)}`;
 }
 
 export function errorCodeOf(reply: unknown): number | undefined {
@@ -240,6 +246,33 @@ export function securityExpectation(h: SentSecurityHeaders, ctx: { token?: strin
   const sameOrigin = sureHost && originSame;
   const clean = !forbid && sameOrigin && authOk;
   return { forbid, unauthorized, clean, authOk, sameOrigin };
+}
+
+/** The Host/Origin/credential headers as sent, for the security oracle. */
+export function sentSecurity(headers: Record<string, string | string[]>): SentSecurityHeaders {
+  const one = (k: string) => {
+    const v = headers[k];
+    return Array.isArray(v) ? v.join(", ") : v;
+  };
+  return { host: one("host"), origin: one("origin"), authorization: one("authorization"), cookie: one("cookie") };
+}
+
+/**
+ * The checks every answer to generated headers gets (never 5xx; Host, Origin and credentials
+ * refused as promised). Returns the request's URL and what was expected, for further checks.
+ */
+export function checkHeaderAnswer(
+  status: number,
+  r: { headers: Record<string, unknown>; body: string },
+  sent: { headers: Record<string, string | string[]>; path: string; token?: string },
+  v: Violations,
+  where: string,
+): { url: URL; exp: SecurityExpectation } {
+  checkStatusClass(status, r.headers, v, where, r.body);
+  const url = new URL(sent.path, "http://x");
+  const exp = securityExpectation(sentSecurity(sent.headers), { token: sent.token, pathname: url.pathname, search: url.search });
+  checkSecurity(status, exp, v, where);
+  return { url, exp };
 }
 
 /** Checks a status against the expectation; `where` names the request for the report. */
