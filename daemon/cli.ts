@@ -14,6 +14,7 @@ import { runNewPlugin } from "./commands/new-plugin.ts";
 import { runClaudeConfig } from "./commands/claude-config.ts";
 import { runDoctor } from "./commands/doctor.ts";
 import { runBridge } from "./transports/stdio-bridge.ts";
+import { ensureHomePluginsFolder } from "./plugins/home-folder.ts";
 import { canIsolateStdout, protocolStream, runIsolated, takeProtocolFd } from "./stdio-isolation.ts";
 
 const HELP = `patchbay ${VERSION} — one MCP server for every plugin in a folder
@@ -24,11 +25,12 @@ Usage:
   patchbay status                                  is a daemon running; plugins; sessions
   patchbay new-plugin NAME [--plugins DIR]         write a commented plugin file
   patchbay doctor                                  check what keeps Claude Desktop from seeing it
-  patchbay claude-config [--write]                 print (or merge) the Claude Desktop entry
+  patchbay claude-config [--plugins DIR] [--write] print (or merge) the Claude Desktop entry
 
 Options:
   --config F        config file (default: the package's config/patchbay.json)
-  --plugins DIR     plugins folder to watch
+  --plugins DIR     plugins folder to watch (default: $PATCHBAY_HOME/plugins,
+                    i.e. ~/.patchbay/plugins, created on first start with an example)
   --host H          address to bind (default 127.0.0.1; others need --token)
   --port P          port (default 7337; 0 picks a free one)
   --token T         require Authorization: Bearer T on every endpoint but /healthz
@@ -87,6 +89,10 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "start": {
       const config = loadConfig(overrides);
+      // Without a folder named anywhere: $PATCHBAY_HOME/plugins, made on first start. The
+      // daemon `stdio` starts passes that same folder as --plugins and lands here too.
+      const home = ensureHomePluginsFolder(config);
+      if (!home.created && home.error) process.stderr.write(`patchbay: ${home.error}\n`);
       const daemon = await startDaemon(config);
       const lines = [
         `Patchbay ${VERSION} is running.`,
@@ -97,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
         `  Metrics:          ${daemon.url}/metrics`,
         `  Health:           ${daemon.url}/healthz`,
         `  Plugins folder:   ${config.pluginsDir} (${daemon.manager.states().length} plugins, ${daemon.registry.tools.size} tools)`,
+        ...(home.created ? [`                    created it with an example plugin and a README.md — drop your plugins there`] : []),
         `Press Ctrl-C to stop.`,
       ];
       // Handlers first: whoever reads the banner may signal at once (a signal that arrives
@@ -124,6 +131,8 @@ async function main(argv: string[]): Promise<number> {
         const protocolFd = takeProtocolFd();
         if (protocolFd === undefined && canIsolateStdout()) return runIsolated();
         const config = loadConfig(overrides);
+        const home = ensureHomePluginsFolder(config);
+        if (home.created || home.error) process.stderr.write(`patchbay: ${home.created ? `created ${home.dir} with an example plugin and a README.md` : home.error}\n`);
         await startStdio(config, { stdout: protocolFd === undefined ? undefined : protocolStream(protocolFd) });
         return -1;
       }
@@ -137,7 +146,7 @@ async function main(argv: string[]): Promise<number> {
       if (rest.length !== 1) throw new UsageError("new-plugin needs exactly one NAME");
       return runNewPlugin(loadConfig(overrides), rest[0]);
     case "claude-config":
-      return runClaudeConfig({ write: values.write === true });
+      return runClaudeConfig(loadConfig(overrides), { write: values.write === true });
     case "doctor":
       return runDoctor(loadConfig(overrides));
     default:

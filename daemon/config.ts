@@ -29,7 +29,8 @@ export const ConfigSchema = z
     host: z.string().min(1).refine(isBindAddress, 'must be an IP address or a hostname, without scheme, port or brackets (e.g. "127.0.0.1" or "::1")').default("127.0.0.1"),
     port: z.number().int().min(0).max(65535).default(7337),
     token: z.string().min(8, "token must be at least 8 characters").optional(),
-    pluginsDir: z.string().min(1).default("plugins"),
+    // Default: $PATCHBAY_HOME/plugins (see defaultPluginsDir), filled in by loadConfig.
+    pluginsDir: z.string().min(1).optional(),
     home: z.string().min(1).optional(),
     logLevel: LogLevel.default("info"),
     logFile: z.string().min(1).optional(),
@@ -130,6 +131,19 @@ function describeIssues(error: z.ZodError, source: string): string {
 /** The default config file shipped in the package. */
 export const defaultConfigFile = join(packageRoot, "config", "patchbay.json");
 
+/** `$PATCHBAY_HOME` when none is set. */
+export function defaultHome(): string {
+  return join(homedir(), ".patchbay");
+}
+
+/**
+ * The plugins folder when no flag, env var or config names one: it lives with the user, not
+ * in the package (which may sit in npm's cache). Created on first start (plugins/home-folder.ts).
+ */
+export function defaultPluginsDir(home: string): string {
+  return join(resolve(home), "plugins");
+}
+
 /**
  * Builds the effective config. Relative `pluginsDir` in a file resolves against the file's
  * folder; from env or flags, against the current directory.
@@ -164,7 +178,7 @@ export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv =
   const merged = { ...fromFile, ...fromEnv, ...cleanFlags };
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, "config"));
-  const home = resolve(parsed.data.home ?? join(homedir(), ".patchbay"));
-  const pluginsDir = resolve(parsed.data.pluginsDir);
+  const home = resolve(parsed.data.home ?? defaultHome());
+  const pluginsDir = parsed.data.pluginsDir === undefined ? defaultPluginsDir(home) : resolve(parsed.data.pluginsDir);
   return { ...parsed.data, home, pluginsDir, configFile: file };
 }

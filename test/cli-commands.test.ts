@@ -15,23 +15,29 @@ function run(args: string[], env: Record<string, string>) {
   return spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, encoding: "utf8", timeout: 60_000 });
 }
 
+// Run from this checkout, the entry is this node with this checkout's dist/cli.js (the entry
+// per install kind is tested in home-plugins.test.ts). No PATCHBAY_HOME or PATCHBAY_PLUGINS
+// from the caller, so the plugins folder is the default one and needs no --plugins.
+const CHECKOUT_ENTRY = { command: process.execPath, args: [CLI, "stdio"] };
+const NO_FOLDER_ENV = { PATCHBAY_HOME: "", PATCHBAY_PLUGINS: "", PATCHBAY_CONFIG: "" };
+
 test("claude-config prints the entry", () => {
-  const r = run(["claude-config"], { HOME: dir.join("home0") });
+  const r = run(["claude-config"], { HOME: dir.join("home0"), ...NO_FOLDER_ENV });
   assert.equal(r.status, 0);
   const json = JSON.parse(r.stdout.slice(0, r.stdout.indexOf("\n}\n") + 2));
-  assert.deepEqual(json, { mcpServers: { patchbay: { command: "npx", args: ["-y", "mcp-patchbay", "stdio"] } } });
+  assert.deepEqual(json, { mcpServers: { patchbay: CHECKOUT_ENTRY } });
 });
 
 test("claude-config --write merges into an existing config, keeping other servers, with a backup", () => {
   const home = dir.join("home1");
-  const env = { HOME: home, XDG_CONFIG_HOME: "", APPDATA: "" };
+  const env = { HOME: home, XDG_CONFIG_HOME: "", APPDATA: "", ...NO_FOLDER_ENV };
   const file = claudeConfigPath(process.platform, { HOME: home });
   dir.file(file.slice(dir.path.length + 1), JSON.stringify({ mcpServers: { other: { command: "other-server", args: [] } }, theme: "dark" }, null, 2));
   const r = run(["claude-config", "--write"], env);
   assert.equal(r.status, 0, r.stderr);
   const merged = JSON.parse(readFileSync(file, "utf8"));
   assert.deepEqual(merged.mcpServers.other, { command: "other-server", args: [] });
-  assert.deepEqual(merged.mcpServers.patchbay, { command: "npx", args: ["-y", "mcp-patchbay", "stdio"] });
+  assert.deepEqual(merged.mcpServers.patchbay, CHECKOUT_ENTRY);
   assert.equal(merged.theme, "dark");
   const backups = readdirSync(file.slice(0, file.lastIndexOf("/"))).filter((f) => f.endsWith(".bak"));
   assert.equal(backups.length, 1);

@@ -38,7 +38,8 @@ const clients = new Set<RecordingClient>();
 after(async () => {
   // a failed test leaves clients open (an SSE client reconnects forever): close them all
   for (const c of clients) await c.close().catch(() => undefined);
-  for (const d of daemons) if (d.proc.exitCode === null && d.proc.signalCode === null) await d.stop().catch(() => undefined);
+  // stop() also removes each daemon's temp home, including daemons a test already signalled
+  for (const d of daemons) await d.stop().catch(() => undefined);
   for (const pid of strayPids) if (isPidAlive(pid)) process.kill(pid, "SIGKILL");
   dir.cleanup();
 });

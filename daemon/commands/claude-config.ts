@@ -2,15 +2,70 @@
  * `patchbay claude-config [--write]`: prints the one `mcpServers` entry, or merges it into
  * Claude Desktop's config at the platform's standard path — keeping other servers, writing
  * a backup first, and refusing to touch a file that is not valid JSON.
+ *
+ * The entry starts what the user runs: this checkout's `dist/cli.js` with this `node`, the
+ * globally installed `patchbay`, or `npx -y mcp-patchbay` when run through npx.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { defaultHome, defaultPluginsDir, type Config } from "../config.ts";
+import { distDir } from "../package-root.ts";
 
 export const ENTRY_NAME = "patchbay";
+export const PACKAGE_NAME = "mcp-patchbay";
 
-export function claudeEntry() {
-  return { command: "npx", args: ["-y", "mcp-patchbay", "stdio"] };
+export interface ClaudeEntry {
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+}
+
+/**
+ * How this CLI was installed, judged by where its file lives:
+ * - `npx`: in npm's npx cache (`…/_npx/<hash>/node_modules/mcp-patchbay/…`);
+ * - `global`: in a global `node_modules` (`<prefix>/lib/node_modules` for npm on Unix, nvm and
+ *   Volta included; `%APPDATA%\npm\node_modules` or `…\nodejs\node_modules` on Windows; the
+ *   pnpm, Yarn and Bun global folders) — run by its `patchbay` bin;
+ * - `local`: in some project's `node_modules` (runnable only by its path);
+ * - `checkout`: anywhere else — a clone of the repository (or `npm link` to one).
+ */
+export type InstallKind = "checkout" | "global" | "npx" | "local";
+
+const GLOBAL_PARENTS = [/\/lib$/, /\/npm$/i, /\/nodejs$/i, /\/pnpm\/global\/\d+$/, /\/yarn(?:\/data)?\/global$/i, /\/\.bun\/install\/global$/];
+
+export function installKind(cliFile: string): InstallKind {
+  const p = cliFile.replace(/\\/g, "/");
+  if (/\/_npx\//.test(p)) return "npx";
+  const at = p.lastIndexOf("/node_modules/");
+  if (at < 0) return "checkout";
+  const parent = p.slice(0, at);
+  return GLOBAL_PARENTS.some((re) => re.test(parent)) ? "global" : "local";
+}
+
+export interface EntryContext {
+  /** the CLI file being run (default: this package's dist/cli.js) */
+  cliFile?: string;
+  /** the node running it (default: process.execPath) */
+  nodePath?: string;
+  /** $PATCHBAY_HOME when Claude Desktop starts the entry (default: ~/.patchbay) */
+  defaultHome?: string;
+}
+
+/**
+ * The `mcpServers` entry for this install. `--plugins` only when the folder is not the
+ * default one; `PATCHBAY_HOME` in `env` only when it is not the default one (Claude Desktop
+ * does not read the shell's environment), so the entry reaches the same daemon and folder.
+ */
+export function claudeEntry(config: Pick<Config, "home" | "pluginsDir">, ctx: EntryContext = {}): ClaudeEntry {
+  const cliFile = resolve(ctx.cliFile ?? join(distDir, "cli.js"));
+  const kind = installKind(cliFile);
+  const entry: ClaudeEntry =
+    kind === "npx" ? { command: "npx", args: ["-y", PACKAGE_NAME, "stdio"] } : kind === "global" ? { command: "patchbay", args: ["stdio"] } : { command: ctx.nodePath ?? process.execPath, args: [cliFile, "stdio"] };
+  const home = resolve(config.home);
+  if (resolve(config.pluginsDir) !== defaultPluginsDir(home)) entry.args.push("--plugins", resolve(config.pluginsDir));
+  if (home !== resolve(ctx.defaultHome ?? defaultHome())) entry.env = { PATCHBAY_HOME: home };
+  return entry;
 }
 
 /** Claude Desktop's config file for this platform. */
@@ -23,7 +78,7 @@ export function claudeConfigPath(platform: NodeJS.Platform = process.platform, e
 
 export type MergeResult = { ok: true; file: string; backup?: string; replaced: boolean } | { ok: false; file: string; error: string };
 
-export function mergeClaudeConfig(file: string): MergeResult {
+export function mergeClaudeConfig(file: string, entry: ClaudeEntry): MergeResult {
   let config: Record<string, unknown> = {};
   let backup: string | undefined;
   if (existsSync(file)) {
@@ -42,19 +97,20 @@ export function mergeClaudeConfig(file: string): MergeResult {
   const servers = (config.mcpServers ?? {}) as Record<string, unknown>;
   if (typeof servers !== "object" || Array.isArray(servers)) return { ok: false, file, error: `"mcpServers" in ${file} is not an object; not overwriting it` };
   const replaced = ENTRY_NAME in servers;
-  config.mcpServers = { ...servers, [ENTRY_NAME]: claudeEntry() };
+  config.mcpServers = { ...servers, [ENTRY_NAME]: entry };
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(config, null, 2) + "\n");
   return { ok: true, file, backup, replaced };
 }
 
-export async function runClaudeConfig(opts: { write: boolean }): Promise<number> {
+export async function runClaudeConfig(config: Pick<Config, "home" | "pluginsDir">, opts: { write: boolean }): Promise<number> {
+  const entry = claudeEntry(config);
   if (!opts.write) {
-    process.stdout.write(JSON.stringify({ mcpServers: { [ENTRY_NAME]: claudeEntry() } }, null, 2) + "\n");
+    process.stdout.write(JSON.stringify({ mcpServers: { [ENTRY_NAME]: entry } }, null, 2) + "\n");
     process.stdout.write(`\nAdd this to ${claudeConfigPath()} or run \`patchbay claude-config --write\`.\n`);
     return 0;
   }
-  const r = mergeClaudeConfig(claudeConfigPath());
+  const r = mergeClaudeConfig(claudeConfigPath(), entry);
   if (!r.ok) {
     process.stderr.write(`patchbay: ${r.error}\n`);
     return 1;

@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
+import { ensureHomePluginsFolder } from "../plugins/home-folder.ts";
 
 export function pluginTemplate(name: string): string {
   return `// ${name}: a Patchbay plugin. Save this file and its tools are live in every connected
@@ -29,7 +30,7 @@ export default definePlugin({
     "${name}://readme": {
       description: "About this plugin",
       mimeType: "text/markdown",
-      read: async () => "# ${name}\\nEdit plugins/${name}.ts to change me.",
+      read: async () => "# ${name}\\nEdit ${name}.ts in the plugins folder to change me.",
     },
   },
   prompts: {
@@ -49,6 +50,7 @@ export function runNewPlugin(config: Config, name: string): number {
     process.stderr.write(`patchbay: plugin name "${name}" must match ^[a-zA-Z0-9_-]{1,48}$\n`);
     return 2;
   }
+  ensureHomePluginsFolder(config);
   const file = join(config.pluginsDir, `${name}.ts`);
   if (existsSync(file) || existsSync(join(config.pluginsDir, name))) {
     process.stderr.write(`patchbay: ${file} already exists; not overwriting it\n`);

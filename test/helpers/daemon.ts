@@ -50,7 +50,8 @@ export async function startDaemonProcess(opts: DaemonOptions): Promise<RunningDa
       return res.json();
     },
     async stop() {
-      if (proc.exitCode !== null) {
+      // already gone (a test signalled it itself): still remove the home it was given
+      if (proc.exitCode !== null || proc.signalCode !== null) {
         homeDir?.cleanup();
         return proc.exitCode;
       }
