@@ -14,6 +14,7 @@
 import { readFile } from "node:fs/promises";
 import { join, normalize, relative } from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { Refusal } from "./errors.ts";
 import { sendJson } from "./http-server.ts";
 import { pluginSummary, sessionSummary, statelessSummary } from "./health.ts";
 import type { PluginManager } from "./plugins/plugin-manager.ts";
@@ -206,7 +207,7 @@ function createEventHub(d: DashboardDeps) {
   return {
     open(req: IncomingMessage, res: ServerResponse) {
       if (streams.size >= max) {
-        return sendJson(res, 503, { error: `too many live dashboard streams (${max} open); close one or retry later` }, { "retry-after": "5" });
+        return sendJson(res, Refusal.TooManyDashboardStreams.status, { error: `too many live dashboard streams (${max} open); close one or retry later` }, { "retry-after": "5" });
       }
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
       const s: EventStream = { res, sent: new Map() };

@@ -9,7 +9,7 @@ import { isIPv6 } from "node:net";
 import type { Duplex } from "node:stream";
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
-import { BodyTooLargeError, DuplicateRouteError, RequestAbortedError, RpcCode } from "./errors.ts";
+import { BodyTooLargeError, DaemonShuttingDownError, DuplicateRouteError, Refusal, RequestAbortedError } from "./errors.ts";
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => void;
@@ -101,9 +101,19 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-/** A JSON-RPC error body, as the Streamable HTTP spec wants for transport-level refusals. */
-export function sendRpcError(res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}): void {
-  sendJson(res, status, { jsonrpc: "2.0", error: { code, message }, id: null }, headers);
+/** What sendRefusal needs of a catalogue entry (errors.ts): its HTTP status and JSON-RPC code. */
+export interface HttpRefusal {
+  readonly status: number;
+  readonly rpc: number;
+}
+
+/**
+ * A refusal from the error catalogue as a JSON-RPC error body (as the Streamable HTTP spec
+ * wants for transport-level refusals), with the entry's status and code; `id` echoes the
+ * request's id when it is known.
+ */
+export function sendRefusal(res: ServerResponse, refusal: HttpRefusal, message: string, headers: Record<string, string> = {}, id: string | number | null = null): void {
+  sendJson(res, refusal.status, { jsonrpc: "2.0", error: { code: refusal.rpc, message }, id }, headers);
 }
 
 export class HttpServer {
@@ -120,7 +130,7 @@ export class HttpServer {
     this.server.on("upgrade", (req, socket, head) => this.handleUpgrade(req, socket, head));
     this.server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
       // The statuses Node itself would send; a timed-out client is told so (408), not blamed (400).
-      const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+      const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? `${Refusal.RequestTimeout.status} Request Timeout` : err.code === "HPE_HEADER_OVERFLOW" ? `${Refusal.HeadersTooLarge.status} Request Header Fields Too Large` : `${Refusal.BadRequest.status} Bad Request`;
       if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`);
     });
   }
@@ -162,12 +172,12 @@ export class HttpServer {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.removeAllListeners("request");
     this.server.on("request", (_req: IncomingMessage, res: ServerResponse) => {
-      sendRpcError(res, 503, -32000, "Service Unavailable: the daemon is shutting down", { connection: "close", "retry-after": "1" });
+      sendRefusal(res, DaemonShuttingDownError, "Service Unavailable: the daemon is shutting down", { connection: "close", "retry-after": "1" });
     });
     this.server.removeAllListeners("upgrade");
     this.server.on("upgrade", (_req: IncomingMessage, socket: Duplex) => {
       socket.on("error", () => undefined);
-      socket.end("HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n");
+      socket.end(`HTTP/1.1 ${DaemonShuttingDownError.status} Service Unavailable\r\nconnection: close\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n`);
     });
     this.server.closeIdleConnections();
     await drained.catch(() => undefined);
@@ -221,7 +231,7 @@ export class HttpServer {
   private serve(req: IncomingMessage, res: ServerResponse): void {
     this.handle(req, res).catch((err) => {
       this.logger.error({ err, url: req.url }, "request failed outside its handler");
-      if (!res.headersSent) sendRpcError(res, 500, RpcCode.InternalError, "Internal server error");
+      if (!res.headersSent) sendRefusal(res, Refusal.Internal, "Internal server error");
       else res.destroy();
     });
   }
@@ -237,7 +247,7 @@ export class HttpServer {
       const refused = this.checkOrigin(req);
       if (refused) {
         this.logger.warn({ path: url.pathname, host: req.headers.host, origin: req.headers.origin }, refused);
-        return sendRpcError(res, 403, -32000, `Forbidden: ${refused}`);
+        return sendRefusal(res, Refusal.Forbidden, `Forbidden: ${refused}`);
       }
       // The dashboard link carries ?token= once; trade it for an HttpOnly cookie.
       const queryToken = url.searchParams.get("token");
@@ -246,14 +256,14 @@ export class HttpServer {
         return res.end();
       }
       if (!PUBLIC_PATHS.has(url.pathname) && !this.isAuthorized(req)) {
-        return sendRpcError(res, 401, -32001, "Unauthorized: send Authorization: Bearer <token>", { "www-authenticate": 'Bearer realm="patchbay"' });
+        return sendRefusal(res, Refusal.Unauthorized, "Unauthorized: send Authorization: Bearer <token>", { "www-authenticate": 'Bearer realm="patchbay"' });
       }
       const handler = this.routes.get(url.pathname) ?? this.prefixRoutes.find(([p]) => url.pathname.startsWith(p))?.[1];
       if (!handler) return sendJson(res, 404, { error: `no such endpoint: ${url.pathname}` });
       await handler(req, res, url);
     } catch (err) {
       this.logger.error({ err, path: url.pathname }, "request handler failed");
-      if (!res.headersSent) sendRpcError(res, 500, -32603, "Internal server error");
+      if (!res.headersSent) sendRefusal(res, Refusal.Internal, "Internal server error");
       else res.end();
     }
   }
@@ -268,7 +278,7 @@ export class HttpServer {
       this.logger.error({ err, path: req.url }, "upgrade handler failed");
       // Answer only while nothing is written: after a 101 the bytes belong to the WebSocket.
       const written = (socket as Duplex & { bytesWritten?: number }).bytesWritten ?? 0;
-      if (written === 0 && socket.writable) refuseUpgrade(socket, 500, "Internal Server Error");
+      if (written === 0 && socket.writable) refuseUpgrade(socket, Refusal.Internal.status, "Internal Server Error");
       else socket.destroy();
     }
   }
@@ -278,14 +288,14 @@ export class HttpServer {
     try {
       url = new URL(req.url ?? "/", "http://localhost");
     } catch {
-      return refuseUpgrade(socket, 400, "Bad Request");
+      return refuseUpgrade(socket, Refusal.BadRequest.status, "Bad Request");
     }
     const refused = this.checkOrigin(req);
     if (refused) {
       this.logger.warn({ path: url.pathname, host: req.headers.host, origin: req.headers.origin }, refused);
-      return refuseUpgrade(socket, 403, "Forbidden");
+      return refuseUpgrade(socket, Refusal.Forbidden.status, "Forbidden");
     }
-    if (!this.isAuthorized(req)) return refuseUpgrade(socket, 401, "Unauthorized");
+    if (!this.isAuthorized(req)) return refuseUpgrade(socket, Refusal.Unauthorized.status, "Unauthorized");
     const handler = this.upgrades.get(url.pathname);
     if (!handler) return refuseUpgrade(socket, 404, "Not Found");
     handler(req, socket, head, url);
@@ -344,21 +354,21 @@ const JSON_MEDIA_TYPE = /^application\/json\s*(?:;|$)/i;
 export async function readJsonBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<{ ok: true; body: unknown } | { ok: false }> {
   const ct = String(req.headers["content-type"] ?? "");
   if (!JSON_MEDIA_TYPE.test(ct)) {
-    sendRpcError(res, 415, -32000, "Unsupported Media Type: Content-Type must be application/json");
+    sendRefusal(res, Refusal.UnsupportedMediaType, "Unsupported Media Type: Content-Type must be application/json");
     return { ok: false };
   }
   let text: string;
   try {
     text = (await readBody(req, limit)).toString("utf8");
   } catch (err) {
-    if (err instanceof BodyTooLargeError) sendRpcError(res, 413, -32000, `Payload Too Large: the limit is ${limit} bytes`);
+    if (err instanceof BodyTooLargeError) sendRefusal(res, BodyTooLargeError, `Payload Too Large: the limit is ${limit} bytes`);
     else res.destroy(); // the client is gone; there is nobody to answer
     return { ok: false };
   }
   try {
     return { ok: true, body: JSON.parse(text) };
   } catch {
-    sendRpcError(res, 400, RpcCode.ParseError, "Parse error: body is not valid JSON");
+    sendRefusal(res, Refusal.ParseError, "Parse error: body is not valid JSON");
     return { ok: false };
   }
 }

@@ -12,9 +12,9 @@
  * Sliding windows of timestamps; a key whose last call is older than the longest window is
  * forgotten, so keys from sessions long gone do not accumulate.
  */
-import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { RateLimitedError, RpcCode } from "./errors.ts";
 
-export const RATE_LIMITED = -32029;
+export const RATE_LIMITED = RpcCode.RateLimited;
 
 export interface RateLimit {
   perMinute?: number;
@@ -47,8 +47,8 @@ export class RateLimiter {
   }
 
   /**
-   * Records one call against every key, or throws an McpError naming the first limit it is
-   * over. A refused call counts against no key, so being refused never extends the wait.
+   * Records one call against every key, or throws a RateLimitedError (-32029) naming the
+   * first limit it is over. A refused call counts against no key, so being refused never extends the wait.
    */
   take(keys: string | RateLimitKey[], now = this.clock()): void {
     if (typeof keys === "string") keys = [{ key: keys, limits: this.defaults, label: "for this client" }];
@@ -67,7 +67,7 @@ export class RateLimiter {
         const recent = window.filter((t) => now - t < span);
         if (recent.length >= limit) {
           const retryAfterSeconds = Math.max(1, Math.ceil((span - (now - recent[0])) / 1000));
-          throw new McpError(RATE_LIMITED, `Rate limit exceeded: at most ${limit} calls per ${unit} ${k.label}; retry in ${retryAfterSeconds} s`, { retryAfterSeconds, scope: k.label });
+          throw new RateLimitedError(`Rate limit exceeded: at most ${limit} calls per ${unit} ${k.label}; retry in ${retryAfterSeconds} s`, { retryAfterSeconds, scope: k.label });
         }
       }
     }

@@ -167,7 +167,7 @@ test("a refused question rejects the plugin's await with its message, name and c
   };
   assert.deepEqual(JSON.parse(text(await call("refused", { onClientRequest: refused }))), { name: "MissingCapability", message: "the client did not declare sampling", code: -32021 });
   // no onClientRequest at all
-  assert.deepEqual(JSON.parse(text(await call("refused"))), { name: "ClientRequestError", message: "this client cannot answer requests from plugins" });
+  assert.deepEqual(JSON.parse(text(await call("refused"))), { name: "ClientRequestError", message: "this client cannot answer requests from plugins", code: "PB_ERR_CLIENT_REQUEST_REFUSED" });
   // onClientRequest throwing synchronously is a refusal too
   const throws = () => {
     throw new Error("sync refusal");

@@ -39,7 +39,7 @@ import {
   type ServerContext,
 } from "@modelcontextprotocol/server";
 import type { Logger } from "pino";
-import { CallCancelledError, CallTimeoutError, messageOf } from "../errors.ts";
+import { CallCancelledError, CallTimeoutError, ClientRequestError, InputNeeded, messageOf } from "../errors.ts";
 import type { CallOptions } from "../plugins/plugin-worker.ts";
 import type { CallKind, ClientRequest, WorkerSpan } from "../plugins/worker-protocol.ts";
 import type { RegisteredPlugin, Registry } from "../registry.ts";
@@ -150,13 +150,8 @@ export function callerOf(server: Server, conn: Connection, ctx: ServerContext): 
   };
 }
 
-/** A plugin asked the client something while serving a 2026-07-28 request: answer input_required. */
-export class InputNeeded extends Error {
-  constructor(readonly asks: ClientRequest[], readonly answers: Record<string, unknown>) {
-    super("the plugin asked the client");
-    this.name = "InputNeeded";
-  }
-}
+/** A plugin asked the client something while serving a 2026-07-28 request: answer input_required (in the error catalogue). */
+export { InputNeeded };
 
 function errorTypeOf(err: unknown): string {
   if (err instanceof CallTimeoutError) return "timeout";
@@ -314,10 +309,10 @@ export class CallContext {
           (asking ??= new Set()).add(pending);
           return this.askClient(req, AbortSignal.any([ctx.mcpReq.signal, pending.signal])).finally(() => asking?.delete(pending));
         }
-        if (!stop) return Promise.reject(new Error(`${req.method}: a plugin can ask the client only while serving a tool call, a prompt or a resource read`));
+        if (!stop) return Promise.reject(new ClientRequestError(`${req.method}: a plugin can ask the client only while serving a tool call, a prompt or a resource read`));
         // counted over the answers this server signed, not what the client may add
         const answered = Object.keys(ctx.mcpReq.requestState<ReplayState>()?.a ?? {}).length;
-        if (answered + asks.length >= MAX_CLIENT_REQUESTS_PER_CALL) return Promise.reject(new Error(`the plugin asked the client more than ${MAX_CLIENT_REQUESTS_PER_CALL} questions in one call`));
+        if (answered + asks.length >= MAX_CLIENT_REQUESTS_PER_CALL) return Promise.reject(new ClientRequestError(`the plugin asked the client more than ${MAX_CLIENT_REQUESTS_PER_CALL} questions in one call`));
         // Gather the asks that arrive together (Promise.all over several), then stop the
         // worker call: the answers come with the client's retry, which replays them.
         asks.push(req);
@@ -375,7 +370,7 @@ export class CallContext {
   private async askClient(req: ClientRequest, signal: AbortSignal): Promise<unknown> {
     const missing = missingCapability(req, this.caller.capabilities);
     if (missing) {
-      throw new Error(`${this.caller.clientName ?? "The client"} did not declare the "${missing}" capability, so a plugin cannot ask it (${req.method})`);
+      throw new ClientRequestError(`${this.caller.clientName ?? "The client"} did not declare the "${missing}" capability, so a plugin cannot ask it (${req.method})`);
     }
     const sent = { method: req.method, params: req.params ?? {} } as Parameters<ServerContext["mcpReq"]["send"]>[0];
     return this.ctx.mcpReq.send(sent as { method: "roots/list" }, { signal, timeout: this.deps.clientRequestTimeoutMs });

@@ -11,6 +11,7 @@ import type { ValidateFunction } from "ajv";
 import type { z } from "zod";
 import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
 import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./manifest.ts";
+import { PluginShapeError } from "../errors.ts";
 
 type AnyFn = (...args: any[]) => unknown;
 
@@ -32,7 +33,8 @@ export interface LoadedPlugin {
   teardown?: AnyFn;
 }
 
-export class PluginShapeError extends Error {}
+/** A plugin's default export has the wrong shape (in the error catalogue). */
+export { PluginShapeError };
 
 // zod and ajv are loaded only when a plugin uses them (see preloadSchemaLibraries): a worker
 // thread costs about 4 MiB less without ajv, and a plain JSON Schema plugin needs no zod.

@@ -7,7 +7,7 @@
 import type { Worker } from "node:worker_threads";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
-import { CallCancelledError, CallTimeoutError, PluginLoadError, WorkerGoneError, messageOf } from "../errors.ts";
+import { CallCancelledError, CallTimeoutError, ClientRequestError, PluginCallError, PluginLoadError, WorkerGoneError, messageOf } from "../errors.ts";
 import { WorkerPool } from "./worker-pool.ts";
 import type { CallRequest, ClientRequest, ClientResponse, PluginManifest, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
 
@@ -37,13 +37,8 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
-/** A failed call: the plugin's error with its code and location, or a host error. */
-export class PluginCallError extends Error {
-  constructor(readonly detail: SerializedError) {
-    super(detail.message);
-    this.name = "PluginCallError";
-  }
-}
+/** A failed call: the plugin's error with its code and location, or a host error (in the error catalogue). */
+export { PluginCallError };
 
 /** Result of a call, with the plugin's own span for telemetry. */
 export interface CallOutcome {
@@ -327,7 +322,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> {
     for (const req of requests) {
       let asked: Promise<unknown>;
       try {
-        asked = ask ? ask(req) : Promise.reject(new Error("this client cannot answer requests from plugins"));
+        asked = ask ? ask(req) : Promise.reject(new ClientRequestError("this client cannot answer requests from plugins"));
       } catch (err) {
         asked = Promise.reject(err);
       }

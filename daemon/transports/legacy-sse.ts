@@ -8,8 +8,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { SSEServerTransport } from "@modelcontextprotocol/server-legacy/sse";
 import { JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
-import { RpcCode } from "../errors.ts";
-import { readJsonBody, sendRpcError } from "../http-server.ts";
+import { Refusal } from "../errors.ts";
+import { readJsonBody, sendRefusal } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
 import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
 
@@ -31,8 +31,8 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
   const transports = new Map<string, SSEServerTransport>();
 
   async function stream(req: IncomingMessage, res: ServerResponse) {
-    if (req.method !== "GET") return sendRpcError(res, 405, -32000, "Method not allowed", { allow: "GET" });
-    if (!deps.store.hasRoom()) return sendRpcError(res, 503, -32000, "Too many open sessions; try again later", { "retry-after": "5" });
+    if (req.method !== "GET") return sendRefusal(res, Refusal.MethodNotAllowed, "Method not allowed", { allow: "GET" });
+    if (!deps.store.hasRoom()) return sendRefusal(res, Refusal.TooManySessions, "Too many open sessions; try again later", { "retry-after": "5" });
     const transport = new SSEServerTransport("/messages", res);
     const id = transport.sessionId;
     transports.set(id, transport);
@@ -54,18 +54,18 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
   }
 
   async function messages(req: IncomingMessage, res: ServerResponse, url: URL) {
-    if (req.method !== "POST") return sendRpcError(res, 405, -32000, "Method not allowed", { allow: "POST" });
+    if (req.method !== "POST") return sendRefusal(res, Refusal.MethodNotAllowed, "Method not allowed", { allow: "POST" });
     const sessionId = url.searchParams.get("sessionId");
-    if (!sessionId) return sendRpcError(res, 400, -32000, "Bad Request: sessionId query parameter is required");
+    if (!sessionId) return sendRefusal(res, Refusal.SessionRequired, "Bad Request: sessionId query parameter is required");
     const transport = transports.get(sessionId);
-    if (!transport) return sendRpcError(res, 404, -32001, "Session not found");
+    if (!transport) return sendRefusal(res, Refusal.SessionNotFound, "Session not found");
     const parsed = await readJsonBody(req, res, opts.maxBodyBytes);
     if (!parsed.ok) return;
     // Checked here rather than by the SDK: it answers a bad message with plain text built by
     // String(body), which itself throws on a deeply nested array (stack overflow) or an object
     // whose toString is not a function, and then nothing ever answers the request.
     if (!isJsonRpcMessage(parsed.body)) {
-      return sendRpcError(res, 400, RpcCode.InvalidRequest, "Invalid Request: expected one JSON-RPC 2.0 message");
+      return sendRefusal(res, Refusal.InvalidRequest, "Invalid Request: expected one JSON-RPC 2.0 message");
     }
     deps.store.touch(sessionId);
     try {
@@ -76,7 +76,7 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
     // Whatever happened inside the SDK, the request gets an answer.
     if (!res.writableEnded) {
       if (res.headersSent) res.end();
-      else sendRpcError(res, 500, RpcCode.InternalError, "Internal error: the message could not be handled");
+      else sendRefusal(res, Refusal.Internal, "Internal error: the message could not be handled");
     }
   }
 

@@ -18,14 +18,15 @@ import WebSocket from "ws";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { Config } from "../config.ts";
-import { DaemonUnreachableError, messageOf } from "../errors.ts";
+import { DaemonUnreachableError, Refusal, messageOf } from "../errors.ts";
 import { createLogger, type Logger } from "../logger.ts";
 import { distDir } from "../package-root.ts";
 import { readState, type DaemonState } from "../state-file.ts";
 import { WS_SUBPROTOCOL } from "./websocket.ts";
 
 const REINIT_PREFIX = "patchbay-bridge-reinit-";
-export const DAEMON_LOST = -32000;
+/** the JSON-RPC code of a request in flight when the daemon connection was lost */
+export const DAEMON_LOST = Refusal.DaemonLost.rpc;
 const START_TIMEOUT_MS = 20_000;
 const QUEUE_TIMEOUT_MS = 30_000;
 /** after the daemon we started exits, how long another bridge's daemon may take to appear */

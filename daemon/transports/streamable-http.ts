@@ -21,8 +21,8 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { classifyInboundRequest, createMcpHandler, isInitializeRequest, isJSONRPCRequest, PROTOCOL_VERSION_META_KEY, specTypeSchemas, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/server";
 import { NodeStreamableHTTPServerTransport, toNodeHandler } from "@modelcontextprotocol/node";
-import { RpcCode, messageOf } from "../errors.ts";
-import { readJsonBody, sendJson, sendRpcError } from "../http-server.ts";
+import { Refusal, messageOf } from "../errors.ts";
+import { readJsonBody, sendRefusal } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
 import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
 import { newServer } from "../mcp/server-factory.ts";
@@ -138,7 +138,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
     // The modern path walks the whole body recursively (a stack overflow there is a 500);
     // no MCP message nests anywhere near this deep.
     if (nestedDeeperThan(body, MAX_JSON_DEPTH)) {
-      return sendJson(res, 400, { jsonrpc: "2.0", id: typeof msg.id === "string" || typeof msg.id === "number" ? msg.id : null, error: { code: RpcCode.InvalidRequest, message: `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels` } });
+      return sendRefusal(res, Refusal.InvalidRequest, `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels`, {}, typeof msg.id === "string" || typeof msg.id === "number" ? msg.id : null);
     }
     if (msg.method === "subscriptions/listen") {
       // the SDK serves listen streams itself, before any server instance: the span covers the stream's life
@@ -151,16 +151,16 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? "GET";
     if (!["POST", "GET", "DELETE"].includes(method)) {
-      return sendRpcError(res, 405, -32000, "Method not allowed", { allow: "GET, POST, DELETE" });
+      return sendRefusal(res, Refusal.MethodNotAllowed, "Method not allowed", { allow: "GET, POST, DELETE" });
     }
     const sessionId = req.headers["mcp-session-id"];
-    if (Array.isArray(sessionId)) return sendRpcError(res, 400, -32600, "Bad Request: more than one Mcp-Session-Id header");
+    if (Array.isArray(sessionId)) return sendRefusal(res, Refusal.SessionRequired, "Bad Request: more than one Mcp-Session-Id header");
 
     if (method === "POST") {
       // Both eras: the client MUST accept both (the SDK's modern path does not check it).
       const accept = String(req.headers.accept ?? "");
       if (!accept.includes("application/json") || !accept.includes("text/event-stream")) {
-        return sendRpcError(res, 406, -32000, "Not Acceptable: Accept must include both application/json and text/event-stream");
+        return sendRefusal(res, Refusal.NotAcceptable, "Not Acceptable: Accept must include both application/json and text/event-stream");
       }
       // The body is read once, here; both eras get the parsed value.
       const parsed = await readJsonBody(req, res, opts.maxBodyBytes);
@@ -170,7 +170,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       // Request; the SDK would call it a parse error.
       const raw = Array.isArray(body) ? body : [body];
       if (raw.length === 0 || !raw.every(isJsonRpcMessage)) {
-        return sendRpcError(res, 400, RpcCode.InvalidRequest, "Invalid Request: expected a JSON-RPC 2.0 message or a non-empty array of them");
+        return sendRefusal(res, Refusal.InvalidRequest, "Invalid Request: expected a JSON-RPC 2.0 message or a non-empty array of them");
       }
       const versionHeader = header(req, "mcp-protocol-version");
       if (mayBeModern(raw, versionHeader)) {
@@ -182,18 +182,18 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       const messages = raw as JSONRPCMessage[];
       if (sessionId) {
         const t = lookup(sessionId);
-        if (!t) return sendRpcError(res, 404, -32001, "Session not found");
+        if (!t) return sendRefusal(res, Refusal.SessionNotFound, "Session not found");
         const duplicate = claimIds(sessionId, messages, res);
         if (duplicate !== undefined) {
-          return sendJson(res, 400, { jsonrpc: "2.0", id: duplicate, error: { code: RpcCode.InvalidRequest, message: "Invalid Request: duplicate request id in flight" } });
+          return sendRefusal(res, Refusal.DuplicateRequestId, "Invalid Request: duplicate request id in flight", {}, duplicate);
         }
         return t.handleRequest(req, res, body);
       }
       if (!messages.some((m) => isInitializeRequest(m))) {
-        return sendRpcError(res, 400, -32000, "Bad Request: Mcp-Session-Id header is required (send initialize first, or a 2026-07-28 request with its _meta envelope)");
+        return sendRefusal(res, Refusal.SessionRequired, "Bad Request: Mcp-Session-Id header is required (send initialize first, or a 2026-07-28 request with its _meta envelope)");
       }
       const admitted = deps.store.admit("streamable-http");
-      if (!admitted.ok) return sendRpcError(res, 503, -32000, `Too many open sessions (${admitted.reason}); try again later`, { "retry-after": "5" });
+      if (!admitted.ok) return sendRefusal(res, Refusal.TooManySessions, `Too many open sessions (${admitted.reason}); try again later`, { "retry-after": "5" });
       // We pick the id up front so the session's info and the transport share it.
       const id = randomUUID();
       // No event store, so no resumable streams (priming events, Last-Event-ID): with them,
@@ -210,9 +210,9 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
     }
 
     // GET (SSE stream) and DELETE: 2025-era session operations.
-    if (!sessionId) return sendRpcError(res, 400, -32000, "Bad Request: Mcp-Session-Id header is required");
+    if (!sessionId) return sendRefusal(res, Refusal.SessionRequired, "Bad Request: Mcp-Session-Id header is required");
     const t = lookup(sessionId);
-    if (!t) return sendRpcError(res, 404, -32001, "Session not found");
+    if (!t) return sendRefusal(res, Refusal.SessionNotFound, "Session not found");
     if (method === "GET") {
       // An open GET stream is a client still listening: such a session is evicted only
       // after those without one.

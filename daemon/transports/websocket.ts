@@ -16,7 +16,7 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket, type RawData } from "ws";
 import { specTypeSchemas, type JSONRPCMessage, type Transport } from "@modelcontextprotocol/server";
 import type { Logger } from "pino";
-import { RpcCode } from "../errors.ts";
+import { Refusal } from "../errors.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
 import { newSessionInfo, serveConnection } from "../mcp/connections.ts";
 import type { Endpoint } from "./endpoint.ts";
@@ -61,7 +61,7 @@ export class WebSocketServerTransport implements Transport {
     try {
       json = JSON.parse(text);
     } catch {
-      this.sendRaw({ jsonrpc: "2.0", id: null, error: { code: RpcCode.ParseError, message: "Parse error: frame is not valid JSON" } });
+      this.sendRaw({ jsonrpc: "2.0", id: null, error: { code: Refusal.ParseError.rpc, message: "Parse error: frame is not valid JSON" } });
       return;
     }
     let parsed: { value?: unknown; issues?: unknown[] } | Promise<unknown>;
@@ -72,7 +72,7 @@ export class WebSocketServerTransport implements Transport {
     }
     if (parsed instanceof Promise || parsed.issues) {
       const id = typeof json === "object" && json !== null && "id" in json ? (json as { id: unknown }).id : null;
-      this.sendRaw({ jsonrpc: "2.0", id: typeof id === "string" || typeof id === "number" ? id : null, error: { code: RpcCode.InvalidRequest, message: "Invalid Request: not a JSON-RPC 2.0 message" } });
+      this.sendRaw({ jsonrpc: "2.0", id: typeof id === "string" || typeof id === "number" ? id : null, error: { code: Refusal.InvalidRequest.rpc, message: "Invalid Request: not a JSON-RPC 2.0 message" } });
       return;
     }
     // the value as received: the SDK lifts the _meta envelope keys itself
@@ -132,7 +132,7 @@ export function createWebSocketEndpoint(deps: McpDeps, opts: WebSocketOptions, l
     const offered = String(req.headers["sec-websocket-protocol"] ?? "").split(",").map((s) => s.trim());
     if (!offered.includes(WS_SUBPROTOCOL)) {
       const text = `WebSocket subprotocol "${WS_SUBPROTOCOL}" is required`;
-      socket.end(`HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+      socket.end(`HTTP/1.1 ${Refusal.BadRequest.status} Bad Request\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
       return;
     }
     // The stdio bridge marks its sessions so they show, count and are kept as the stdio
@@ -142,7 +142,7 @@ export function createWebSocketEndpoint(deps: McpDeps, opts: WebSocketOptions, l
     const admitted = deps.store.admit(kind);
     if (!admitted.ok) {
       const text = `Too many open sessions (${admitted.reason}); try again later`;
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 5\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+      socket.end(`HTTP/1.1 ${Refusal.TooManySessions.status} Service Unavailable\r\nconnection: close\r\nretry-after: 5\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
       return;
     }
     // handleUpgrade calls back in this same tick (no async verifyClient), so the slot just
