@@ -21,11 +21,13 @@ const HELP = `patchbay ${VERSION} — one MCP server for every plugin in a folde
 
 Usage:
   patchbay start [--config F] [--plugins DIR] [--host H] [--port P] [--token T]
-  patchbay stdio [--plugins DIR] [--standalone]    MCP over stdin/stdout (Claude Desktop)
+  patchbay stdio [--plugins DIR] [--standalone] [--profile NAME]
+                                                   MCP over stdin/stdout (Claude Desktop)
   patchbay status                                  is a daemon running; plugins; sessions
   patchbay new-plugin NAME [--plugins DIR]         write a commented plugin file
   patchbay doctor                                  check what keeps Claude Desktop from seeing it
-  patchbay claude-config [--plugins DIR] [--write] print (or merge) the Claude Desktop entry
+  patchbay claude-config [--plugins DIR] [--profile NAME] [--write]
+                                                   print (or merge) the Claude Desktop entry
 
 Options:
   --config F        config file (default: the package's config/patchbay.json)
@@ -35,6 +37,7 @@ Options:
   --port P          port (default 7337; 0 picks a free one)
   --token T         require Authorization: Bearer T on every endpoint but /healthz
   --log-level L     trace|debug|info|warn|error|fatal|silent
+  --profile NAME    (stdio, claude-config) serve only the config's profile NAME
   -h, --help        this text
   -v, --version     print the version
 `;
@@ -53,6 +56,7 @@ function parse(argv: string[]) {
         token: { type: "string" },
         "log-level": { type: "string" },
         standalone: { type: "boolean" },
+        profile: { type: "string" },
         write: { type: "boolean" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -86,6 +90,8 @@ async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   const overrides = overridesFrom(values);
+  const profile = values.profile;
+  if (profile !== undefined && command !== "stdio" && command !== "claude-config") throw new UsageError(`--profile applies to \`stdio\` and \`claude-config\` only (HTTP clients pick one with ?profile=NAME)`);
   switch (command) {
     case "start": {
       const config = loadConfig(overrides);
@@ -133,11 +139,11 @@ async function main(argv: string[]): Promise<number> {
         const config = loadConfig(overrides);
         const home = ensureHomePluginsFolder(config);
         if (home.created || home.error) process.stderr.write(`patchbay: ${home.created ? `created ${home.dir} with an example plugin and a README.md` : home.error}\n`);
-        await startStdio(config, { stdout: protocolFd === undefined ? undefined : protocolStream(protocolFd) });
+        await startStdio(config, { stdout: protocolFd === undefined ? undefined : protocolStream(protocolFd), profile });
         return -1;
       }
       const config = loadConfig(overrides);
-      await runBridge(config);
+      await runBridge(config, { profile });
       return -1;
     }
     case "status":
@@ -146,7 +152,7 @@ async function main(argv: string[]): Promise<number> {
       if (rest.length !== 1) throw new UsageError("new-plugin needs exactly one NAME");
       return runNewPlugin(loadConfig(overrides), rest[0]);
     case "claude-config":
-      return runClaudeConfig(loadConfig(overrides), { write: values.write === true });
+      return runClaudeConfig(loadConfig(overrides), { write: values.write === true, profile });
     case "doctor":
       return runDoctor(loadConfig(overrides));
     default:

@@ -10,6 +10,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
 import { packageRoot } from "./package-root.ts";
+import { PROFILE_NAME, ProfileSchema } from "./profiles.ts";
 
 // Underscores are not DNS but do occur in /etc/hosts and container names, which resolve.
 const DNS_NAME = /^(?=.{1,253}\.?$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
@@ -65,6 +66,10 @@ export const ConfigSchema = z
     requestStateKey: z.string().refine((k) => Buffer.byteLength(k) >= 32, "must be at least 32 bytes (share one secret across every daemon behind a balancer)").optional(),
     // How long a client may take to answer an input_required round (2026-07-28).
     requestStateTtlSeconds: z.number().int().min(1).max(86_400).default(600),
+    // Named views of the registry a client picks per connection (?profile=NAME, --profile NAME).
+    profiles: z
+      .record(z.string().regex(PROFILE_NAME, "profile names are 1-64 of [A-Za-z0-9_.-]"), ProfileSchema)
+      .default({}),
   })
   .strict();
 

@@ -45,7 +45,7 @@ export const RPC_CODES: readonly RpcCodeInfo[] = [
   { code: RpcCode.ParseError, by: "both", meaning: "Parse error: the body or WebSocket frame is not valid JSON" },
   { code: RpcCode.InvalidRequest, by: "both", meaning: "Invalid Request: the JSON is not a JSON-RPC 2.0 message (or batch) this endpoint accepts — not JSON-RPC, a request id already in flight, nested too deep, a batch where none is allowed" },
   { code: RpcCode.MethodNotFound, by: "sdk", meaning: "Method not found, including methods the 2026-07-28 revision removed (404 on HTTP)" },
-  { code: RpcCode.InvalidParams, by: "both", meaning: "Invalid params: params that do not match the method, an unknown tool, prompt, template or resource (then with data.uri), a cursor or requestState the server did not issue, a bad _meta envelope, too many subscriptions" },
+  { code: RpcCode.InvalidParams, by: "both", meaning: "Invalid params: params that do not match the method, an unknown tool, prompt, template or resource (then with data.uri), a cursor or requestState the server did not issue, a bad _meta envelope, too many subscriptions, an unknown profile (HTTP 400)" },
   { code: RpcCode.InternalError, by: "both", meaning: "Internal error: the daemon or a plugin failed while answering (resources/read, prompts/get, an unexpected failure)" },
   { code: RpcCode.TransportRefusal, by: "both", meaning: "Transport-level refusal: the request never reached the MCP layer; the HTTP status says why (or, from `patchbay stdio`, the message: the connection to the daemon was lost)" },
   { code: RpcCode.SessionNotFound, by: "both", meaning: "Session not found: an unknown, expired or evicted session id (HTTP 404); initialize again" },
@@ -161,7 +161,8 @@ register("PB_ERR_INPUT_REQUIRED", "InputNeeded", {});
  */
 export class InputNeeded extends PatchbayError {
   static readonly code = "PB_ERR_INPUT_REQUIRED";
-  constructor(readonly asks: ClientRequest[], readonly answers: Record<string, unknown>) {
+  /** `bound`: what the requestState is minted for (target plus a digest of the arguments) */
+  constructor(readonly asks: ClientRequest[], readonly answers: Record<string, unknown>, readonly bound?: string) {
     super("PB_ERR_INPUT_REQUIRED", "the plugin asked the client");
     this.name = "InputNeeded";
   }
@@ -246,6 +247,8 @@ export const Refusal = {
   HeadersTooLarge: register("PB_ERR_HEADERS_TOO_LARGE", "HeadersTooLarge", { status: 431 }),
   /** WebSocket upgrade without the `mcp` subprotocol, or an unparsable request (Node's answer) */
   BadRequest: register("PB_ERR_BAD_REQUEST", "BadRequest", { status: 400 }),
+  /** `?profile=NAME` (or `stdio --profile NAME`) names no profile of the config */
+  UnknownProfile: register("PB_ERR_UNKNOWN_PROFILE", "UnknownProfile", { status: 400, rpc: RpcCode.InvalidParams }),
   /** a failure inside the daemon while answering */
   Internal: register("PB_ERR_INTERNAL", "InternalError", { status: 500, rpc: RpcCode.InternalError }),
   /** `patchbay stdio`: the connection to the daemon was lost while a request was in flight */

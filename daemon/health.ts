@@ -45,6 +45,7 @@ export function sessionSummary(s: SessionInfo) {
     id: s.id,
     transport: s.transport,
     bridged: s.bridged ?? false,
+    profile: s.profile,
     clientName: s.clientName,
     clientVersion: s.clientVersion,
     protocolVersion: s.protocolVersion,

@@ -4,11 +4,11 @@
  * stdio session. Everything else receives what it needs through small typed interfaces.
  */
 import { join } from "node:path";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { Writable } from "node:stream";
 import { StdioServerTransport } from "@modelcontextprotocol/server/stdio";
 import type { Config } from "./config.ts";
-import { AlreadyRunningError, DaemonShuttingDownError, UnsafeConfigError } from "./errors.ts";
+import { AlreadyRunningError, DaemonShuttingDownError, UnsafeConfigError, UsageError } from "./errors.ts";
 import { createHealthRoute } from "./health.ts";
 import { HttpServer, isLoopbackHost, sendJson } from "./http-server.ts";
 import { createLogger, type Logger } from "./logger.ts";
@@ -31,6 +31,7 @@ import { startTelemetry, type Telemetry } from "./telemetry/sdk.ts";
 import { LogTail } from "./log-tail.ts";
 import { createDashboardRoutes } from "./dashboard-api.ts";
 import { distDir } from "./package-root.ts";
+import { Profiles, unknownProfileMessage } from "./profiles.ts";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace";
 import type { IMetricReader } from "@opentelemetry/sdk-metrics";
 
@@ -105,7 +106,9 @@ async function startCore(config: Config, logger: Logger, opts: { watch: boolean 
   const registry = new Registry(config.namespaceSeparator);
   const store = new SessionStore({ maxSessions: config.maxSessions, idleTimeoutMs: config.sessionIdleTimeoutMs, evictAfterIdleMs: config.sessionEvictAfterIdleMs }, logger);
   // one listener fans every change out to all sessions and listen streams
-  registry.on("changed", (changes) => store.broadcast(changes));
+  // …each profiled client hearing only of changes to its own view
+  const profiles = new Profiles(config.profiles, registry);
+  registry.on("changed", (changes) => store.broadcast(profiles.split(changes)));
   registry.on("updated", (uri) => store.resourceUpdated(uri));
   const manager = new PluginManager({
     pluginsDir: config.pluginsDir,
@@ -136,6 +139,7 @@ async function startCore(config: Config, logger: Logger, opts: { watch: boolean 
     // the plugin's call timeout bounds the whole call, waiting for the client included
     clientRequestTimeoutMs: config.callTimeoutMs,
     cacheScope: config.token ? "private" : "public",
+    profiles,
   };
   return { logger, registry, store, manager, mcpDeps, audit };
 }
@@ -160,6 +164,8 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     if (running) throw new AlreadyRunningError(`a daemon is already running (pid ${running.pid}) at ${running.url}; stop it first or use another PATCHBAY_HOME`);
   }
   const startedAt = Date.now();
+  // Only processes that can read the state file (mode 0600) may open bridge sessions.
+  const bridgeKey = randomBytes(24).toString("base64url");
   // Telemetry first, so the first plugin loads are recorded too.
   const telemetry = config.telemetry ? await startTelemetry({ logger, ...opts.telemetry }) : undefined;
   const core = await startCore(config, logger, { watch: true });
@@ -170,7 +176,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   const sse = createLegacySseRoutes(mcpDeps, { maxBodyBytes: config.maxBodyBytes, keepAliveMs: config.sseKeepAliveMs }, logger);
   const endpoints: Endpoint[] = [
     createStreamableHttpEndpoint(mcpDeps, { maxBodyBytes: config.maxBodyBytes }),
-    createWebSocketEndpoint(mcpDeps, { maxMessageBytes: config.maxBodyBytes, heartbeatMs: config.wsHeartbeatMs, maxBufferedBytes: 4 * config.maxBodyBytes }, logger),
+    createWebSocketEndpoint(mcpDeps, { maxMessageBytes: config.maxBodyBytes, heartbeatMs: config.wsHeartbeatMs, maxBufferedBytes: 4 * config.maxBodyBytes, bridgeKey }, logger),
     { routes: { "/sse": sse.stream, "/messages": sse.messages }, close: async () => undefined },
   ];
   for (const e of endpoints) {
@@ -203,7 +209,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   const hostForUrl = config.host.includes(":") ? `[${config.host}]` : config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
   const url = `http://${hostForUrl}:${port}`;
   if (writeStateFile) {
-    const state: DaemonState = { pid: process.pid, host: config.host, port, url, token: config.token, startedAt: new Date(startedAt).toISOString(), version: VERSION, pluginsDir: config.pluginsDir };
+    const state: DaemonState = { pid: process.pid, host: config.host, port, url, token: config.token, bridgeKey, startedAt: new Date(startedAt).toISOString(), version: VERSION, pluginsDir: config.pluginsDir };
     writeState(config.home, state);
   }
   logger.info({ url, plugins: manager.states().length, tools: registry.tools.size }, "patchbay daemon listening");
@@ -250,7 +256,9 @@ export interface StdioHost {
 }
 
 /** Hosts the plugins in this process and serves one MCP connection over stdin/stdout, either era (the first message decides). */
-export async function startStdio(config: Config, opts: { logger?: Logger; stdout?: Writable } = {}): Promise<StdioHost> {
+export async function startStdio(config: Config, opts: { logger?: Logger; stdout?: Writable; profile?: string } = {}): Promise<StdioHost> {
+  // checked before anything starts: a bad name is a usage error (exit 2), not a failed connection
+  if (opts.profile !== undefined && !Object.hasOwn(config.profiles, opts.profile)) throw new UsageError(`--profile: ${unknownProfileMessage(opts.profile, new Profiles(config.profiles))}`);
   const logger = opts.logger ?? createLogger({ level: config.logLevel, file: config.logFile });
   const core = await startCore(config, logger, { watch: true });
   // `stdout`: the protocol descriptor when the CLI moved it off fd 1 (see stdio-isolation.ts)
@@ -262,7 +270,7 @@ export async function startStdio(config: Config, opts: { logger?: Logger; stdout
       await core.manager.close();
       await core.audit?.close();
     })());
-  serveConnection(core.mcpDeps, transport, newSessionInfo(randomUUID(), "stdio"));
+  serveConnection(core.mcpDeps, transport, newSessionInfo(randomUUID(), "stdio"), opts.profile === undefined ? undefined : core.mcpDeps.profiles?.get(opts.profile));
   process.stdin.on("end", () => void close().then(() => process.exit(0)));
   return { core, close };
 }

@@ -30,6 +30,8 @@ export interface SessionInfo {
   protocolVersion?: string;
   /** set when the session came through `patchbay stdio` attached to the daemon */
   bridged?: boolean;
+  /** the profile the client chose (`?profile=`, `--profile`); none: it sees everything */
+  profile?: string;
   remoteAddress?: string;
   startedAt: number;
   lastActivityAt: number;
@@ -144,15 +146,6 @@ export class SessionStore extends EventEmitter<SessionStoreEvents> {
       return { ok: false, reason: `all ${max} sessions are in use` };
     }
     return { ok: true };
-  }
-
-  /**
-   * Room check for callers that do not name their transport: evicts like `admit` but cannot
-   * apply the per-transport share. Prefer `admit(kind)`.
-   */
-  hasRoom(transport?: TransportKind): boolean {
-    if (transport) return this.admit(transport).ok;
-    return this.sessions.size < this.limits.maxSessions || this.evictOne(undefined, () => true);
   }
 
   add(handle: SessionHandle): void {

@@ -16,6 +16,8 @@ export interface DaemonState {
   port: number;
   url: string;
   token?: string;
+  /** secret that marks `patchbay stdio` bridges on /ws (see transports/websocket.ts) */
+  bridgeKey?: string;
   startedAt: string;
   version: string;
   pluginsDir: string;

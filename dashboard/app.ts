@@ -9,7 +9,7 @@ import uPlot from "uplot";
 
 interface Tool { name: string; plugin: string; unknown?: boolean; calls: number; errors: number; errorRate: number; p50: number; p95: number; p99: number }
 interface Plugin { name: string; file: string; relFile: string; status: string; version: number; pluginVersion?: string; lastReloadAt?: string; lastError?: { message: string; location?: { file: string; line: number; column?: number } }; shadowedBy?: string; restarts: number; heapBytes: number }
-interface Session { id: string; transport: string; bridged: boolean; clientName?: string; protocolVersion?: string; calls: number; errors: number; startedAt: string }
+interface Session { id: string; transport: string; bridged: boolean; profile?: string; clientName?: string; protocolVersion?: string; calls: number; errors: number; startedAt: string }
 interface StatelessClient { transport: string; clientName?: string; protocolVersion: string; calls: number; errors: number; lastActivityAt: string }
 interface Overview { version: string; pluginsDir: string; uptimeSeconds: number; telemetry: { enabled: boolean; otlp?: { endpoint: string } }; plugins: Plugin[]; tools: Tool[]; sessions: Session[]; statelessClients?: StatelessClient[]; conflicts: string[] }
 interface SpanRec { traceId: string; spanId: string; parentSpanId?: string; name: string; start: number; durationMs: number; error: boolean; origin: string; attributes: Record<string, unknown> }
@@ -97,7 +97,7 @@ function renderSessions(o: Overview) {
   if (stateless.length) by["stateless clients (recent)"] = stateless.length;
   setHtml("#sessions-summary", Object.entries(by).map(([k, v]) => `<span><b>${v}</b> ${esc(k)}</span>`).join("") || `<span>No open sessions.</span>`);
   setHtml("#sessions-table tbody", o.sessions
-    .map((s) => `<tr data-session="${esc(s.id)}"><td>${esc(s.bridged ? "stdio (bridge)" : s.transport)}</td><td>${esc(s.clientName ?? (s.protocolVersion ? "(unnamed)" : "(not initialized)"))}</td><td class="muted">${esc(s.protocolVersion ?? "")}</td><td class="num">${s.calls}</td><td class="num">${s.errors}</td><td>${ago(s.startedAt)}</td></tr>`)
+    .map((s) => `<tr data-session="${esc(s.id)}"><td>${esc(s.bridged ? "stdio (bridge)" : s.transport)}</td><td>${esc(s.clientName ?? (s.protocolVersion ? "(unnamed)" : "(not initialized)"))}${s.profile ? ` <span class="muted" title="profile">[${esc(s.profile)}]</span>` : ""}</td><td class="muted">${esc(s.protocolVersion ?? "")}</td><td class="num">${s.calls}</td><td class="num">${s.errors}</td><td>${ago(s.startedAt)}</td></tr>`)
     .concat(stateless.map((c) => `<tr class="stateless"><td>${esc(c.transport)} (stateless)</td><td>${esc(c.clientName ?? "(unnamed)")}</td><td class="muted">${esc(c.protocolVersion)}</td><td class="num">${c.calls}</td><td class="num">${c.errors}</td><td>seen ${ago(c.lastActivityAt)}</td></tr>`))
     .join(""));
 }

@@ -200,6 +200,12 @@ test("2026-07-28 raw: a client without the capability gets -32021; round 1 carri
   const foreign = await rawModern(url, "tools/call", { name: "asker__ask", arguments: {}, requestState: r1.requestState, inputResponses: answer }, { meta: caps, id: 4 });
   assert.equal(foreign.body.error.code, -32602);
   assert.match(foreign.body.error.message, /requestState/);
+
+  // ...and by the same tool called with other arguments: answers given for one call are not
+  // an approval for another
+  const otherArgs = await rawModern(url, "tools/call", { name: "asker__sample", arguments: { target: "b" }, requestState: r1.requestState, inputResponses: answer }, { meta: caps, id: 5 });
+  assert.equal(otherArgs.body.error?.code, -32602, JSON.stringify(otherArgs.body));
+  assert.match(otherArgs.body.error.message, /requestState/);
 });
 
 test("WebSocket, 2026-07-28: input_required rounds over a connection too", async () => {

@@ -153,3 +153,38 @@ test("a table full of busy sessions answers 503, and one transport cannot take t
     await closeAll(clients);
   }
 });
+
+test("legacy SSE is held to its share of the table too: five streams never hold more than three slots", async () => {
+  const streams: AbortController[] = [];
+  try {
+    for (let i = 0; i < 5; i++) {
+      const ac = new AbortController();
+      streams.push(ac);
+      const res = await fetch(`${d.url}/sse`, { signal: ac.signal });
+      assert.equal(res.status, 200, `stream ${i}`);
+      const sse = (await d.health()).sessions.byTransport.sse ?? 0;
+      assert.ok(sse <= 3, `SSE holds ${sse} of 4 slots after stream ${i}`);
+    }
+  } finally {
+    for (const ac of streams) ac.abort();
+  }
+  await waitFor("the SSE sessions to close", async () => (await openSessions()) === 0 || undefined);
+});
+
+test("a WebSocket that only claims to be a stdio bridge (?via=stdio-bridge without the state file's key) is a plain, evictable WebSocket session", async () => {
+  const { WebSocket } = await import("ws");
+  const ws = new WebSocket(`${d.url.replace(/^http/, "ws")}/ws?via=stdio-bridge`, ["mcp"]);
+  try {
+    await new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject)));
+    ws.send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "impostor", version: "1" } } }));
+    const list = await waitFor("the session to show", async () => {
+      const l = (await d.health()).sessions.list as { transport: string; bridged?: boolean }[];
+      return l.length === 1 ? l : undefined;
+    });
+    assert.equal(list[0].transport, "websocket");
+    assert.notEqual(list[0].bridged, true);
+  } finally {
+    ws.close();
+  }
+  await waitFor("the session to close", async () => (await openSessions()) === 0 || undefined);
+});

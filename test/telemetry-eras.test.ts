@@ -38,7 +38,7 @@ test("2026-07-28 over HTTP: every span has mcp.protocol.version and none has mcp
   const sub = await c.client.listen({ toolsListChanged: true });
   await sub.close();
   await c.close();
-  await rawModern(d.url, "tools/list", {}, { meta: { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" } });
+  await rawModern(d.url, "tools/list", {}, { meta: { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", tracestate: "vendor=abc", baggage: "tenant=t1" } });
   const discover = await waitFor("server/discover span", () => serverSpans().find((s) => s.name === "server/discover"));
   const call = await waitFor("tools/call span", () => serverSpans().find((s) => s.name === "tools/call demo__hello"));
   const listen = await waitFor("subscriptions/listen span", () => serverSpans().find((s) => s.name === "subscriptions/listen"));
@@ -50,6 +50,7 @@ test("2026-07-28 over HTTP: every span has mcp.protocol.version and none has mcp
   }
   assert.equal(discover.attributes["mcp.method.name"], "server/discover");
   assert.equal(traced.parentSpanContext?.spanId, "00f067aa0ba902b7", "traceparent in _meta continues the trace");
+  assert.equal(traced.spanContext().traceState?.get("vendor"), "abc", "tracestate in _meta is kept");
 });
 
 test("2025 sessions keep mcp.session.id and their negotiated version; a 2026-07-28 WebSocket connection has none", async () => {

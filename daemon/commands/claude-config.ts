@@ -9,7 +9,9 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { defaultHome, defaultPluginsDir, type Config } from "../config.ts";
+import { defaultConfigFile, defaultHome, defaultPluginsDir, type Config } from "../config.ts";
+import { UsageError } from "../errors.ts";
+import { Profiles, unknownProfileMessage } from "../profiles.ts";
 import { distDir } from "../package-root.ts";
 
 export const ENTRY_NAME = "patchbay";
@@ -57,13 +59,18 @@ export interface EntryContext {
  * default one; `PATCHBAY_HOME` in `env` only when it is not the default one (Claude Desktop
  * does not read the shell's environment), so the entry reaches the same daemon and folder.
  */
-export function claudeEntry(config: Pick<Config, "home" | "pluginsDir">, ctx: EntryContext = {}): ClaudeEntry {
+export function claudeEntry(config: Pick<Config, "home" | "pluginsDir"> & { configFile?: string }, ctx: EntryContext = {}, profile?: string): ClaudeEntry {
   const cliFile = resolve(ctx.cliFile ?? join(distDir, "cli.js"));
   const kind = installKind(cliFile);
   const entry: ClaudeEntry =
     kind === "npx" ? { command: "npx", args: ["-y", PACKAGE_NAME, "stdio"] } : kind === "global" ? { command: "patchbay", args: ["stdio"] } : { command: ctx.nodePath ?? process.execPath, args: [cliFile, "stdio"] };
   const home = resolve(config.home);
   if (resolve(config.pluginsDir) !== defaultPluginsDir(home)) entry.args.push("--plugins", resolve(config.pluginsDir));
+  if (profile !== undefined) {
+    // the profile is defined in this config file: a daemon the entry starts must read it too
+    if (config.configFile && resolve(config.configFile) !== resolve(defaultConfigFile)) entry.args.push("--config", resolve(config.configFile));
+    entry.args.push("--profile", profile);
+  }
   if (home !== resolve(ctx.defaultHome ?? defaultHome())) entry.env = { PATCHBAY_HOME: home };
   return entry;
 }
@@ -103,8 +110,9 @@ export function mergeClaudeConfig(file: string, entry: ClaudeEntry): MergeResult
   return { ok: true, file, backup, replaced };
 }
 
-export async function runClaudeConfig(config: Pick<Config, "home" | "pluginsDir">, opts: { write: boolean }): Promise<number> {
-  const entry = claudeEntry(config);
+export async function runClaudeConfig(config: Pick<Config, "home" | "pluginsDir" | "profiles"> & { configFile?: string }, opts: { write: boolean; profile?: string }): Promise<number> {
+  if (opts.profile !== undefined && !Object.hasOwn(config.profiles, opts.profile)) throw new UsageError(`--profile: ${unknownProfileMessage(opts.profile, new Profiles(config.profiles))}`);
+  const entry = claudeEntry(config, {}, opts.profile);
   if (!opts.write) {
     process.stdout.write(JSON.stringify({ mcpServers: { [ENTRY_NAME]: entry } }, null, 2) + "\n");
     process.stdout.write(`\nAdd this to ${claudeConfigPath()} or run \`patchbay claude-config --write\`.\n`);

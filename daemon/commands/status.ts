@@ -18,7 +18,7 @@ export async function runStatus(config: Config, opts: { json: boolean }): Promis
     return 1;
   }
   if (opts.json) {
-    process.stdout.write(JSON.stringify({ running: true, ...state, token: undefined, health }, null, 2) + "\n");
+    process.stdout.write(JSON.stringify({ running: true, ...state, token: undefined, bridgeKey: undefined, health }, null, 2) + "\n");
     return 0;
   }
   const out: string[] = [];

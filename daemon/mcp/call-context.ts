@@ -38,10 +38,12 @@ import {
   type Server,
   type ServerContext,
 } from "@modelcontextprotocol/server";
+import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { CallCancelledError, CallTimeoutError, ClientRequestError, InputNeeded, messageOf } from "../errors.ts";
 import type { CallOptions } from "../plugins/plugin-worker.ts";
 import type { CallKind, ClientRequest, WorkerSpan } from "../plugins/worker-protocol.ts";
+import type { Profile, Profiles } from "../profiles.ts";
 import type { RegisteredPlugin, Registry } from "../registry.ts";
 import type { SessionInfo, SessionStore, TransportKind } from "../session-store.ts";
 import { startRequestSpan, type RequestSpan, type SpanCaller } from "../telemetry/instrumentation.ts";
@@ -56,6 +58,8 @@ export interface Connection {
   subscriptions?: Set<string>;
   /** 2025 era: the client sent notifications/initialized (nothing unsolicited goes out before). */
   initialized?: boolean;
+  /** The profile the client chose (`?profile=`, `--profile`): it sees and can call only that part of the registry. */
+  profile?: Profile;
 }
 
 /** Who is calling, read the same way in both eras. */
@@ -82,7 +86,7 @@ export interface CallGuard {
 
 /** What requestState carries between 2026-07-28 rounds: the target it was minted for and the client's answers so far. */
 export interface ReplayState {
-  /** tool name, prompt name or resource URI: a state minted for one is refused for another */
+  /** tool name, prompt name or resource URI plus a digest of the arguments: a state minted for one call is refused for another */
   t: string;
   /** the client's results so far, by question key */
   a: Record<string, unknown>;
@@ -101,6 +105,8 @@ export interface McpDeps {
   clientRequestTimeoutMs: number;
   /** cacheScope for list results and discover: "public" unless a token guards the daemon */
   cacheScope: "public" | "private";
+  /** the config's named profiles (none: every client sees everything) */
+  profiles?: Profiles;
 }
 
 /** Most questions one call may ask across all its rounds; a plugin asking in a loop gets an error, not endless rounds. */
@@ -281,7 +287,11 @@ export class CallContext {
       notes = notes.then(send).catch(() => undefined);
     };
     const modern = this.caller.era === "modern";
-    const answers = modern && replayTarget !== undefined ? this.recordedAnswers(replayTarget) : undefined;
+    // The state is bound to the target and its arguments: answers given for one call (say,
+    // "delete a?") must not be replayed into the same tool with other arguments.
+    // (2026-07-28 bodies are at most 256 levels deep, so the digest's recursion is bounded)
+    const bound = modern && replayTarget !== undefined ? `${replayTarget}#${digestOf(fields)}` : undefined;
+    const answers = bound !== undefined ? this.recordedAnswers(bound) : undefined;
     const asks: ClientRequest[] = [];
     // 2026-07-28: the worker call must be stoppable when the plugin asks, so it gets its own
     // signal, linked to the request's by hand (AbortSignal.any allocates on every call in
@@ -327,7 +337,9 @@ export class CallContext {
     } catch (err) {
       // a failed call still took plugin time (e.g. argument validation in the worker)
       this.span.addWorkerSpan((err as { span?: WorkerSpan }).span);
-      if (asks.length > 0 && !ctx.mcpReq.signal.aborted) throw new InputNeeded(asks, answers ?? {});
+      // progress and log messages of this request go out before its error or input_required
+      await notes;
+      if (asks.length > 0 && !ctx.mcpReq.signal.aborted) throw new InputNeeded(asks, answers ?? {}, bound);
       throw err;
     } finally {
       if (stop) ctx.mcpReq.signal.removeEventListener("abort", cancel);
@@ -341,7 +353,7 @@ export class CallContext {
   /** The input_required result for a plugin's questions, with the answers so far signed into requestState. */
   async inputRequiredResult(need: InputNeeded, target: string): Promise<InputRequiredResult> {
     const inputRequests = Object.fromEntries(need.asks.map((a) => [a.key, inputRequestFor(a)]));
-    const requestState = await this.deps.requestState.mint({ t: target, a: need.answers }, this.ctx);
+    const requestState = await this.deps.requestState.mint({ t: need.bound ?? target, a: need.answers }, this.ctx);
     return inputRequired({ inputRequests, requestState });
   }
 
@@ -375,4 +387,11 @@ export class CallContext {
     const sent = { method: req.method, params: req.params ?? {} } as Parameters<ServerContext["mcpReq"]["send"]>[0];
     return this.ctx.mcpReq.send(sent as { method: "roots/list" }, { signal, timeout: this.deps.clientRequestTimeoutMs });
   }
+}
+
+/** A digest of a call's arguments (keys sorted, so a retry that orders them differently matches). */
+function digestOf(value: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canonical) : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
+  return createHash("sha256").update(JSON.stringify(canonical(value)) ?? "").digest("base64url").slice(0, 22);
 }

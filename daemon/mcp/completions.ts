@@ -1,6 +1,7 @@
 /** completion/complete for prompt arguments and resource template variables. */
 import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import { CallCancelledError, messageOf } from "../errors.ts";
+import { visiblePrompt, visibleTemplates } from "../profiles.ts";
 import type { RegisteredPlugin } from "../registry.ts";
 import type { PatchbayServer } from "./server-factory.ts";
 
@@ -9,6 +10,7 @@ const MAX_VALUES = 100;
 
 export function installCompletions(server: PatchbayServer): void {
   const { registry } = server.deps;
+  const profile = server.conn.profile;
 
   server.setRequestHandler("completion/complete", (req, ctx) =>
     server.serve(ctx, { method: "completion/complete" }, async (call) => {
@@ -17,13 +19,13 @@ export function installCompletions(server: PatchbayServer): void {
       let target: string;
       let refType: "prompt" | "template";
       if (ref.type === "ref/prompt") {
-        const p = registry.prompts.get(ref.name);
+        const p = visiblePrompt(registry, profile, ref.name);
         if (!p) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${ref.name}`);
         plugin = p.plugin;
         target = p.info.name;
         refType = "prompt";
       } else {
-        const t = registry.templates.find((x) => x.info.uriTemplate === ref.uri);
+        const t = visibleTemplates(registry, profile).find((x) => x.info.uriTemplate === ref.uri);
         if (!t) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown resource template: ${ref.uri}`);
         plugin = t.plugin;
         target = t.info.uriTemplate;

@@ -14,6 +14,7 @@ import type { JSONRPCMessage, McpServerFactory, Transport, TransportSendOptions,
 import { PROTOCOL_VERSION_META_KEY } from "@modelcontextprotocol/server";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import { messageOf } from "../errors.ts";
+import type { Profile } from "../profiles.ts";
 import type { SessionInfo } from "../session-store.ts";
 import { recordSessionClosed, recordSessionOpened, startRequestSpan, type RequestSpan } from "../telemetry/instrumentation.ts";
 import type { Connection, McpDeps } from "./call-context.ts";
@@ -66,8 +67,9 @@ function onInitialized(server: PatchbayServer, info: SessionInfo, log: McpDeps["
  * A 2025-era session on a transport made for one (Streamable HTTP, HTTP+SSE). Resolves
  * once connected; the session ends when the transport closes.
  */
-export async function openLegacySession(deps: McpDeps, transport: Transport, info: SessionInfo): Promise<PatchbayServer> {
-  const conn: Connection = { transport: info.transport, era: "legacy", session: info };
+export async function openLegacySession(deps: McpDeps, transport: Transport, info: SessionInfo, profile?: Profile): Promise<PatchbayServer> {
+  if (profile) info.profile = profile.name;
+  const conn: Connection = { transport: info.transport, era: "legacy", session: info, profile };
   const server = newServer(deps, conn);
   let open: PatchbayServer | undefined = server;
   const { log, cleanup } = register(deps, info, { transport, current: () => open, close: () => server.close() });
@@ -85,7 +87,8 @@ export async function openLegacySession(deps: McpDeps, transport: Transport, inf
  * A WebSocket or stdio connection, either era (the first message decides). `wire` is the
  * connection's transport; serveStdio owns it from here.
  */
-export function serveConnection(deps: McpDeps, wire: Transport, info: SessionInfo): { close(): Promise<void> } {
+export function serveConnection(deps: McpDeps, wire: Transport, info: SessionInfo, profile?: Profile): { close(): Promise<void> } {
+  if (profile) info.profile = profile.name;
   let current: PatchbayServer | undefined;
   const listens = new ListenSpans(info);
   const observed = new ObservedTransport(wire, {
@@ -104,7 +107,7 @@ export function serveConnection(deps: McpDeps, wire: Transport, info: SessionInf
   // serveStdio builds an instance per connection, plus a probe instance it discards when a
   // client that opened with server/discover falls back to initialize.
   const factory: McpServerFactory = ({ era }) => {
-    const server = newServer(deps, { transport: info.transport, era, session: info });
+    const server = newServer(deps, { transport: info.transport, era, session: info, profile });
     onInitialized(server, info, log);
     server.onerror = (err) => log.debug({ err: messageOf(err) }, "connection protocol error");
     server.onclose = () => {

@@ -2,6 +2,7 @@
 import { ProtocolError, ProtocolErrorCode, type GetPromptResult, type Prompt } from "@modelcontextprotocol/server";
 import { CallCancelledError, messageOf } from "../errors.ts";
 import { PluginCallError } from "../plugins/plugin-worker.ts";
+import { visiblePrompt } from "../profiles.ts";
 import type { ExposedPrompt } from "../registry.ts";
 import { InputNeeded } from "./call-context.ts";
 import { paginate } from "./pagination.ts";
@@ -21,17 +22,19 @@ function promptList(prompts: Map<string, ExposedPrompt>): Prompt[] {
 
 export function installPrompts(server: PatchbayServer): void {
   const { registry, pageSize } = server.deps;
+  const profile = server.conn.profile;
 
   server.setRequestHandler("prompts/list", (req, ctx) =>
     server.serve(ctx, { method: "prompts/list" }, async () => {
-      const { page, nextCursor } = paginate(promptList(registry.prompts), req.params?.cursor, pageSize);
+      const { page, nextCursor } = paginate(profile ? promptList(registry.prompts).filter((p) => profile.allows(p.name)) : promptList(registry.prompts), req.params?.cursor, pageSize);
       return { prompts: page, nextCursor };
     }),
   );
 
   server.setRequestHandler("prompts/get", (req, ctx) => {
     const name = req.params.name;
-    const prompt = registry.prompts.get(name);
+    // outside the profile is answered exactly as unknown
+    const prompt = visiblePrompt(registry, profile, name);
     const attributes: Record<string, string> = { "gen_ai.prompt.name": name };
     if (prompt) attributes["patchbay.plugin.name"] = prompt.plugin.manifest.name;
     return server.serve(ctx, { method: "prompts/get", target: name, attributes, args: req.params.arguments }, async (call) => {

@@ -1,19 +1,21 @@
 /** resources/list, resources/templates/list and resources/read over the live registry. */
 import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, type ReadResourceResult, type Resource } from "@modelcontextprotocol/server";
 import { CallCancelledError, messageOf } from "../errors.ts";
+import { visibleResource, visibleTemplates } from "../profiles.ts";
 import { InputNeeded } from "./call-context.ts";
 import { paginate } from "./pagination.ts";
 import type { PatchbayServer } from "./server-factory.ts";
 
 export function installResources(server: PatchbayServer): void {
   const { registry, pageSize } = server.deps;
+  const profile = server.conn.profile;
 
   server.setRequestHandler("resources/list", (req, ctx) =>
     server.serve(ctx, { method: "resources/list" }, async (call) => {
-      const fixed = [...registry.resources.values()].map((r) => r.info as Resource);
+      const fixed = [...registry.resources.values()].filter((r) => !profile || profile.allows(r.info.uri)).map((r) => r.info as Resource);
       // Templates marked listable enumerate their current resources in their plugin.
       const dynamic = await Promise.all(
-        registry.templates
+        visibleTemplates(registry, profile)
           .filter((t) => t.info.listable)
           .map(async (t) => {
             try {
@@ -34,7 +36,7 @@ export function installResources(server: PatchbayServer): void {
 
   server.setRequestHandler("resources/templates/list", (req, ctx) =>
     server.serve(ctx, { method: "resources/templates/list" }, async () => {
-      const all = registry.templates.map((t) => ({ uriTemplate: t.info.uriTemplate, name: t.info.name, title: t.info.title, description: t.info.description, mimeType: t.info.mimeType }));
+      const all = visibleTemplates(registry, profile).map((t) => ({ uriTemplate: t.info.uriTemplate, name: t.info.name, title: t.info.title, description: t.info.description, mimeType: t.info.mimeType }));
       const { page, nextCursor } = paginate(all, req.params?.cursor, pageSize);
       return { resourceTemplates: page, nextCursor };
     }),
@@ -42,9 +44,8 @@ export function installResources(server: PatchbayServer): void {
 
   server.setRequestHandler("resources/read", (req, ctx) => {
     const uri = req.params.uri;
-    const fixed = registry.resources.get(uri);
-    const tpl = fixed ? undefined : registry.findTemplate(uri);
-    const plugin = fixed?.plugin ?? tpl?.plugin;
+    // outside the profile is answered exactly as unknown
+    const { fixed, tpl, plugin } = visibleResource(registry, profile, uri);
     const attributes: Record<string, string> = { "mcp.resource.uri": uri };
     if (plugin) attributes["patchbay.plugin.name"] = plugin.manifest.name;
     return server.serve(ctx, { method: "resources/read", target: uri, attributes }, async (call) => {

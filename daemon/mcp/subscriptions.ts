@@ -13,7 +13,8 @@
  * Every path starts at the store's one fan-out (SessionStore.broadcast / resourceUpdated).
  */
 import { ProtocolError, ProtocolErrorCode, type ServerNotifier } from "@modelcontextprotocol/server";
-import type { ListChanges } from "../registry.ts";
+import { changesFor, visibleResource, type Profile, type ProfiledChanges } from "../profiles.ts";
+import type { Registry } from "../registry.ts";
 import type { ChangeListener } from "../session-store.ts";
 import type { PatchbayServer } from "./server-factory.ts";
 
@@ -50,31 +51,41 @@ export function connectionListener(current: () => PatchbayServer | undefined): C
   // Failures mean the peer is gone; the transport's close path cleans up.
   const ignore = () => undefined;
   return {
-    listChanged(c: ListChanges) {
+    listChanged(all: ProfiledChanges) {
       const s = current();
       // a 2025 session hears nothing before its handshake is complete
       if (!s || (s.conn.era === "legacy" && !s.conn.initialized)) return;
+      // a profiled client hears only of changes to its own view
+      const c = changesFor(all, s.conn.profile);
       if (c.tools) s.sendToolListChanged().catch(ignore);
       if (c.resources) s.sendResourceListChanged().catch(ignore);
       if (c.prompts) s.sendPromptListChanged().catch(ignore);
     },
     resourceUpdated(uri: string) {
       const s = current();
-      if (!s) return;
+      if (!s || !inProfile(s.deps.registry, s.conn.profile, uri)) return;
       // modern: serveStdio's listen router delivers it to the streams that listed this URI
       if (s.conn.era === "modern" || s.conn.subscriptions?.has(uri)) s.sendResourceUpdated({ uri }).catch(ignore);
     },
   };
 }
 
-/** The stateless listen streams of /mcp hear the fan-out through createMcpHandler's notifier. */
-export function listenPublisher(notify: ServerNotifier): ChangeListener {
+/** Whether a resource update is for a URI the profile can read. */
+function inProfile(registry: Registry, profile: Profile | undefined, uri: string): boolean {
+  return !profile || visibleResource(registry, profile, uri).plugin !== undefined;
+}
+
+/** The stateless listen streams of /mcp (one notifier per profile) hear the fan-out through createMcpHandler's notifier. */
+export function listenPublisher(notify: ServerNotifier, profile?: Profile, registry?: Registry): ChangeListener {
   return {
-    listChanged(c: ListChanges) {
+    listChanged(all: ProfiledChanges) {
+      const c = changesFor(all, profile);
       if (c.tools) notify.toolsChanged();
       if (c.resources) notify.resourcesChanged();
       if (c.prompts) notify.promptsChanged();
     },
-    resourceUpdated: (uri) => notify.resourceUpdated(uri),
+    resourceUpdated: (uri) => {
+      if (!registry || inProfile(registry, profile, uri)) notify.resourceUpdated(uri);
+    },
   };
 }

@@ -2,6 +2,7 @@
 import { ProtocolError, ProtocolErrorCode, type CallToolResult, type Tool } from "@modelcontextprotocol/server";
 import { CallCancelledError, messageOf } from "../errors.ts";
 import { PluginCallError } from "../plugins/plugin-worker.ts";
+import { visibleTool, type Profile } from "../profiles.ts";
 import type { ExposedTool } from "../registry.ts";
 import { InputNeeded } from "./call-context.ts";
 import { paginate } from "./pagination.ts";
@@ -27,19 +28,33 @@ function toolList(tools: Map<string, ExposedTool>): Tool[] {
   return list;
 }
 
+/** The listing one profile sees, cached like the whole one. */
+const profiled = new WeakMap<Tool[], Map<Profile, Tool[]>>();
+function profileToolList(tools: Map<string, ExposedTool>, profile: Profile | undefined): Tool[] {
+  const all = toolList(tools);
+  if (!profile) return all;
+  let byProfile = profiled.get(all);
+  if (!byProfile) profiled.set(all, (byProfile = new Map()));
+  let list = byProfile.get(profile);
+  if (!list) byProfile.set(profile, (list = all.filter((t) => profile.allows(t.name))));
+  return list;
+}
+
 export function installTools(server: PatchbayServer): void {
   const { registry, pageSize } = server.deps;
+  const profile = server.conn.profile;
 
   server.setRequestHandler("tools/list", (req, ctx) =>
     server.serve(ctx, { method: "tools/list" }, async () => {
-      const { page, nextCursor } = paginate(toolList(registry.tools), req.params?.cursor, pageSize);
+      const { page, nextCursor } = paginate(profileToolList(registry.tools, profile), req.params?.cursor, pageSize);
       return { tools: page, nextCursor };
     }),
   );
 
   server.setRequestHandler("tools/call", (req, ctx) => {
     const name = req.params.name;
-    const tool = registry.tools.get(name);
+    // outside the profile is answered exactly as unknown
+    const tool = visibleTool(registry, profile, name);
     const attributes: Record<string, string> = { "gen_ai.tool.name": name, "gen_ai.operation.name": "execute_tool" };
     if (tool) attributes["patchbay.plugin.name"] = tool.plugin.manifest.name;
     if (tool?.plugin.manifest.version) attributes["patchbay.plugin.version"] = tool.plugin.manifest.version;

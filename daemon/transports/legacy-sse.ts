@@ -12,6 +12,7 @@ import { Refusal } from "../errors.ts";
 import { readJsonBody, sendRefusal } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
 import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
+import { resolveProfile } from "../profiles.ts";
 
 export interface LegacySseOptions {
   maxBodyBytes: number;
@@ -30,9 +31,13 @@ function isJsonRpcMessage(body: unknown): boolean {
 export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, logger: Logger) {
   const transports = new Map<string, SSEServerTransport>();
 
-  async function stream(req: IncomingMessage, res: ServerResponse) {
+  async function stream(req: IncomingMessage, res: ServerResponse, url: URL) {
     if (req.method !== "GET") return sendRefusal(res, Refusal.MethodNotAllowed, "Method not allowed", { allow: "GET" });
-    if (!deps.store.hasRoom()) return sendRefusal(res, Refusal.TooManySessions, "Too many open sessions; try again later", { "retry-after": "5" });
+    // the session keeps the profile chosen here; its /messages need not repeat it
+    const chosen = resolveProfile(deps.profiles, url);
+    if (!chosen.ok) return sendRefusal(res, Refusal.UnknownProfile, chosen.message);
+    const admitted = deps.store.admit("sse");
+    if (!admitted.ok) return sendRefusal(res, Refusal.TooManySessions, `Too many open sessions (${admitted.reason}); try again later`, { "retry-after": "5" });
     const transport = new SSEServerTransport("/messages", res);
     const id = transport.sessionId;
     transports.set(id, transport);
@@ -46,7 +51,7 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
       void transport.close().catch(() => undefined);
     });
     try {
-      await openLegacySession(deps, transport, newSessionInfo(id, "sse", { remoteAddress: req.socket.remoteAddress }));
+      await openLegacySession(deps, transport, newSessionInfo(id, "sse", { remoteAddress: req.socket.remoteAddress }), chosen.profile);
     } catch (err) {
       logger.error({ err }, "could not open SSE session");
       res.end();

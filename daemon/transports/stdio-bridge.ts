@@ -18,7 +18,7 @@ import WebSocket from "ws";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { Config } from "../config.ts";
-import { DaemonUnreachableError, Refusal, messageOf } from "../errors.ts";
+import { DaemonUnreachableError, Refusal, UsageError, messageOf } from "../errors.ts";
 import { createLogger, type Logger } from "../logger.ts";
 import { distDir } from "../package-root.ts";
 import { readState, type DaemonState } from "../state-file.ts";
@@ -116,7 +116,7 @@ function isResponse(m: JSONRPCMessage): m is JSONRPCMessage & { id: string | num
   return !("method" in m) && "id" in m;
 }
 
-export async function runBridge(config: Config): Promise<void> {
+export async function runBridge(config: Config, opts: { profile?: string } = {}): Promise<void> {
   const logger = createLogger({ level: config.logLevel === "info" ? "warn" : config.logLevel, file: config.logFile });
   const stdio = new StdioServerTransport();
   let ws: WebSocket | undefined;
@@ -172,12 +172,29 @@ export async function runBridge(config: Config): Promise<void> {
 
   async function connect(isReconnect: boolean): Promise<void> {
     const state = await ensureDaemon(config, logger);
-    const url = `${state.url.replace(/^http/, "ws")}/ws?via=stdio-bridge`;
-    const socket = new WebSocket(url, [WS_SUBPROTOCOL], { headers: state.token ? { authorization: `Bearer ${state.token}` } : {} });
+    const url = `${state.url.replace(/^http/, "ws")}/ws?via=stdio-bridge${opts.profile === undefined ? "" : `&profile=${encodeURIComponent(opts.profile)}`}`;
+    const headers: Record<string, string> = {};
+    if (state.token) headers.authorization = `Bearer ${state.token}`;
+    if (state.bridgeKey) headers["x-patchbay-bridge-key"] = state.bridgeKey;
+    const socket = new WebSocket(url, [WS_SUBPROTOCOL], { headers });
     await new Promise<void>((resolve, reject) => {
       socket.once("open", () => resolve());
       socket.once("error", reject);
-      socket.once("unexpected-response", (_req, res) => reject(new DaemonUnreachableError(`daemon refused the connection: HTTP ${res.statusCode}`)));
+      socket.once("unexpected-response", (_req, res) => {
+        if (res.statusCode !== Refusal.UnknownProfile.status || opts.profile === undefined) return reject(new DaemonUnreachableError(`daemon refused the connection: HTTP ${res.statusCode}`));
+        // the daemon does not know the profile: a usage error (exit 2), with the daemon's words
+        let body = "";
+        res.setEncoding("utf8").on("data", (d: string) => (body += d));
+        res.on("end", () => {
+          let message = `daemon refused the connection: HTTP ${res.statusCode}`;
+          try {
+            message = (JSON.parse(body) as { error: { message: string } }).error.message;
+          } catch {
+            // not ours
+          }
+          reject(new UsageError(`--profile: ${message}`));
+        });
+      });
     });
     ws = socket;
     let reinitId: string | undefined;

@@ -28,6 +28,7 @@ import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
 import { newServer } from "../mcp/server-factory.ts";
 import { ServerPool } from "../mcp/server-pool.ts";
 import { listenPublisher } from "../mcp/subscriptions.ts";
+import { resolveProfile, visibleTool, type Profile } from "../profiles.ts";
 import { startRequestSpan } from "../telemetry/instrumentation.ts";
 import type { Endpoint } from "./endpoint.ts";
 
@@ -88,16 +89,34 @@ const header = (req: IncomingMessage, name: string) => {
 
 export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttpOptions): Endpoint & { pool: ServerPool } {
   const onerror = (err: Error) => deps.logger.debug({ err: messageOf(err) }, "/mcp (2026-07-28)");
-  const pool = new ServerPool(
-    () => newServer(deps, { transport: "streamable-http", era: "modern" }),
-    (tool) => deps.registry.tools.get(tool)?.info.inputSchema,
-  );
-  // legacy: "reject": 2025-era traffic never reaches it (routed to sessions below), so the
-  // SDK's stateless 2025 fallback, which builds a server per request, stays unused.
-  const modern = createMcpHandler(pool.acquire, { legacy: "reject", maxRequestBodySize: opts.maxBodyBytes, onerror });
-  const modernNode = toNodeHandler(modern, { maxRequestBodySize: opts.maxBodyBytes, onerror });
-  // listen streams hear the store's fan-out like sessions do
-  const unlisten = deps.store.addChangeListener(listenPublisher(modern.notify));
+
+  /**
+   * The stateless 2026-07-28 side, one per profile (a request carries `?profile=` on every
+   * URL): its own pool of instances bound to the profile, and its own listen notifier, so
+   * listen streams hear only of changes to their profile's view. Made on first use.
+   */
+  function statelessSide(profile?: Profile) {
+    const pool = new ServerPool(
+      () => newServer(deps, { transport: "streamable-http", era: "modern", profile }),
+      (tool) => visibleTool(deps.registry, profile, tool)?.info.inputSchema,
+    );
+    // legacy: "reject": 2025-era traffic never reaches it (routed to sessions below), so the
+    // SDK's stateless 2025 fallback, which builds a server per request, stays unused.
+    const modern = createMcpHandler(pool.acquire, { legacy: "reject", maxRequestBodySize: opts.maxBodyBytes, onerror });
+    const node = toNodeHandler(modern, { maxRequestBodySize: opts.maxBodyBytes, onerror });
+    // listen streams hear the store's fan-out like sessions do
+    const unlisten = deps.store.addChangeListener(listenPublisher(modern.notify, profile, deps.registry));
+    return { pool, modern, node, unlisten };
+  }
+  const unprofiled = statelessSide();
+  const { pool } = unprofiled;
+  const profiled = new Map<string, ReturnType<typeof statelessSide>>();
+  function sideFor(profile?: Profile) {
+    if (!profile) return unprofiled;
+    let side = profiled.get(profile.name);
+    if (!side) profiled.set(profile.name, (side = statelessSide(profile)));
+    return side;
+  }
 
   /**
    * Request ids whose POST is still open, per session. The SDK transport maps a response to
@@ -133,7 +152,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
   }
 
   /** 2026-07-28: the SDK's handler owns the rest (its ladder answers version, header and capability errors). */
-  async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
+  async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, profile?: Profile): Promise<void> {
     const msg = body as { id?: RequestId; method?: string; params?: { _meta?: Record<string, unknown> } };
     // The modern path walks the whole body recursively (a stack overflow there is a 500);
     // no MCP message nests anywhere near this deep.
@@ -145,14 +164,17 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       const span = startRequestSpan({ method: "subscriptions/listen", attributes: {}, meta: msg.params?._meta, caller: { transport: "streamable-http", protocolVersion: header(req, "mcp-protocol-version") }, requestId: msg.id });
       res.once("close", () => span.end(res.statusCode >= 400 ? String(res.statusCode) : undefined));
     }
-    await modernNode(req, res, body);
+    await sideFor(profile).node(req, res, body);
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const method = req.method ?? "GET";
     if (!["POST", "GET", "DELETE"].includes(method)) {
       return sendRefusal(res, Refusal.MethodNotAllowed, "Method not allowed", { allow: "GET, POST, DELETE" });
     }
+    // 2026-07-28 requests carry it on every URL; a 2025 session keeps the one chosen at initialize
+    const chosen = resolveProfile(deps.profiles, url);
+    if (!chosen.ok) return sendRefusal(res, Refusal.UnknownProfile, chosen.message);
     const sessionId = req.headers["mcp-session-id"];
     if (Array.isArray(sessionId)) return sendRefusal(res, Refusal.SessionRequired, "Bad Request: more than one Mcp-Session-Id header");
 
@@ -176,7 +198,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       if (mayBeModern(raw, versionHeader)) {
         const route = classifyInboundRequest({ httpMethod: method, protocolVersionHeader: versionHeader, mcpMethodHeader: header(req, "mcp-method"), mcpNameHeader: header(req, "mcp-name"), body });
         // modern, or a rejection only the modern path gives (it owns those answers)
-        if (route.kind !== "legacy") return serveModern(req, res, body);
+        if (route.kind !== "legacy") return serveModern(req, res, body, chosen.profile);
       }
 
       const messages = raw as JSONRPCMessage[];
@@ -201,11 +223,14 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       // error answered on a POST stream for a broken stream and reconnects to resume it
       // (a GET with Last-Event-ID, then retries), for every error.
       const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: () => id });
-      const server = await openLegacySession(deps, transport, newSessionInfo(id, "streamable-http", { remoteAddress: req.socket.remoteAddress }));
-      await transport.handleRequest(req, res, body);
-      // The SDK refused the initialize (e.g. batched with other messages): nobody can ever
-      // reach this session, so it must not hold a slot until the idle timeout.
-      if (transport.sessionId === undefined) await server.close().catch(() => undefined);
+      const server = await openLegacySession(deps, transport, newSessionInfo(id, "streamable-http", { remoteAddress: req.socket.remoteAddress }), chosen.profile);
+      try {
+        await transport.handleRequest(req, res, body);
+      } finally {
+        // The SDK refused the initialize (e.g. batched with other messages) or failed on it:
+        // nobody can ever reach this session, so it must not hold a slot until the idle timeout.
+        if (transport.sessionId === undefined) await server.close().catch(() => undefined);
+      }
       return;
     }
 
@@ -226,9 +251,10 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
     pool,
     routes: { "/mcp": handle },
     async close() {
-      unlisten();
+      const sides = [unprofiled, ...profiled.values()];
+      for (const s of sides) s.unlisten();
       // ends the open listen streams gracefully and any stateless exchange still running
-      await modern.close();
+      await Promise.all(sides.map((s) => s.modern.close()));
     },
   };
 }

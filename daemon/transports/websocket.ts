@@ -10,7 +10,7 @@
  * stateless revision, `initialize` a 2025 session. The stdio bridge relays its client's
  * frames here unchanged, so `patchbay stdio` speaks both eras too.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket, type RawData } from "ws";
@@ -19,6 +19,7 @@ import type { Logger } from "pino";
 import { Refusal } from "../errors.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
 import { newSessionInfo, serveConnection } from "../mcp/connections.ts";
+import { resolveProfile } from "../profiles.ts";
 import type { Endpoint } from "./endpoint.ts";
 
 const JSONRPC_MESSAGE = (specTypeSchemas as unknown as Record<string, { "~standard": { validate(v: unknown): { value?: unknown; issues?: unknown[] } | Promise<unknown> } }>).JSONRPCMessage;
@@ -31,6 +32,20 @@ export interface WebSocketOptions {
   heartbeatMs: number;
   /** queued outgoing bytes past which a peer counts as not reading */
   maxBufferedBytes: number;
+  /**
+   * The secret `patchbay stdio` reads from the state file (mode 0600) and sends in
+   * `x-patchbay-bridge-key`. Only a client holding it counts as a stdio bridge: those sessions
+   * are never evicted, so a query parameter anyone can set must not be enough.
+   */
+  bridgeKey?: string;
+}
+
+/** Constant-time check of the bridge secret a client presented. */
+function isBridgeKey(given: string | string[] | undefined, expected: string | undefined): boolean {
+  if (!expected || typeof given !== "string") return false;
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b);
 }
 
 /** One WebSocket connection as an MCP transport. */
@@ -135,9 +150,16 @@ export function createWebSocketEndpoint(deps: McpDeps, opts: WebSocketOptions, l
       socket.end(`HTTP/1.1 ${Refusal.BadRequest.status} Bad Request\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
       return;
     }
+    // An unknown profile is refused at the upgrade, with the JSON-RPC body HTTP refusals carry.
+    const chosen = resolveProfile(deps.profiles, url);
+    if (!chosen.ok) {
+      const text = JSON.stringify({ jsonrpc: "2.0", error: { code: Refusal.UnknownProfile.rpc, message: chosen.message }, id: null });
+      socket.end(`HTTP/1.1 ${Refusal.UnknownProfile.status} Bad Request\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+      return;
+    }
     // The stdio bridge marks its sessions so they show, count and are kept as the stdio
     // clients they are (a stdio session is never evicted).
-    const bridged = url.searchParams.get("via") === "stdio-bridge";
+    const bridged = url.searchParams.get("via") === "stdio-bridge" && isBridgeKey(req.headers["x-patchbay-bridge-key"], opts.bridgeKey);
     const kind = bridged ? "stdio" : "websocket";
     const admitted = deps.store.admit(kind);
     if (!admitted.ok) {
@@ -153,7 +175,7 @@ export function createWebSocketEndpoint(deps: McpDeps, opts: WebSocketOptions, l
       const transport = new WebSocketServerTransport(ws, { maxBufferedBytes: opts.maxBufferedBytes });
       const info = newSessionInfo(transport.sessionId, kind, { bridged, remoteAddress: req.socket.remoteAddress });
       try {
-        serveConnection(deps, transport, info);
+        serveConnection(deps, transport, info, chosen.profile);
       } catch (err) {
         logger.error({ err }, "could not serve the WebSocket connection");
         ws.close(1011, "internal error");
