@@ -9,6 +9,7 @@ import { Client, StreamableHTTPClientTransport, type JSONRPCMessage, type Transp
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import WebSocket from "ws";
 import { CLI } from "./env.ts";
+import { notificationRecorder } from "./clients.ts";
 
 export const MODERN_REVISION = "2026-07-28";
 
@@ -47,13 +48,9 @@ export async function connectV2(transport: Transport, opts: V2Options = {}): Pro
       ...(opts.modern ? { versionNegotiation: { mode: { pin: MODERN_REVISION } } } : {}),
     },
   );
-  const notifications: { method: string; params?: any }[] = [];
+  const rec = notificationRecorder();
   const asked: { method: string; params?: any }[] = [];
-  const waiters: (() => void)[] = [];
-  client.fallbackNotificationHandler = async (n) => {
-    notifications.push({ method: n.method, params: n.params });
-    waiters.splice(0).forEach((w) => w());
-  };
+  client.fallbackNotificationHandler = rec.record;
   if (canAnswer) {
     client.setRequestHandler("elicitation/create", async (req) => {
       asked.push({ method: "elicitation/create", params: req.params });
@@ -69,26 +66,7 @@ export async function connectV2(transport: Transport, opts: V2Options = {}): Pro
     });
   }
   await client.connect(transport);
-  const count = (method: string) => notifications.filter((n) => n.method === method).length;
-  return {
-    client,
-    notifications,
-    asked,
-    count,
-    waitNotification(method, n = 1, timeoutMs = 20_000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${method} (#${n}) within ${timeoutMs} ms; got ${JSON.stringify(notifications.map((x) => x.method))}`)), timeoutMs);
-        const check = () => {
-          if (count(method) >= n) {
-            clearTimeout(timer);
-            resolve();
-          } else waiters.push(check);
-        };
-        check();
-      });
-    },
-    close: () => client.close(),
-  };
+  return { client, notifications: rec.notifications, asked, count: rec.count, waitNotification: rec.waitNotification, close: () => client.close() };
 }
 
 export function v2HttpClient(url: string, opts: V2Options = {}): Promise<V2Client> {

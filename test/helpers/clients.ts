@@ -15,21 +15,20 @@ export interface RecordingClient {
   close(): Promise<void>;
 }
 
-export async function connect(transport: Transport, name = "patchbay-test"): Promise<RecordingClient> {
-  const client = new Client({ name, version: "1.0.0" }, { capabilities: {} });
-  const notifications: { method: string; params?: unknown }[] = [];
+/** Records notifications (SDK v1 and v2 clients alike) and lets a test wait for the n-th of a method. */
+export function notificationRecorder() {
+  const notifications: { method: string; params?: any }[] = [];
   const waiters: (() => void)[] = [];
-  client.fallbackNotificationHandler = async (n) => {
-    notifications.push({ method: n.method, params: n.params });
-    waiters.splice(0).forEach((w) => w());
-  };
-  await client.connect(transport);
   const count = (method: string) => notifications.filter((n) => n.method === method).length;
   return {
-    client,
     notifications,
     count,
-    waitNotification(method, n = 1, timeoutMs = 20_000) {
+    /** install as the client's fallbackNotificationHandler */
+    record: async (n: { method: string; params?: unknown }) => {
+      notifications.push({ method: n.method, params: n.params });
+      waiters.splice(0).forEach((w) => w());
+    },
+    waitNotification(method: string, n = 1, timeoutMs = 20_000): Promise<void> {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no ${method} (#${n}) within ${timeoutMs} ms; got ${JSON.stringify(notifications.map((x) => x.method))}`)), timeoutMs);
         const check = () => {
@@ -41,8 +40,15 @@ export async function connect(transport: Transport, name = "patchbay-test"): Pro
         check();
       });
     },
-    close: () => client.close(),
   };
+}
+
+export async function connect(transport: Transport, name = "patchbay-test"): Promise<RecordingClient> {
+  const client = new Client({ name, version: "1.0.0" }, { capabilities: {} });
+  const rec = notificationRecorder();
+  client.fallbackNotificationHandler = rec.record;
+  await client.connect(transport);
+  return { client, notifications: rec.notifications, count: rec.count, waitNotification: rec.waitNotification, close: () => client.close() };
 }
 
 export function httpClient(url: string, opts: { token?: string; name?: string; isolateAbort?: boolean } = {}) {
