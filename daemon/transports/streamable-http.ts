@@ -69,6 +69,8 @@ export function mayBeModern(messages: unknown[], versionHeader: string | undefin
 
 /** Deepest JSON nesting a 2026-07-28 request may have. */
 export const MAX_JSON_DEPTH = 256;
+/** 2026-07-28 listen streams one client address may hold at once (the SDK allows 1,024 in all). */
+export const MAX_LISTEN_STREAMS_PER_ADDRESS = 16;
 
 /** Iterative (a recursive walk would overflow on the very input it guards against); stops at the first path past `limit`. */
 function nestedDeeperThan(value: unknown, limit: number): boolean {
@@ -152,6 +154,9 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
   }
 
   /** 2026-07-28: the SDK's handler owns the rest (its ladder answers version, header and capability errors). */
+  /** open subscriptions/listen streams per client address */
+  const listenStreams = new Map<string, number>();
+
   async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, profile?: Profile): Promise<void> {
     const msg = body as { id?: RequestId; method?: string; params?: { _meta?: Record<string, unknown> } };
     // The modern path walks the whole body recursively (a stack overflow there is a 500);
@@ -160,6 +165,20 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       return sendRefusal(res, Refusal.InvalidRequest, `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels`, {}, typeof msg.id === "string" || typeof msg.id === "number" ? msg.id : null);
     }
     if (msg.method === "subscriptions/listen") {
+      // The SDK allows a fixed number of listen streams per handler (1,024) for everyone
+      // together: without a share per client address, one client could take them all and
+      // leave every other 2026-07-28 client without list_changed.
+      const address = req.socket.remoteAddress ?? "?";
+      const held = listenStreams.get(address) ?? 0;
+      if (held >= MAX_LISTEN_STREAMS_PER_ADDRESS) {
+        return sendRefusal(res, Refusal.TooManyListenStreams, `Too many open subscriptions/listen streams from ${address} (${MAX_LISTEN_STREAMS_PER_ADDRESS}); close one first`, { "retry-after": "5" }, typeof msg.id === "string" || typeof msg.id === "number" ? msg.id : null);
+      }
+      listenStreams.set(address, held + 1);
+      res.once("close", () => {
+        const n = (listenStreams.get(address) ?? 1) - 1;
+        if (n <= 0) listenStreams.delete(address);
+        else listenStreams.set(address, n);
+      });
       // the SDK serves listen streams itself, before any server instance: the span covers the stream's life
       const span = startRequestSpan({ method: "subscriptions/listen", attributes: {}, meta: msg.params?._meta, caller: { transport: "streamable-http", protocolVersion: header(req, "mcp-protocol-version") }, requestId: msg.id });
       res.once("close", () => span.end(res.statusCode >= 400 ? String(res.statusCode) : undefined));
