@@ -30,6 +30,7 @@ export function pluginSummary(p: PluginState) {
     lastError: p.lastError,
     shadowedBy: p.shadowedBy,
     restarts: p.restarts,
+    upstream: p.upstream,
   };
 }
 

@@ -9,14 +9,15 @@ import { EventEmitter } from "node:events";
 import { UriTemplate } from "@modelcontextprotocol/server";
 import { exposedName } from "./plugins/naming.ts";
 import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./plugins/worker-protocol.ts";
-import type { PluginWorker } from "./plugins/plugin-worker.ts";
+import type { PluginHost } from "./plugins/plugin-host.ts";
 
 export interface RegisteredPlugin {
-  /** Stable key: the plugin's entry file. */
+  /** Stable key: the plugin's entry file (or its `NAME.mcp.json`). */
   key: string;
   file: string;
   manifest: PluginManifest;
-  worker: PluginWorker;
+  /** a code plugin's worker thread or an upstream MCP server */
+  worker: PluginHost;
 }
 
 export interface ExposedTool { exposed: string; plugin: RegisteredPlugin; info: ToolInfo }

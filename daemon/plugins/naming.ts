@@ -20,9 +20,9 @@ export function exposedName(plugin: string, name: string, separator = "__"): str
   return `${full.slice(0, MAX_NAME_LENGTH - hash.length - 1)}_${hash}`;
 }
 
-/** The plugin name implied by a path: `tasks.ts` → `tasks`, `weather/index.ts` → `weather`. */
+/** The plugin name implied by a path: `tasks.ts` → `tasks`, `weather/index.ts` → `weather`, `github.mcp.json` → `github`. */
 export function pluginNameFromPath(relPath: string): string {
   const parts = relPath.split(/[\\/]/);
-  const first = parts.length > 1 ? parts[0] : parts[0].replace(/\.(m?ts|m?js)$/, "");
+  const first = parts.length > 1 ? parts[0] : parts[0].replace(/\.mcp\.json$/, "").replace(/\.(m?ts|m?js)$/, "");
   return first;
 }

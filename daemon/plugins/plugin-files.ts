@@ -1,6 +1,6 @@
 /**
  * Which files are plugins: `NAME.ts|.mts|.js|.mjs` at the top of the plugins folder, or a
- * folder `NAME/` holding an `index.*`. The daemon's loader and `patchbay doctor` both ask here.
+ * folder `NAME/` holding an `index.*`, or `NAME.mcp.json` (an upstream MCP server). The daemon's loader and `patchbay doctor` both ask here.
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, relative, sep } from "node:path";
@@ -10,7 +10,7 @@ const ENTRY_EXT = /\.(ts|mts|js|mjs)$/;
 const INDEX_NAMES = ["index.ts", "index.mts", "index.js", "index.mjs"];
 
 function isEntryFile(path: string): boolean {
-  return ENTRY_EXT.test(path) && !path.endsWith(".d.ts");
+  return (ENTRY_EXT.test(path) && !path.endsWith(".d.ts")) || path.endsWith(".mcp.json");
 }
 
 /** The plugin entry file a path stands for, if the path itself is (or holds) an entry. */

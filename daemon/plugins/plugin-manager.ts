@@ -7,7 +7,8 @@
  * serialized, and saves that arrive meanwhile coalesce into one more reload, so the last
  * save always wins.
  */
-import { existsSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import type { Logger } from "pino";
 import { messageOf, PluginCompileError, PluginLoadError, type SourceLocation } from "../errors.ts";
@@ -18,6 +19,9 @@ import { PluginWorker } from "./plugin-worker.ts";
 import { WorkerPool } from "./worker-pool.ts";
 import { PluginWatcher, type WatchEvent } from "./watcher.ts";
 import { pluginEntryFor, scanPluginEntries } from "./plugin-files.ts";
+import type { PluginHost } from "./plugin-host.ts";
+import { isUpstreamFile, parseUpstreamConfig } from "./upstream-config.ts";
+import { UpstreamServer, type UpstreamStatus } from "./upstream-server.ts";
 
 
 export type PluginStatus = "loading" | "loaded" | "error" | "unloaded";
@@ -38,6 +42,8 @@ export interface PluginState {
   shadowedBy?: string;
   inputs: string[];
   restarts: number;
+  /** for a `NAME.mcp.json` plugin: its connection (never its env, args or headers) */
+  upstream?: UpstreamStatus;
 }
 
 export interface ManagerEvents {
@@ -61,7 +67,7 @@ export interface PluginManagerOptions {
 
 interface Slot {
   state: PluginState;
-  worker?: PluginWorker;
+  worker?: PluginHost;
   bundlePath?: string;
   running?: Promise<void>;
   dirty: boolean;
@@ -105,10 +111,12 @@ export class PluginManager {
 
   states(): PluginState[] {
     // conflicts depend on every plugin, so they are read from the registry now, not stored
-    return [...this.slots.values()].map((s) => ({ ...s.state, shadowedBy: this.opts.registry.shadowed.get(s.state.key) })).sort((a, b) => a.key.localeCompare(b.key));
+    return [...this.slots.values()]
+      .map((s) => ({ ...s.state, shadowedBy: this.opts.registry.shadowed.get(s.state.key), upstream: s.worker instanceof UpstreamServer ? s.worker.status() : undefined }))
+      .sort((a, b) => a.key.localeCompare(b.key));
   }
 
-  workers(): { name: string; worker: PluginWorker }[] {
+  workers(): { name: string; worker: PluginHost }[] {
     return [...this.slots.values()].filter((s) => s.worker).map((s) => ({ name: s.state.name, worker: s.worker! }));
   }
 
@@ -234,6 +242,7 @@ export class PluginManager {
     const { key } = slot.state;
     const started = performance.now();
     if (!existsSync(key)) return this.unload(slot, started);
+    if (isUpstreamFile(key)) return this.runUpstream(slot, started);
     const defaultName = slot.state.name;
     const log = this.opts.logger.child({ plugin: defaultName });
     let compiled;
@@ -307,10 +316,78 @@ export class PluginManager {
     if (old) this.retire(old, oldBundle !== compiled.bundlePath ? oldBundle : undefined);
   }
 
-  /** old versions draining their in-flight calls after a reload */
-  private retiring = new Map<PluginWorker, Promise<void>>();
+  /**
+   * A `NAME.mcp.json` file: parse it, connect to the server it names and list it; only then
+   * swap it in (the previous connection drains and closes). A broken file or a server that
+   * does not start keeps the last good connection serving.
+   */
+  private async runUpstream(slot: Slot, started: number): Promise<void> {
+    const { key } = slot.state;
+    const name = slot.state.name;
+    const log = this.opts.logger.child({ plugin: name });
+    let config;
+    let hash;
+    try {
+      const text = readFileSync(key, "utf8");
+      hash = createHash("sha256").update(text).digest("hex").slice(0, 16);
+      config = parseUpstreamConfig(key, text);
+    } catch (err) {
+      return this.fail(slot, err, started);
+    }
+    if (hash === slot.state.hash && slot.worker && slot.state.status === "loaded") {
+      log.debug("upstream config unchanged; nothing to reconnect");
+      return;
+    }
+    const server = new UpstreamServer({ file: key, name, config, callTimeoutMs: this.opts.callTimeoutMs, logger: log });
+    let manifest;
+    try {
+      manifest = await server.start();
+    } catch (err) {
+      await server.stop(0);
+      return this.fail(slot, err, started);
+    }
+    if (this.closed) {
+      await server.stop(0);
+      return;
+    }
+    server.on("manifest", (m) => {
+      if (slot.worker !== server) return;
+      this.opts.registry.put({ key, file: key, manifest: m, worker: server });
+    });
+    server.on("resource-updated", (uri) => this.opts.registry.resourceUpdated(uri));
+    server.on("restarted", (info) => {
+      if (slot.worker !== server) return;
+      if (info.ok) {
+        slot.state.restarts++;
+        slot.state.lastError = undefined;
+      } else {
+        slot.state.lastError = { message: `upstream server: ${info.error}`, at: new Date().toISOString() };
+      }
+      this.opts.events?.onReload?.({ plugin: name, file: key, ok: info.ok, durationMs: 0, error: info.ok ? undefined : info.error, kind: "restart" });
+    });
+    const old = slot.worker;
+    const kind = old ? "reload" : "load";
+    slot.worker = server;
+    Object.assign(slot.state, {
+      status: "loaded" as const,
+      version: slot.state.version + 1,
+      pluginVersion: manifest.version,
+      hash,
+      lastReloadAt: new Date().toISOString(),
+      lastError: undefined,
+    });
+    this.opts.registry.put({ key, file: key, manifest, worker: server });
+    for (const c of this.opts.registry.conflicts) log.warn(c);
+    const durationMs = performance.now() - started;
+    log.info({ version: slot.state.version, tools: manifest.tools.length, ms: Math.round(durationMs) }, kind === "load" ? "upstream server loaded" : "upstream server reconnected");
+    this.opts.events?.onReload?.({ plugin: name, file: key, ok: true, durationMs, kind });
+    if (old) this.retire(old);
+  }
 
-  private retire(worker: PluginWorker, bundlePath?: string) {
+  /** old versions draining their in-flight calls after a reload */
+  private retiring = new Map<PluginHost, Promise<void>>();
+
+  private retire(worker: PluginHost, bundlePath?: string) {
     const p = worker.stop(this.opts.drainMs).then(() => {
       if (bundlePath) discardBundle(bundlePath);
     });

@@ -9,6 +9,7 @@ import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { CallCancelledError, CallTimeoutError, ClientRequestError, PluginCallError, PluginLoadError, WorkerGoneError, messageOf } from "../errors.ts";
 import { WorkerPool } from "./worker-pool.ts";
+import type { PluginHost } from "./plugin-host.ts";
 import type { CallRequest, ClientRequest, ClientResponse, PluginManifest, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
 
 export interface PluginWorkerOptions {
@@ -65,7 +66,7 @@ export interface PluginWorkerEvents {
 const STUCK_PROBE_MS = 1_000;
 const MAX_RESTARTS_PER_MINUTE = 5;
 
-export class PluginWorker extends EventEmitter<PluginWorkerEvents> {
+export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements PluginHost {
   manifest?: PluginManifest;
   heapUsed = 0;
   private worker?: Worker;

@@ -1,0 +1,382 @@
+/**
+ * An upstream MCP server (`NAME.mcp.json`) served as a plugin: the daemon connects to it
+ * with the SDK v2 client, lists what it offers into a PluginManifest, and relays calls with
+ * progress, cancellation and logging. A stdio upstream is a child process; when the
+ * connection ends unexpectedly it is reconnected with exponential backoff, and calls made
+ * meanwhile fail at once with a clear error instead of waiting.
+ */
+import { EventEmitter } from "node:events";
+import { readFileSync } from "node:fs";
+import type { Logger } from "pino";
+import { Client, SSEClientTransport, StreamableHTTPClientTransport, TRACEPARENT_META_KEY, type Transport } from "@modelcontextprotocol/client";
+import { StdioClientTransport, getDefaultEnvironment } from "@modelcontextprotocol/client/stdio";
+import { CallCancelledError, CallTimeoutError, PluginCallError, PluginLoadError, WorkerGoneError, messageOf } from "../errors.ts";
+import type { CallOptions, CallOutcome } from "./plugin-worker.ts";
+import type { HostCall, PluginHost } from "./plugin-host.ts";
+import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./manifest.ts";
+import { expandRecord, expandVars, type UpstreamConfig } from "./upstream-config.ts";
+
+/** Reconnect delays: 500 ms doubling to a 30 s cap; the count resets after 30 s connected. */
+export const RESTART_BASE_MS = 500;
+export const RESTART_MAX_MS = 30_000;
+export const RESTART_STABLE_MS = 30_000;
+/** Resources subscribed upstream at most (for resources/updated relaying). */
+const MAX_SUBSCRIPTIONS = 100;
+
+export interface UpstreamServerOptions {
+  file: string;
+  name: string;
+  config: UpstreamConfig;
+  callTimeoutMs: number;
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+  version?: string;
+}
+
+export interface UpstreamStatus {
+  transport: "stdio" | "streamable-http" | "sse";
+  state: "connecting" | "connected" | "restarting" | "stopped";
+  pid?: number;
+  restarts: number;
+  lastExit?: string;
+  nextRetryAt?: string;
+}
+
+export interface UpstreamServerEvents {
+  /** the upstream's lists changed (list_changed, or a reconnect): the new manifest */
+  manifest: [manifest: PluginManifest];
+  "resource-updated": [uri: string];
+  /** the connection ended and a reconnect is scheduled (ok false), or it came back (ok true) */
+  restarted: [info: { reason: string; ok: boolean; error?: string }];
+}
+
+interface Inflight {
+  opts: CallOptions;
+  /** answers recorded in earlier input_required rounds (2026-07-28 callers), by key */
+  answers?: Record<string, unknown>;
+  asked: number;
+}
+
+export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implements PluginHost {
+  heapUsed = 0;
+  manifest?: PluginManifest;
+  private client?: Client;
+  private transport?: Transport;
+  private transportKind: UpstreamStatus["transport"];
+  private state: UpstreamStatus["state"] = "connecting";
+  private restarts = 0;
+  private failures = 0;
+  private connectedAt = 0;
+  private lastExit?: string;
+  private retryTimer?: NodeJS.Timeout;
+  private nextRetryAt?: number;
+  private stopped = false;
+  private stopError?: Error;
+  private calls = new Set<Inflight>();
+  private drainWaiters: (() => void)[] = [];
+  private relisting?: Promise<void>;
+
+  constructor(private readonly opts: UpstreamServerOptions) {
+    super();
+    this.transportKind = "command" in opts.config ? "stdio" : "streamable-http";
+  }
+
+  get inflight(): number {
+    return this.calls.size;
+  }
+
+  status(): UpstreamStatus {
+    return {
+      transport: this.transportKind,
+      state: this.state,
+      pid: this.transport instanceof StdioClientTransport ? (this.transport.pid ?? undefined) : undefined,
+      restarts: this.restarts,
+      lastExit: this.lastExit,
+      nextRetryAt: this.nextRetryAt && this.state === "restarting" ? new Date(this.nextRetryAt).toISOString() : undefined,
+    };
+  }
+
+  /** Connects and lists; rejects with PluginLoadError. */
+  async start(): Promise<PluginManifest> {
+    try {
+      await this.connect();
+      return (this.manifest = await this.list());
+    } catch (err) {
+      await this.closeClient();
+      throw err instanceof PluginLoadError ? err : new PluginLoadError(`${this.opts.file}: could not connect to the upstream server: ${messageOf(err)}`, { file: this.opts.file, line: 1 });
+    }
+  }
+
+  private makeClient(): Client {
+    const client = new Client({ name: "patchbay", version: this.opts.version ?? "0" }, { capabilities: { sampling: {}, elicitation: { form: {} }, roots: {} } });
+    // server→client requests go to the client whose call is running (see ask)
+    client.setRequestHandler("sampling/createMessage", (r) => this.ask("sampling/createMessage", r.params as Record<string, unknown>) as never);
+    client.setRequestHandler("elicitation/create", (r) => this.ask("elicitation/create", r.params as Record<string, unknown>) as never);
+    client.setRequestHandler("roots/list", () => this.ask("roots/list", undefined) as never);
+    client.setNotificationHandler("notifications/tools/list_changed", () => this.relist());
+    client.setNotificationHandler("notifications/prompts/list_changed", () => this.relist());
+    client.setNotificationHandler("notifications/resources/list_changed", () => this.relist());
+    client.setNotificationHandler("notifications/resources/updated", (n) => {
+      this.emit("resource-updated", n.params.uri);
+    });
+    client.setNotificationHandler("notifications/message", (n) => {
+      const { level, data, logger } = n.params;
+      // stdio carries no request id on notifications: a log reaches a client only when its call is the only one running
+      const only = this.calls.size === 1 ? [...this.calls][0] : undefined;
+      if (only?.opts.onClientLog) only.opts.onClientLog(level, data);
+      else this.opts.logger.debug({ level, logger, data }, "upstream log message");
+    });
+    return client;
+  }
+
+  /**
+   * A server→client request from the upstream. Neither stdio nor the SDK tell which call it
+   * belongs to, so it goes to the most recent call in flight whose client can answer; with
+   * none it is refused. Keys are `u0`, `u1`, … by ask order within the call, so a
+   * 2026-07-28 retry's recorded answers are replayed without asking again.
+   */
+  private async ask(method: "sampling/createMessage" | "elicitation/create" | "roots/list", params: Record<string, unknown> | undefined): Promise<unknown> {
+    const call = [...this.calls].reverse().find((c) => c.opts.onClientRequest);
+    if (!call) throw new Error(`${method}: no client call is in flight to answer it`);
+    const key = `u${call.asked++}`;
+    if (call.answers && Object.hasOwn(call.answers, key)) return call.answers[key];
+    return call.opts.onClientRequest!({ key, method, params });
+  }
+
+  private async connect(): Promise<void> {
+    const { config, file } = this.opts;
+    const env = this.opts.env ?? process.env;
+    const client = this.makeClient();
+    let transport: Transport;
+    if ("command" in config) {
+      const args = (config.args ?? []).map((a, i) => expandVars(a, env, `args[${i}]`, file));
+      const childEnv = { ...getDefaultEnvironment(), ...expandRecord(config.env, env, "env", file) };
+      const stdio = new StdioClientTransport({ command: config.command, args, env: childEnv, cwd: config.cwd, stderr: "pipe" });
+      const err = stdio.stderr;
+      if (err) {
+        (err as unknown as NodeJS.ReadableStream).setEncoding("utf8");
+        let buf = "";
+        err.on("data", (chunk: string) => {
+          buf += chunk;
+          const lines = buf.split("\n");
+          buf = lines.pop() ?? "";
+          for (const line of lines) if (line.trim()) this.opts.logger.warn({ stderr: true }, line);
+          if (buf.length > 8192) buf = "";
+        });
+      }
+      transport = stdio;
+      await client.connect(transport, { timeout: this.opts.callTimeoutMs });
+    } else {
+      const headers = expandRecord(config.headers, env, "headers", file);
+      const url = new URL(config.url);
+      try {
+        transport = new StreamableHTTPClientTransport(url, { requestInit: { headers } });
+        await client.connect(transport, { timeout: this.opts.callTimeoutMs });
+        this.transportKind = "streamable-http";
+      } catch (err) {
+        this.opts.logger.info({ err: messageOf(err) }, "Streamable HTTP failed; trying SSE");
+        await client.close().catch(() => undefined);
+        const sse = this.makeClient();
+        transport = new SSEClientTransport(url, { requestInit: { headers } });
+        await sse.connect(transport, { timeout: this.opts.callTimeoutMs });
+        this.transportKind = "sse";
+        return this.adopt(sse, transport);
+      }
+    }
+    this.adopt(client, transport);
+  }
+
+  private adopt(client: Client, transport: Transport) {
+    this.client = client;
+    this.transport = transport;
+    this.state = "connected";
+    this.connectedAt = Date.now();
+    client.onclose = () => {
+      if (this.client === client) this.onLost(client);
+    };
+    if (client.getServerCapabilities()?.logging) void client.setLoggingLevel("debug").catch(() => undefined);
+    this.opts.logger.info({ transport: this.transportKind, pid: this.status().pid }, "upstream server connected");
+  }
+
+  /** Lists everything (following pagination) into a manifest. */
+  private async list(): Promise<PluginManifest> {
+    const client = this.client!;
+    const caps = client.getServerCapabilities() ?? {};
+    const all = async <T>(page: (cursor?: string) => Promise<{ nextCursor?: string } & Record<string, unknown>>, key: string): Promise<T[]> => {
+      const out: T[] = [];
+      let cursor: string | undefined;
+      for (let i = 0; i < 1000; i++) {
+        const r = await page(cursor);
+        out.push(...((r[key] as T[]) ?? []));
+        if (!r.nextCursor || r.nextCursor === cursor) break;
+        cursor = r.nextCursor;
+      }
+      return out;
+    };
+    const o = { timeout: this.opts.callTimeoutMs };
+    const tools = caps.tools ? await all<Record<string, any>>((cursor) => client.listTools({ cursor }, { ...o, cacheMode: "bypass" }) as never, "tools") : [];
+    const resources = caps.resources ? await all<Record<string, any>>((cursor) => client.listResources({ cursor }, { ...o, cacheMode: "bypass" }) as never, "resources") : [];
+    const templates = caps.resources ? await all<Record<string, any>>((cursor) => client.listResourceTemplates({ cursor }, { ...o, cacheMode: "bypass" }) as never, "resourceTemplates") : [];
+    const prompts = caps.prompts ? await all<Record<string, any>>((cursor) => client.listPrompts({ cursor }, { ...o, cacheMode: "bypass" }) as never, "prompts") : [];
+    const completable = Boolean(caps.completions);
+    if (caps.resources?.subscribe) {
+      for (const r of resources.slice(0, MAX_SUBSCRIPTIONS)) void client.subscribeResource({ uri: r.uri }).catch(() => undefined);
+    }
+    const server = client.getServerVersion();
+    return {
+      name: this.opts.name,
+      version: server?.version,
+      description: server?.name ? `upstream MCP server ${server.name}` : undefined,
+      tools: tools.map((t): ToolInfo => ({ name: t.name, title: t.title, description: t.description, inputSchema: t.inputSchema ?? { type: "object" }, outputSchema: t.outputSchema, annotations: t.annotations })),
+      resources: resources.map((r): ResourceInfo => ({ uri: r.uri, name: r.name, title: r.title, description: r.description, mimeType: r.mimeType })),
+      resourceTemplates: templates.map((t): ResourceTemplateInfo => ({ uriTemplate: t.uriTemplate, name: t.name, title: t.title, description: t.description, mimeType: t.mimeType, listable: false, completable: completable ? [...String(t.uriTemplate).matchAll(/\{[+#./;?&]?([^}]+)\}/g)].flatMap((m) => m[1].split(",")) : [] })),
+      prompts: prompts.map((p): PromptInfo => ({ name: p.name, title: p.title, description: p.description, arguments: p.arguments ?? [], completable: completable ? (p.arguments ?? []).map((a: { name: string }) => a.name) : [] })),
+    };
+  }
+
+  private relist() {
+    if (this.relisting || this.stopped) return;
+    this.relisting = this.list()
+      .then((m) => {
+        this.manifest = m;
+        this.emit("manifest", m);
+      })
+      .catch((err) => this.opts.logger.warn({ err: messageOf(err) }, "re-listing the upstream server failed"))
+      .finally(() => (this.relisting = undefined));
+  }
+
+  private onLost(client: Client) {
+    if (this.stopped) return;
+    const code = this.transport instanceof StdioClientTransport ? "the child process exited" : "the connection closed";
+    this.client = undefined;
+    void client.close().catch(() => undefined);
+    if (Date.now() - this.connectedAt >= RESTART_STABLE_MS) this.failures = 0;
+    this.scheduleReconnect(code);
+  }
+
+  private scheduleReconnect(reason: string) {
+    if (this.stopped) return;
+    const wait = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** this.failures);
+    this.failures++;
+    this.state = "restarting";
+    this.lastExit = `${reason} at ${new Date().toISOString()}`;
+    this.nextRetryAt = Date.now() + wait;
+    this.opts.logger.error({ reason, retryInMs: wait }, "upstream server went away; reconnecting");
+    this.emit("restarted", { reason, ok: false, error: `${reason}; reconnecting in ${wait} ms` });
+    this.retryTimer = setTimeout(() => void this.reconnect(), wait);
+    this.retryTimer.unref();
+  }
+
+  private async reconnect() {
+    if (this.stopped) return;
+    this.state = "connecting";
+    try {
+      await this.connect();
+      const m = await this.list();
+      if (this.stopped) return void (await this.closeClient());
+      this.restarts++;
+      this.manifest = m;
+      this.emit("manifest", m);
+      this.emit("restarted", { reason: "reconnected", ok: true });
+    } catch (err) {
+      await this.closeClient();
+      this.scheduleReconnect(`reconnect failed: ${messageOf(err)}`);
+    }
+  }
+
+  async call(req: HostCall, opts: CallOptions = {}): Promise<CallOutcome> {
+    const client = this.client;
+    if (this.stopped) throw this.stopError ?? new WorkerGoneError(`upstream server ${this.opts.name} was unloaded`);
+    if (!client || this.state !== "connected") {
+      const when = this.nextRetryAt ? `; next attempt in ${Math.max(0, Math.ceil((this.nextRetryAt - Date.now()) / 1000))} s` : "";
+      throw new WorkerGoneError(`upstream server ${this.opts.name} is not connected (${this.lastExit ?? "connecting"})${when}`);
+    }
+    if (opts.signal?.aborted) throw new CallCancelledError("request cancelled");
+    const entry: Inflight = { opts, answers: req.answers, asked: 0 };
+    this.calls.add(entry);
+    const timeout = opts.timeoutMs ?? this.opts.callTimeoutMs;
+    const ro = {
+      signal: opts.signal,
+      timeout,
+      resetTimeoutOnProgress: true,
+      onprogress: opts.onProgress ? (p: { progress: number; total?: number; message?: string }) => opts.onProgress!({ progress: p.progress, total: p.total, message: p.message }) : undefined,
+    };
+    const _meta = req.traceparent ? { [TRACEPARENT_META_KEY]: req.traceparent } : undefined;
+    try {
+      switch (req.kind) {
+        case "tool":
+          return { value: await client.callTool({ name: req.target, arguments: req.args ?? {}, _meta }, ro) };
+        case "resource":
+        case "template":
+          return { value: await client.readResource({ uri: req.uri ?? req.target, _meta }, { ...ro, cacheMode: "bypass" }) };
+        case "prompt":
+          return { value: await client.getPrompt({ name: req.target, arguments: (req.args ?? {}) as Record<string, string>, _meta }, ro) };
+        case "complete": {
+          const a = (req.args ?? {}) as { refType?: string; argName?: string; value?: string };
+          const ref = a.refType === "prompt" ? { type: "ref/prompt" as const, name: req.target } : { type: "ref/resource" as const, uri: req.target };
+          const r = await client.complete({ ref, argument: { name: a.argName ?? "", value: a.value ?? "" } }, ro);
+          return { value: r.completion.values };
+        }
+        case "list-template":
+          return { value: [] };
+        default:
+          throw new PluginCallError({ message: `unsupported call kind ${String(req.kind)}` });
+      }
+    } catch (err) {
+      if (opts.signal?.aborted) throw new CallCancelledError("request cancelled");
+      if (err instanceof PluginCallError) throw err;
+      const msg = messageOf(err);
+      if (/timed? ?out/i.test(msg) && !this.client) throw new WorkerGoneError(`upstream server ${this.opts.name}: ${msg}`);
+      if (/timed? ?out/i.test(msg)) throw new CallTimeoutError(`upstream server ${this.opts.name} did not answer within ${timeout} ms`);
+      if (this.client !== client) throw new WorkerGoneError(`upstream server ${this.opts.name} went away during the call: ${msg}`);
+      throw new PluginCallError({ message: msg, code: (err as { code?: number }).code });
+    } finally {
+      this.calls.delete(entry);
+      if (this.calls.size === 0) this.drainWaiters.splice(0).forEach((r) => r());
+    }
+  }
+
+  async probe(timeoutMs = 1_000): Promise<boolean> {
+    const pid = this.status().pid;
+    if (pid) {
+      try {
+        const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+        if (m) this.heapUsed = Number(m[1]) * 1024;
+      } catch {
+        // not Linux, or the child is gone
+      }
+    }
+    if (!this.client) return false;
+    try {
+      await this.client.ping({ timeout: timeoutMs });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async stop(graceMs: number, failWith?: Error): Promise<void> {
+    if (failWith) this.stopError = failWith;
+    if (this.stopped) return this.closeClient();
+    this.stopped = true;
+    this.state = "stopped";
+    clearTimeout(this.retryTimer);
+    if (this.calls.size > 0) {
+      await new Promise<void>((resolve) => {
+        this.drainWaiters.push(resolve);
+        setTimeout(resolve, graceMs).unref();
+      });
+    }
+    await this.closeClient();
+  }
+
+  private async closeClient() {
+    const client = this.client;
+    const transport = this.transport;
+    this.client = undefined;
+    if (client) client.onclose = undefined;
+    // closing the stdio transport ends the child (stdin closed, then SIGTERM, then SIGKILL)
+    await client?.close().catch(() => undefined);
+    await transport?.close().catch(() => undefined);
+  }
+}
