@@ -12,6 +12,7 @@ import { VERSION } from "./version.ts";
 import { runStatus } from "./commands/status.ts";
 import { runNewPlugin } from "./commands/new-plugin.ts";
 import { runClaudeConfig } from "./commands/claude-config.ts";
+import { runImportClaudeConfig } from "./commands/import-claude-config.ts";
 import { runDoctor } from "./commands/doctor.ts";
 import { runBridge } from "./transports/stdio-bridge.ts";
 import { ensureHomePluginsFolder } from "./plugins/home-folder.ts";
@@ -28,6 +29,11 @@ Usage:
   patchbay doctor                                  check what keeps Claude Desktop from seeing it
   patchbay claude-config [--plugins DIR] [--profile NAME] [--write]
                                                    print (or merge) the Claude Desktop entry
+  patchbay import-claude-config [--plugins DIR] [--write]
+                                                   move Claude Desktop's servers into the plugins
+                                                   folder as NAME.mcp.json; --write also leaves
+                                                   only the Patchbay entry in Claude's config
+                                                   (backup first; without it: a dry run of that)
 
 Options:
   --config F        config file (default: the package's config/patchbay.json)
@@ -153,6 +159,8 @@ async function main(argv: string[]): Promise<number> {
       return runNewPlugin(loadConfig(overrides), rest[0]);
     case "claude-config":
       return runClaudeConfig(loadConfig(overrides), { write: values.write === true, profile });
+    case "import-claude-config":
+      return runImportClaudeConfig(loadConfig(overrides), { write: values.write === true });
     case "doctor":
       return runDoctor(loadConfig(overrides));
     default:

@@ -85,10 +85,13 @@ export function claudeConfigPath(platform: NodeJS.Platform = process.platform, e
 
 export type MergeResult = { ok: true; file: string; backup?: string; replaced: boolean } | { ok: false; file: string; error: string };
 
-export function mergeClaudeConfig(file: string, entry: ClaudeEntry): MergeResult {
+export type ReadResult = { ok: true; file: string; exists: boolean; config: Record<string, unknown>; servers: Record<string, unknown> } | { ok: false; file: string; error: string };
+
+/** Reads Claude Desktop's config: a missing or empty file is `{}`; anything but a JSON object (with an object `mcpServers`) is refused. */
+export function readClaudeConfig(file: string): ReadResult {
   let config: Record<string, unknown> = {};
-  let backup: string | undefined;
-  if (existsSync(file)) {
+  const exists = existsSync(file);
+  if (exists) {
     const text = readFileSync(file, "utf8");
     if (text.trim() !== "") {
       try {
@@ -98,15 +101,32 @@ export function mergeClaudeConfig(file: string, entry: ClaudeEntry): MergeResult
       }
       if (typeof config !== "object" || config === null || Array.isArray(config)) return { ok: false, file, error: `${file} does not hold a JSON object; not overwriting it` };
     }
-    backup = `${file}.${new Date().toISOString().replace(/[:.]/g, "-")}.bak`;
-    copyFileSync(file, backup);
   }
   const servers = (config.mcpServers ?? {}) as Record<string, unknown>;
-  if (typeof servers !== "object" || Array.isArray(servers)) return { ok: false, file, error: `"mcpServers" in ${file} is not an object; not overwriting it` };
-  const replaced = ENTRY_NAME in servers;
-  config.mcpServers = { ...servers, [ENTRY_NAME]: entry };
+  if (typeof servers !== "object" || servers === null || Array.isArray(servers)) return { ok: false, file, error: `"mcpServers" in ${file} is not an object; not overwriting it` };
+  return { ok: true, file, exists, config, servers };
+}
+
+/** Copies the file to `FILE.<timestamp>.bak` (if it exists) and returns that path. */
+export function backupClaudeConfig(file: string): string | undefined {
+  if (!existsSync(file)) return undefined;
+  const backup = `${file}.${new Date().toISOString().replace(/[:.]/g, "-")}.bak`;
+  copyFileSync(file, backup);
+  return backup;
+}
+
+export function writeClaudeConfig(file: string, config: Record<string, unknown>): void {
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(config, null, 2) + "\n");
+}
+
+export function mergeClaudeConfig(file: string, entry: ClaudeEntry): MergeResult {
+  const r = readClaudeConfig(file);
+  if (!r.ok) return r;
+  const backup = backupClaudeConfig(file);
+  const replaced = ENTRY_NAME in r.servers;
+  r.config.mcpServers = { ...r.servers, [ENTRY_NAME]: entry };
+  writeClaudeConfig(file, r.config);
   return { ok: true, file, backup, replaced };
 }
 

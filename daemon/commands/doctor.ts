@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, accessSync, constants, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { delimiter, isAbsolute, join, relative, sep } from "node:path";
+import { delimiter, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Config } from "../config.ts";
 import { claudeConfigPath, ENTRY_NAME } from "./claude-config.ts";
 import { isDaemonAlive, readStateFile } from "../state-file.ts";
@@ -12,6 +12,7 @@ import { compilePlugin } from "../plugins/compiler.ts";
 import { scanPluginEntries } from "../plugins/plugin-files.ts";
 import { pluginNameFromPath } from "../plugins/naming.ts";
 import { messageOf } from "../errors.ts";
+import { isUpstreamFile, parseUpstreamConfig } from "../plugins/upstream-config.ts";
 import { tmpdir } from "node:os";
 
 interface Check {
@@ -44,6 +45,23 @@ function portFree(port: number, host: string): Promise<boolean> {
     s.once("error", () => resolve(false));
     s.listen(port, host, () => s.close(() => resolve(true)));
   });
+}
+
+/** A `NAME.mcp.json`: valid, and (stdio) its command is on PATH or an existing path; a url is not contacted. */
+function upstreamCheck(file: string, label: string): Check {
+  const name = `upstream ${label}`;
+  let cfg;
+  try {
+    cfg = parseUpstreamConfig(file, readFileSync(file, "utf8"));
+  } catch (err) {
+    return { name, ok: false, detail: messageOf(err), fix: 'make it { "command", "args"?, "env"?, "cwd"? } or { "url", "headers"? } (see its error above)' };
+  }
+  if ("url" in cfg) return { name, ok: true, detail: `${cfg.url} (not contacted)` };
+  const hasSlash = /[\\/]/.test(cfg.command);
+  const found = hasSlash && !isAbsolute(cfg.command) ? (existsSync(resolve(cfg.cwd ?? process.cwd(), cfg.command)) ? resolve(cfg.cwd ?? process.cwd(), cfg.command) : undefined) : onPath(cfg.command);
+  return found
+    ? { name, ok: true, detail: `${cfg.command} → ${found}` }
+    : { name, ok: false, detail: isAbsolute(cfg.command) ? `"${cfg.command}" does not exist` : `"${cfg.command}" is not on PATH`, fix: `install it, or put its absolute path in "command" of ${file}` };
 }
 
 export async function doctorChecks(config: Config, claudeFile = claudeConfigPath()): Promise<Check[]> {
@@ -91,6 +109,10 @@ export async function doctorChecks(config: Config, claudeFile = claudeConfigPath
     for (const entryFile of scanPluginEntries(config.pluginsDir)) {
       const rel = relative(config.pluginsDir, entryFile);
       const label = rel.split(sep)[0];
+      if (isUpstreamFile(entryFile)) {
+        checks.push(upstreamCheck(entryFile, label));
+        continue;
+      }
       try {
         await compilePlugin(entryFile, cache, pluginNameFromPath(rel));
         checks.push({ name: `plugin ${label}`, ok: true, detail: "compiles" });
