@@ -143,27 +143,17 @@ test("legacy SSE: /messages without a sessionId → 400, unknown → 404, GET �
 });
 
 test("legacy SSE: the stream announces its endpoint, keeps alive with comments, and rejects bad bodies", async () => {
-  const { chunks, close } = await new Promise<{ chunks: string[]; close: () => void }>((resolve, reject) => {
-    const got: string[] = [];
-    const req = request({ host: "127.0.0.1", port, method: "GET", path: "/sse", headers: { host: `127.0.0.1:${port}`, accept: "text/event-stream" } }, (res) => {
-      res.setEncoding("utf8");
-      res.on("data", (c) => got.push(c));
-      resolve({ chunks: got, close: () => res.destroy() });
-    });
-    req.on("error", reject);
-    req.end();
-  });
+  const { endpoint, text, close } = await openSseStream();
   try {
-    const endpoint = await waitFor("endpoint event", () => /event: endpoint\ndata: (\S+)/.exec(chunks.join(""))?.[1]);
     assert.match(endpoint, /^\/messages\?sessionId=/);
-    await waitFor("keepalive comment", () => chunks.join("").includes(": keepalive") || undefined);
+    await waitFor("keepalive comment", () => text().includes(": keepalive") || undefined);
     assert.equal((await raw("POST", endpoint, { "content-type": "text/plain" }, "{}")).status, 415);
     const bad = await raw("POST", endpoint, { "content-type": "application/json" }, "{ nope");
     assert.equal(bad.status, 400);
     assert.equal(rpcCode(bad.body), -32700);
     const ok = await raw("POST", endpoint, { "content-type": "application/json" }, JSON.stringify(INIT));
     assert.equal(ok.status, 202);
-    await waitFor("initialize answer on the stream", () => chunks.join("").includes('"serverInfo"') || undefined);
+    await waitFor("initialize answer on the stream", () => text().includes('"serverInfo"') || undefined);
   } finally {
     close();
   }

@@ -7,10 +7,10 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { TempDir, waitFor } from "./helpers/env.ts";
+import { TempDir } from "./helpers/env.ts";
 import { textOf } from "./helpers/clients.ts";
 import { v2StdioClient } from "./helpers/clients-v2.ts";
-import { isPidAlive } from "../daemon/state-file.ts";
+import { stopPids } from "./helpers/daemon.ts";
 
 const plugins = new TempDir("patchbay-bridge26-plugins-");
 const home = new TempDir("patchbay-bridge26-home-");
@@ -18,10 +18,7 @@ const pids = new Set<number>();
 plugins.file("hi.mjs", `export default { tools: { hi: { handler: () => "hi" } } };`);
 
 after(async () => {
-  for (const pid of pids) if (isPidAlive(pid)) process.kill(pid, "SIGTERM");
-  await waitFor("daemons gone", () => [...pids].every((p) => !isPidAlive(p)) || undefined, 15_000).catch(() => {
-    for (const pid of pids) if (isPidAlive(pid)) process.kill(pid, "SIGKILL");
-  });
+  await stopPids(pids);
   plugins.cleanup();
   home.cleanup();
 });

@@ -5,9 +5,9 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { TempDir, waitFor } from "./helpers/env.ts";
+import { TempDir } from "./helpers/env.ts";
 import { stdioClient, textOf } from "./helpers/clients.ts";
-import { isPidAlive } from "../daemon/state-file.ts";
+import { stopPids } from "./helpers/daemon.ts";
 
 const plugins = new TempDir("patchbay-bridge-plugins-");
 const home = new TempDir("patchbay-bridge-home-");
@@ -19,10 +19,7 @@ plugins.file("slow.mjs", `export default { tools: {
 } };`);
 
 after(async () => {
-  for (const pid of pids) if (isPidAlive(pid)) process.kill(pid, "SIGTERM");
-  await waitFor("daemons gone", () => [...pids].every((p) => !isPidAlive(p)) || undefined, 15_000).catch(() => {
-    for (const pid of pids) if (isPidAlive(pid)) process.kill(pid, "SIGKILL");
-  });
+  await stopPids(pids);
   plugins.cleanup();
   home.cleanup();
 });

@@ -5,19 +5,12 @@ import { PluginCallError } from "../plugins/plugin-worker.ts";
 import { visiblePrompt } from "../profiles.ts";
 import type { ExposedPrompt } from "../registry.ts";
 import { InputNeeded } from "./call-context.ts";
+import { listingOf, profileListing } from "./listing.ts";
 import { paginate } from "./pagination.ts";
 import type { PatchbayServer } from "./server-factory.ts";
 
-const listed = new WeakMap<Map<string, ExposedPrompt>, Prompt[]>();
-function promptList(prompts: Map<string, ExposedPrompt>): Prompt[] {
-  let list = listed.get(prompts);
-  if (!list) {
-    list = [...prompts.values()]
-      .sort((a, b) => (a.exposed < b.exposed ? -1 : a.exposed > b.exposed ? 1 : 0))
-      .map((p) => ({ name: p.exposed, title: p.info.title, description: p.info.description, arguments: p.info.arguments }));
-    listed.set(prompts, list);
-  }
-  return list;
+function promptItem(p: ExposedPrompt): Prompt {
+  return { name: p.exposed, title: p.info.title, description: p.info.description, arguments: p.info.arguments };
 }
 
 export function installPrompts(server: PatchbayServer): void {
@@ -26,7 +19,7 @@ export function installPrompts(server: PatchbayServer): void {
 
   server.setRequestHandler("prompts/list", (req, ctx) =>
     server.serve(ctx, { method: "prompts/list" }, async () => {
-      const { page, nextCursor } = paginate(profile ? promptList(registry.prompts).filter((p) => profile.allows(p.name)) : promptList(registry.prompts), req.params?.cursor, pageSize);
+      const { page, nextCursor } = paginate(profileListing(listingOf(registry.prompts, promptItem), profile), req.params?.cursor, pageSize);
       return { prompts: page, nextCursor };
     }),
   );

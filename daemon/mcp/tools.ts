@@ -2,42 +2,22 @@
 import { ProtocolError, ProtocolErrorCode, type CallToolResult, type Tool } from "@modelcontextprotocol/server";
 import { CallCancelledError, messageOf } from "../errors.ts";
 import { PluginCallError } from "../plugins/plugin-worker.ts";
-import { visibleTool, type Profile } from "../profiles.ts";
+import { visibleTool } from "../profiles.ts";
 import type { ExposedTool } from "../registry.ts";
 import { InputNeeded } from "./call-context.ts";
+import { listingOf, profileListing } from "./listing.ts";
 import { paginate } from "./pagination.ts";
 import type { PatchbayServer } from "./server-factory.ts";
 
-/** The listing in a deterministic order, computed once per registry version (the registry swaps its maps on every change). */
-const listed = new WeakMap<Map<string, ExposedTool>, Tool[]>();
-function toolList(tools: Map<string, ExposedTool>): Tool[] {
-  let list = listed.get(tools);
-  if (!list) {
-    list = [...tools.values()]
-      .sort((a, b) => (a.exposed < b.exposed ? -1 : a.exposed > b.exposed ? 1 : 0))
-      .map((t) => ({
-        name: t.exposed,
-        title: t.info.title,
-        description: t.info.description,
-        inputSchema: t.info.inputSchema as Tool["inputSchema"],
-        outputSchema: t.info.outputSchema as Tool["outputSchema"],
-        annotations: t.info.annotations,
-      }));
-    listed.set(tools, list);
-  }
-  return list;
-}
-
-/** The listing one profile sees, cached like the whole one. */
-const profiled = new WeakMap<Tool[], Map<Profile, Tool[]>>();
-function profileToolList(tools: Map<string, ExposedTool>, profile: Profile | undefined): Tool[] {
-  const all = toolList(tools);
-  if (!profile) return all;
-  let byProfile = profiled.get(all);
-  if (!byProfile) profiled.set(all, (byProfile = new Map()));
-  let list = byProfile.get(profile);
-  if (!list) byProfile.set(profile, (list = all.filter((t) => profile.allows(t.name))));
-  return list;
+function toolItem(t: ExposedTool): Tool {
+  return {
+    name: t.exposed,
+    title: t.info.title,
+    description: t.info.description,
+    inputSchema: t.info.inputSchema as Tool["inputSchema"],
+    outputSchema: t.info.outputSchema as Tool["outputSchema"],
+    annotations: t.info.annotations,
+  };
 }
 
 export function installTools(server: PatchbayServer): void {
@@ -46,7 +26,7 @@ export function installTools(server: PatchbayServer): void {
 
   server.setRequestHandler("tools/list", (req, ctx) =>
     server.serve(ctx, { method: "tools/list" }, async () => {
-      const { page, nextCursor } = paginate(profileToolList(registry.tools, profile), req.params?.cursor, pageSize);
+      const { page, nextCursor } = paginate(profileListing(listingOf(registry.tools, toolItem), profile), req.params?.cursor, pageSize);
       return { tools: page, nextCursor };
     }),
   );

@@ -1,7 +1,8 @@
 /** Starts the real CLI as a child process (`patchbay start --port 0`) and stops it cleanly. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { CLI, TempDir } from "./env.ts";
+import { CLI, TempDir, waitFor } from "./env.ts";
+import { isPidAlive } from "../../daemon/state-file.ts";
 
 export interface RunningDaemon {
   url: string;
@@ -64,4 +65,13 @@ export async function startDaemonProcess(opts: DaemonOptions): Promise<RunningDa
       return code as number | null;
     },
   };
+}
+
+/** Stops daemons a test started indirectly (e.g. through the stdio bridge): SIGTERM, then SIGKILL after 15 s. */
+export async function stopPids(pids: Iterable<number>): Promise<void> {
+  const all = [...pids];
+  for (const pid of all) if (isPidAlive(pid)) process.kill(pid, "SIGTERM");
+  await waitFor("daemons gone", () => all.every((p) => !isPidAlive(p)) || undefined, 15_000).catch(() => {
+    for (const pid of all) if (isPidAlive(pid)) process.kill(pid, "SIGKILL");
+  });
 }
