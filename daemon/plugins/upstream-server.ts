@@ -100,7 +100,9 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
   async start(): Promise<PluginManifest> {
     try {
       await this.connect();
-      return (this.manifest = await this.list());
+      this.manifest = await this.list();
+      this.state = "connected";
+      return this.manifest;
     } catch (err) {
       await this.closeClient();
       throw err instanceof PluginLoadError ? err : new PluginLoadError(`${this.opts.file}: could not connect to the upstream server: ${messageOf(err)}`, { file: this.opts.file, line: 1 });
@@ -187,9 +189,10 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
   }
 
   private adopt(client: Client, transport: Transport) {
+    // "connected" (callable) only once the listing succeeded: a call that lands earlier would
+    // see a half-started server, and the restart counter would lag behind what clients see
     this.client = client;
     this.transport = transport;
-    this.state = "connected";
     this.connectedAt = Date.now();
     client.onclose = () => {
       if (this.client === client) this.onLost(client);
@@ -275,6 +278,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       const m = await this.list();
       if (this.stopped) return void (await this.closeClient());
       this.restarts++;
+      this.state = "connected";
       this.manifest = m;
       this.emit("manifest", m);
       this.emit("restarted", { reason: "reconnected", ok: true });
