@@ -22,6 +22,19 @@ export const RESTART_MAX_MS = 30_000;
 export const RESTART_STABLE_MS = 30_000;
 /** Resources subscribed upstream at most (for resources/updated relaying). */
 const MAX_SUBSCRIPTIONS = 100;
+/** the SDK's own request timer, kept out of the way (setTimeout's largest delay) */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A failure of the connection itself (no route, refused, the session forgotten) rather than
+ * an error the server answered with: JSON-RPC errors carry numeric codes, the SDK's
+ * transport errors string codes, fetch failures none.
+ */
+function isTransportFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === "number") return false;
+  return !/timed? ?out|abort/i.test(messageOf(err));
+}
 
 export interface UpstreamServerOptions {
   file: string;
@@ -75,6 +88,9 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
   private calls = new Set<Inflight>();
   private drainWaiters: (() => void)[] = [];
   private relisting?: Promise<void>;
+  /** progress handlers by the token this server put in the call's _meta (see call) */
+  private progress = new Map<string, (p: { progress: number; total?: number; message?: string }) => void>();
+  private progressSeq = 0;
 
   constructor(private readonly opts: UpstreamServerOptions) {
     super();
@@ -115,6 +131,14 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
     client.setRequestHandler("sampling/createMessage", (r) => this.ask("sampling/createMessage", r.params as Record<string, unknown>) as never);
     client.setRequestHandler("elicitation/create", (r) => this.ask("elicitation/create", r.params as Record<string, unknown>) as never);
     client.setRequestHandler("roots/list", () => this.ask("roots/list", undefined) as never);
+    // The SDK's own progress routing dispatches a progress notification a microtask after it
+    // handles the response that follows it in the same read, by which time it has dropped the
+    // handler: the last step of a fast upstream was lost. Our tokens are looked up here
+    // instead, and the map entry outlives the response by those microtasks.
+    client.setNotificationHandler("notifications/progress", (n) => {
+      const { progressToken, ...p } = n.params;
+      this.progress.get(String(progressToken))?.(p);
+    });
     client.setNotificationHandler("notifications/tools/list_changed", () => this.relist());
     client.setNotificationHandler("notifications/prompts/list_changed", () => this.relist());
     client.setNotificationHandler("notifications/resources/list_changed", () => this.relist());
@@ -299,13 +323,27 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
     const entry: Inflight = { opts, answers: req.answers, asked: 0 };
     this.calls.add(entry);
     const timeout = opts.timeoutMs ?? this.opts.callTimeoutMs;
-    const ro = {
-      signal: opts.signal,
-      timeout,
-      resetTimeoutOnProgress: true,
-      onprogress: opts.onProgress ? (p: { progress: number; total?: number; message?: string }) => opts.onProgress!({ progress: p.progress, total: p.total, message: p.message }) : undefined,
+    // the call's timeout is ours (restarted by each progress step), because progress is
+    // routed by our own token rather than the SDK's (see makeClient)
+    const expiry = new AbortController();
+    let timedOut = false;
+    const expire = () => {
+      timedOut = true;
+      expiry.abort(new CallTimeoutError(`upstream server ${this.opts.name} did not answer within ${timeout} ms`));
     };
-    const _meta = req.traceparent ? { [TRACEPARENT_META_KEY]: req.traceparent } : undefined;
+    let timer = setTimeout(expire, timeout);
+    const token = opts.onProgress ? `pb-${++this.progressSeq}` : undefined;
+    if (token) {
+      this.progress.set(token, (p) => {
+        clearTimeout(timer);
+        timer = setTimeout(expire, timeout);
+        opts.onProgress!({ progress: p.progress, total: p.total, message: p.message });
+      });
+    }
+    const ro = { signal: opts.signal ? AbortSignal.any([opts.signal, expiry.signal]) : expiry.signal, timeout: MAX_TIMER_MS };
+    const _meta: Record<string, unknown> | undefined = req.traceparent || token ? {} : undefined;
+    if (req.traceparent) _meta![TRACEPARENT_META_KEY] = req.traceparent;
+    if (token) _meta!.progressToken = token;
     try {
       switch (req.kind) {
         case "tool":
@@ -328,13 +366,22 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       }
     } catch (err) {
       if (opts.signal?.aborted) throw new CallCancelledError("request cancelled");
+      if (timedOut) throw new CallTimeoutError(`upstream server ${this.opts.name} did not answer within ${timeout} ms`);
       if (err instanceof PluginCallError) throw err;
       const msg = messageOf(err);
+      // A remote server that went away (or restarted and forgot our session) shows up only
+      // as failed requests: treat it as a lost connection and reconnect with backoff.
+      if (this.transportKind !== "stdio" && isTransportFailure(err) && this.client === client) {
+        this.onLost(client);
+        throw new WorkerGoneError(`upstream server ${this.opts.name} is unreachable: ${msg}`);
+      }
       if (/timed? ?out/i.test(msg) && !this.client) throw new WorkerGoneError(`upstream server ${this.opts.name}: ${msg}`);
       if (/timed? ?out/i.test(msg)) throw new CallTimeoutError(`upstream server ${this.opts.name} did not answer within ${timeout} ms`);
       if (this.client !== client) throw new WorkerGoneError(`upstream server ${this.opts.name} went away during the call: ${msg}`);
       throw new PluginCallError({ message: msg, code: (err as { code?: number }).code });
     } finally {
+      clearTimeout(timer);
+      if (token) this.progress.delete(token);
       this.calls.delete(entry);
       if (this.calls.size === 0) this.drainWaiters.splice(0).forEach((r) => r());
     }
@@ -350,11 +397,13 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
         // not Linux, or the child is gone
       }
     }
-    if (!this.client) return false;
+    const client = this.client;
+    if (!client) return false;
     try {
-      await this.client.ping({ timeout: timeoutMs });
+      await client.ping({ timeout: timeoutMs });
       return true;
-    } catch {
+    } catch (err) {
+      if (this.transportKind !== "stdio" && isTransportFailure(err) && this.client === client && !this.stopped) this.onLost(client);
       return false;
     }
   }
