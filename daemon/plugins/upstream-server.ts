@@ -15,6 +15,7 @@ import type { CallOptions, CallOutcome } from "./plugin-worker.ts";
 import type { HostCall, PluginHost } from "./plugin-host.ts";
 import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./manifest.ts";
 import { expandRecord, expandVars, type UpstreamConfig } from "./upstream-config.ts";
+import { GUARDED, findCommand, guardedCommand, signalGroup } from "./upstream-launch.ts";
 
 /** Reconnect delays: 500 ms doubling to a 30 s cap; the count resets after 30 s connected. */
 export const RESTART_BASE_MS = 500;
@@ -80,6 +81,8 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
   private restarts = 0;
   private failures = 0;
   private connectedAt = 0;
+  /** the stdio child's pid, kept after it exits (its process group may outlive it) */
+  private childPid?: number;
   private lastExit?: string;
   private retryTimer?: NodeJS.Timeout;
   private nextRetryAt?: number;
@@ -177,7 +180,12 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
     if ("command" in config) {
       const args = (config.args ?? []).map((a, i) => expandVars(a, env, `args[${i}]`, file));
       const childEnv = { ...getDefaultEnvironment(), ...expandRecord(config.env, env, "env", file) };
-      const stdio = new StdioClientTransport({ command: config.command, args, env: childEnv, cwd: config.cwd, stderr: "pipe" });
+      // the launcher's shell would only say "not found" on stderr: say it here, clearly
+      if (GUARDED && !findCommand(config.command, childEnv.PATH, config.cwd)) {
+        throw new PluginLoadError(`${file}: command "${config.command}" is not ${/[\\/]/.test(config.command) ? "an executable file" : "on PATH"}`, { file, line: 1 });
+      }
+      const launch = guardedCommand(config.command, args);
+      const stdio = new StdioClientTransport({ command: launch.command, args: launch.args, env: childEnv, cwd: config.cwd, stderr: "pipe" });
       const err = stdio.stderr;
       if (err) {
         (err as unknown as NodeJS.ReadableStream).setEncoding("utf8");
@@ -218,6 +226,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
     this.client = client;
     this.transport = transport;
     this.connectedAt = Date.now();
+    this.childPid = transport instanceof StdioClientTransport ? (transport.pid ?? undefined) : undefined;
     client.onclose = () => {
       if (this.client === client) this.onLost(client);
     };
@@ -277,6 +286,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
     const code = this.transport instanceof StdioClientTransport ? "the child process exited" : "the connection closed";
     this.client = undefined;
     void client.close().catch(() => undefined);
+    signalGroup(this.childPid, "SIGTERM");
     if (Date.now() - this.connectedAt >= RESTART_STABLE_MS) this.failures = 0;
     this.scheduleReconnect(code);
   }
@@ -428,8 +438,11 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
     const transport = this.transport;
     this.client = undefined;
     if (client) client.onclose = undefined;
-    // closing the stdio transport ends the child (stdin closed, then SIGTERM, then SIGKILL)
+    const pid = transport instanceof StdioClientTransport ? (transport.pid ?? undefined) : undefined;
+    // closing the stdio transport ends the child (stdin closed, then SIGTERM, then SIGKILL);
+    // what the child started itself is in its process group
     await client?.close().catch(() => undefined);
     await transport?.close().catch(() => undefined);
+    signalGroup(pid, "SIGTERM");
   }
 }
