@@ -1,12 +1,14 @@
 /**
  * Upstream lifecycle against real daemons: a stdio upstream that ignores stdin EOF (and the
  * child it starts) dies with a daemon killed by SIGKILL; a missing command is a clear load
- * error.
+ * error; `${VAR}` from $PATCHBAY_HOME/.env, under the daemon's environment, never shown.
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { readFileSync, existsSync } from "node:fs";
 import { ROOT, TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess } from "./helpers/daemon.ts";
 import { httpClient, textOf } from "./helpers/clients.ts";
@@ -24,6 +26,9 @@ process.stdin.on("end", () => {});
 process.on("SIGHUP", () => {});
 setInterval(() => {}, 1000);
 const server = new McpServer({ name: "stubborn", version: "1.0.0" });
+// digests, so the test can compare values that must not appear anywhere in the clear
+const digest = (v) => v === undefined ? null : require("node:crypto").createHash("sha256").update(v).digest("hex");
+server.registerTool("env", { description: "env" }, async () => ({ content: [{ type: "text", text: JSON.stringify({ FROM_FILE: digest(process.env.FROM_FILE), BOTH: digest(process.env.BOTH), ARG: digest(process.argv[2]) }) }] }));
 server.registerTool("pids", { description: "pids" }, async () => ({ content: [{ type: "text", text: JSON.stringify({ pid: process.pid, grandchild: grandchild.pid }) }] }));
 server.connect(new StdioServerTransport());
 `,
@@ -67,6 +72,35 @@ test("a command that is not on PATH is a clear load error", async () => {
   try {
     const s = await waitFor("error shown", async () => (await d.health()).plugins.find((p: any) => p.name === "nothere")?.lastError);
     assert.match(s.message, /"patchbay-no-such-command-xyz" is not on PATH/);
+  } finally {
+    await d.stop();
+  }
+});
+
+test("${VAR} expands from $PATCHBAY_HOME/.env too (the daemon's environment wins); no value shows in healthz, the dashboard API, traces, logs or the audit log", async () => {
+  const plugins = root.join("p-env");
+  const home = root.join("home-env");
+  const FILE_SECRET = "file-secret-4f1d9a";
+  const DAEMON_SECRET = "daemon-secret-77c2e0";
+  root.file("home-env/.env", `# secrets for upstream servers\nexport FROM_FILE="${FILE_SECRET}"\nBOTH='file-value-should-lose'\nARG_VALUE=${FILE_SECRET}-arg # trailing comment\n`);
+  root.file("p-env/envy.mcp.json", JSON.stringify({ command: process.execPath, args: [stubborn, "${ARG_VALUE}"], env: { FROM_FILE: "${FROM_FILE}", BOTH: "${BOTH}" } }));
+  const audit = join(home, "audit.log");
+  const d = await startDaemonProcess({ plugins, home, env: { BOTH: DAEMON_SECRET, PATCHBAY_AUDIT_FILE: audit } });
+  const sha = (v: string) => createHash("sha256").update(v).digest("hex");
+  try {
+    const c = await httpClient(d.url);
+    const seen = JSON.parse(textOf(await c.client.callTool({ name: "envy__env", arguments: {} })));
+    assert.deepEqual(seen, { FROM_FILE: sha(FILE_SECRET), BOTH: sha(DAEMON_SECRET), ARG: sha(`${FILE_SECRET}-arg`) });
+    await c.close();
+    const shown = [JSON.stringify(await d.health())];
+    for (const path of ["/api/overview", "/api/traces", "/api/logs"]) shown.push(await (await fetch(`${d.url}${path}`)).text());
+    for (const t of JSON.parse(shown[2]) as { traceId: string }[]) shown.push(await (await fetch(`${d.url}/api/traces/${t.traceId}`)).text());
+    await waitFor("audit written", () => (existsSync(audit) && readFileSync(audit, "utf8").includes("envy__env")) || undefined);
+    shown.push(readFileSync(audit, "utf8"), d.stdout(), d.stderr());
+    for (const text of shown) {
+      assert.ok(!text.includes(FILE_SECRET), "a .env value leaked");
+      assert.ok(!text.includes(DAEMON_SECRET), "a daemon env value leaked");
+    }
   } finally {
     await d.stop();
   }

@@ -20,7 +20,7 @@ import { WorkerPool } from "./worker-pool.ts";
 import { PluginWatcher, type WatchEvent } from "./watcher.ts";
 import { pluginEntryFor, scanPluginEntries } from "./plugin-files.ts";
 import type { PluginHost } from "./plugin-host.ts";
-import { isUpstreamFile, parseUpstreamConfig } from "./upstream-config.ts";
+import { expansionEnv, isUpstreamFile, parseUpstreamConfig, readDotEnv } from "./upstream-config.ts";
 import { UpstreamServer, type UpstreamStatus } from "./upstream-server.ts";
 
 
@@ -63,6 +63,8 @@ export interface PluginManagerOptions {
   events?: ManagerEvents;
   /** keep one thread booted ahead of the next (re)load (default true) */
   warmWorker?: boolean;
+  /** `${VAR}` values for upstream servers (default: `.env` beside dataDir, i.e. in $PATCHBAY_HOME) */
+  envFile?: string;
 }
 
 interface Slot {
@@ -327,9 +329,15 @@ export class PluginManager {
     const log = this.opts.logger.child({ plugin: name });
     let config;
     let hash;
+    let env;
     try {
       const text = readFileSync(key, "utf8");
-      hash = createHash("sha256").update(text).digest("hex").slice(0, 16);
+      const envFile = this.opts.envFile ?? join(dirname(this.opts.dataDir), ".env");
+      const dotEnv = readDotEnv(envFile);
+      env = expansionEnv(process.env, dotEnv);
+      // .env is part of what this connection was made from: saving the file after editing
+      // .env reconnects with the new values (only a digest of them is kept)
+      hash = createHash("sha256").update(text).update("\0").update(JSON.stringify(dotEnv)).digest("hex").slice(0, 16);
       config = parseUpstreamConfig(key, text);
     } catch (err) {
       return this.fail(slot, err, started);
@@ -338,7 +346,7 @@ export class PluginManager {
       log.debug("upstream config unchanged; nothing to reconnect");
       return;
     }
-    const server = new UpstreamServer({ file: key, name, config, callTimeoutMs: this.opts.callTimeoutMs, logger: log });
+    const server = new UpstreamServer({ file: key, name, config, env, callTimeoutMs: this.opts.callTimeoutMs, logger: log });
     let manifest;
     try {
       manifest = await server.start();
