@@ -1,12 +1,15 @@
 /**
  * Upstream lifecycle against real daemons: a stdio upstream that ignores stdin EOF (and the
  * child it starts) dies with a daemon killed by SIGKILL; a missing command is a clear load
- * error; `${VAR}` from $PATCHBAY_HOME/.env, under the daemon's environment, never shown.
+ * error; a server unreachable at the first load is retried until it answers; `${VAR}` from $PATCHBAY_HOME/.env, under the daemon's environment, never shown.
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:net";
 import { createHash } from "node:crypto";
 import { readFileSync, existsSync } from "node:fs";
 import { ROOT, TempDir, waitFor } from "./helpers/env.ts";
@@ -103,5 +106,46 @@ test("${VAR} expands from $PATCHBAY_HOME/.env too (the daemon's environment wins
     }
   } finally {
     await d.stop();
+  }
+});
+
+test("a server that cannot be reached at the first load is retried with the backoff until it answers", async () => {
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const plugins = root.join("p-late");
+  root.file("p-late/late.mcp.json", JSON.stringify({ url: `http://127.0.0.1:${port}/mcp` }));
+  const d = await startDaemonProcess({ plugins });
+  const everything = join(dirname(req.resolve("@modelcontextprotocol/server-everything/package.json")), "dist", "index.js");
+  let server: ReturnType<typeof spawn> | undefined;
+  try {
+    const waiting = await waitFor("retrying shown", async () => {
+      const p = (await d.health()).plugins.find((x: any) => x.name === "late");
+      return p?.upstream?.state === "restarting" && p.upstream.nextRetryAt ? p : undefined;
+    });
+    assert.equal(waiting.status, "error");
+    assert.match(waiting.lastError.message, /could not connect/);
+    const c = await httpClient(d.url);
+    assert.ok(!(await c.client.listTools()).tools.some((t) => t.name.startsWith("late__")));
+    server = spawn(process.execPath, [everything, "streamableHttp"], { env: { ...process.env, PORT: String(port) }, stdio: "ignore" });
+    await waitFor("listed once it answers", async () => (await c.client.listTools()).tools.some((t) => t.name === "late__get-sum") || undefined, 60_000, 100);
+    const r = await c.client.callTool({ name: "late__get-sum", arguments: { a: 20, b: 22 } });
+    assert.match(textOf(r), /42/);
+    const p = (await d.health()).plugins.find((x: any) => x.name === "late");
+    assert.equal(p.status, "loaded");
+    assert.equal(p.lastError, undefined);
+    assert.equal(p.upstream.state, "connected");
+    assert.equal(p.upstream.restarts, 0);
+    await c.close();
+  } finally {
+    await d.stop();
+    if (server && server.exitCode === null) {
+      const gone = once(server, "exit");
+      server.kill("SIGKILL");
+      await gone;
+    }
   }
 });

@@ -349,7 +349,8 @@ export class PluginManager {
     const server = new UpstreamServer({ file: key, name, config, env, callTimeoutMs: this.opts.callTimeoutMs, logger: log });
     let manifest;
     try {
-      manifest = await server.start();
+      // a first load keeps retrying an unreachable server; a reload keeps the last good one
+      manifest = slot.worker && slot.state.status === "loaded" ? await server.start() : await server.startRetrying();
     } catch (err) {
       await server.stop(0);
       return this.fail(slot, err, started);
@@ -366,7 +367,8 @@ export class PluginManager {
     server.on("restarted", (info) => {
       if (slot.worker !== server) return;
       if (info.ok) {
-        slot.state.restarts++;
+        if (slot.state.status === "error") slot.state.status = "loaded";
+        else slot.state.restarts++;
         slot.state.lastError = undefined;
       } else {
         slot.state.lastError = { message: `upstream server: ${info.error}`, at: new Date().toISOString() };
@@ -387,6 +389,15 @@ export class PluginManager {
     this.opts.registry.put({ key, file: key, manifest, worker: server });
     for (const c of this.opts.registry.conflicts) log.warn(c);
     const durationMs = performance.now() - started;
+    const up = server.status();
+    if (up.state !== "connected") {
+      // registered with nothing to offer until it connects (its "manifest" event fills it in)
+      slot.state.status = "error";
+      slot.state.lastError = { message: `upstream server: ${up.lastExit ?? "not connected"}; retrying`, at: new Date().toISOString() };
+      this.opts.events?.onReload?.({ plugin: name, file: key, ok: false, durationMs, error: slot.state.lastError.message, kind });
+      if (old) this.retire(old);
+      return;
+    }
     log.info({ version: slot.state.version, tools: manifest.tools.length, ms: Math.round(durationMs) }, kind === "load" ? "upstream server loaded" : "upstream server reconnected");
     this.opts.events?.onReload?.({ plugin: name, file: key, ok: true, durationMs, kind });
     if (old) this.retire(old);

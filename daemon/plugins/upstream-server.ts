@@ -117,16 +117,41 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
 
   /** Connects and lists; rejects with PluginLoadError. */
   async start(): Promise<PluginManifest> {
+    this.connectFailed = undefined;
     try {
       await this.connect();
       this.manifest = await this.list();
       this.state = "connected";
+      this.everConnected = true;
       return this.manifest;
     } catch (err) {
       await this.closeClient();
+      if (!(err instanceof PluginLoadError)) this.connectFailed = err;
       throw err instanceof PluginLoadError ? err : new PluginLoadError(`${this.opts.file}: could not connect to the upstream server: ${messageOf(err)}`, { file: this.opts.file, line: 1 });
     }
   }
+
+  /**
+   * For a first load: connects like start(), but when the server cannot be reached (a config
+   * error still rejects) it keeps retrying with the reconnect backoff and resolves at once
+   * with an empty manifest; the real one follows as a "manifest" event once it connects.
+   */
+  async startRetrying(): Promise<PluginManifest> {
+    try {
+      return await this.start();
+    } catch (err) {
+      if (err instanceof PluginLoadError && !this.connectFailed) throw err;
+      this.manifest = { name: this.opts.name, tools: [], resources: [], resourceTemplates: [], prompts: [] };
+      this.scheduleReconnect(`could not connect: ${messageOf(this.connectFailed ?? err)}`);
+      return this.manifest;
+    }
+  }
+
+  /** why the connection (not the config) failed on the last attempt */
+  private connectFailed?: unknown;
+
+  /** set once a connection was listed: later successes count as restarts */
+  private everConnected = false;
 
   private makeClient(): Client {
     const client = new Client({ name: "patchbay", version: this.opts.version ?? "0" }, { capabilities: { sampling: {}, elicitation: { form: {} }, roots: {} } });
@@ -311,7 +336,8 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       await this.connect();
       const m = await this.list();
       if (this.stopped) return void (await this.closeClient());
-      this.restarts++;
+      if (this.everConnected) this.restarts++;
+      this.everConnected = true;
       this.state = "connected";
       this.manifest = m;
       this.emit("manifest", m);
