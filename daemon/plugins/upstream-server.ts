@@ -15,6 +15,7 @@ import type { CallOptions, CallOutcome } from "./plugin-worker.ts";
 import type { HostCall, PluginHost } from "./plugin-host.ts";
 import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./manifest.ts";
 import { expandRecord, expandVars, type UpstreamConfig } from "./upstream-config.ts";
+import { NOOP_LEG, startUpstreamSpan, type UpstreamLeg } from "../telemetry/upstream-span.ts";
 import { GUARDED, findCommand, guardedCommand, signalGroup } from "./upstream-launch.ts";
 
 /** Reconnect delays: 500 ms doubling to a 30 s cap; the count resets after 30 s connected. */
@@ -23,6 +24,8 @@ export const RESTART_MAX_MS = 30_000;
 export const RESTART_STABLE_MS = 30_000;
 /** Resources subscribed upstream at most (for resources/updated relaying). */
 const MAX_SUBSCRIPTIONS = 100;
+/** the MCP method each kind of call is upstream (for the CLIENT span) */
+const LEG_METHOD: Partial<Record<HostCall["kind"], UpstreamLeg["method"]>> = { tool: "tools/call", resource: "resources/read", template: "resources/read", prompt: "prompts/get", complete: "completion/complete" };
 /** the SDK's own request timer, kept out of the way (setTimeout's largest delay) */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -377,13 +380,30 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       });
     }
     const ro = { signal: opts.signal ? AbortSignal.any([opts.signal, expiry.signal]) : expiry.signal, timeout: MAX_TIMER_MS };
-    const _meta: Record<string, unknown> | undefined = req.traceparent || token ? {} : undefined;
-    if (req.traceparent) _meta![TRACEPARENT_META_KEY] = req.traceparent;
+    const method = LEG_METHOD[req.kind];
+    const leg = !method ? NOOP_LEG : startUpstreamSpan({
+      method,
+      target: req.kind === "resource" || req.kind === "template" ? (req.uri ?? req.target) : req.target,
+      parent: req.traceparent,
+      plugin: this.opts.name,
+      transport: this.transportKind,
+      url: "url" in this.opts.config ? this.opts.config.url : undefined,
+      protocolVersion: client.getNegotiatedProtocolVersion(),
+      sessionId: (this.transport as { sessionId?: string } | undefined)?.sessionId,
+    });
+    let errorType: string | undefined;
+    // the upstream's spans are children of this leg's CLIENT span
+    const traceparent = leg.traceparent ?? req.traceparent;
+    const _meta: Record<string, unknown> | undefined = traceparent || token ? {} : undefined;
+    if (traceparent) _meta![TRACEPARENT_META_KEY] = traceparent;
     if (token) _meta!.progressToken = token;
     try {
       switch (req.kind) {
-        case "tool":
-          return { value: await client.callTool({ name: req.target, arguments: req.args ?? {}, _meta }, ro) };
+        case "tool": {
+          const value = await client.callTool({ name: req.target, arguments: req.args ?? {}, _meta }, ro);
+          if ((value as { isError?: boolean }).isError) errorType = "tool_error";
+          return { value };
+        }
         case "resource":
         case "template":
           return { value: await client.readResource({ uri: req.uri ?? req.target, _meta }, { ...ro, cacheMode: "bypass" }) };
@@ -401,6 +421,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
           throw new PluginCallError({ message: `unsupported call kind ${String(req.kind)}` });
       }
     } catch (err) {
+      errorType = opts.signal?.aborted ? "cancelled" : timedOut ? "timeout" : typeof (err as { code?: unknown }).code === "number" ? String((err as { code: number }).code) : "upstream_unavailable";
       if (opts.signal?.aborted) throw new CallCancelledError("request cancelled");
       if (timedOut) throw new CallTimeoutError(`upstream server ${this.opts.name} did not answer within ${timeout} ms`);
       if (err instanceof PluginCallError) throw err;
@@ -416,6 +437,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       if (this.client !== client) throw new WorkerGoneError(`upstream server ${this.opts.name} went away during the call: ${msg}`);
       throw new PluginCallError({ message: msg, code: (err as { code?: number }).code });
     } finally {
+      leg.end(errorType);
       clearTimeout(timer);
       if (token) this.progress.delete(token);
       this.calls.delete(entry);
