@@ -15,6 +15,7 @@ import type { CallOptions, CallOutcome } from "./plugin-worker.ts";
 import type { HostCall, PluginHost } from "./plugin-host.ts";
 import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./manifest.ts";
 import { expandRecord, expandVars, type UpstreamConfig } from "./upstream-config.ts";
+import { CALL_META_KEY, routingFetch, takeCallKey } from "./upstream-routing.ts";
 import { NOOP_LEG, startUpstreamSpan, type UpstreamLeg } from "../telemetry/upstream-span.ts";
 import { GUARDED, findCommand, guardedCommand, signalGroup } from "./upstream-launch.ts";
 
@@ -69,6 +70,8 @@ export interface UpstreamServerEvents {
 
 interface Inflight {
   opts: CallOptions;
+  /** the call's key in _meta (Streamable HTTP upstreams; see upstream-routing.ts) */
+  key?: string;
   /** answers recorded in earlier input_required rounds (2026-07-28 callers), by key */
   answers?: Record<string, unknown>;
   asked: number;
@@ -97,6 +100,8 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
   /** progress handlers by the token this server put in the call's _meta (see call) */
   private progress = new Map<string, (p: { progress: number; total?: number; message?: string }) => void>();
   private progressSeq = 0;
+  /** calls in flight by their routing key */
+  private byKey = new Map<string, Inflight>();
 
   constructor(private readonly opts: UpstreamServerOptions) {
     super();
@@ -158,10 +163,10 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
 
   private makeClient(): Client {
     const client = new Client({ name: "patchbay", version: this.opts.version ?? "0" }, { capabilities: { sampling: {}, elicitation: { form: {} }, roots: {} } });
-    // server→client requests go to the client whose call is running (see ask)
+    // server→client requests go to the client whose call caused them (see ask)
     client.setRequestHandler("sampling/createMessage", (r) => this.ask("sampling/createMessage", r.params as Record<string, unknown>) as never);
     client.setRequestHandler("elicitation/create", (r) => this.ask("elicitation/create", r.params as Record<string, unknown>) as never);
-    client.setRequestHandler("roots/list", () => this.ask("roots/list", undefined) as never);
+    client.setRequestHandler("roots/list", (r) => this.ask("roots/list", r.params as Record<string, unknown> | undefined) as never);
     // The SDK's own progress routing dispatches a progress notification a microtask after it
     // handles the response that follows it in the same read, by which time it has dropped the
     // handler: the last step of a fast upstream was lost. Our tokens are looked up here
@@ -177,23 +182,30 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       this.emit("resource-updated", n.params.uri);
     });
     client.setNotificationHandler("notifications/message", (n) => {
-      const { level, data, logger } = n.params;
-      // stdio carries no request id on notifications: a log reaches a client only when its call is the only one running
-      const only = this.calls.size === 1 ? [...this.calls][0] : undefined;
-      if (only?.opts.onClientLog) only.opts.onClientLog(level, data);
+      const { key, params } = takeCallKey(n.params as Record<string, unknown>);
+      const { level, data, logger } = params as typeof n.params;
+      // Over Streamable HTTP a log sent on a call's stream names that call (upstream-routing.ts).
+      // Otherwise (stdio, the standalone stream) nothing says which call it belongs to: it
+      // reaches a client only when exactly one call is running.
+      const owner = key !== undefined ? this.byKey.get(key) : this.calls.size === 1 ? [...this.calls][0] : undefined;
+      if (owner?.opts.onClientLog) owner.opts.onClientLog(level, data);
       else this.opts.logger.debug({ level, logger, data }, "upstream log message");
     });
     return client;
   }
 
   /**
-   * A server→client request from the upstream. Neither stdio nor the SDK tell which call it
-   * belongs to, so it goes to the most recent call in flight whose client can answer; with
-   * none it is refused. Keys are `u0`, `u1`, … by ask order within the call, so a
-   * 2026-07-28 retry's recorded answers are replayed without asking again.
+   * A server→client request from the upstream. Over Streamable HTTP, one sent on a call's
+   * stream names that call (upstream-routing.ts) and goes to its client. Otherwise (stdio,
+   * the standalone stream) nothing says which call it belongs to, so it goes to the most
+   * recent call in flight whose client can answer; with none it is refused. Keys are `u0`, `u1`, … by ask order
+   * within the call, so a 2026-07-28 retry's recorded answers are replayed without asking again.
    */
-  private async ask(method: "sampling/createMessage" | "elicitation/create" | "roots/list", params: Record<string, unknown> | undefined): Promise<unknown> {
-    const call = [...this.calls].reverse().find((c) => c.opts.onClientRequest);
+  private async ask(method: "sampling/createMessage" | "elicitation/create" | "roots/list", raw: Record<string, unknown> | undefined): Promise<unknown> {
+    const { key: callKey, params: stripped } = takeCallKey(raw);
+    const params = method === "roots/list" ? undefined : stripped;
+    const named = callKey !== undefined ? this.byKey.get(callKey) : undefined;
+    const call = named?.opts.onClientRequest ? named : [...this.calls].reverse().find((c) => c.opts.onClientRequest);
     if (!call) throw new Error(`${method}: no client call is in flight to answer it`);
     const key = `u${call.asked++}`;
     if (call.answers && Object.hasOwn(call.answers, key)) return call.answers[key];
@@ -232,7 +244,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       const headers = expandRecord(config.headers, env, "headers", file);
       const url = new URL(config.url);
       try {
-        transport = new StreamableHTTPClientTransport(url, { requestInit: { headers } });
+        transport = new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: routingFetch() });
         await client.connect(transport, { timeout: this.opts.callTimeoutMs });
         this.transportKind = "streamable-http";
       } catch (err) {
@@ -359,8 +371,9 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       throw new WorkerGoneError(`upstream server ${this.opts.name} is not connected (${this.lastExit ?? "connecting"})${when}`);
     }
     if (opts.signal?.aborted) throw new CallCancelledError("request cancelled");
-    const entry: Inflight = { opts, answers: req.answers, asked: 0 };
+    const entry: Inflight = { opts, answers: req.answers, asked: 0, key: this.transportKind === "streamable-http" ? `c${++this.progressSeq}` : undefined };
     this.calls.add(entry);
+    if (entry.key) this.byKey.set(entry.key, entry);
     const timeout = opts.timeoutMs ?? this.opts.callTimeoutMs;
     // the call's timeout is ours (restarted by each progress step), because progress is
     // routed by our own token rather than the SDK's (see makeClient)
@@ -394,9 +407,10 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
     let errorType: string | undefined;
     // the upstream's spans are children of this leg's CLIENT span
     const traceparent = leg.traceparent ?? req.traceparent;
-    const _meta: Record<string, unknown> | undefined = traceparent || token ? {} : undefined;
+    let _meta: Record<string, unknown> | undefined = traceparent || token ? {} : undefined;
     if (traceparent) _meta![TRACEPARENT_META_KEY] = traceparent;
     if (token) _meta!.progressToken = token;
+    if (entry.key) (_meta ?? (_meta = {}))[CALL_META_KEY] = entry.key;
     try {
       switch (req.kind) {
         case "tool": {
@@ -440,6 +454,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       leg.end(errorType);
       clearTimeout(timer);
       if (token) this.progress.delete(token);
+      if (entry.key) this.byKey.delete(entry.key);
       this.calls.delete(entry);
       if (this.calls.size === 0) this.drainWaiters.splice(0).forEach((r) => r());
     }

@@ -1,0 +1,78 @@
+/**
+ * Which relayed call a log message or a server→client request from a remote upstream
+ * belongs to. Over Streamable HTTP the upstream sends them on the SSE stream that answers
+ * the call's POST, but the SDK client does not tell its handlers which stream a message
+ * came on. So each call carries a key in `_meta` (`CALL_META_KEY`), and the client's fetch
+ * is wrapped: the SSE answer to a POST holding a key gets that key stamped into the
+ * `_meta` of every request and notification on it, before the SDK parses them. Handlers
+ * read it back (and strip it before anything is forwarded). Stdio and the standalone GET
+ * stream carry no such relation: there the caller decides by its fallback rule.
+ */
+export const CALL_META_KEY = "dev.patchbay/call";
+
+function callKeyOf(body: unknown): string | undefined {
+  if (typeof body !== "string" || !body.includes(CALL_META_KEY)) return undefined;
+  try {
+    const msg = JSON.parse(body) as { params?: { _meta?: Record<string, unknown> } };
+    const key = msg?.params?._meta?.[CALL_META_KEY];
+    return typeof key === "string" ? key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Adds the key to one SSE event's JSON-RPC request or notification; anything else passes unchanged. */
+function stampEvent(event: string, key: string): string {
+  const lines = event.split(/\r?\n/);
+  const data = lines.filter((l) => l.startsWith("data:")).map((l) => l.slice(l.startsWith("data: ") ? 6 : 5));
+  if (data.length === 0) return event;
+  let msg: { method?: unknown; params?: Record<string, unknown> };
+  try {
+    msg = JSON.parse(data.join("\n"));
+  } catch {
+    return event;
+  }
+  if (!msg || typeof msg !== "object" || typeof msg.method !== "string") return event;
+  const params = (msg.params ??= {});
+  params._meta = { ...(params._meta as Record<string, unknown> | undefined), [CALL_META_KEY]: key };
+  return [...lines.filter((l) => !l.startsWith("data:")), `data: ${JSON.stringify(msg)}`].join("\n");
+}
+
+function stampStream(key: string): TransformStream<string, string> {
+  let buf = "";
+  return new TransformStream<string, string>({
+    transform(chunk, out) {
+      buf += chunk;
+      for (;;) {
+        const m = /\r?\n\r?\n/.exec(buf);
+        if (!m) break;
+        out.enqueue(`${stampEvent(buf.slice(0, m.index), key)}\n\n`);
+        buf = buf.slice(m.index + m[0].length);
+      }
+    },
+    flush(out) {
+      if (buf) out.enqueue(buf);
+    },
+  });
+}
+
+/** A fetch for the SDK's Streamable HTTP client transport that stamps call keys (see above). */
+export function routingFetch(base: typeof fetch = fetch): typeof fetch {
+  return async (input, init) => {
+    const res = await base(input, init);
+    const key = init?.method === "POST" ? callKeyOf(init.body) : undefined;
+    if (!key || !res.body || !(res.headers.get("content-type") ?? "").includes("text/event-stream")) return res;
+    const body = res.body.pipeThrough(new TextDecoderStream()).pipeThrough(stampStream(key)).pipeThrough(new TextEncoderStream());
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  };
+}
+
+/** The key a handler received, and the params without it (what may be forwarded). */
+export function takeCallKey<T extends Record<string, unknown> | undefined>(params: T): { key?: string; params: T } {
+  const meta = params?._meta as Record<string, unknown> | undefined;
+  if (!meta || !(CALL_META_KEY in meta)) return { params };
+  const { [CALL_META_KEY]: key, ...rest } = meta;
+  const clean = { ...params, _meta: Object.keys(rest).length ? rest : undefined } as Record<string, unknown>;
+  if (clean._meta === undefined) delete clean._meta;
+  return { key: typeof key === "string" ? key : undefined, params: clean as T };
+}
