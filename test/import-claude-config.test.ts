@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { CLI, TempDir } from "./helpers/env.ts";
+import { createRequire } from "node:module";
+import { CLI, ROOT, TempDir } from "./helpers/env.ts";
 import { claudeConfigPath } from "../daemon/commands/claude-config.ts";
 import { isPatchbayEntry } from "../daemon/commands/import-claude-config.ts";
 
@@ -84,20 +85,24 @@ test("an invalid Claude config is refused and nothing is written", () => {
   assert.deepEqual(readdirSync(dirname(s.file)), ["claude_desktop_config.json"]);
 });
 
-test("doctor checks each NAME.mcp.json: a missing command, an invalid file, a url not contacted", () => {
+test("doctor checks each NAME.mcp.json: a missing command, an invalid file, a server that answers tools/list, one that exits, a url nobody serves", () => {
   const s = setup("h4");
+  const everything = join(dirname(createRequire(join(ROOT, "package.json")).resolve("@modelcontextprotocol/server-everything/package.json")), "dist", "index.js");
   dir.file(join(s.plugins, "bad.mcp.json").slice(dir.path.length + 1), JSON.stringify({ command: "definitely-not-a-command-xyz" }));
   dir.file(join(s.plugins, "gone.mcp.json").slice(dir.path.length + 1), JSON.stringify({ command: "/nonexistent/bin/server" }));
   dir.file(join(s.plugins, "broken.mcp.json").slice(dir.path.length + 1), "{ nope");
-  dir.file(join(s.plugins, "ok.mcp.json").slice(dir.path.length + 1), JSON.stringify({ command: process.execPath }));
-  dir.file(join(s.plugins, "web.mcp.json").slice(dir.path.length + 1), JSON.stringify(REMOTE));
+  dir.file(join(s.plugins, "ok.mcp.json").slice(dir.path.length + 1), JSON.stringify({ command: process.execPath, args: [everything, "stdio"] }));
+  dir.file(join(s.plugins, "dies.mcp.json").slice(dir.path.length + 1), JSON.stringify({ command: process.execPath, args: ["-e", "console.error('cannot start: missing token'); process.exit(3)"] }));
+  // a port just released: nothing listens there
+  dir.file(join(s.plugins, "web.mcp.json").slice(dir.path.length + 1), JSON.stringify({ url: "http://127.0.0.1:9/mcp" }));
   const r = run(["doctor", "--port", "0"], s.env);
   assert.equal(r.status, 1);
   assert.match(r.stdout, /✗ upstream bad\.mcp\.json: "definitely-not-a-command-xyz" is not on PATH\n\s+fix: install it, or put its absolute path/);
   assert.match(r.stdout, /✗ upstream gone\.mcp\.json: "\/nonexistent\/bin\/server" does not exist\n\s+fix:/);
   assert.match(r.stdout, /✗ upstream broken\.mcp\.json: .*invalid JSON/);
-  assert.match(r.stdout, /✓ upstream ok\.mcp\.json: /);
-  assert.match(r.stdout, /✓ upstream web\.mcp\.json: https:\/\/mcp\.example\.com\/mcp \(not contacted\)/);
+  assert.match(r.stdout, /✓ upstream ok\.mcp\.json: .*answers tools\/list: \d+ tools/);
+  assert.match(r.stdout, /✗ upstream dies\.mcp\.json: .*does not answer tools\/list: .*cannot start: missing token/);
+  assert.match(r.stdout, /✗ upstream web\.mcp\.json: http:\/\/127\.0\.0\.1:9\/mcp; does not answer tools\/list/);
 });
 
 test("Patchbay's own entries are recognized", () => {

@@ -56,7 +56,7 @@ before(async () => {
     const sid = req.headers["mcp-session-id"] as string | undefined;
     let t = sid ? transports.get(sid) : undefined;
     if (!t) {
-      t = new StreamableHTTPServerTransport({ sessionIdGenerator: randomUUID, onsessioninitialized: (id) => transports.set(id, t!) });
+      t = new StreamableHTTPServerTransport({ sessionIdGenerator: randomUUID, onsessioninitialized: (id) => void transports.set(id, t!) });
       await makeServer().connect(t);
     }
     await t.handleRequest(req, res, body);

@@ -12,7 +12,9 @@ import { compilePlugin } from "../plugins/compiler.ts";
 import { scanPluginEntries } from "../plugins/plugin-files.ts";
 import { pluginNameFromPath } from "../plugins/naming.ts";
 import { messageOf } from "../errors.ts";
-import { isUpstreamFile, parseUpstreamConfig } from "../plugins/upstream-config.ts";
+import { expansionEnv, isUpstreamFile, parseUpstreamConfig, readDotEnv } from "../plugins/upstream-config.ts";
+import { UpstreamServer } from "../plugins/upstream-server.ts";
+import { pino } from "pino";
 import { tmpdir } from "node:os";
 
 interface Check {
@@ -47,8 +49,16 @@ function portFree(port: number, host: string): Promise<boolean> {
   });
 }
 
-/** A `NAME.mcp.json`: valid, and (stdio) its command is on PATH or an existing path; a url is not contacted. */
-function upstreamCheck(file: string, label: string): Check {
+/** How long doctor gives each upstream server to start and answer tools/list. */
+export const DOCTOR_UPSTREAM_TIMEOUT_MS = 15_000;
+
+/**
+ * A `NAME.mcp.json`: valid, (stdio) its command is on PATH or an existing path, and the
+ * server starts (or, for a url, is reachable) and answers tools/list in time. It is
+ * started as the daemon would start it (same launcher, same ${VAR} expansion with
+ * $PATCHBAY_HOME/.env), then stopped.
+ */
+async function upstreamCheck(file: string, label: string, home: string): Promise<Check> {
   const name = `upstream ${label}`;
   let cfg;
   try {
@@ -56,12 +66,33 @@ function upstreamCheck(file: string, label: string): Check {
   } catch (err) {
     return { name, ok: false, detail: messageOf(err), fix: 'make it { "command", "args"?, "env"?, "cwd"? } or { "url", "headers"? } (see its error above)' };
   }
-  if ("url" in cfg) return { name, ok: true, detail: `${cfg.url} (not contacted)` };
-  const hasSlash = /[\\/]/.test(cfg.command);
-  const found = hasSlash && !isAbsolute(cfg.command) ? (existsSync(resolve(cfg.cwd ?? process.cwd(), cfg.command)) ? resolve(cfg.cwd ?? process.cwd(), cfg.command) : undefined) : onPath(cfg.command);
-  return found
-    ? { name, ok: true, detail: `${cfg.command} → ${found}` }
-    : { name, ok: false, detail: isAbsolute(cfg.command) ? `"${cfg.command}" does not exist` : `"${cfg.command}" is not on PATH`, fix: `install it, or put its absolute path in "command" of ${file}` };
+  let where: string;
+  if ("url" in cfg) where = cfg.url;
+  else {
+    const hasSlash = /[\\/]/.test(cfg.command);
+    const found = hasSlash && !isAbsolute(cfg.command) ? (existsSync(resolve(cfg.cwd ?? process.cwd(), cfg.command)) ? resolve(cfg.cwd ?? process.cwd(), cfg.command) : undefined) : onPath(cfg.command);
+    if (!found) return { name, ok: false, detail: isAbsolute(cfg.command) ? `"${cfg.command}" does not exist` : `"${cfg.command}" is not on PATH`, fix: `install it, or put its absolute path in "command" of ${file}` };
+    where = `${cfg.command} → ${found}`;
+  }
+  // the server's stderr, for the report when it fails
+  const lines: string[] = [];
+  const logger = pino({ level: "warn" }, { write: (s: string) => void lines.push(s) });
+  const server = new UpstreamServer({ file, name: label.replace(/\.mcp\.json$/, ""), config: cfg, env: expansionEnv(process.env, readDotEnv(join(home, ".env"))), callTimeoutMs: DOCTOR_UPSTREAM_TIMEOUT_MS, logger });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const manifest = await Promise.race([
+      server.start(),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${DOCTOR_UPSTREAM_TIMEOUT_MS / 1000} s`)), DOCTOR_UPSTREAM_TIMEOUT_MS + 1_000))),
+    ]);
+    const n = manifest.tools.length;
+    return { name, ok: true, detail: `${where}; answers tools/list: ${n} tool${n === 1 ? "" : "s"}` };
+  } catch (err) {
+    const last = lines.map((l) => (JSON.parse(l) as { msg?: string }).msg).filter(Boolean).slice(-1)[0];
+    return { name, ok: false, detail: `${where}; does not answer tools/list: ${messageOf(err).replace(`${file}: `, "")}${last ? ` (its stderr: ${last})` : ""}`, fix: "run its command by hand to see why, or check the url and headers" };
+  } finally {
+    clearTimeout(timer);
+    await server.stop(0).catch(() => undefined);
+  }
 }
 
 export async function doctorChecks(config: Config, claudeFile = claudeConfigPath()): Promise<Check[]> {
@@ -110,7 +141,7 @@ export async function doctorChecks(config: Config, claudeFile = claudeConfigPath
       const rel = relative(config.pluginsDir, entryFile);
       const label = rel.split(sep)[0];
       if (isUpstreamFile(entryFile)) {
-        checks.push(upstreamCheck(entryFile, label));
+        checks.push(await upstreamCheck(entryFile, label, config.home));
         continue;
       }
       try {

@@ -239,7 +239,14 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
         });
       }
       transport = stdio;
-      await client.connect(transport, { timeout: this.opts.callTimeoutMs });
+      try {
+        await client.connect(transport, { timeout: this.opts.callTimeoutMs });
+      } catch (err) {
+        // not adopted yet, so closeClient would not reach it: end the child here
+        await client.close().catch(() => undefined);
+        await transport.close().catch(() => undefined);
+        throw err;
+      }
     } else {
       const headers = expandRecord(config.headers, env, "headers", file);
       const url = new URL(config.url);
@@ -252,7 +259,14 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
         await client.close().catch(() => undefined);
         const sse = this.makeClient();
         transport = new SSEClientTransport(url, { requestInit: { headers } });
-        await sse.connect(transport, { timeout: this.opts.callTimeoutMs });
+        try {
+          await sse.connect(transport, { timeout: this.opts.callTimeoutMs });
+        } catch (sseErr) {
+          // a failed SSE attempt keeps its EventSource retrying unless closed
+          await sse.close().catch(() => undefined);
+          await transport.close().catch(() => undefined);
+          throw sseErr;
+        }
         this.transportKind = "sse";
         return this.adopt(sse, transport);
       }
