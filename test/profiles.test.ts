@@ -81,6 +81,9 @@ test("Streamable HTTP 2025 session: lists and calls only the profile's part (too
   assert.deepEqual((await c.client.listPrompts()).prompts.map((p) => p.name), ["alpha__hello"]);
   assert.deepEqual((await c.client.listResources()).resources.map((r) => r.uri), ["alpha://r"]);
   await assert.rejects(c.client.readResource({ uri: "beta://r" }), (err: any) => err.code === -32602);
+  // subscribing outside the profile is refused the same way; inside it is accepted
+  await assert.rejects(c.client.subscribeResource({ uri: "beta://r" }), (err: any) => err.code === -32602 && /beta:\/\/r/.test(err.message));
+  await c.client.subscribeResource({ uri: "alpha://r" });
   // the session keeps its profile, and /healthz shows it
   const health = await d.health();
   const s = health.sessions.list.find((x: any) => x.transport === "streamable-http" && x.profile === "alpha");

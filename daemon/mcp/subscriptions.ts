@@ -12,7 +12,7 @@
  *
  * Every path starts at the store's one fan-out (SessionStore.broadcast / resourceUpdated).
  */
-import { ProtocolError, ProtocolErrorCode, type ServerNotifier } from "@modelcontextprotocol/server";
+import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, type ServerNotifier } from "@modelcontextprotocol/server";
 import { changesFor, visibleResource, type Profile, type ProfiledChanges } from "../profiles.ts";
 import type { Registry } from "../registry.ts";
 import type { ChangeListener } from "../session-store.ts";
@@ -26,6 +26,8 @@ export function installSubscriptions(server: PatchbayServer): void {
   // modern instance before any handler is consulted, so these serve 2025 sessions only.
   server.setRequestHandler("resources/subscribe", (req, ctx) =>
     server.serve(ctx, { method: "resources/subscribe", attributes: { "mcp.resource.uri": req.params.uri } }, async () => {
+      // a profiled client may subscribe only to what it can read; outside is answered as unknown
+      if (server.conn.profile && !inProfile(server.deps.registry, server.conn.profile, req.params.uri)) throw new ResourceNotFoundError(req.params.uri);
       const subs = (server.conn.subscriptions ??= new Set());
       if (!subs.has(req.params.uri) && subs.size >= MAX_SUBSCRIPTIONS_PER_SESSION) {
         throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Too many subscriptions: a session may subscribe to at most ${MAX_SUBSCRIPTIONS_PER_SESSION} resources`);
