@@ -8,7 +8,9 @@
 import uPlot from "uplot";
 
 interface Tool { name: string; plugin: string; unknown?: boolean; calls: number; errors: number; errorRate: number; p50: number; p95: number; p99: number }
-interface Plugin { name: string; file: string; relFile: string; status: string; version: number; pluginVersion?: string; lastReloadAt?: string; lastError?: { message: string; location?: { file: string; line: number; column?: number } }; shadowedBy?: string; restarts: number; heapBytes: number }
+interface Plugin { name: string; file: string; relFile: string; status: string; version: number; pluginVersion?: string; lastReloadAt?: string; lastError?: { message: string; location?: { file: string; line: number; column?: number } }; shadowedBy?: string; restarts: number; heapBytes: number; upstream?: Upstream }
+/** a `NAME.mcp.json` plugin's connection: heapBytes is then the child's resident memory */
+interface Upstream { transport: string; state: string; pid?: number; restarts: number; lastExit?: string; nextRetryAt?: string }
 interface Session { id: string; transport: string; bridged: boolean; profile?: string; clientName?: string; protocolVersion?: string; calls: number; errors: number; startedAt: string }
 interface StatelessClient { transport: string; clientName?: string; protocolVersion: string; calls: number; errors: number; lastActivityAt: string }
 interface Overview { version: string; pluginsDir: string; uptimeSeconds: number; telemetry: { enabled: boolean; otlp?: { endpoint: string } }; plugins: Plugin[]; tools: Tool[]; sessions: Session[]; statelessClients?: StatelessClient[]; conflicts: string[] }
@@ -72,12 +74,18 @@ function renderTools(o: Overview) {
   setHtml("#tools-table tbody", rows.join("") || `<tr><td colspan="8" class="muted">No tools loaded.</td></tr>`);
 }
 
+function upstreamLine(u: Upstream) {
+  const cls = u.state === "connected" ? "ok" : u.state === "stopped" ? "bad" : "warn";
+  const retry = u.state === "restarting" && u.nextRetryAt ? `, next try ${new Date(u.nextRetryAt).toLocaleTimeString()}` : "";
+  return `<br><span class="upstream muted" title="${esc(u.lastExit ?? "")}">upstream ${esc(u.transport)}${u.pid ? ` · pid ${u.pid}` : ""} · <span class="pill ${cls} upstream-state">${esc(u.state)}${esc(retry)}</span></span>`;
+}
+
 function renderPlugins(o: Overview) {
   const rows = o.plugins.map((p) => {
     const cls = p.status === "loaded" ? (p.lastError ? "warn" : "ok") : "bad";
     const loc = p.lastError?.location ? `${p.lastError.location.file}:${p.lastError.location.line}${p.lastError.location.column ? `:${p.lastError.location.column}` : ""}` : "";
-    const err = p.lastError ? `<tr class="plugin-error" data-plugin="${esc(p.name)}"><td colspan="6" class="error">${esc(loc && !p.lastError.message.includes(loc) ? `${loc}\n` : "")}${esc(p.lastError.message)}${p.status === "loaded" ? "\n(the last good version keeps serving)" : ""}</td></tr>` : "";
-    return `<tr data-plugin="${esc(p.name)}" title="${esc(p.file)}"><td>${esc(p.name)} <span class="muted file">${esc(p.relFile)}</span>${p.shadowedBy ? ` <span class="pill warn" title="${esc(p.shadowedBy)}">shadowed</span>` : ""}</td>
+    const err = p.lastError ? `<tr class="plugin-error" data-plugin="${esc(p.name)}"><td colspan="6" class="error">${esc(loc && !p.lastError.message.includes(loc) ? `${loc}\n` : "")}${esc(p.lastError.message)}${p.status === "loaded" && (!p.upstream || p.upstream.state === "connected") ? "\n(the last good version keeps serving)" : ""}</td></tr>` : "";
+    return `<tr data-plugin="${esc(p.name)}" title="${esc(p.file)}"><td>${esc(p.name)} <span class="muted file">${esc(p.relFile)}</span>${p.shadowedBy ? ` <span class="pill warn" title="${esc(p.shadowedBy)}">shadowed</span>` : ""}${p.upstream ? upstreamLine(p.upstream) : ""}</td>
       <td><span class="pill ${cls} status">${esc(p.status)}${p.lastError && p.status === "loaded" ? " (error)" : ""}</span></td>
       <td class="num">${p.version}${p.pluginVersion ? ` <span class="muted">(${esc(p.pluginVersion)})</span>` : ""}</td><td>${ago(p.lastReloadAt)}</td>
       <td class="num">${bytes(p.heapBytes)}</td><td class="num">${p.restarts}</td></tr>${err}`;
