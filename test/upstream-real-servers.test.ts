@@ -4,7 +4,7 @@
  * `@modelcontextprotocol/server-filesystem` over stdio on a temporary folder — behind a real
  * daemon, seen through the official SDK client. Listing, calls, progress, cancellation, a
  * resource subscription, server→client requests answered by the test's client, a crash and
- * restart, an edit of the `.mcp.json` and a delete.
+ * restart, an edit of the `.mcp.json` and a delete; a 2026-07-28 client too.
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -17,6 +17,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { ROOT, TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
 import { connect, textOf, type RecordingClient } from "./helpers/clients.ts";
+import { v2HttpClient } from "./helpers/clients-v2.ts";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CreateMessageRequestSchema, ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
@@ -158,6 +159,18 @@ for (const up of ["ev", "evh"]) {
     }
   });
 }
+
+test("server-everything (stdio) to a 2026-07-28 client: the upstream's sampling request becomes input_required, and the retry replays the answer", async () => {
+  const modern = await v2HttpClient(d.url, { modern: true });
+  try {
+    const r = await modern.client.callTool({ name: "ev__trigger-sampling-request", arguments: { prompt: "six times seven?" } });
+    assert.match(textOf(r), /"text": "42"/);
+    assert.deepEqual(modern.asked.map((a) => a.method), ["sampling/createMessage"]);
+    assert.match(JSON.stringify(modern.asked[0].params), /six times seven/);
+  } finally {
+    await modern.close();
+  }
+});
 
 test("server-everything (stdio): a killed child is restarted and serves again", async () => {
   const pid = (await state("ev")).upstream.pid as number;

@@ -72,6 +72,8 @@ interface Inflight {
   opts: CallOptions;
   /** the call's key in _meta (Streamable HTTP upstreams; see upstream-routing.ts) */
   key?: string;
+  /** aborted when the call is over: its pending asks are refused */
+  ended: AbortController;
   /** answers recorded in earlier input_required rounds (2026-07-28 callers), by key */
   answers?: Record<string, unknown>;
   asked: number;
@@ -209,7 +211,10 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
     if (!call) throw new Error(`${method}: no client call is in flight to answer it`);
     const key = `u${call.asked++}`;
     if (call.answers && Object.hasOwn(call.answers, key)) return call.answers[key];
-    return call.opts.onClientRequest!({ key, method, params });
+    // a 2026-07-28 ask never settles (the call ends with input_required instead): answer the
+    // upstream with an error once the call is over, rather than leave its request hanging
+    const ended = new Promise<never>((_, reject) => call.ended.signal.addEventListener("abort", () => reject(new Error(`${method}: the call it belonged to has ended`)), { once: true }));
+    return Promise.race([call.opts.onClientRequest!({ key, method, params }), ended]);
   }
 
   private async connect(): Promise<void> {
@@ -385,7 +390,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       throw new WorkerGoneError(`upstream server ${this.opts.name} is not connected (${this.lastExit ?? "connecting"})${when}`);
     }
     if (opts.signal?.aborted) throw new CallCancelledError("request cancelled");
-    const entry: Inflight = { opts, answers: req.answers, asked: 0, key: this.transportKind === "streamable-http" ? `c${++this.progressSeq}` : undefined };
+    const entry: Inflight = { opts, answers: req.answers, asked: 0, ended: new AbortController(), key: this.transportKind === "streamable-http" ? `c${++this.progressSeq}` : undefined };
     this.calls.add(entry);
     if (entry.key) this.byKey.set(entry.key, entry);
     const timeout = opts.timeoutMs ?? this.opts.callTimeoutMs;
@@ -469,6 +474,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       clearTimeout(timer);
       if (token) this.progress.delete(token);
       if (entry.key) this.byKey.delete(entry.key);
+      entry.ended.abort();
       this.calls.delete(entry);
       if (this.calls.size === 0) this.drainWaiters.splice(0).forEach((r) => r());
     }
