@@ -109,7 +109,7 @@ test("${VAR} expands from $PATCHBAY_HOME/.env too (the daemon's environment wins
   }
 });
 
-test("a server that cannot be reached at the first load is retried with the backoff until it answers", async () => {
+test("a server that cannot be reached at the first load is retried with the backoff until it answers; its last listing survives a daemon restart", async () => {
   const port = await new Promise<number>((resolve) => {
     const s = createServer().listen(0, "127.0.0.1", () => {
       const p = (s.address() as { port: number }).port;
@@ -118,7 +118,9 @@ test("a server that cannot be reached at the first load is retried with the back
   });
   const plugins = root.join("p-late");
   root.file("p-late/late.mcp.json", JSON.stringify({ url: `http://127.0.0.1:${port}/mcp` }));
-  const d = await startDaemonProcess({ plugins });
+  const home = root.join("home-late");
+  const d = await startDaemonProcess({ plugins, home });
+  let d2: Awaited<ReturnType<typeof startDaemonProcess>> | undefined;
   const everything = join(dirname(req.resolve("@modelcontextprotocol/server-everything/package.json")), "dist", "index.js");
   let server: ReturnType<typeof spawn> | undefined;
   try {
@@ -140,9 +142,24 @@ test("a server that cannot be reached at the first load is retried with the back
     assert.equal(p.upstream.state, "connected");
     assert.equal(p.upstream.restarts, 0);
     await c.close();
-  } finally {
+    // the next daemon, with the server down, lists what the server offered last time, and a
+    // call gets a tool error naming the next try instead of "unknown tool"
     await d.stop();
-    if (server && server.exitCode === null) {
+    const gone = once(server, "exit");
+    server.kill("SIGKILL");
+    await gone;
+    d2 = await startDaemonProcess({ plugins, home });
+    const c2 = await httpClient(d2.url);
+    await waitFor("retrying again", async () => (await d2!.health()).plugins.find((x: any) => x.name === "late")?.upstream?.state === "restarting" || undefined);
+    assert.ok((await c2.client.listTools()).tools.some((t) => t.name === "late__get-sum"));
+    const during = await c2.client.callTool({ name: "late__get-sum", arguments: { a: 1, b: 2 } });
+    assert.equal(during.isError, true);
+    assert.match(textOf(during), /not connected .*next attempt in \d+ s/);
+    await c2.close();
+  } finally {
+    await d2?.stop();
+    await d.stop();
+    if (server && server.exitCode === null && server.signalCode === null) {
       const gone = once(server, "exit");
       server.kill("SIGKILL");
       await gone;

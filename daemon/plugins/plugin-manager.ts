@@ -346,7 +346,10 @@ export class PluginManager {
       log.debug("upstream config unchanged; nothing to reconnect");
       return;
     }
-    const server = new UpstreamServer({ file: key, name, config, env, callTimeoutMs: this.opts.callTimeoutMs, logger: log });
+    // the last listing survives a restart of the daemon ($PATCHBAY_HOME/data/.upstreams; a
+    // dot folder is never a plugin's data folder)
+    const cache = { file: join(this.opts.dataDir, ".upstreams", `${name}.json`), key: hash };
+    const server = new UpstreamServer({ file: key, name, config, env, cache, callTimeoutMs: this.opts.callTimeoutMs, logger: log });
     let manifest;
     try {
       // a first load keeps retrying an unreachable server; a reload keeps the last good one

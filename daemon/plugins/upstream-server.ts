@@ -6,7 +6,8 @@
  * meanwhile fail at once with a clear error instead of waiting.
  */
 import { EventEmitter } from "node:events";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import type { Logger } from "pino";
 import { Client, SSEClientTransport, StreamableHTTPClientTransport, TRACEPARENT_META_KEY, type Transport } from "@modelcontextprotocol/client";
 import { StdioClientTransport, getDefaultEnvironment } from "@modelcontextprotocol/client/stdio";
@@ -49,6 +50,8 @@ export interface UpstreamServerOptions {
   logger: Logger;
   env?: NodeJS.ProcessEnv;
   version?: string;
+  /** where the last listing is kept, and the digest of the config it belongs to */
+  cache?: { file: string; key: string };
 }
 
 export interface UpstreamStatus {
@@ -131,6 +134,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
     try {
       await this.connect();
       this.manifest = await this.list();
+      this.writeCachedManifest(this.manifest);
       this.state = "connected";
       this.everConnected = true;
       return this.manifest;
@@ -151,9 +155,35 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       return await this.start();
     } catch (err) {
       if (err instanceof PluginLoadError && !this.connectFailed) throw err;
-      this.manifest = { name: this.opts.name, tools: [], resources: [], resourceTemplates: [], prompts: [] };
+      // what this server offered when it last answered (same file, same values): clients see
+      // its tools, and calls get a tool error naming the next try rather than "unknown tool"
+      this.manifest = this.readCachedManifest() ?? { name: this.opts.name, tools: [], resources: [], resourceTemplates: [], prompts: [] };
       this.scheduleReconnect(`could not connect: ${messageOf(this.connectFailed ?? err)}`);
       return this.manifest;
+    }
+  }
+
+  private readCachedManifest(): PluginManifest | undefined {
+    const { cache } = this.opts;
+    if (!cache) return undefined;
+    try {
+      const saved = JSON.parse(readFileSync(cache.file, "utf8")) as { key?: string; manifest?: PluginManifest };
+      return saved.key === cache.key && saved.manifest?.name === this.opts.name ? saved.manifest : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private writeCachedManifest(manifest: PluginManifest): void {
+    const { cache } = this.opts;
+    if (!cache) return;
+    try {
+      mkdirSync(dirname(cache.file), { recursive: true });
+      const tmp = `${cache.file}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify({ key: cache.key, manifest }));
+      renameSync(tmp, cache.file);
+    } catch (err) {
+      this.opts.logger.debug({ err: messageOf(err) }, "could not cache the upstream listing");
     }
   }
 
@@ -334,6 +364,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
     this.relisting = this.list()
       .then((m) => {
         this.manifest = m;
+        this.writeCachedManifest(m);
         this.emit("manifest", m);
       })
       .catch((err) => this.opts.logger.warn({ err: messageOf(err) }, "re-listing the upstream server failed"))
@@ -374,6 +405,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       this.everConnected = true;
       this.state = "connected";
       this.manifest = m;
+      this.writeCachedManifest(m);
       this.emit("manifest", m);
       this.emit("restarted", { reason: "reconnected", ok: true });
     } catch (err) {
