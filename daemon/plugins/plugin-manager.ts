@@ -394,7 +394,7 @@ export class PluginManager {
     const durationMs = performance.now() - started;
     const up = server.status();
     if (up.state !== "connected") {
-      // registered with nothing to offer until it connects (its "manifest" event fills it in)
+      // registered with its last listing, or nothing, until it connects (its "manifest" event follows)
       slot.state.status = "error";
       slot.state.lastError = { message: `upstream server: ${up.lastExit ?? "not connected"}; retrying`, at: new Date().toISOString() };
       this.opts.events?.onReload?.({ plugin: name, file: key, ok: false, durationMs, error: slot.state.lastError.message, kind });
