@@ -50,7 +50,8 @@ export class ServerPool<S extends Server = Server> {
   /** `maxIdle`: instances kept for reuse after a burst; the rest are dropped for the GC. */
   constructor(
     private readonly build: () => S,
-    private readonly inputSchemaOf: (tool: string) => Record<string, unknown> | undefined,
+    /** the JSON Schema `tools/list` advertises for a tool (read by the entry's `Mcp-Param-*` check) */
+    readonly inputSchemaOf: (tool: string) => Record<string, unknown> | undefined,
     private readonly maxIdle = 64,
   ) {}
 

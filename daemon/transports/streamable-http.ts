@@ -19,7 +19,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { classifyInboundRequest, createMcpHandler, isInitializeRequest, isJSONRPCRequest, PROTOCOL_VERSION_META_KEY, specTypeSchemas, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/server";
+import { classifyInboundRequest, createMcpHandler, isInitializeRequest, isJSONRPCRequest, PROTOCOL_VERSION_META_KEY, specTypeSchemas, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type RequestId, type Transport } from "@modelcontextprotocol/server";
 import { toNodeHandler } from "@modelcontextprotocol/node";
 import { Refusal, messageOf } from "../errors.ts";
 import { readJsonBody, sendRefusal } from "../http-server.ts";
@@ -32,6 +32,7 @@ import { resolveProfile, visibleTool, type Profile } from "../profiles.ts";
 import { startRequestSpan } from "../telemetry/instrumentation.ts";
 import type { Endpoint } from "./endpoint.ts";
 import { SessionHttpTransport } from "./session-http-transport.ts";
+import { fastEligible, serveFast, type ModernRoute } from "./stateless-fast-path.ts";
 
 export interface StreamableHttpOptions {
   maxBodyBytes: number;
@@ -148,7 +149,10 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
   /** open subscriptions/listen streams per client address */
   const listenStreams = new Map<string, number>();
 
-  async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, profile?: Profile): Promise<void> {
+  /** exchanges on the fast path still open (closed on shutdown, as the SDK's handler closes its own) */
+  const fastInflight = new Set<Transport>();
+
+  async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, route: ReturnType<typeof classifyInboundRequest>, profile?: Profile): Promise<void> {
     const msg = body as { id?: RequestId; method?: string; params?: { _meta?: Record<string, unknown> } };
     // The modern path walks the whole body recursively (a stack overflow there is a 500);
     // no MCP message nests anywhere near this deep.
@@ -174,7 +178,9 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       const span = startRequestSpan({ method: "subscriptions/listen", attributes: {}, meta: msg.params?._meta, caller: { transport: "streamable-http", protocolVersion: header(req, "mcp-protocol-version") }, requestId: msg.id });
       res.once("close", () => span.end(res.statusCode >= 400 ? String(res.statusCode) : undefined));
     }
-    await sideFor(profile).node(req, res, body);
+    const side = sideFor(profile);
+    if (route.kind === "modern" && fastEligible(req, body, route, side.pool.inputSchemaOf) && (await serveFast(res, body, route, side.pool.acquire, fastInflight))) return;
+    await side.node(req, res, body);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -208,7 +214,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       if (mayBeModern(raw, versionHeader)) {
         const route = classifyInboundRequest({ httpMethod: method, protocolVersionHeader: versionHeader, mcpMethodHeader: header(req, "mcp-method"), mcpNameHeader: header(req, "mcp-name"), body });
         // modern, or a rejection only the modern path gives (it owns those answers)
-        if (route.kind !== "legacy") return serveModern(req, res, body, chosen.profile);
+        if (route.kind !== "legacy") return serveModern(req, res, body, route, chosen.profile);
       }
 
       const messages = raw as JSONRPCMessage[];
@@ -261,6 +267,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
     async close() {
       const sides = [unprofiled, ...profiled.values()];
       for (const s of sides) s.unlisten();
+      await Promise.all([...fastInflight].map((t) => t.close()));
       // ends the open listen streams gracefully and any stateless exchange still running
       await Promise.all(sides.map((s) => s.modern.close()));
     },
