@@ -62,6 +62,21 @@ export class ServerPool<S extends Server = Server> {
     return s;
   };
 
+  /**
+   * Hands over for good the most recently idle instance that `fits` (the pool forgets it):
+   * for a caller that keeps instances connected itself (the stateless fast path).
+   */
+  adopt(fits: (s: ServerShell<S>) => boolean): ServerShell<S> | undefined {
+    for (let i = this.free.length - 1; i >= 0; i--) {
+      const s = this.free[i];
+      if (fits(s)) {
+        this.free.splice(i, 1);
+        return s;
+      }
+    }
+    return undefined;
+  }
+
   get stats(): PoolStats {
     return { created: this.created, idle: this.free.length, leased: this.leased.size };
   }

@@ -1,7 +1,7 @@
 /**
  * The common 2026-07-28 request, served without the SDK's web bridge: one well-formed
- * request whose headers agree with its envelope exactly, dispatched to a pooled server
- * instance through a single-exchange transport that writes Node's response directly.
+ * request whose headers agree with its envelope exactly, dispatched to a server instance
+ * kept connected to a transport of ours (a "lane") that writes Node's response directly.
  *
  * What the SDK's `createMcpHandler` does per request (a web `Request` built from Node's,
  * the body serialized again and classified a second time, a web `Response` read back into
@@ -9,10 +9,11 @@
  * so its error ladder stays the one authority on bad input: batches, notifications,
  * `server/discover` and `subscriptions/listen`, any header that is missing, different or
  * extra (`Mcp-Name` on an unnamed method), a tool whose schema declares `x-mcp-header`
- * parameters (SEP-2243 checks), and an instance the SDK has not yet set up for the
- * revision (the pool's instances are, once the SDK has served them a first request).
+ * parameters (SEP-2243 checks), and any request while no instance is set up for the
+ * revision (the SDK sets up the pool's instances on their first request; lanes take them
+ * over from the pool after that).
  *
- * The exchange follows the SDK's `PerRequestHTTPServerTransport`: the response alone is one
+ * Each exchange follows the SDK's `PerRequestHTTPServerTransport`: the response alone is one
  * `application/json` body (200, or the ladder's status for an error the protocol layer
  * answers before any handler runs, and for -32021); a notification related to the request
  * before it (progress, a log message) switches the answer to SSE; the client closing the
@@ -20,7 +21,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JSONRPCMessage, MessageExtraInfo, RequestId, Transport, TransportSendOptions } from "@modelcontextprotocol/server";
-import type { ServerShell } from "../mcp/server-pool.ts";
+import type { ServerPool, ServerShell } from "../mcp/server-pool.ts";
 
 /** What `classifyInboundRequest` answered for a modern request (only what the fast path reads). */
 export interface ModernRoute {
@@ -81,28 +82,40 @@ export function fastEligible(req: IncomingMessage, body: unknown, route: ModernR
   return true;
 }
 
-/** One request/response exchange on a pooled instance. */
-class ExchangeTransport implements Transport {
+/**
+ * A pooled instance kept connected between exchanges, serving one at a time: connecting and
+ * closing a protocol instance per request (what a per-request transport needs) costs a
+ * connection-closed error object and the teardown of every per-connection map each time.
+ * A client closing its request mid-exchange cancels it the way the SDK's per-request
+ * transport does, by closing the connection (which aborts the handler); that instance is
+ * then dropped.
+ */
+class Lane implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
 
+  private res?: ServerResponse;
+  private requestId?: RequestId;
   private dispatching = false;
   private sse = false;
-  private answered = false;
   private closed = false;
   private keepAlive?: NodeJS.Timeout;
+  /** the client went away before the answer: cancel by disconnecting */
   private readonly onResClose = () => void this.close();
 
   constructor(
-    private readonly res: ServerResponse,
-    private readonly requestId: RequestId,
+    readonly server: ServerShell["server"],
+    private readonly home: FastLanes,
   ) {}
 
   async start(): Promise<void> {}
 
-  serve(message: JSONRPCMessage, classification: unknown): void {
-    this.res.once("close", this.onResClose);
+  begin(res: ServerResponse, message: JSONRPCMessage & { id: RequestId }, classification: unknown): void {
+    this.res = res;
+    this.requestId = message.id;
+    this.sse = false;
+    res.once("close", this.onResClose);
     this.dispatching = true;
     try {
       this.onmessage?.(message, { classification } as MessageExtraInfo);
@@ -112,21 +125,19 @@ class ExchangeTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    if (this.closed) return;
+    const res = this.res;
     const response = "id" in message && ("result" in message || "error" in message);
     const related = response ? (message as { id: RequestId }).id : options?.relatedRequestId;
-    if (related !== this.requestId) {
+    if (res === undefined || related !== this.requestId) {
       if (response) this.onerror?.(new Error(`Received a response for an unknown request id: ${String(related)}`));
       return;
     }
-    const res = this.res;
     if (!response) {
-      if (!this.sse) this.toSse();
+      if (!this.sse) this.toSse(res);
       res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
       return;
     }
-    if (this.answered) return;
-    this.answered = true;
+    this.finish(res);
     if (this.sse) {
       res.end(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
     } else {
@@ -136,29 +147,39 @@ class ExchangeTransport implements Transport {
       res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
       res.end(text);
     }
-    queueMicrotask(this.onResClose);
+    this.home.release(this);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.res.off("close", this.onResClose);
-    if (this.keepAlive) clearInterval(this.keepAlive);
-    if (!this.answered && !this.res.writableEnded) {
-      // closed before an answer (the daemon shutting down): what the SDK's entry answers then
-      if (this.sse) this.res.end();
-      else {
-        this.res.writeHead(499);
-        this.res.end();
+    const res = this.res;
+    if (res) {
+      this.finish(res);
+      if (!res.writableEnded) {
+        // closed before an answer (the daemon shutting down): what the SDK's entry answers then
+        if (this.sse) res.end();
+        else {
+          res.writeHead(499);
+          res.end();
+        }
       }
     }
+    this.home.drop(this);
     this.onclose?.();
   }
 
-  private toSse(): void {
+  private finish(res: ServerResponse): void {
+    res.off("close", this.onResClose);
+    if (this.keepAlive) clearInterval(this.keepAlive);
+    this.keepAlive = undefined;
+    this.res = undefined;
+    this.requestId = undefined;
+  }
+
+  private toSse(res: ServerResponse): void {
     this.sse = true;
-    this.res.writeHead(200, SSE_HEADERS);
-    const res = this.res;
+    res.writeHead(200, SSE_HEADERS);
     this.keepAlive = setInterval(() => {
       if (!res.writableEnded) res.write(": keepalive\n\n");
     }, SSE_KEEPALIVE_MS);
@@ -166,29 +187,56 @@ class ExchangeTransport implements Transport {
   }
 }
 
-/**
- * Serves the request on an instance from `acquire` when that instance is set up for the
- * request's revision; returns false (having touched nothing) otherwise, and the caller hands
- * the request to the SDK's handler.
- */
-export function serveFast(res: ServerResponse, body: unknown, route: ModernRoute, acquire: () => ServerShell, inflight: Set<Transport>): Promise<boolean> | boolean {
-  const shell = acquire();
-  const server = shell.server;
-  if (server.transport !== undefined || server.getNegotiatedProtocolVersion() !== route.classification.revision) {
-    // a fresh instance: the SDK sets it up on this request, and it is primed from then on
-    void server.close();
-    return false;
+/** The fast path's instances: taken over from the pool once the SDK has set them up for the revision. */
+export class FastLanes {
+  private readonly idle: Lane[] = [];
+  private readonly all = new Set<Lane>();
+
+  constructor(
+    private readonly pool: ServerPool,
+    private readonly maxIdle = 64,
+  ) {}
+
+  /**
+   * Serves the request on an idle lane, or on an instance taken over from the pool; false
+   * (nothing touched) when no instance is set up for the request's revision yet, and the
+   * caller hands the request to the SDK's handler, which sets one up.
+   */
+  serve(res: ServerResponse, body: unknown, route: ModernRoute): boolean | Promise<boolean> {
+    const revision = route.classification.revision;
+    const msg = body as JSONRPCMessage & { id: RequestId };
+    const lane = this.idle.pop();
+    if (lane) {
+      if (lane.server.getNegotiatedProtocolVersion() === revision) {
+        lane.begin(res, msg, route.classification);
+        return true;
+      }
+      this.idle.push(lane);
+      return false;
+    }
+    const shell = this.pool.adopt((s) => s.server.transport === undefined && s.server.getNegotiatedProtocolVersion() === revision);
+    if (!shell) return false;
+    const fresh = new Lane(shell.server, this);
+    this.all.add(fresh);
+    return shell.server.connect(fresh).then(() => {
+      fresh.begin(res, msg, route.classification);
+      return true;
+    });
   }
-  const msg = body as JSONRPCMessage & { id: RequestId };
-  const transport = new ExchangeTransport(res, msg.id);
-  inflight.add(transport);
-  return server.connect(transport).then(() => {
-    const protocolClose = transport.onclose;
-    transport.onclose = () => {
-      inflight.delete(transport);
-      protocolClose?.();
-    };
-    transport.serve(msg, route.classification);
-    return true;
-  });
+
+  release(lane: Lane): void {
+    if (this.idle.length < this.maxIdle) this.idle.push(lane);
+    else void lane.close();
+  }
+
+  drop(lane: Lane): void {
+    this.all.delete(lane);
+    const i = this.idle.indexOf(lane);
+    if (i >= 0) this.idle.splice(i, 1);
+  }
+
+  /** Ends every lane (an exchange still open gets what the SDK's handler answers on close). */
+  async close(): Promise<void> {
+    await Promise.all([...this.all].map((l) => l.close()));
+  }
 }

@@ -19,7 +19,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { classifyInboundRequest, createMcpHandler, isInitializeRequest, isJSONRPCRequest, PROTOCOL_VERSION_META_KEY, specTypeSchemas, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type RequestId, type Transport } from "@modelcontextprotocol/server";
+import { classifyInboundRequest, createMcpHandler, isInitializeRequest, isJSONRPCRequest, PROTOCOL_VERSION_META_KEY, specTypeSchemas, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/server";
 import { toNodeHandler } from "@modelcontextprotocol/node";
 import { Refusal, messageOf } from "../errors.ts";
 import { readJsonBody, sendRefusal } from "../http-server.ts";
@@ -32,7 +32,7 @@ import { resolveProfile, visibleTool, type Profile } from "../profiles.ts";
 import { startRequestSpan } from "../telemetry/instrumentation.ts";
 import type { Endpoint } from "./endpoint.ts";
 import { SessionHttpTransport } from "./session-http-transport.ts";
-import { fastEligible, serveFast, type ModernRoute } from "./stateless-fast-path.ts";
+import { FastLanes, fastEligible } from "./stateless-fast-path.ts";
 
 export interface StreamableHttpOptions {
   maxBodyBytes: number;
@@ -107,7 +107,8 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
     const node = toNodeHandler(modern, { maxRequestBodySize: opts.maxBodyBytes, onerror });
     // listen streams hear the store's fan-out like sessions do
     const unlisten = deps.store.addChangeListener(listenPublisher(modern.notify, profile, deps.registry));
-    return { pool, modern, node, unlisten };
+    const lanes = new FastLanes(pool);
+    return { pool, modern, node, unlisten, lanes };
   }
   const unprofiled = statelessSide();
   const { pool } = unprofiled;
@@ -149,9 +150,6 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
   /** open subscriptions/listen streams per client address */
   const listenStreams = new Map<string, number>();
 
-  /** exchanges on the fast path still open (closed on shutdown, as the SDK's handler closes its own) */
-  const fastInflight = new Set<Transport>();
-
   async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, route: ReturnType<typeof classifyInboundRequest>, profile?: Profile): Promise<void> {
     const msg = body as { id?: RequestId; method?: string; params?: { _meta?: Record<string, unknown> } };
     // The modern path walks the whole body recursively (a stack overflow there is a 500);
@@ -179,7 +177,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       res.once("close", () => span.end(res.statusCode >= 400 ? String(res.statusCode) : undefined));
     }
     const side = sideFor(profile);
-    if (route.kind === "modern" && fastEligible(req, body, route, side.pool.inputSchemaOf) && (await serveFast(res, body, route, side.pool.acquire, fastInflight))) return;
+    if (route.kind === "modern" && fastEligible(req, body, route, side.pool.inputSchemaOf) && (await side.lanes.serve(res, body, route))) return;
     await side.node(req, res, body);
   }
 
@@ -267,7 +265,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
     async close() {
       const sides = [unprofiled, ...profiled.values()];
       for (const s of sides) s.unlisten();
-      await Promise.all([...fastInflight].map((t) => t.close()));
+      await Promise.all(sides.map((s) => s.lanes.close()));
       // ends the open listen streams gracefully and any stateless exchange still running
       await Promise.all(sides.map((s) => s.modern.close()));
     },
