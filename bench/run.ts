@@ -60,7 +60,7 @@ interface Profile {
 }
 
 const PROFILES: Record<Mode, Profile> = {
-  full: { loadSeconds: 10, warmSeconds: 2, seqCalls: 2000, latencyWarmSeconds: 2, concSeconds: 5, telemetryPairs: 2, plugins: [1, 20, 100], sessions: 1000, reloads: 1000, listChanged: 50, wide: { plugins: 50, toolsEach: 20, calls: 200 }, settleMs: 2000 },
+  full: { loadSeconds: 10, warmSeconds: 2, seqCalls: 2000, latencyWarmSeconds: 2, concSeconds: 5, telemetryPairs: 4, plugins: [1, 20, 100], sessions: 1000, reloads: 1000, listChanged: 50, wide: { plugins: 50, toolsEach: 20, calls: 200 }, settleMs: 2000 },
   quick: {
     loadSeconds: 3,
     warmSeconds: 0.5,
@@ -69,7 +69,7 @@ const PROFILES: Record<Mode, Profile> = {
     // the v2 HTTP row is context, not a baseline any ratio uses
     latencyRows: ["sdk-v1-stdio", "sdk-v2-stdio", "sdk-v1-http", "patchbay-stdio-standalone", "patchbay-stdio-attached", "patchbay-http", "patchbay-sse", "patchbay-ws"],
     concSeconds: 1,
-    telemetryPairs: 1,
+    telemetryPairs: 3,
     plugins: [1, 20, 100],
     sessions: 1000,
     reloads: 60,
@@ -362,21 +362,35 @@ async function latency() {
 async function telemetry() {
   const plugins = temp("patchbay-bench-echo-");
   writeEchoPlugin(plugins.path);
-  const runs: { telemetry: boolean; result?: LoadResult; error?: string }[] = [];
-  const order: boolean[] = [];
-  for (let i = 0; i < P.telemetryPairs; i++) order.push(...(i % 2 === 0 ? [true, false] : [false, true]));
-  for (const on of order) {
-    progress(`telemetry: ${on ? "on" : "off"}`);
-    try {
-      await using(startPatchbay(plugins.path, { PATCHBAY_TELEMETRY: String(on) }), async (d) => {
-        await waitLoaded(d, 1);
-        const shape = await sessionShape(`${d.url}/mcp`, PATCHBAY_ECHO);
-        if (P.warmSeconds > 0) await httpLoad(shape, { seconds: P.warmSeconds });
-        runs.push({ telemetry: on, result: await httpLoad(shape, { seconds: P.loadSeconds }) });
-      });
-    } catch (err) {
-      runs.push({ telemetry: on, error: errorText(err) });
-    }
+  // Both daemons run side by side and the pairs are loaded in alternating order, each pair
+  // giving one on ÷ off ratio: on a machine whose load drifts (shared CI, other jobs), a
+  // pair's two rows see nearly the same conditions, which consecutive daemons do not.
+  const runs: { telemetry: boolean; pair: number; result?: LoadResult; error?: string }[] = [];
+  const ratios: number[] = [];
+  try {
+    await using(startPatchbay(plugins.path, { PATCHBAY_TELEMETRY: "true" }), (on) =>
+      using(startPatchbay(plugins.path, { PATCHBAY_TELEMETRY: "false" }), async (off) => {
+        await Promise.all([waitLoaded(on, 1), waitLoaded(off, 1)]);
+        const shapes = new Map<boolean, HttpShape>([
+          [true, await sessionShape(`${on.url}/mcp`, PATCHBAY_ECHO)],
+          [false, await sessionShape(`${off.url}/mcp`, PATCHBAY_ECHO)],
+        ]);
+        if (P.warmSeconds > 0) for (const shape of shapes.values()) await httpLoad(shape, { seconds: P.warmSeconds });
+        for (let pair = 0; pair < P.telemetryPairs; pair++) {
+          const got = new Map<boolean, number>();
+          for (const t of pair % 2 === 0 ? [true, false] : [false, true]) {
+            progress(`telemetry: pair ${pair + 1}, ${t ? "on" : "off"}`);
+            const result = await httpLoad(shapes.get(t)!, { seconds: P.loadSeconds });
+            runs.push({ telemetry: t, pair, result });
+            got.set(t, result.okPerSec);
+          }
+          const r = ratio(got.get(true), got.get(false));
+          if (r !== null) ratios.push(r);
+        }
+      }),
+    );
+  } catch (err) {
+    runs.push({ telemetry: true, pair: -1, error: errorText(err) });
   }
   const mean = (on: boolean) => {
     const xs = runs.filter((r) => r.telemetry === on && r.result).map((r) => r.result!.okPerSec);
@@ -384,17 +398,18 @@ async function telemetry() {
   };
   const on = mean(true);
   const off = mean(false);
-  const r = ratio(on, off);
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const r = sorted.length ? sorted[Math.floor(sorted.length / 2)] : null;
   emit(`## Telemetry: Patchbay Streamable HTTP capacity (2025 session, autocannon as above), telemetry on (default) vs off (PATCHBAY_TELEMETRY=false)`);
   emit();
-  emit(`${P.telemetryPairs} pair(s) of ${P.loadSeconds} s rows in alternating order; mean ok/s.`);
+  emit(`${P.telemetryPairs} pair(s) of ${P.loadSeconds} s rows against two daemons running side by side, in alternating order; mean ok/s, and the median of the pairs' on ÷ off ratios.`);
   emit();
-  emit(table(["telemetry on ok/s", "telemetry off ok/s", "on ÷ off", "overhead"], [[num(on), num(off), x(r), r === null ? "–" : `${((1 - r) * 100).toFixed(1)} %`]]));
-  for (const e of runs.filter((r) => r.error)) emit(`- telemetry ${e.telemetry ? "on" : "off"} failed: ${e.error}`);
+  emit(table(["telemetry on ok/s", "telemetry off ok/s", "on ÷ off (median of pairs)", "overhead"], [[num(on), num(off), x(r), r === null ? "–" : `${((1 - r) * 100).toFixed(1)} %`]]));
+  for (const e of runs.filter((r) => r.error)) emit(`- telemetry failed: ${e.error}`);
   const bad = runs.filter((r) => r.result && (r.result.non2xx || r.result.errors || r.result.rpcErrors || r.result.timeouts));
   for (const b of bad) emit(`- telemetry ${b.telemetry ? "on" : "off"}: ${b.result!.non2xx} non-2xx, ${b.result!.errors} errors, ${b.result!.rpcErrors} JSON-RPC errors, ${b.result!.timeouts} timeouts`);
   emit();
-  return { runs: runs.map((r) => ({ telemetry: r.telemetry, error: r.error, ...r.result })), onOkPerSec: on, offOkPerSec: off, ratio: r };
+  return { runs: runs.map((r) => ({ telemetry: r.telemetry, pair: r.pair, error: r.error, ...r.result })), onOkPerSec: on, offOkPerSec: off, pairRatios: ratios, ratio: r };
 }
 
 // ---------------------------------------------------------------- memory
@@ -632,7 +647,7 @@ async function main() {
       : [
           `${P.loadSeconds} s per capacity and WebSocket row (full: ${PROFILES.full.loadSeconds} s) after ${P.warmSeconds} s warm-up (full: ${PROFILES.full.warmSeconds} s)`,
           `${P.seqCalls} sequential calls and ${P.concSeconds} s of 16-way calls per latency row (full: ${PROFILES.full.seqCalls} and ${PROFILES.full.concSeconds} s)`,
-          `${P.telemetryPairs} telemetry on/off pair (full: ${PROFILES.full.telemetryPairs})`,
+          `${P.telemetryPairs} telemetry on/off pairs (full: ${PROFILES.full.telemetryPairs})`,
           `RSS growth over ${P.reloads} reloads (full: ${PROFILES.full.reloads})`,
           `tools/list timed over ${P.wide.calls} calls (full: ${PROFILES.full.wide.calls})`,
           ...(mode === "quick" ? ["no latency row for the SDK v2 createMcpHandler over HTTP (context only)"] : []),

@@ -229,7 +229,9 @@ export const Refusal = {
   MethodNotAllowed: register("PB_ERR_METHOD_NOT_ALLOWED", "MethodNotAllowed", { status: 405, rpc: RpcCode.TransportRefusal }),
   /** POST /mcp without Accept: application/json, text/event-stream */
   NotAcceptable: register("PB_ERR_NOT_ACCEPTABLE", "NotAcceptable", { status: 406, rpc: RpcCode.TransportRefusal }),
-  /** a second GET stream on one session (the SDK answers it) */
+  /** 2025 era: an MCP-Protocol-Version header the server does not speak, after initialize */
+  UnsupportedVersionHeader: register("PB_ERR_UNSUPPORTED_VERSION_HEADER", "UnsupportedVersionHeader", { status: 400, rpc: RpcCode.TransportRefusal }),
+  /** a second GET stream on one session */
   StreamConflict: register("PB_ERR_STREAM_CONFLICT", "StreamConflict", { status: 409, rpc: RpcCode.TransportRefusal }),
   /** another Content-Type than application/json */
   UnsupportedMediaType: register("PB_ERR_UNSUPPORTED_MEDIA_TYPE", "UnsupportedMediaType", { status: 415, rpc: RpcCode.TransportRefusal }),

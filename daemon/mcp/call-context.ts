@@ -290,8 +290,11 @@ export class CallContext {
     // The state is bound to the target and its arguments: answers given for one call (say,
     // "delete a?") must not be replayed into the same tool with other arguments.
     // (2026-07-28 bodies are at most 256 levels deep, so the digest's recursion is bounded)
-    const bound = modern && replayTarget !== undefined ? `${replayTarget}#${digestOf(fields)}` : undefined;
-    const answers = bound !== undefined ? this.recordedAnswers(bound) : undefined;
+    // The digest is taken only when a state is checked or minted: most calls never ask.
+    const replay = modern && replayTarget !== undefined;
+    let bound: string | undefined;
+    const boundTarget = () => (bound ??= `${replayTarget}#${digestOf(fields)}`);
+    const answers = replay ? this.recordedAnswers(boundTarget) : undefined;
     const asks: ClientRequest[] = [];
     // 2026-07-28: the worker call must be stoppable when the plugin asks, so it gets its own
     // signal, linked to the request's by hand (AbortSignal.any allocates on every call in
@@ -339,7 +342,7 @@ export class CallContext {
       this.span.addWorkerSpan((err as { span?: WorkerSpan }).span);
       // progress and log messages of this request go out before its error or input_required
       await notes;
-      if (asks.length > 0 && !ctx.mcpReq.signal.aborted) throw new InputNeeded(asks, answers ?? {}, bound);
+      if (asks.length > 0 && !ctx.mcpReq.signal.aborted) throw new InputNeeded(asks, answers ?? {}, replay ? boundTarget() : undefined);
       throw err;
     } finally {
       if (stop) ctx.mcpReq.signal.removeEventListener("abort", cancel);
@@ -366,9 +369,9 @@ export class CallContext {
    * bring answers too (a client that knows the questions): they are client input like any
    * other answer.
    */
-  private recordedAnswers(target: string): Record<string, unknown> | undefined {
+  private recordedAnswers(target: () => string): Record<string, unknown> | undefined {
     const state = this.ctx.mcpReq.requestState<ReplayState>();
-    if (state !== undefined && (!state || typeof state !== "object" || state.t !== target || !state.a || typeof state.a !== "object")) {
+    if (state !== undefined && (!state || typeof state !== "object" || state.t !== target() || !state.a || typeof state.a !== "object")) {
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, "Invalid or expired requestState", { reason: "invalid_request_state" });
     }
     const responses = this.ctx.mcpReq.inputResponses;

@@ -50,7 +50,8 @@ export class ServerPool<S extends Server = Server> {
   /** `maxIdle`: instances kept for reuse after a burst; the rest are dropped for the GC. */
   constructor(
     private readonly build: () => S,
-    private readonly inputSchemaOf: (tool: string) => Record<string, unknown> | undefined,
+    /** the JSON Schema `tools/list` advertises for a tool (read by the entry's `Mcp-Param-*` check) */
+    readonly inputSchemaOf: (tool: string) => Record<string, unknown> | undefined,
     private readonly maxIdle = 64,
   ) {}
 
@@ -60,6 +61,21 @@ export class ServerPool<S extends Server = Server> {
     this.leased.add(s);
     return s;
   };
+
+  /**
+   * Hands over for good the most recently idle instance that `fits` (the pool forgets it):
+   * for a caller that keeps instances connected itself (the stateless fast path).
+   */
+  adopt(fits: (s: ServerShell<S>) => boolean): ServerShell<S> | undefined {
+    for (let i = this.free.length - 1; i >= 0; i--) {
+      const s = this.free[i];
+      if (fits(s)) {
+        this.free.splice(i, 1);
+        return s;
+      }
+    }
+    return undefined;
+  }
 
   get stats(): PoolStats {
     return { created: this.created, idle: this.free.length, leased: this.leased.size };

@@ -20,6 +20,19 @@ function toolItem(t: ExposedTool): Tool {
   };
 }
 
+/** A known tool's span and metric attributes, made once per loaded tool (read-only downstream). */
+const toolAttributes = new WeakMap<ExposedTool, Readonly<Record<string, string>>>();
+function attributesOf(tool: ExposedTool, name: string): Readonly<Record<string, string>> {
+  let a = toolAttributes.get(tool);
+  const m = tool.plugin.manifest;
+  if (!a || a["gen_ai.tool.name"] !== name || a["patchbay.plugin.name"] !== m.name || a["patchbay.plugin.version"] !== (m.version || undefined)) {
+    const made: Record<string, string> = { "gen_ai.tool.name": name, "gen_ai.operation.name": "execute_tool", "patchbay.plugin.name": m.name };
+    if (m.version) made["patchbay.plugin.version"] = m.version;
+    toolAttributes.set(tool, (a = Object.freeze(made)));
+  }
+  return a;
+}
+
 export function installTools(server: PatchbayServer): void {
   const { registry, pageSize } = server.deps;
   const profile = server.conn.profile;
@@ -35,9 +48,7 @@ export function installTools(server: PatchbayServer): void {
     const name = req.params.name;
     // outside the profile is answered exactly as unknown
     const tool = visibleTool(registry, profile, name);
-    const attributes: Record<string, string> = { "gen_ai.tool.name": name, "gen_ai.operation.name": "execute_tool" };
-    if (tool) attributes["patchbay.plugin.name"] = tool.plugin.manifest.name;
-    if (tool?.plugin.manifest.version) attributes["patchbay.plugin.version"] = tool.plugin.manifest.version;
+    const attributes = tool ? attributesOf(tool, name) : { "gen_ai.tool.name": name, "gen_ai.operation.name": "execute_tool" };
     return server.serve(ctx, { method: "tools/call", target: name, attributes, args: req.params.arguments }, async (call) => {
       if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
       try {

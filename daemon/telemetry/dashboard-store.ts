@@ -117,7 +117,17 @@ class ToolWindow {
   }
 }
 
+/** The attributes with long strings clipped; the span's own object (read-only once ended) when nothing needs clipping, which is nearly always. */
 function clipAttributes(attrs: Record<string, unknown>): Record<string, unknown> {
+  let long = false;
+  for (const k in attrs) {
+    const v = attrs[k];
+    if (typeof v === "string" && v.length > MAX_ATTRIBUTE_CHARS) {
+      long = true;
+      break;
+    }
+  }
+  if (!long) return attrs;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(attrs)) out[k] = typeof v === "string" && v.length > MAX_ATTRIBUTE_CHARS ? `${v.slice(0, MAX_ATTRIBUTE_CHARS - 1)}…` : v;
   return out;

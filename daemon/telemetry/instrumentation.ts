@@ -10,7 +10,7 @@
  * only from fixed lists, and resource URIs stay off metrics (template URIs are unbounded).
  * Spans keep the client's real values, truncated, because they live in bounded buffers.
  */
-import { metrics, propagation, trace, SpanKind, SpanStatusCode, ROOT_CONTEXT, type Span, type Attributes } from "@opentelemetry/api";
+import { metrics, propagation, trace, SpanKind, SpanStatusCode, ROOT_CONTEXT, type Attributes, type Context, type Span } from "@opentelemetry/api";
 import type { WorkerSpan } from "../plugins/worker-protocol.ts";
 import type { SessionInfo, TransportKind } from "../session-store.ts";
 
@@ -116,32 +116,52 @@ function clip(v: string): string {
   return v.length > MAX_SPAN_STRING ? `${v.slice(0, MAX_SPAN_STRING - 1)}…` : v;
 }
 
+/**
+ * Metric attribute sets already built, by their values. Every value is from a fixed or
+ * registry-bounded set, so the map is bounded like the series themselves; a call reuses the
+ * object its series was recorded with instead of building one. Cleared past a size no real
+ * workload reaches (a registry that churns through names).
+ */
+const metricSets = new Map<string, Attributes>();
+const MAX_METRIC_SETS = 10_000;
+
 /** Attributes for the duration histogram: every value from a fixed or registry-bounded set. */
 function metricAttributes(method: string, attrs: Attributes, caller: SpanCaller, errorType: string | undefined): Attributes {
-  const m: Attributes = { "mcp.method.name": boundedMethod(method), ...networkAttributes(caller.transport) };
+  const m = boundedMethod(method);
   // The SDK negotiates (or, on 2026-07-28, validates) the version, but a date-shaped check
   // keeps a future bug from leaking a client's string into a series.
-  if (caller.protocolVersion && /^\d{4}-\d{2}-\d{2}$/.test(caller.protocolVersion)) m["mcp.protocol.version"] = caller.protocolVersion;
-  const tool = attrs["gen_ai.tool.name"];
-  if (typeof tool === "string") m["gen_ai.tool.name"] = known.tool(tool) ? tool : OTHER;
-  const prompt = attrs["gen_ai.prompt.name"];
-  if (typeof prompt === "string") m["gen_ai.prompt.name"] = known.prompt(prompt) ? prompt : OTHER;
-  if (attrs["gen_ai.operation.name"] === "execute_tool") m["gen_ai.operation.name"] = "execute_tool";
+  const version = caller.protocolVersion && /^\d{4}-\d{2}-\d{2}$/.test(caller.protocolVersion) ? caller.protocolVersion : undefined;
+  const t = attrs["gen_ai.tool.name"];
+  const tool = typeof t === "string" ? (known.tool(t) ? t : OTHER) : undefined;
+  const p = attrs["gen_ai.prompt.name"];
+  const prompt = typeof p === "string" ? (known.prompt(p) ? p : OTHER) : undefined;
+  const execute = attrs["gen_ai.operation.name"] === "execute_tool";
   // set by the session only for a name the registry resolved, so it is a loaded plugin's name
-  if (typeof attrs["patchbay.plugin.name"] === "string") m["patchbay.plugin.name"] = attrs["patchbay.plugin.name"];
-  if (errorType) m["error.type"] = boundedErrorType(errorType);
-  return m;
+  const pl = attrs["patchbay.plugin.name"];
+  const plugin = typeof pl === "string" ? pl : undefined;
+  const error = errorType ? boundedErrorType(errorType) : undefined;
+  const key = `${m}\u0000${caller.transport}\u0000${version}\u0000${tool}\u0000${prompt}\u0000${execute}\u0000${plugin}\u0000${error}`;
+  let set = metricSets.get(key);
+  if (set) return set;
+  set = { "mcp.method.name": m, ...networkAttributes(caller.transport) };
+  if (version) set["mcp.protocol.version"] = version;
+  if (tool !== undefined) set["gen_ai.tool.name"] = tool;
+  if (prompt !== undefined) set["gen_ai.prompt.name"] = prompt;
+  if (execute) set["gen_ai.operation.name"] = "execute_tool";
+  if (plugin !== undefined) set["patchbay.plugin.name"] = plugin;
+  if (error) set["error.type"] = error;
+  if (metricSets.size >= MAX_METRIC_SETS) metricSets.clear();
+  metricSets.set(key, Object.freeze(set));
+  return set;
 }
 
-export function networkAttributes(transport: TransportKind): Attributes {
-  switch (transport) {
-    case "stdio":
-      return { "network.transport": "pipe" };
-    case "websocket":
-      return { "network.transport": "tcp", "network.protocol.name": "websocket" };
-    default:
-      return { "network.transport": "tcp", "network.protocol.name": "http" };
-  }
+const PIPE: Readonly<Attributes> = Object.freeze({ "network.transport": "pipe" });
+const WEBSOCKET: Readonly<Attributes> = Object.freeze({ "network.transport": "tcp", "network.protocol.name": "websocket" });
+const HTTP: Readonly<Attributes> = Object.freeze({ "network.transport": "tcp", "network.protocol.name": "http" });
+
+/** The network attributes of a transport (one frozen object each: callers copy them). */
+export function networkAttributes(transport: TransportKind): Readonly<Attributes> {
+  return transport === "stdio" ? PIPE : transport === "websocket" ? WEBSOCKET : HTTP;
 }
 
 export interface RequestSpan {
@@ -173,54 +193,88 @@ export interface RequestStart {
 
 const NOOP: RequestSpan = { setAttributes() {}, addWorkerSpan() {}, end() {} };
 
+/**
+ * Whether `_meta` carries anything the registered propagator reads (`traceparent`,
+ * `tracestate`, `baggage` for the default ones): most requests carry none, and extracting
+ * from them would only walk their keys.
+ */
+function carriesContext(meta: Record<string, unknown>): boolean {
+  for (const f of propagation.fields()) if (f in meta) return true;
+  return false;
+}
+
+/** One request's span; a class rather than closures, as one is made per request. */
+class LiveRequestSpan implements RequestSpan {
+  traceparent?: string;
+  private readonly started = performance.now();
+
+  constructor(
+    private readonly req: RequestStart,
+    private readonly span: Span,
+    private readonly parent: Context,
+  ) {
+    const sc = span.spanContext();
+    if (trace.isSpanContextValid(sc)) this.traceparent = `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags.toString(16)}`;
+  }
+
+  setAttributes(a: Attributes): void {
+    this.span.setAttributes(a);
+  }
+
+  addWorkerSpan(ws: WorkerSpan | undefined): void {
+    if (!ws) return;
+    try {
+      // Threads have their own clocks: keep the worker's measured duration, but anchor it
+      // to when the host received the result, so the child never sticks out of its parent.
+      // performance.now()-relative numbers go through the SDK's own clock correction,
+      // the same one its parent span used.
+      const end = performance.now();
+      const start = end - Math.max(0, ws.endTime - ws.startTime);
+      // the worker's record arrived structured-cloned, so it is ours to extend (no copy per call)
+      const attributes: Attributes = ws.attributes;
+      attributes["patchbay.span.origin"] = "worker";
+      const child = tracer.startSpan(ws.name, { kind: SpanKind.INTERNAL, startTime: start, attributes }, trace.setSpan(this.parent, this.span));
+      if (!ws.ok) child.setStatus({ code: SpanStatusCode.ERROR });
+      child.end(end);
+    } catch {
+      // telemetry is best-effort
+    }
+  }
+
+  end(errorType?: string): void {
+    try {
+      const span = this.span;
+      if (errorType) {
+        span.setAttribute("error.type", clip(errorType));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      span.end();
+      const req = this.req;
+      // from the unclipped request attributes: a clipped name must not match a real one
+      I().operationDuration.record((performance.now() - this.started) / 1000, metricAttributes(req.method, req.attributes, req.caller, errorType));
+    } catch {
+      // telemetry is best-effort
+    }
+  }
+}
+
 export function startRequestSpan(req: RequestStart): RequestSpan {
   try {
-    const started = performance.now();
-    const parent = req.meta ? propagation.extract(ROOT_CONTEXT, req.meta, getter) : ROOT_CONTEXT;
-    const attrs: Attributes = { "mcp.method.name": clip(req.method), ...networkAttributes(req.caller.transport) };
+    const parent = req.meta && carriesContext(req.meta) ? propagation.extract(ROOT_CONTEXT, req.meta, getter) : ROOT_CONTEXT;
+    const net = networkAttributes(req.caller.transport);
+    const attrs: Attributes = { "mcp.method.name": clip(req.method) };
+    for (const k in net) attrs[k] = net[k];
     if (req.caller.sessionId !== undefined) attrs["mcp.session.id"] = req.caller.sessionId;
     // Names, URIs and ids come from the client and may be megabytes long: spans keep them,
     // clipped, so the dashboard's span buffer and OTLP batches stay small.
-    for (const [k, v] of Object.entries(req.attributes)) attrs[k] = typeof v === "string" ? clip(v) : v;
+    for (const k in req.attributes) {
+      const v = req.attributes[k];
+      attrs[k] = typeof v === "string" ? clip(v) : v;
+    }
     if (req.caller.protocolVersion) attrs["mcp.protocol.version"] = clip(req.caller.protocolVersion);
     if (req.requestId !== undefined) attrs["jsonrpc.request.id"] = clip(String(req.requestId));
     const span: Span = tracer.startSpan(clip(req.target ? `${req.method} ${req.target}` : req.method), { kind: SpanKind.SERVER, attributes: attrs }, parent);
-    const sc = span.spanContext();
-    const traceparent = trace.isSpanContextValid(sc) ? `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags.toString(16)}` : undefined;
-    const spanCtx = trace.setSpan(parent, span);
-    return {
-      traceparent,
-      setAttributes: (a) => span.setAttributes(a),
-      addWorkerSpan(ws) {
-        if (!ws) return;
-        try {
-          // Threads have their own clocks: keep the worker's measured duration, but anchor it
-          // to when the host received the result, so the child never sticks out of its parent.
-          // performance.now()-relative numbers go through the SDK's own clock correction,
-          // the same one its parent span used.
-          const end = performance.now();
-          const start = end - Math.max(0, ws.endTime - ws.startTime);
-          const child = tracer.startSpan(ws.name, { kind: SpanKind.INTERNAL, startTime: start, attributes: { ...ws.attributes, "patchbay.span.origin": "worker" } }, spanCtx);
-          if (!ws.ok) child.setStatus({ code: SpanStatusCode.ERROR });
-          child.end(end);
-        } catch {
-          // telemetry is best-effort
-        }
-      },
-      end(errorType) {
-        try {
-          if (errorType) {
-            span.setAttribute("error.type", clip(errorType));
-            span.setStatus({ code: SpanStatusCode.ERROR });
-          }
-          span.end();
-          // from the unclipped request attributes: a clipped name must not match a real one
-          I().operationDuration.record((performance.now() - started) / 1000, metricAttributes(req.method, req.attributes, req.caller, errorType));
-        } catch {
-          // telemetry is best-effort
-        }
-      },
-    };
+    return new LiveRequestSpan(req, span, parent);
   } catch {
     return NOOP;
   }

@@ -7,9 +7,9 @@
  *   `createMcpHandler` (version and header ladder, -32021 capability gate, server/discover,
  *   subscriptions/listen streams) over a pool of reusable server instances (server-pool.ts)
  *   instead of a new server per request.
- * - 2025 era (`initialize`, then `Mcp-Session-Id`): one SDK v2 `Server` plus
- *   `NodeStreamableHTTPServerTransport` per session, kept in the session store (GET stream,
- *   DELETE, unsolicited list_changed).
+ * - 2025 era (`initialize`, then `Mcp-Session-Id`): one SDK v2 `Server` plus our lean
+ *   `SessionHttpTransport` (session-http-transport.ts) per session, kept in the session
+ *   store (GET stream, DELETE, unsolicited list_changed).
  *
  * Before either, this file answers what the transport spec asks of every POST: 405 for
  * other methods, 406 for a wrong Accept, 415 for a wrong Content-Type, 413 over the body
@@ -20,7 +20,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { classifyInboundRequest, createMcpHandler, isInitializeRequest, isJSONRPCRequest, PROTOCOL_VERSION_META_KEY, specTypeSchemas, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/server";
-import { NodeStreamableHTTPServerTransport, toNodeHandler } from "@modelcontextprotocol/node";
+import { toNodeHandler } from "@modelcontextprotocol/node";
 import { Refusal, messageOf } from "../errors.ts";
 import { readJsonBody, sendRefusal } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
@@ -31,13 +31,12 @@ import { listenPublisher } from "../mcp/subscriptions.ts";
 import { resolveProfile, visibleTool, type Profile } from "../profiles.ts";
 import { startRequestSpan } from "../telemetry/instrumentation.ts";
 import type { Endpoint } from "./endpoint.ts";
+import { SessionHttpTransport } from "./session-http-transport.ts";
+import { FastLanes, fastEligible } from "./stateless-fast-path.ts";
 
 export interface StreamableHttpOptions {
   maxBodyBytes: number;
 }
-
-/** A JSON-RPC request id as a map key: 1 and "1" are different ids. */
-const idKey = (id: RequestId) => `${typeof id}:${id}`;
 
 const JSONRPC_MESSAGE = (specTypeSchemas as unknown as Record<string, { "~standard": { validate(v: unknown): { issues?: unknown[] } | Promise<unknown> } }>).JSONRPCMessage;
 /** Never throws: a value too deep for the validator to walk is no message of ours either. */
@@ -108,7 +107,8 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
     const node = toNodeHandler(modern, { maxRequestBodySize: opts.maxBodyBytes, onerror });
     // listen streams hear the store's fan-out like sessions do
     const unlisten = deps.store.addChangeListener(listenPublisher(modern.notify, profile, deps.registry));
-    return { pool, modern, node, unlisten };
+    const lanes = new FastLanes(pool);
+    return { pool, modern, node, unlisten, lanes };
   }
   const unprofiled = statelessSide();
   const { pool } = unprofiled;
@@ -120,36 +120,29 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
     return side;
   }
 
-  /**
-   * Request ids whose POST is still open, per session. The SDK transport maps a response to
-   * its POST by id, so a second request with an id still in flight would take over the
-   * first one's mapping and leave one of the two POSTs unanswered forever.
-   */
-  const openIds = new Map<string, Set<string>>();
-
-  /** The session's SDK transport, recording the activity; undefined for an unknown id. */
-  function lookup(sessionId: string): NodeStreamableHTTPServerTransport | undefined {
+  /** The session's transport, recording the activity; undefined for an unknown id. */
+  function lookup(sessionId: string): SessionHttpTransport | undefined {
     const t = deps.store.use(sessionId, "streamable-http")?.transport;
-    return t instanceof NodeStreamableHTTPServerTransport ? t : undefined;
+    return t instanceof SessionHttpTransport ? t : undefined;
   }
 
-  /** Claims the requests' ids for this POST until its response is done; returns an id already taken. */
-  function claimIds(sessionId: string, messages: JSONRPCMessage[], res: ServerResponse): RequestId | undefined {
-    const ids = messages.filter(isJSONRPCRequest).map((m) => m.id);
-    if (ids.length === 0) return undefined;
-    const open = openIds.get(sessionId) ?? new Set<string>();
-    const seen = new Set<string>();
-    for (const id of ids) {
-      const k = idKey(id);
-      if (open.has(k) || seen.has(k)) return id;
-      seen.add(k);
+  /**
+   * A request id of this POST already waiting for its answer on the session (or twice in
+   * the batch). The transport maps an answer to its POST by id, so a second request with an
+   * id still in flight would take over the first one's mapping and leave one of the two
+   * POSTs unanswered forever.
+   */
+  function duplicateId(t: SessionHttpTransport, messages: JSONRPCMessage[]): RequestId | undefined {
+    if (messages.length === 1) {
+      const m = messages[0] as { id?: RequestId; method?: unknown };
+      return m.method !== undefined && m.id !== undefined && t.inFlight(m.id) ? m.id : undefined;
     }
-    for (const k of seen) open.add(k);
-    openIds.set(sessionId, open);
-    res.once("close", () => {
-      for (const k of seen) open.delete(k);
-      if (open.size === 0 && openIds.get(sessionId) === open) openIds.delete(sessionId);
-    });
+    const seen = new Set<RequestId>();
+    for (const m of messages) {
+      if (!isJSONRPCRequest(m)) continue;
+      if (t.inFlight(m.id) || seen.has(m.id)) return m.id;
+      seen.add(m.id);
+    }
     return undefined;
   }
 
@@ -157,7 +150,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
   /** open subscriptions/listen streams per client address */
   const listenStreams = new Map<string, number>();
 
-  async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, profile?: Profile): Promise<void> {
+  async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, route: ReturnType<typeof classifyInboundRequest>, profile?: Profile): Promise<void> {
     const msg = body as { id?: RequestId; method?: string; params?: { _meta?: Record<string, unknown> } };
     // The modern path walks the whole body recursively (a stack overflow there is a 500);
     // no MCP message nests anywhere near this deep.
@@ -183,7 +176,9 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       const span = startRequestSpan({ method: "subscriptions/listen", attributes: {}, meta: msg.params?._meta, caller: { transport: "streamable-http", protocolVersion: header(req, "mcp-protocol-version") }, requestId: msg.id });
       res.once("close", () => span.end(res.statusCode >= 400 ? String(res.statusCode) : undefined));
     }
-    await sideFor(profile).node(req, res, body);
+    const side = sideFor(profile);
+    if (route.kind === "modern" && fastEligible(req, body, route, side.pool.inputSchemaOf) && (await side.lanes.serve(res, body, route))) return;
+    await side.node(req, res, body);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -217,18 +212,18 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       if (mayBeModern(raw, versionHeader)) {
         const route = classifyInboundRequest({ httpMethod: method, protocolVersionHeader: versionHeader, mcpMethodHeader: header(req, "mcp-method"), mcpNameHeader: header(req, "mcp-name"), body });
         // modern, or a rejection only the modern path gives (it owns those answers)
-        if (route.kind !== "legacy") return serveModern(req, res, body, chosen.profile);
+        if (route.kind !== "legacy") return serveModern(req, res, body, route, chosen.profile);
       }
 
       const messages = raw as JSONRPCMessage[];
       if (sessionId) {
         const t = lookup(sessionId);
         if (!t) return sendRefusal(res, Refusal.SessionNotFound, "Session not found");
-        const duplicate = claimIds(sessionId, messages, res);
+        const duplicate = duplicateId(t, messages);
         if (duplicate !== undefined) {
           return sendRefusal(res, Refusal.DuplicateRequestId, "Invalid Request: duplicate request id in flight", {}, duplicate);
         }
-        return t.handleRequest(req, res, body);
+        return t.handlePost(req, res, messages);
       }
       if (!messages.some((m) => isInitializeRequest(m))) {
         return sendRefusal(res, Refusal.SessionRequired, "Bad Request: Mcp-Session-Id header is required (send initialize first, or a 2026-07-28 request with its _meta envelope)");
@@ -241,15 +236,12 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       // the v1 SDK client (1.32, what most installed clients run) takes every JSON-RPC
       // error answered on a POST stream for a broken stream and reconnects to resume it
       // (a GET with Last-Event-ID, then retries), for every error.
-      const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: () => id });
+      const transport = new SessionHttpTransport(id);
       const server = await openLegacySession(deps, transport, newSessionInfo(id, "streamable-http", { remoteAddress: req.socket.remoteAddress }), chosen.profile);
-      try {
-        await transport.handleRequest(req, res, body);
-      } finally {
-        // The SDK refused the initialize (e.g. batched with other messages) or failed on it:
-        // nobody can ever reach this session, so it must not hold a slot until the idle timeout.
-        if (transport.sessionId === undefined) await server.close().catch(() => undefined);
-      }
+      transport.handlePost(req, res, messages);
+      // The transport refused the initialize (e.g. batched with other messages): nobody can
+      // ever reach this session, so it must not hold a slot until the idle timeout.
+      if (transport.sessionId === undefined) await server.close().catch(() => undefined);
       return;
     }
 
@@ -262,8 +254,9 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       // after those without one.
       const closed = deps.store.streamOpened(sessionId);
       res.once("close", closed);
+      return t.handleGet(req, res);
     }
-    return t.handleRequest(req, res);
+    return t.handleDelete(req, res);
   }
 
   return {
@@ -272,6 +265,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
     async close() {
       const sides = [unprofiled, ...profiled.values()];
       for (const s of sides) s.unlisten();
+      await Promise.all(sides.map((s) => s.lanes.close()));
       // ends the open listen streams gracefully and any stateless exchange still running
       await Promise.all(sides.map((s) => s.modern.close()));
     },

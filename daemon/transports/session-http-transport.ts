@@ -1,0 +1,233 @@
+/**
+ * The server side of one 2025-era Streamable HTTP session: an SDK `Transport` the session's
+ * SDK `Server` connects to (so the protocol, handlers, asks, progress and cancellation stay
+ * the SDK's), reading Node's request and writing Node's response directly.
+ *
+ * Why not the SDK's `NodeStreamableHTTPServerTransport`: it turns every POST into a web
+ * `Request` and its answer into a web `Response` around a `ReadableStream`, and always
+ * answers a request on an SSE stream (headers flushed, then each event). Under load that
+ * bridge, the stream machinery and the extra write cost more than the MCP work itself
+ * (see bench/README.md). Here a request whose first outbound message is its own response
+ * is answered as one `application/json` body in one write; a POST switches to SSE only when
+ * something else related to it goes out first (progress, log messages, a sampling or
+ * elicitation request), exactly when the spec's SSE answer is needed. The wire behaviour
+ * otherwise follows the SDK transport: 202 for POSTs without requests, one standalone GET
+ * stream (409 for a second), DELETE ends the session, `MCP-Protocol-Version` checked on
+ * every request after initialize, `Mcp-Session-Id` on every answer. No event store, so no
+ * resumable streams (see streamable-http.ts).
+ *
+ * streamable-http.ts has already checked method, Accept, Content-Type, body size, JSON and
+ * JSON-RPC shape, and the session id before a request gets here.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type MessageExtraInfo, type RequestId, type Transport, type TransportSendOptions } from "@modelcontextprotocol/server";
+import { Refusal } from "../errors.ts";
+import { sendRefusal } from "../http-server.ts";
+
+/** The SDK's limit on messages in one POST. */
+export const MAX_BATCH_SIZE = 100;
+/** Comment lines on an open SSE stream, so proxies do not cut it (the SDK's default). */
+export const SSE_KEEPALIVE_MS = 15_000;
+
+const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform", connection: "keep-alive", "x-accel-buffering": "no" };
+
+/** One POST that carried requests: its response and the ids still waiting for an answer. */
+interface Exchange {
+  res: ServerResponse;
+  /** answers not yet sent, in the POST's order */
+  waiting: number;
+  /** a batch collects its answers (JSON) unless it has switched to SSE */
+  answers?: JSONRPCMessage[];
+  sse: boolean;
+  /** the client closed the POST before its answers were complete */
+  gone: boolean;
+  keepAlive?: NodeJS.Timeout;
+}
+
+const isResponse = (m: JSONRPCMessage): m is JSONRPCMessage & { id: RequestId } => "id" in m && ("result" in m || "error" in m);
+const isRequest = (m: JSONRPCMessage): m is JSONRPCMessage & { id: RequestId; method: string } => "method" in m && "id" in m;
+
+function sseEvent(message: JSONRPCMessage): string {
+  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+}
+
+export class SessionHttpTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+  /** Set once initialize is accepted (until then the session cannot be reached). */
+  sessionId?: string;
+
+  private supported: readonly string[] = SUPPORTED_PROTOCOL_VERSIONS;
+  private started = false;
+  private closed = false;
+  /** request id → the POST that carried it, until its answer is sent (1 and "1" are different keys) */
+  private readonly exchanges = new Map<RequestId, Exchange>();
+  private standalone?: { res: ServerResponse; keepAlive?: NodeJS.Timeout };
+
+  constructor(private readonly id: string) {}
+
+  async start(): Promise<void> {
+    if (this.started) throw new Error("Transport already started");
+    this.started = true;
+  }
+
+  setSupportedProtocolVersions(versions: string[]): void {
+    this.supported = versions;
+  }
+
+  /** Whether a request id is still waiting for its answer on this session. */
+  inFlight(id: RequestId): boolean {
+    return this.exchanges.has(id);
+  }
+
+  /** A POST of already validated JSON-RPC messages. */
+  handlePost(req: IncomingMessage, res: ServerResponse, messages: JSONRPCMessage[]): void {
+    if (this.closed) return sendRefusal(res, Refusal.SessionNotFound, "Session not found");
+    if (messages.length > MAX_BATCH_SIZE) return sendRefusal(res, Refusal.InvalidRequest, `Invalid Request: Batch must not exceed ${MAX_BATCH_SIZE} messages`);
+    let requests = 0;
+    let initialize = false;
+    for (const m of messages) {
+      if (isRequest(m)) {
+        requests++;
+        if (m.method === "initialize") initialize = true;
+      }
+    }
+    if (initialize) {
+      if (this.sessionId !== undefined) return sendRefusal(res, Refusal.InvalidRequest, "Invalid Request: Server already initialized");
+      if (messages.length > 1) return sendRefusal(res, Refusal.InvalidRequest, "Invalid Request: Only one initialization request is allowed");
+      this.sessionId = this.id;
+    } else {
+      if (this.sessionId === undefined) return sendRefusal(res, Refusal.SessionRequired, "Bad Request: Server not initialized");
+      if (this.refusedVersion(req, res)) return;
+    }
+    if (requests === 0) {
+      for (const m of messages) this.onmessage?.(m);
+      res.writeHead(202, { "mcp-session-id": this.id });
+      res.end();
+      return;
+    }
+    const ex: Exchange = { res, waiting: requests, sse: false, gone: false, answers: messages.length > 1 ? [] : undefined };
+    for (const m of messages) if (isRequest(m)) this.exchanges.set(m.id, ex);
+    res.once("close", () => {
+      if (ex.waiting > 0) ex.gone = true;
+      if (ex.keepAlive) clearInterval(ex.keepAlive);
+    });
+    for (const m of messages) this.onmessage?.(m);
+  }
+
+  /** GET: the session's standalone SSE stream (one at a time). */
+  handleGet(req: IncomingMessage, res: ServerResponse): void {
+    if (this.closed) return sendRefusal(res, Refusal.SessionNotFound, "Session not found");
+    if (!String(req.headers.accept ?? "").includes("text/event-stream")) return sendRefusal(res, Refusal.NotAcceptable, "Not Acceptable: Client must accept text/event-stream");
+    if (this.refusedVersion(req, res)) return;
+    if (this.standalone) return sendRefusal(res, Refusal.StreamConflict, "Conflict: Only one SSE stream is allowed per session");
+    res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": this.id });
+    res.flushHeaders();
+    const stream: { res: ServerResponse; keepAlive?: NodeJS.Timeout } = { res, keepAlive: keepAlive(res) };
+    this.standalone = stream;
+    res.once("close", () => {
+      clearInterval(stream.keepAlive);
+      if (this.standalone === stream) this.standalone = undefined;
+    });
+  }
+
+  /** DELETE: the client ends the session. */
+  async handleDelete(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.closed) return sendRefusal(res, Refusal.SessionNotFound, "Session not found");
+    if (this.refusedVersion(req, res)) return;
+    res.writeHead(200, { "mcp-session-id": this.id });
+    res.end();
+    await this.close();
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    const response = isResponse(message);
+    const related = response ? message.id : options?.relatedRequestId;
+    if (related === undefined) {
+      if (response) throw new Error("Cannot send a response on a standalone SSE stream unless resuming a previous client request");
+      const s = this.standalone;
+      if (s && !s.res.writableEnded) s.res.write(sseEvent(message));
+      return;
+    }
+    const ex = this.exchanges.get(related);
+    if (!ex) throw new Error(`No connection established for request ID: ${String(related)}`);
+    if (!response) {
+      if (ex.gone || ex.res.writableEnded) return;
+      this.toSse(ex);
+      ex.res.write(sseEvent(message));
+      return;
+    }
+    this.exchanges.delete(related);
+    ex.waiting--;
+    if (ex.gone) {
+      if (ex.waiting === 0) this.onerror?.(new Error(`Response for request ID ${String(related)} is undeliverable: per-request stream is disconnected and no eventStore is configured`));
+      return;
+    }
+    if (ex.res.writableEnded) return;
+    if (ex.sse) {
+      ex.res.write(sseEvent(message));
+      if (ex.waiting === 0) ex.res.end();
+      return;
+    }
+    if (ex.answers) {
+      ex.answers.push(message);
+      if (ex.waiting === 0) this.writeJson(ex.res, ex.answers);
+      return;
+    }
+    this.writeJson(ex.res, message);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const open = new Set(this.exchanges.values());
+    this.exchanges.clear();
+    for (const ex of open) {
+      if (ex.gone || ex.res.writableEnded) continue;
+      // as the SDK does: the POST's stream ends without its answer
+      this.toSse(ex);
+      ex.res.end();
+    }
+    if (this.standalone) {
+      clearInterval(this.standalone.keepAlive);
+      this.standalone.res.end();
+      this.standalone = undefined;
+    }
+    this.onclose?.();
+  }
+
+  /** 400 for an MCP-Protocol-Version header this server does not speak; absent means the negotiated one. */
+  private refusedVersion(req: IncomingMessage, res: ServerResponse): boolean {
+    const v = req.headers["mcp-protocol-version"];
+    if (v === undefined) return false;
+    const version = Array.isArray(v) ? v.join(", ") : v;
+    if (this.supported.includes(version)) return false;
+    sendRefusal(res, Refusal.UnsupportedVersionHeader, `Bad Request: Unsupported protocol version: ${version} (supported versions: ${this.supported.join(", ")})`);
+    return true;
+  }
+
+  private toSse(ex: Exchange): void {
+    if (ex.sse) return;
+    ex.sse = true;
+    ex.res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": this.id });
+    // a batch's answers collected so far go out first, in order
+    for (const a of ex.answers ?? []) ex.res.write(sseEvent(a));
+    ex.answers = undefined;
+    ex.keepAlive = keepAlive(ex.res);
+  }
+
+  private writeJson(res: ServerResponse, body: unknown): void {
+    const text = JSON.stringify(body);
+    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "mcp-session-id": this.id });
+    res.end(text);
+  }
+}
+
+function keepAlive(res: ServerResponse): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    if (!res.writableEnded) res.write(": keepalive\n\n");
+  }, SSE_KEEPALIVE_MS);
+  timer.unref();
+  return timer;
+}
