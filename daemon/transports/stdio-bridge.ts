@@ -147,8 +147,15 @@ export async function runBridge(config: Config, opts: { profile?: string } = {})
     if (connected && ws?.readyState === WebSocket.OPEN) forward(msg);
     else queue.push({ msg, at: Date.now() });
   };
-  stdio.onclose = () => shutdown(0);
-  process.stdin.on("end", () => shutdown(0));
+  let firstConnect: Promise<void> | undefined;
+  // A client that closes its input at once still learns why the bridge could not start (an
+  // unknown profile exits 2): the end of input waits for the first connection to settle.
+  const onInputEnd = () => {
+    if (firstConnect) void firstConnect.then(() => shutdown(0), () => undefined);
+    else shutdown(0);
+  };
+  stdio.onclose = onInputEnd;
+  process.stdin.on("end", onInputEnd);
 
   function shutdown(code: number) {
     if (closing) return;
@@ -285,5 +292,6 @@ export async function runBridge(config: Config, opts: { profile?: string } = {})
   }
 
   await stdio.start();
-  await connect(false);
+  firstConnect = connect(false);
+  await firstConnect;
 }
