@@ -67,7 +67,7 @@ const PROFILES: Record<Mode, Profile> = {
     seqCalls: 300,
     latencyWarmSeconds: 0.5,
     // the v2 HTTP row is context, not a baseline any ratio uses
-    latencyRows: ["sdk-v1-stdio", "sdk-v2-stdio", "sdk-v1-http", "patchbay-stdio-standalone", "patchbay-stdio-attached", "patchbay-http", "patchbay-sse", "patchbay-ws"],
+    latencyRows: ["sdk-v1-stdio", "sdk-v2-stdio", "sdk-v1-http", "patchbay-stdio-standalone", "patchbay-stdio-attached", "patchbay-http", "patchbay-sse", "patchbay-ws", "patchbay-http-upstream-stdio", "patchbay-stdio-upstream-stdio"],
     concSeconds: 1,
     telemetryPairs: 3,
     plugins: [1, 20, 100],
@@ -312,14 +312,24 @@ async function latency() {
   const standaloneHome = temp("patchbay-bench-home-");
   const env = { PATCHBAY_LOG_LEVEL: "warn" };
   await measure("patchbay-stdio-standalone", "Patchbay stdio --standalone", true, () => stdioClient(process.execPath, [CLI, "stdio", "--standalone", "--plugins", plugins.path], { ...env, PATCHBAY_HOME: standaloneHome.path }), PATCHBAY_ECHO);
-  if (["patchbay-stdio-attached", "patchbay-http", "patchbay-sse", "patchbay-ws"].some(want))
+  // Upstream MCP servers (NAME.mcp.json): the same bare SDK v1 servers as the baseline rows,
+  // relayed by Patchbay — against those rows the figure is the relay's added cost.
+  const stdioUp = baselineCommand("sdk-v1-stdio");
+  writeFileSync(join(plugins.path, "base.mcp.json"), JSON.stringify({ command: stdioUp.command, args: stdioUp.args }));
+  const httpUp = want("patchbay-http-upstream-http") ? await startBaseline("sdk-v1-http") : undefined;
+  if (httpUp) writeFileSync(join(plugins.path, "hbase.mcp.json"), JSON.stringify({ url: httpUp.url }));
+  if (["patchbay-stdio-attached", "patchbay-http", "patchbay-sse", "patchbay-ws", "patchbay-http-upstream-stdio", "patchbay-stdio-upstream-stdio", "patchbay-http-upstream-http"].some(want))
     await using(startPatchbay(plugins.path), async (d) => {
-      await waitLoaded(d, 1);
+      await waitLoaded(d, httpUp ? 3 : 2);
       await measure("patchbay-stdio-attached", "Patchbay stdio attached (bridge → daemon /ws)", true, () => stdioClient(process.execPath, [CLI, "stdio"], { ...env, PATCHBAY_HOME: d.home }), PATCHBAY_ECHO);
       await measure("patchbay-http", "Patchbay Streamable HTTP", true, () => httpClient(`${d.url}/mcp`), PATCHBAY_ECHO);
       await measure("patchbay-sse", "Patchbay legacy SSE", true, () => sseClient(`${d.url}/sse`), PATCHBAY_ECHO);
       await measure("patchbay-ws", "Patchbay WebSocket", true, () => wsClient(`${d.url.replace(/^http/, "ws")}/ws`), PATCHBAY_ECHO);
+      await measure("patchbay-http-upstream-stdio", "Patchbay Streamable HTTP → stdio upstream (bare SDK v1)", true, () => httpClient(`${d.url}/mcp`), "base__echo");
+      await measure("patchbay-stdio-upstream-stdio", "Patchbay stdio attached → stdio upstream (bare SDK v1)", true, () => stdioClient(process.execPath, [CLI, "stdio"], { ...env, PATCHBAY_HOME: d.home }), "base__echo");
+      if (httpUp) await measure("patchbay-http-upstream-http", "Patchbay Streamable HTTP → HTTP upstream (bare SDK v1)", true, () => httpClient(`${d.url}/mcp`), "hbase__echo");
     });
+  await httpUp?.stop();
 
   const base = (id: string) => rows.find((r) => r.id === id && !r.error);
   const against: Record<string, string[]> = {
@@ -328,8 +338,12 @@ async function latency() {
     "patchbay-http": ["sdk-v1-http"],
     "patchbay-sse": ["sdk-v1-http"],
     "patchbay-ws": ["sdk-v1-http", "sdk-v1-stdio"],
+    // the upstream directly, then Patchbay's own transport to a code plugin: the gap between the two is the relay leg
+    "patchbay-http-upstream-stdio": ["sdk-v1-stdio", "patchbay-http"],
+    "patchbay-stdio-upstream-stdio": ["sdk-v1-stdio", "patchbay-stdio-attached"],
+    "patchbay-http-upstream-http": ["sdk-v1-http", "patchbay-http"],
   };
-  const label: Record<string, string> = { "sdk-v1-stdio": "v1 stdio", "sdk-v2-stdio": "v2 stdio", "sdk-v1-http": "v1 HTTP" };
+  const label: Record<string, string> = { "sdk-v1-stdio": "v1 stdio", "sdk-v2-stdio": "v2 stdio", "sdk-v1-http": "v1 HTTP", "patchbay-http": "Patchbay HTTP → code plugin", "patchbay-stdio-attached": "Patchbay stdio → code plugin" };
   for (const r of rows) {
     r.ratios = {};
     for (const b of against[r.id] ?? []) r.ratios[b] = { seq: ratio(r.seqPerSec, base(b)?.seqPerSec), conc16: ratio(r.conc16PerSec, base(b)?.conc16PerSec) };
@@ -341,7 +355,7 @@ async function latency() {
 
   emit(`## Per-call latency: the SDK v1 client, ${num(P.seqCalls)} sequential calls, then 16 concurrent callers for ${P.concSeconds} s`);
   emit();
-  emit("Each stdio row against the bare SDK over stdio (v1 and v2), each HTTP row against the bare SDK v1 over Streamable HTTP; WebSocket also against v1 stdio.");
+  emit("Each stdio row against the bare SDK over stdio (v1 and v2), each HTTP row against the bare SDK v1 over Streamable HTTP; WebSocket also against v1 stdio. The upstream rows call that same bare SDK v1 server through Patchbay (a `NAME.mcp.json` upstream): against the server called directly, and against Patchbay's own transport to a code plugin.");
   emit();
   emit(
     table(
