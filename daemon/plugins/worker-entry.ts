@@ -76,6 +76,7 @@ function parseTraceparent(tp: string | undefined): { traceId: string; spanId: st
 async function load(msg: Extract<HostToWorker, { type: "load" }>) {
   sourceFile = msg.file;
   sourceDir = dirname(msg.file);
+  countOwnResources();
   try {
     mkdirSync(msg.dataDir, { recursive: true });
   } catch {
@@ -90,14 +91,14 @@ async function load(msg: Extract<HostToWorker, { type: "load" }>) {
       pluginName: plugin.manifest.name,
       dataDir: msg.dataDir,
       log: makeLogger(),
-      resourcesChanged: () => post({ type: "resources-changed" }),
+      resourcesChanged: () => post({ type: "resources-changed", background: inflight.size === 0 }),
       resourceUpdated: (uri: string) => {
         if (typeof uri !== "string" || uri.length === 0) throw new TypeError("ctx.resourceUpdated(uri): uri must be a non-empty string");
-        post({ type: "resource-updated", uri });
+        post({ type: "resource-updated", uri, background: inflight.size === 0 });
       },
     };
     if (plugin.setup) await plugin.setup(baseCtx);
-    post({ type: "loaded", manifest: plugin.manifest });
+    post({ type: "loaded", manifest: plugin.manifest, keepAlive: plugin.keepAlive });
     markLoaded();
   } catch (err) {
     if (err instanceof PluginShapeError) post({ type: "load-error", error: { message: `${sourceFile}: ${err.message}`, name: "PluginShapeError", location: { file: sourceFile, line: 1 } } });
@@ -222,6 +223,38 @@ async function call(req: CallRequest) {
   }
 }
 
+/**
+ * What the plugin keeps running between calls: referenced handles (timers, watchers,
+ * sockets, servers, child processes, signal listeners). Requests in flight (an fs or DNS
+ * operation) finish on their own and do not count; an unref()'d handle is invisible here.
+ */
+function backgroundWork(): string[] {
+  const own = new Map(ownResources);
+  const kinds = process.getActiveResourcesInfo().filter((k) => {
+    const n = own.get(k) ?? 0;
+    if (n > 0) {
+      own.set(k, n - 1);
+      return false;
+    }
+    return !/Req(Wrap|Callback)?$/.test(k) && k !== "Immediate";
+  });
+  return [...new Set(kinds)];
+}
+
+/** Resources the worker itself holds (its message port), counted before the plugin is imported. */
+const ownResources = new Map<string, number>();
+function countOwnResources() {
+  for (const k of process.getActiveResourcesInfo()) ownResources.set(k, (ownResources.get(k) ?? 0) + 1);
+}
+
+async function runTeardown() {
+  try {
+    await plugin?.teardown?.();
+  } catch (err) {
+    post({ type: "log", level: "warn", message: "teardown threw", data: serialize(err) });
+  }
+}
+
 process.on("unhandledRejection", (reason) => post({ type: "log", level: "error", message: "unhandled rejection in plugin", data: serialize(reason) }));
 process.on("uncaughtException", (err) => post({ type: "log", level: "error", message: "uncaught exception in plugin", data: serialize(err) }));
 
@@ -242,15 +275,17 @@ port.on("message", (msg: HostToWorker) => {
     case "ping":
       post({ type: "pong", id: msg.id, heapUsed: process.memoryUsage().heapUsed });
       break;
+    case "park": {
+      const background = inflight.size > 0 ? ["calls in flight"] : backgroundWork();
+      if (inflight.size > 0 || (background.length > 0 && !msg.force)) {
+        post({ type: "park-answer", ok: false, background });
+        break;
+      }
+      void runTeardown().then(() => post({ type: "park-answer", ok: true, background: [] }));
+      break;
+    }
     case "teardown":
-      void (async () => {
-        try {
-          await plugin?.teardown?.();
-        } catch (err) {
-          post({ type: "log", level: "warn", message: "teardown threw", data: serialize(err) });
-        }
-        post({ type: "torn-down" });
-      })();
+      void runTeardown().then(() => post({ type: "torn-down" }));
       break;
   }
 });
