@@ -266,6 +266,7 @@ export class PluginManager {
       if (err instanceof PluginCompileError) this.watcher?.watchFiles([key]);
       return this.fail(slot, err, started);
     }
+    const compileMs = performance.now() - started;
     slot.state.inputs = compiled.inputs;
     this.watcher?.watchFiles(compiled.inputs);
     if (compiled.hash === slot.state.hash && slot.worker && slot.state.status === "loaded") {
@@ -338,7 +339,7 @@ export class PluginManager {
     this.opts.registry.put({ key, file: key, manifest, worker });
     for (const c of this.opts.registry.conflicts) log.warn(c);
     const durationMs = performance.now() - started;
-    log.info({ version: slot.state.version, tools: manifest.tools.length, ms: Math.round(durationMs) }, kind === "load" ? "plugin loaded" : "plugin reloaded");
+    log.info({ version: slot.state.version, tools: manifest.tools.length, ms: Math.round(durationMs), compileMs: Math.round(compileMs) }, kind === "load" ? "plugin loaded" : "plugin reloaded");
     this.opts.events?.onReload?.({ plugin: manifest.name, file: key, ok: true, durationMs, kind });
     // The old version drains in the background, so the next save need not wait for it.
     if (old) this.retire(old, oldBundle !== compiled.bundlePath ? oldBundle : undefined);

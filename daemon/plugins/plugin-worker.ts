@@ -158,7 +158,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
 
   /** A thread with the plugin loaded in it, not yet serving. */
   private async boot(): Promise<{ worker: Worker; manifest: PluginManifest; keepAlive?: boolean }> {
-    const worker = (this.opts.pool ??= new WorkerPool({ heapMb: this.opts.heapMb, warm: false })).take();
+    const { worker, release } = await (this.opts.pool ??= new WorkerPool({ heapMb: this.opts.heapMb, warm: false })).take();
     const forward = (stream: NodeJS.ReadableStream, level: "info" | "warn") => {
       stream.setEncoding("utf8");
       stream.on("data", (chunk: string) => {
@@ -170,6 +170,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
 
     const loaded = await new Promise<{ manifest: PluginManifest; keepAlive?: boolean }>((resolve, reject) => {
       const timer = setTimeout(() => {
+        done();
         reject(new PluginLoadError(`${this.opts.file}: loading took longer than ${this.opts.callTimeoutMs} ms`, { file: this.opts.file, line: 1 }));
         void worker.terminate();
       }, this.opts.callTimeoutMs);
@@ -194,6 +195,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
         reject(new PluginLoadError(`${this.opts.file}: worker exited with code ${code} while loading`, { file: this.opts.file, line: 1 }));
       };
       const done = () => {
+        release();
         clearTimeout(timer);
         worker.off("message", onMessage);
         worker.off("error", onError);

@@ -5,7 +5,7 @@
  * (ctx.sample / ctx.elicit / ctx.roots, see call-asks.ts); how they reach the client is the
  * host's business. It knows nothing of sessions or transports.
  */
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -27,6 +27,9 @@ let baseCtx: PluginContext;
 const inflight = new Map<number, AbortController>();
 /** the questions of calls that asked their client something, by call id */
 const asking = new Map<number, CallAsks>();
+// Modules the plugin will most likely import, loaded while the thread waits as a spare. A
+// failure here is the plugin's to report, when its own import fails the same way.
+const preloaded = Promise.all(((workerData as { preload?: string[] } | null)?.preload ?? []).map((url) => import(url).catch(() => undefined)));
 // Calls that arrive while the plugin is still loading wait for it.
 let markLoaded: () => void;
 const loaded = new Promise<void>((r) => (markLoaded = r));
@@ -83,6 +86,7 @@ async function load(msg: Extract<HostToWorker, { type: "load" }>) {
     // the plugin will see the failure when it writes; loading must not fail for it
   }
   try {
+    await preloaded;
     const mod = await import(pathToFileURL(msg.bundlePath).href);
     const def = mod.default ?? mod.plugin;
     await preloadSchemaLibraries(def);
