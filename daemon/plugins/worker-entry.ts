@@ -33,6 +33,12 @@ const preloaded = Promise.all(((workerData as { preload?: string[] } | null)?.pr
 // Calls that arrive while the plugin is still loading wait for it.
 let markLoaded: () => void;
 const loaded = new Promise<void>((r) => (markLoaded = r));
+let isLoaded = false;
+
+/** Neither loading (setup) nor answering a call: a notification now comes from work of the plugin's own. */
+function inBackground(): boolean {
+  return isLoaded && inflight.size === 0;
+}
 
 function post(msg: WorkerToHost) {
   port.postMessage(msg);
@@ -95,14 +101,15 @@ async function load(msg: Extract<HostToWorker, { type: "load" }>) {
       pluginName: plugin.manifest.name,
       dataDir: msg.dataDir,
       log: makeLogger(),
-      resourcesChanged: () => post({ type: "resources-changed", background: inflight.size === 0 }),
+      resourcesChanged: () => post({ type: "resources-changed", background: inBackground() }),
       resourceUpdated: (uri: string) => {
         if (typeof uri !== "string" || uri.length === 0) throw new TypeError("ctx.resourceUpdated(uri): uri must be a non-empty string");
-        post({ type: "resource-updated", uri, background: inflight.size === 0 });
+        post({ type: "resource-updated", uri, background: inBackground() });
       },
     };
     if (plugin.setup) await plugin.setup(baseCtx);
     post({ type: "loaded", manifest: plugin.manifest, keepAlive: plugin.keepAlive });
+    isLoaded = true;
     markLoaded();
   } catch (err) {
     if (err instanceof PluginShapeError) post({ type: "load-error", error: { message: `${sourceFile}: ${err.message}`, name: "PluginShapeError", location: { file: sourceFile, line: 1 } } });
