@@ -8,7 +8,7 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
 import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
@@ -63,6 +63,12 @@ export default {
   setup: (ctx) => { dir = ctx.dataDir; appendFileSync(dir + "/events.log", "setup\\n"); },
   teardown: () => appendFileSync(dir + "/events.log", "teardown\\n"),
   tools: { v: { handler: () => "v" } },
+};
+`);
+  plugins.file("moody.mjs", `import { existsSync } from "node:fs";
+export default {
+  setup: (ctx) => { if (existsSync(ctx.dataDir + "/refuse")) throw new Error("refusing to start: marker present"); },
+  tools: { ok: { handler: () => "started" } },
 };
 `);
   plugins.file("reloaded.ts", `export default { tools: { say: { handler: () => "one" } } };\n`);
@@ -176,6 +182,19 @@ test("a crash in a woken plugin fails that call; the others keep serving and it 
   assert.equal(textOf(await call("crashy__ok")), "still here");
   await parked("crashy");
   assert.equal(textOf(await call("crashy__ok")), "still here");
+});
+
+test("a parked plugin that fails to start again fails that call with the reason, stays listed, and starts on a later call", async () => {
+  await parked("moody");
+  writeFileSync(`${d.home}/data/moody/refuse`, "");
+  const r = await call("moody__ok").catch((e: Error) => e);
+  assert.match(r instanceof Error ? r.message : textOf(r), /could not be started again: .*refusing to start: marker present/);
+  assert.match((await plugin("moody")).lastError.message, /refusing to start/);
+  assert.ok(await listed("moody__ok"));
+  assert.equal(textOf(await call("other__ping")), "pong");
+  rmSync(`${d.home}/data/moody/refuse`);
+  assert.equal(textOf(await call("moody__ok")), "started");
+  assert.equal((await plugin("moody")).lastError, undefined);
 });
 
 test("hot reload of a parked plugin lists the new version, which serves the next call", async () => {

@@ -82,6 +82,9 @@ interface Slot {
   timer?: NodeJS.Timeout;
 }
 
+/** how a parked plugin's failed start shows in `lastError` (cleared by the next start that works) */
+const WAKE_FAILED = "could not be started again: ";
+
 /** when to look at a new top-level folder again for an index the watcher may have missed */
 const NEW_FOLDER_RECHECKS_MS = [100, 500, 2_000];
 
@@ -309,7 +312,10 @@ export class PluginManager {
     });
     worker.on("wake-failed", (error) => {
       log.error({ error }, "parked plugin could not be started for a call");
-      slot.state.lastError = { message: `could not be started again: ${error}`, at: new Date().toISOString() };
+      if (slot.worker === worker) slot.state.lastError = { message: `${WAKE_FAILED}${error}`, at: new Date().toISOString() };
+    });
+    worker.on("woken", () => {
+      if (slot.worker === worker && slot.state.lastError?.message.startsWith(WAKE_FAILED)) slot.state.lastError = undefined;
     });
     worker.on("restarted", (info) => {
       log[info.ok ? "warn" : "error"]({ reason: info.reason, error: info.error }, info.ok ? "plugin worker restarted" : "plugin worker could not be restarted");

@@ -80,6 +80,8 @@ export interface PluginWorkerEvents {
   manifest: [manifest: PluginManifest];
   /** a call found the plugin parked and could not start it again */
   "wake-failed": [error: string];
+  /** a call found the plugin parked and started it again */
+  woken: [];
 }
 
 const STUCK_PROBE_MS = 1_000;
@@ -252,6 +254,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
         this.emit("manifest", booted.manifest);
       }
       this.opts.logger.debug({ plugin: this.opts.defaultName, ms: Math.round(performance.now() - started) }, "parked plugin started for a call");
+      this.emit("woken");
       // the call that woke it may be cancelled before it is sent; the thread must not stay up for it
       this.armIdle();
     })().finally(() => (this.waking = undefined));
