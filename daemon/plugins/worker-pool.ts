@@ -45,12 +45,10 @@ export class WorkerPool {
       released = true;
       this.booting--;
       this.queue.shift()?.();
-      // The next spare boots once this load is done, not beside it: on a machine with few
-      // cores the two would share them, and the load is what a client waits for.
-      if (this.opts.warm) setImmediate(() => this.refill());
     };
     const w = this.spare ?? this.spawn();
     this.spare = undefined;
+    if (this.opts.warm) setImmediate(() => this.refill());
     return { worker: w, release };
   }
 
