@@ -304,18 +304,19 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
         worker.on("exit", onExit);
         worker.postMessage({ type: "park", force: this.pluginKeepAlive === false });
       });
-      // stopped, restarted or crashed meanwhile: that path owns the thread now
-      if (this.worker !== worker || this.stopped) return;
+      // restarted or crashed meanwhile: that path owns the thread now
+      if (this.worker !== worker) return;
       if (answer && !answer.ok) {
         this.background = answer.background;
         this.opts.logger.debug({ plugin: this.opts.defaultName, background: answer.background }, "plugin keeps background work; not parking it");
         this.armIdle();
         return;
       }
-      // no answer: a loop of its own between calls, which parking ends as well
+      // Torn down (or no answer: a loop of its own between calls, which parking ends as
+      // well). A stop that came meanwhile waited for this and finds no thread to tear down.
       this.background = [];
       this.worker = undefined;
-      this.parked = true;
+      this.parked = !this.stopped;
       this.heapUsed = 0;
       this.parks++;
       this.opts.logger.debug({ plugin: this.opts.defaultName }, "idle plugin parked");
@@ -395,8 +396,10 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   }
 
   private async finishStop(): Promise<void> {
-    // a thread booting for a call ends with the wake (it sees `stopped`)
+    // a thread booting for a call ends with the wake (it sees `stopped`); one being parked
+    // has run its teardown already and must not run it twice
     await this.waking?.catch(() => undefined);
+    await this.parking;
     if (this.pending.size > 0) {
       await new Promise<void>((resolve) => {
         this.endDrain = resolve;
