@@ -390,10 +390,21 @@ export interface PluginDefinition<
   resources?: Record<string, ResourceDefinition>;
   resourceTemplates?: Record<string, ResourceTemplateDefinition>;
   prompts?: { [K in keyof TPrompts]: PromptDefinition<TPrompts[K]> };
-  /** Runs once in the plugin's worker before anything is served. */
+  /**
+   * Runs in the plugin's worker before anything is served: at load, and again each time a
+   * parked plugin is woken by a call (see `keepAlive`).
+   */
   setup?: (ctx: PluginContext) => void | Promise<void>;
-  /** Runs when the plugin is unloaded or replaced by a new version. */
+  /** Runs when the plugin is unloaded, replaced by a new version, or parked. */
   teardown?: () => void | Promise<void>;
+  /**
+   * Whether the plugin's worker thread stays up while nobody calls it. By default (unset) an
+   * idle plugin is parked after `workerIdleMs`: its thread ends, module-level state is lost,
+   * and the next call starts it again (running `setup` again). A plugin that still has a
+   * timer, watcher, socket or child process referenced when it goes idle is not parked.
+   * `true`: never park (state in module variables survives); `false`: park even then.
+   */
+  keepAlive?: boolean;
 }
 
 /**

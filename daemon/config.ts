@@ -37,6 +37,11 @@ export const ConfigSchema = z
     logFile: z.string().min(1).optional(),
     callTimeoutMs: z.number().int().positive().default(60_000),
     workerHeapMb: z.number().int().min(16).default(256),
+    // An idle plugin's worker thread ends after this long without calls; the next call starts
+    // it again. 0 keeps every plugin's thread running.
+    workerIdleMs: z.number().int().min(0).default(5 * 60_000),
+    // Plugins (by name) whose thread is never parked, whatever the plugin says.
+    keepAlivePlugins: z.array(z.string().min(1)).default([]),
     namespaceSeparator: z.string().regex(/^[a-zA-Z0-9_-]{0,4}$/, "must be 0-4 of [a-zA-Z0-9_-]").default("__"),
     pageSize: z.number().int().min(1).max(10_000).default(100),
     allowedHosts: z.array(z.string()).default([]),
@@ -102,6 +107,7 @@ const ENV: Record<string, { key: keyof z.input<typeof ConfigSchema>; type: "stri
   PATCHBAY_AUDIT_INCLUDE_ARGUMENTS: { key: "auditIncludeArguments", type: "boolean" },
   PATCHBAY_MAX_BODY_BYTES: { key: "maxBodyBytes", type: "number" },
   PATCHBAY_WORKER_HEAP_MB: { key: "workerHeapMb", type: "number" },
+  PATCHBAY_WORKER_IDLE_MS: { key: "workerIdleMs", type: "number" },
   PATCHBAY_SHUTDOWN_GRACE_MS: { key: "shutdownGraceMs", type: "number" },
   PATCHBAY_REQUEST_STATE_KEY: { key: "requestStateKey", type: "string" },
   PATCHBAY_REQUEST_STATE_TTL_SECONDS: { key: "requestStateTtlSeconds", type: "number" },

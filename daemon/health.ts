@@ -31,6 +31,8 @@ export function pluginSummary(p: PluginState) {
     shadowedBy: p.shadowedBy,
     restarts: p.restarts,
     upstream: p.upstream,
+    worker: p.worker,
+    keptAliveBy: p.keptAliveBy,
   };
 }
 

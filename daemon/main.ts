@@ -115,6 +115,8 @@ async function startCore(config: Config, logger: Logger, opts: { watch: boolean 
     cacheDir: join(config.home, "cache", `${process.pid}`),
     dataDir: join(config.home, "data"),
     heapMb: config.workerHeapMb,
+    workerIdleMs: config.workerIdleMs,
+    keepAlivePlugins: config.keepAlivePlugins,
     callTimeoutMs: config.callTimeoutMs,
     debounceMs: config.reloadDebounceMs,
     drainMs: config.shutdownGraceMs,

@@ -44,6 +44,17 @@ test("precedence: file < env < flags; relative pluginsDir resolves against the f
   assert.equal(c3.port, 3000);
 });
 
+test("idle parking settings: default, env, and bad values named", () => {
+  const none = dir.file("parking-none.json", "{}");
+  assert.equal(loadConfig({ config: none }, {}).workerIdleMs, 300_000);
+  assert.deepEqual(loadConfig({ config: none }, {}).keepAlivePlugins, []);
+  assert.equal(loadConfig({ config: none }, { PATCHBAY_WORKER_IDLE_MS: "0" }).workerIdleMs, 0);
+  assert.throws(() => loadConfig({ config: none }, { PATCHBAY_WORKER_IDLE_MS: "-5" }), /"workerIdleMs"/);
+  assert.throws(() => loadConfig({ config: none }, { PATCHBAY_WORKER_IDLE_MS: "soon" }), /PATCHBAY_WORKER_IDLE_MS: expected a number/);
+  const bad = dir.file("parking-bad.json", JSON.stringify({ keepAlivePlugins: "tasks" }));
+  assert.throws(() => loadConfig({ config: bad }, {}), /"keepAlivePlugins"/);
+});
+
 test("a non-numeric PATCHBAY_PORT is rejected", () => {
   assert.throws(() => loadConfig({}, { PATCHBAY_PORT: "abc" }), /PATCHBAY_PORT: expected a number/);
 });

@@ -155,9 +155,11 @@ test("a call in flight during a reload finishes on the old version; new calls ge
 });
 
 test("setup runs before a version serves; teardown runs when it is replaced or deleted", async () => {
+  // keepAlive: the thread of a version stays up between calls, so setup runs once per version
   const lifecycle = (v: string) => `import { appendFileSync } from "node:fs";
 let dir;
 export default {
+  keepAlive: true,
   setup: (ctx) => { dir = ctx.dataDir; appendFileSync(dir + "/events.log", "setup ${v}\\n"); },
   teardown: () => appendFileSync(dir + "/events.log", "teardown ${v}\\n"),
   tools: { v: { handler: () => "${v}" } },

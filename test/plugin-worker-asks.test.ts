@@ -23,7 +23,7 @@ import { TempDir, waitFor } from "./helpers/env.ts";
 const dir = new TempDir("patchbay-worker-asks-");
 const ENTRY = new URL("../daemon/plugins/worker-entry.ts", import.meta.url).href;
 const BOOT = `import { register } from ${JSON.stringify(import.meta.resolve("tsx/esm/api"))}; register(); await import(${JSON.stringify(ENTRY)});`;
-const sourcePool = { take: () => new Worker(new URL(`data:text/javascript,${encodeURIComponent(BOOT)}`), { stdout: true, stderr: true }) } as unknown as WorkerPool;
+const sourcePool = { take: async () => ({ worker: new Worker(new URL(`data:text/javascript,${encodeURIComponent(BOOT)}`), { stdout: true, stderr: true }), release: () => undefined }) } as unknown as WorkerPool;
 
 /** Every elicitation form the spec knows: defaults, enums, titled enums, legacy enumNames, multi-selects. */
 const FORM = {

@@ -15,7 +15,7 @@ import { messageOf, PluginCompileError, PluginLoadError, type SourceLocation } f
 import type { Registry } from "../registry.ts";
 import { compilePlugin, discardBundle, sweepStaleCaches } from "./compiler.ts";
 import { pluginNameFromPath } from "./naming.ts";
-import { PluginWorker } from "./plugin-worker.ts";
+import { PluginWorker, type WorkerState } from "./plugin-worker.ts";
 import { WorkerPool } from "./worker-pool.ts";
 import { PluginWatcher, type WatchEvent } from "./watcher.ts";
 import { pluginEntryFor, scanPluginEntries } from "./plugin-files.ts";
@@ -44,6 +44,10 @@ export interface PluginState {
   restarts: number;
   /** for a `NAME.mcp.json` plugin: its connection (never its env, args or headers) */
   upstream?: UpstreamStatus;
+  /** for a code plugin: whether its worker thread is up, or parked until the next call */
+  worker?: WorkerState;
+  /** why an idle code plugin's thread is kept running (keepAlive, background work) */
+  keptAliveBy?: string;
 }
 
 export interface ManagerEvents {
@@ -65,6 +69,10 @@ export interface PluginManagerOptions {
   warmWorker?: boolean;
   /** `${VAR}` values for upstream servers (default: `.env` beside dataDir, i.e. in $PATCHBAY_HOME) */
   envFile?: string;
+  /** park a code plugin's thread after this long without calls; 0 (the default here) never parks */
+  workerIdleMs?: number;
+  /** plugin names whose thread is never parked */
+  keepAlivePlugins?: readonly string[];
 }
 
 interface Slot {
@@ -75,6 +83,9 @@ interface Slot {
   dirty: boolean;
   timer?: NodeJS.Timeout;
 }
+
+/** how a parked plugin's failed start shows in `lastError` (cleared by the next start that works) */
+const WAKE_FAILED = "could not be started again: ";
 
 /** when to look at a new top-level folder again for an index the watcher may have missed */
 const NEW_FOLDER_RECHECKS_MS = [100, 500, 2_000];
@@ -114,7 +125,13 @@ export class PluginManager {
   states(): PluginState[] {
     // conflicts depend on every plugin, so they are read from the registry now, not stored
     return [...this.slots.values()]
-      .map((s) => ({ ...s.state, shadowedBy: this.opts.registry.shadowed.get(s.state.key), upstream: s.worker instanceof UpstreamServer ? s.worker.status() : undefined }))
+      .map((s) => ({
+        ...s.state,
+        shadowedBy: this.opts.registry.shadowed.get(s.state.key),
+        upstream: s.worker instanceof UpstreamServer ? s.worker.status() : undefined,
+        worker: s.worker instanceof PluginWorker ? s.worker.state : undefined,
+        keptAliveBy: s.worker instanceof PluginWorker ? s.worker.keptAliveBy : undefined,
+      }))
       .sort((a, b) => a.key.localeCompare(b.key));
   }
 
@@ -254,6 +271,7 @@ export class PluginManager {
       if (err instanceof PluginCompileError) this.watcher?.watchFiles([key]);
       return this.fail(slot, err, started);
     }
+    const compileMs = performance.now() - started;
     slot.state.inputs = compiled.inputs;
     this.watcher?.watchFiles(compiled.inputs);
     if (compiled.hash === slot.state.hash && slot.worker && slot.state.status === "loaded") {
@@ -269,6 +287,11 @@ export class PluginManager {
       callTimeoutMs: this.opts.callTimeoutMs,
       logger: log,
       pool: this.pool,
+      idleMs: this.opts.workerIdleMs ?? 0,
+      // A plugin nobody has called lately is parked as soon as it has reported its manifest;
+      // one in use (its old version running) stays up for the next call.
+      firstIdleMs: slot.worker instanceof PluginWorker && slot.worker.state === "running" ? this.opts.workerIdleMs : 0,
+      alwaysOn: this.opts.keepAlivePlugins,
     });
     let manifest;
     try {
@@ -284,6 +307,18 @@ export class PluginManager {
     }
     worker.on("resources-changed", () => this.opts.registry.resourcesChanged());
     worker.on("resource-updated", (uri) => this.opts.registry.resourceUpdated(uri));
+    worker.on("manifest", (m) => {
+      if (slot.worker !== worker) return;
+      log.warn("the plugin reported other tools, resources or prompts when it was started again; listing those");
+      this.opts.registry.put({ key, file: key, manifest: m, worker });
+    });
+    worker.on("wake-failed", (error) => {
+      log.error({ error }, "parked plugin could not be started for a call");
+      if (slot.worker === worker) slot.state.lastError = { message: `${WAKE_FAILED}${error}`, at: new Date().toISOString() };
+    });
+    worker.on("woken", () => {
+      if (slot.worker === worker && slot.state.lastError?.message.startsWith(WAKE_FAILED)) slot.state.lastError = undefined;
+    });
     worker.on("restarted", (info) => {
       log[info.ok ? "warn" : "error"]({ reason: info.reason, error: info.error }, info.ok ? "plugin worker restarted" : "plugin worker could not be restarted");
       slot.state.restarts++;
@@ -312,7 +347,7 @@ export class PluginManager {
     this.opts.registry.put({ key, file: key, manifest, worker });
     for (const c of this.opts.registry.conflicts) log.warn(c);
     const durationMs = performance.now() - started;
-    log.info({ version: slot.state.version, tools: manifest.tools.length, ms: Math.round(durationMs) }, kind === "load" ? "plugin loaded" : "plugin reloaded");
+    log.info({ version: slot.state.version, tools: manifest.tools.length, ms: Math.round(durationMs), compileMs: Math.round(compileMs) }, kind === "load" ? "plugin loaded" : "plugin reloaded");
     this.opts.events?.onReload?.({ plugin: manifest.name, file: key, ok: true, durationMs, kind });
     // The old version drains in the background, so the next save need not wait for it.
     if (old) this.retire(old, oldBundle !== compiled.bundlePath ? oldBundle : undefined);

@@ -31,6 +31,8 @@ export interface LoadedPlugin {
   prompts: Map<string, LoadedPrompt>;
   setup?: AnyFn;
   teardown?: AnyFn;
+  /** the plugin's `keepAlive`: true never parks, false parks even with background work */
+  keepAlive?: boolean;
 }
 
 /** A plugin's default export has the wrong shape (in the error catalogue). */
@@ -195,6 +197,12 @@ function optString(obj: Record<string, unknown>, key: string, where: string): st
   if (typeof v !== "string") throw new PluginShapeError(`${where}.${key}: must be a string`);
   return v;
 }
+function optBool(obj: Record<string, unknown>, key: string, where: string): boolean | undefined {
+  const v = obj[key];
+  if (v !== undefined && typeof v !== "boolean") throw new PluginShapeError(`${where}.${key}: must be true or false`);
+  return v;
+}
+
 function needFn(obj: Record<string, unknown>, key: string, where: string): AnyFn {
   const v = obj[key];
   if (typeof v !== "function") throw new PluginShapeError(`${where}.${key}: must be a function`);
@@ -221,7 +229,7 @@ function completers(obj: Record<string, unknown>, where: string): Record<string,
   return c as Record<string, AnyFn>;
 }
 
-const KNOWN_KEYS = new Set(["name", "version", "description", "tools", "resources", "resourceTemplates", "prompts", "setup", "teardown"]);
+const KNOWN_KEYS = new Set(["name", "version", "description", "tools", "resources", "resourceTemplates", "prompts", "setup", "teardown", "keepAlive"]);
 
 /** Checks a plugin's default export and indexes it. Throws {@link PluginShapeError}. */
 export function loadPluginShape(def: unknown, defaultName: string): LoadedPlugin {
@@ -237,6 +245,7 @@ export function loadPluginShape(def: unknown, defaultName: string): LoadedPlugin
     prompts: new Map(),
     setup: optFn(def, "setup", "plugin"),
     teardown: optFn(def, "teardown", "plugin"),
+    keepAlive: optBool(def, "keepAlive", "plugin"),
   };
 
   for (const [toolName, raw] of Object.entries(section(def, "tools"))) {

@@ -3,6 +3,12 @@
  * thread's life: load, calls with ids/timeouts/cancellation, detecting a stuck or dead
  * thread and restarting it, and draining before termination. Nothing here throws into a
  * caller except the call's own rejection.
+ *
+ * A thread costs about 15 MB, so an idle plugin is parked: after `idleMs` without calls its
+ * thread ends and the manifest of its last load keeps it listed; the next call starts a
+ * fresh thread (from the warm pool) that loads the same bundle again. A plugin that keeps
+ * background work referenced (a timer, a watcher), sends notifications from the
+ * background, or asks for `keepAlive` is not parked, since parking would stop that work.
  */
 import type { Worker } from "node:worker_threads";
 import { EventEmitter } from "node:events";
@@ -22,7 +28,16 @@ export interface PluginWorkerOptions {
   logger: Logger;
   /** where threads come from; a private cold pool when omitted */
   pool?: WorkerPool;
+  /** park the thread after this long without calls; 0 never parks */
+  idleMs?: number;
+  /** the first park after loading comes this soon (default idleMs): 0 parks a fresh load right away */
+  firstIdleMs?: number;
+  /** plugin names that are never parked (config `keepAlivePlugins`) */
+  alwaysOn?: readonly string[];
 }
+
+/** Whether a plugin version has a thread now. */
+export type WorkerState = "running" | "parked" | "stopped";
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -61,9 +76,17 @@ export interface PluginWorkerEvents {
   "resources-changed": [];
   /** the plugin called ctx.resourceUpdated(uri) */
   "resource-updated": [uri: string];
+  /** a woken plugin reported a different manifest than its load did (it builds its tools at run time) */
+  manifest: [manifest: PluginManifest];
+  /** a call found the plugin parked and could not start it again */
+  "wake-failed": [error: string];
+  /** a call found the plugin parked and started it again */
+  woken: [];
 }
 
 const STUCK_PROBE_MS = 1_000;
+/** how long an idle worker may take to agree to park (run its teardown) */
+const PARK_ANSWER_MS = 2_000;
 const MAX_RESTARTS_PER_MINUTE = 5;
 
 export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements PluginHost {
@@ -87,6 +110,19 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   private graceMs = 0;
   /** what calls still pending when the drain ends (and calls that arrive after stop) fail with */
   private stopError?: Error;
+  private parked = false;
+  private waking?: Promise<void>;
+  private parking?: Promise<void>;
+  private idleTimer?: NodeJS.Timeout;
+  /** the plugin's own `keepAlive` */
+  private pluginKeepAlive?: boolean;
+  /** the plugin sent a notification while no call ran: something of its own keeps running */
+  private pushesInBackground = false;
+  /** what the worker kept running when it last refused to park */
+  private background: string[] = [];
+  /** times this version was parked and woken again */
+  parks = 0;
+  wakes = 0;
 
   constructor(private readonly opts: PluginWorkerOptions) {
     super();
@@ -96,9 +132,35 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     return this.pending.size;
   }
 
+  get state(): WorkerState {
+    if (this.stopped) return "stopped";
+    return this.parked && !this.worker ? "parked" : "running";
+  }
+
+  /** Why an idle worker is kept running; undefined when it may be parked (or parking is off). */
+  get keptAliveBy(): string | undefined {
+    if (!this.opts.idleMs) return undefined;
+    if (this.opts.alwaysOn?.includes(this.manifest?.name ?? this.opts.defaultName)) return "keepAlivePlugins (config)";
+    if (this.pluginKeepAlive === true) return "keepAlive: true";
+    if (this.pluginKeepAlive === false) return undefined;
+    if (this.pushesInBackground) return "it sends notifications from the background";
+    if (this.background.length > 0) return `background work: ${this.background.join(", ")}`;
+    return undefined;
+  }
+
   /** Starts the thread and loads the plugin. Rejects with PluginLoadError (located when possible). */
   async start(): Promise<PluginManifest> {
-    const worker = (this.opts.pool ??= new WorkerPool({ heapMb: this.opts.heapMb, warm: false })).take();
+    const { worker, manifest, keepAlive } = await this.boot();
+    this.manifest = manifest;
+    this.pluginKeepAlive = keepAlive;
+    this.attach(worker);
+    this.armIdle(this.opts.firstIdleMs);
+    return manifest;
+  }
+
+  /** A thread with the plugin loaded in it, not yet serving. */
+  private async boot(): Promise<{ worker: Worker; manifest: PluginManifest; keepAlive?: boolean }> {
+    const { worker, release } = await (this.opts.pool ??= new WorkerPool({ heapMb: this.opts.heapMb, warm: false })).take();
     const forward = (stream: NodeJS.ReadableStream, level: "info" | "warn") => {
       stream.setEncoding("utf8");
       stream.on("data", (chunk: string) => {
@@ -108,15 +170,16 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     forward(worker.stdout, "info");
     forward(worker.stderr, "warn");
 
-    const manifest = await new Promise<PluginManifest>((resolve, reject) => {
+    const loaded = await new Promise<{ manifest: PluginManifest; keepAlive?: boolean }>((resolve, reject) => {
       const timer = setTimeout(() => {
+        done();
         reject(new PluginLoadError(`${this.opts.file}: loading took longer than ${this.opts.callTimeoutMs} ms`, { file: this.opts.file, line: 1 }));
         void worker.terminate();
       }, this.opts.callTimeoutMs);
       const onMessage = (msg: WorkerToHost) => {
         if (msg.type === "loaded") {
           done();
-          resolve(msg.manifest);
+          resolve(msg);
         } else if (msg.type === "load-error") {
           done();
           void worker.terminate();
@@ -134,6 +197,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
         reject(new PluginLoadError(`${this.opts.file}: worker exited with code ${code} while loading`, { file: this.opts.file, line: 1 }));
       };
       const done = () => {
+        release();
         clearTimeout(timer);
         worker.off("message", onMessage);
         worker.off("error", onError);
@@ -144,24 +208,127 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
       worker.on("exit", onExit);
       worker.postMessage({ type: "load", bundlePath: this.opts.bundlePath, file: this.opts.file, defaultName: this.opts.defaultName, dataDir: this.opts.dataDir });
     });
-    this.manifest = manifest;
+    return { worker, manifest: loaded.manifest, keepAlive: loaded.keepAlive };
+  }
+
+  private attach(worker: Worker) {
     this.worker = worker;
+    this.parked = false;
     worker.on("message", (msg: WorkerToHost) => this.onMessage(msg));
     worker.on("error", (err) => this.opts.logger.error({ err: messageOf(err) }, "plugin worker error"));
     worker.on("exit", (code) => this.onExit(worker, code));
-    return manifest;
   }
 
   /** Sends a call to the plugin. Rejects with PluginCallError, CallTimeoutError, WorkerGoneError or CallCancelledError. */
   async call(req: Omit<CallRequest, "type" | "id">, opts: CallOptions = {}): Promise<CallOutcome> {
-    // While a worker is probed after a timeout, or restarted, calls wait for the answer (or
-    // the fresh thread) instead of joining a thread that may be stuck and failing with it.
-    while (!this.stopped && (this.suspect || this.restarting)) await (this.suspect ?? this.restarting);
+    for (;;) {
+      // While a worker is probed after a timeout, restarted or parked, calls wait for the
+      // outcome instead of joining a thread that may be stuck or ending, and failing with it.
+      while (!this.stopped && (this.suspect || this.restarting || this.parking)) await (this.suspect ?? this.restarting ?? this.parking);
+      if (this.stopped || this.worker || !this.parked) break;
+      await this.wake();
+    }
     return this.send(req, opts);
+  }
+
+  /** Starts a parked plugin again: a thread from the pool loads the same bundle (and runs setup). */
+  private wake(): Promise<void> {
+    this.waking ??= (async () => {
+      const started = performance.now();
+      let booted;
+      try {
+        booted = await this.boot();
+      } catch (err) {
+        this.emit("wake-failed", messageOf(err));
+        throw new WorkerGoneError(`plugin ${this.opts.defaultName} could not be started again: ${messageOf(err)}`);
+      }
+      if (this.stopped) {
+        await booted.worker.terminate();
+        return;
+      }
+      this.pluginKeepAlive = booted.keepAlive;
+      this.attach(booted.worker);
+      this.wakes++;
+      if (JSON.stringify(booted.manifest) !== JSON.stringify(this.manifest)) {
+        this.manifest = booted.manifest;
+        this.emit("manifest", booted.manifest);
+      }
+      this.opts.logger.debug({ plugin: this.opts.defaultName, ms: Math.round(performance.now() - started) }, "parked plugin started for a call");
+      this.emit("woken");
+      // the call that woke it may be cancelled before it is sent; the thread must not stay up for it
+      this.armIdle();
+    })().finally(() => (this.waking = undefined));
+    return this.waking;
+  }
+
+  private parkable(): boolean {
+    if (!this.opts.idleMs || this.stopped || !this.worker) return false;
+    if (this.opts.alwaysOn?.includes(this.manifest?.name ?? this.opts.defaultName)) return false;
+    if (this.pluginKeepAlive !== undefined) return !this.pluginKeepAlive;
+    // background handles are looked at when it is asked to park, so they need not stop the asking
+    return !this.pushesInBackground;
+  }
+
+  /** (Re)starts the wait after which an idle worker is asked to park. */
+  private armIdle(ms = this.opts.idleMs ?? 0) {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (!this.parkable() || this.pending.size > 0) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      void this.park();
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  /**
+   * Ends the idle thread, keeping the manifest. The worker is asked first: it refuses while
+   * the plugin keeps background work referenced (then it is asked again after the next idle
+   * period), and agrees after running the plugin's teardown. Calls arriving meanwhile wait.
+   */
+  private park(): Promise<void> {
+    const worker = this.worker;
+    if (this.parking || !worker || this.stopped || this.pending.size > 0 || this.suspect || this.restarting || !this.parkable()) return Promise.resolve();
+    this.parking = (async () => {
+      const answer = await new Promise<{ ok: boolean; background: string[] } | undefined>((resolve) => {
+        const finish = (v: { ok: boolean; background: string[] } | undefined) => {
+          clearTimeout(timer);
+          worker.off("message", onMessage);
+          worker.off("exit", onExit);
+          resolve(v);
+        };
+        const onMessage = (m: WorkerToHost) => m.type === "park-answer" && finish(m);
+        const onExit = () => finish({ ok: true, background: [] });
+        const timer = setTimeout(() => finish(undefined), PARK_ANSWER_MS);
+        worker.on("message", onMessage);
+        worker.on("exit", onExit);
+        worker.postMessage({ type: "park", force: this.pluginKeepAlive === false });
+      });
+      // restarted or crashed meanwhile: that path owns the thread now
+      if (this.worker !== worker) return;
+      if (answer && !answer.ok) {
+        this.background = answer.background;
+        this.opts.logger.debug({ plugin: this.opts.defaultName, background: answer.background }, "plugin keeps background work; not parking it");
+        this.armIdle();
+        return;
+      }
+      // Torn down (or no answer: a loop of its own between calls, which parking ends as
+      // well). A stop that came meanwhile waited for this and finds no thread to tear down.
+      this.background = [];
+      this.worker = undefined;
+      this.parked = !this.stopped;
+      this.heapUsed = 0;
+      this.parks++;
+      this.opts.logger.debug({ plugin: this.opts.defaultName }, "idle plugin parked");
+      await worker.terminate().catch(() => undefined);
+    })().finally(() => (this.parking = undefined));
+    return this.parking;
   }
 
   private send(req: Omit<CallRequest, "type" | "id">, opts: CallOptions): Promise<CallOutcome> {
     if (this.stopped || !this.worker) return Promise.reject(this.stopError ?? new WorkerGoneError(`plugin ${this.opts.defaultName} is not running`));
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     const id = this.nextId++;
     const worker = this.worker;
     return new Promise<CallOutcome>((resolve, reject) => {
@@ -178,7 +345,10 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
           opts.signal?.removeEventListener("abort", onAbort);
         },
       };
-      if (opts.signal?.aborted) return reject(new CallCancelledError("request cancelled"));
+      if (opts.signal?.aborted) {
+        this.armIdle();
+        return reject(new CallCancelledError("request cancelled"));
+      }
       opts.signal?.addEventListener("abort", onAbort, { once: true });
       const timeoutMs = opts.timeoutMs ?? this.opts.callTimeoutMs;
       pending.timer = setTimeout(() => this.onTimeout(id, timeoutMs, worker), timeoutMs);
@@ -213,6 +383,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
    */
   stop(graceMs: number, failWith?: Error): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.idleTimer);
     if (failWith) this.stopError = failWith;
     this.graceMs = graceMs;
     const endsAt = Date.now() + graceMs;
@@ -225,6 +396,10 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   }
 
   private async finishStop(): Promise<void> {
+    // a thread booting for a call ends with the wake (it sees `stopped`); one being parked
+    // has run its teardown already and must not run it twice
+    await this.waking?.catch(() => undefined);
+    await this.parking;
     if (this.pending.size > 0) {
       await new Promise<void>((resolve) => {
         this.endDrain = resolve;
@@ -254,7 +429,10 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     if (!p) return undefined;
     this.pending.delete(id);
     p.cleanup();
-    if (this.pending.size === 0) this.drainWaiters.splice(0).forEach((r) => r());
+    if (this.pending.size === 0) {
+      this.drainWaiters.splice(0).forEach((r) => r());
+      this.armIdle();
+    }
     return p;
   }
 
@@ -277,9 +455,11 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
         this.opts.logger[msg.level]({ data: msg.data }, msg.message);
         break;
       case "resources-changed":
+        if (msg.background) this.pushesInBackground = true;
         this.emit("resources-changed");
         break;
       case "resource-updated":
+        if (msg.background) this.pushesInBackground = true;
         this.emit("resource-updated", msg.uri);
         break;
       case "client-requests":
@@ -380,14 +560,15 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     }
     this.restartTimes.push(now);
     try {
-      await this.start();
+      const booted = await this.boot();
       if (this.stopped) {
         // stopped (unloaded, shutting down) while the fresh thread booted: it serves nobody
-        const fresh = this.worker as Worker | undefined; // set again by start()
-        this.worker = undefined;
-        await fresh?.terminate();
+        await booted.worker.terminate();
         return;
       }
+      this.pluginKeepAlive = booted.keepAlive;
+      this.attach(booted.worker);
+      this.armIdle();
       this.emit("restarted", { reason, ok: true });
     } catch (err) {
       this.stopped = true;

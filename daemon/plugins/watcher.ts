@@ -25,13 +25,13 @@ export class PluginWatcher {
     private readonly root: string,
     onEvent: (e: WatchEvent) => void,
     private readonly logger: Logger,
-    stabilityMs = 40,
+    stabilityMs = 25,
   ) {
     this.watcher = watch(root, {
       ignored: (p) => p !== root && isIgnoredPath(p),
       ignoreInitial: true,
       depth: 4,
-      awaitWriteFinish: { stabilityThreshold: stabilityMs, pollInterval: 10 },
+      awaitWriteFinish: { stabilityThreshold: stabilityMs, pollInterval: 5 },
     });
     const handler = (kind: WatchEvent["kind"]) => (path: string) => {
       try {

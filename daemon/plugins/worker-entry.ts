@@ -5,7 +5,7 @@
  * (ctx.sample / ctx.elicit / ctx.roots, see call-asks.ts); how they reach the client is the
  * host's business. It knows nothing of sessions or transports.
  */
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -27,9 +27,18 @@ let baseCtx: PluginContext;
 const inflight = new Map<number, AbortController>();
 /** the questions of calls that asked their client something, by call id */
 const asking = new Map<number, CallAsks>();
+// Modules the plugin will most likely import, loaded while the thread waits as a spare. A
+// failure here is the plugin's to report, when its own import fails the same way.
+const preloaded = Promise.all(((workerData as { preload?: string[] } | null)?.preload ?? []).map((url) => import(url).catch(() => undefined)));
 // Calls that arrive while the plugin is still loading wait for it.
 let markLoaded: () => void;
 const loaded = new Promise<void>((r) => (markLoaded = r));
+let isLoaded = false;
+
+/** Neither loading (setup) nor answering a call: a notification now comes from work of the plugin's own. */
+function inBackground(): boolean {
+  return isLoaded && inflight.size === 0;
+}
 
 function post(msg: WorkerToHost) {
   port.postMessage(msg);
@@ -68,6 +77,20 @@ function safeData(data: unknown): unknown {
   }
 }
 
+// Span ids come from one random block refilled every 512 spans: a randomBytes call per id
+// was a tenth of this thread's time per call.
+let idPool = Buffer.alloc(0);
+let idOffset = 0;
+function randomHex(bytes: number): string {
+  if (idOffset + bytes > idPool.length) {
+    idPool = randomBytes(8192);
+    idOffset = 0;
+  }
+  const hex = idPool.toString("hex", idOffset, idOffset + bytes);
+  idOffset += bytes;
+  return hex;
+}
+
 function parseTraceparent(tp: string | undefined): { traceId: string; spanId: string } | undefined {
   const m = tp ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(tp) : null;
   return m ? { traceId: m[1], spanId: m[2] } : undefined;
@@ -76,12 +99,14 @@ function parseTraceparent(tp: string | undefined): { traceId: string; spanId: st
 async function load(msg: Extract<HostToWorker, { type: "load" }>) {
   sourceFile = msg.file;
   sourceDir = dirname(msg.file);
+  countOwnResources();
   try {
     mkdirSync(msg.dataDir, { recursive: true });
   } catch {
     // the plugin will see the failure when it writes; loading must not fail for it
   }
   try {
+    await preloaded;
     const mod = await import(pathToFileURL(msg.bundlePath).href);
     const def = mod.default ?? mod.plugin;
     await preloadSchemaLibraries(def);
@@ -90,14 +115,15 @@ async function load(msg: Extract<HostToWorker, { type: "load" }>) {
       pluginName: plugin.manifest.name,
       dataDir: msg.dataDir,
       log: makeLogger(),
-      resourcesChanged: () => post({ type: "resources-changed" }),
+      resourcesChanged: () => post({ type: "resources-changed", background: inBackground() }),
       resourceUpdated: (uri: string) => {
         if (typeof uri !== "string" || uri.length === 0) throw new TypeError("ctx.resourceUpdated(uri): uri must be a non-empty string");
-        post({ type: "resource-updated", uri });
+        post({ type: "resource-updated", uri, background: inBackground() });
       },
     };
     if (plugin.setup) await plugin.setup(baseCtx);
-    post({ type: "loaded", manifest: plugin.manifest });
+    post({ type: "loaded", manifest: plugin.manifest, keepAlive: plugin.keepAlive });
+    isLoaded = true;
     markLoaded();
   } catch (err) {
     if (err instanceof PluginShapeError) post({ type: "load-error", error: { message: `${sourceFile}: ${err.message}`, name: "PluginShapeError", location: { file: sourceFile, line: 1 } } });
@@ -205,8 +231,8 @@ async function call(req: CallRequest) {
   }
   const span: WorkerSpan = {
     name: `plugin ${req.kind} ${req.target}`,
-    traceId: parent?.traceId ?? randomBytes(16).toString("hex"),
-    spanId: randomBytes(8).toString("hex"),
+    traceId: parent?.traceId ?? randomHex(16),
+    spanId: randomHex(8),
     parentSpanId: parent?.spanId,
     startTime: start,
     endTime: performance.timeOrigin + performance.now(),
@@ -219,6 +245,38 @@ async function call(req: CallRequest) {
   } catch (err) {
     // A value that cannot be cloned across threads (a function, a class instance) must still answer.
     post({ type: "result", id: req.id, ok: false, error: { message: `result could not be sent: ${(err as Error).message}` }, span });
+  }
+}
+
+/**
+ * What the plugin keeps running between calls: referenced handles (timers, watchers,
+ * sockets, servers, child processes, signal listeners). Requests in flight (an fs or DNS
+ * operation) finish on their own and do not count; an unref()'d handle is invisible here.
+ */
+function backgroundWork(): string[] {
+  const own = new Map(ownResources);
+  const kinds = process.getActiveResourcesInfo().filter((k) => {
+    const n = own.get(k) ?? 0;
+    if (n > 0) {
+      own.set(k, n - 1);
+      return false;
+    }
+    return !/Req(Wrap|Callback)?$/.test(k) && k !== "Immediate";
+  });
+  return [...new Set(kinds)];
+}
+
+/** Resources the worker itself holds (its message port), counted before the plugin is imported. */
+const ownResources = new Map<string, number>();
+function countOwnResources() {
+  for (const k of process.getActiveResourcesInfo()) ownResources.set(k, (ownResources.get(k) ?? 0) + 1);
+}
+
+async function runTeardown() {
+  try {
+    await plugin?.teardown?.();
+  } catch (err) {
+    post({ type: "log", level: "warn", message: "teardown threw", data: serialize(err) });
   }
 }
 
@@ -242,15 +300,17 @@ port.on("message", (msg: HostToWorker) => {
     case "ping":
       post({ type: "pong", id: msg.id, heapUsed: process.memoryUsage().heapUsed });
       break;
+    case "park": {
+      const background = inflight.size > 0 ? ["calls in flight"] : backgroundWork();
+      if (inflight.size > 0 || (background.length > 0 && !msg.force)) {
+        post({ type: "park-answer", ok: false, background });
+        break;
+      }
+      void runTeardown().then(() => post({ type: "park-answer", ok: true, background: [] }));
+      break;
+    }
     case "teardown":
-      void (async () => {
-        try {
-          await plugin?.teardown?.();
-        } catch (err) {
-          post({ type: "log", level: "warn", message: "teardown threw", data: serialize(err) });
-        }
-        post({ type: "torn-down" });
-      })();
+      void runTeardown().then(() => post({ type: "torn-down" }));
       break;
   }
 });

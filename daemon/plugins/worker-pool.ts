@@ -1,33 +1,61 @@
 /**
  * Keeps one plugin worker thread booted ahead of need. Booting a thread and importing the
- * worker's own modules (zod, ajv, the SDK's URI templates) takes most of a reload's time, so
- * a save takes the spare — which only has to import the plugin — and a new spare boots in
+ * worker's own modules and the plugin API (`mcp-patchbay`, which is zod: 35-50 ms in a fresh
+ * thread here) takes most of a reload's or a parked plugin's first call's time, so a save or
+ * a wake takes the spare — which only has to import the plugin — and a new spare boots in
  * the background. Every thread gets the same heap limits; output is piped, never inherited.
  */
 import { Worker } from "node:worker_threads";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { distDir } from "../package-root.ts";
 
 export const WORKER_ENTRY = join(distDir, "worker-entry.js");
+/** What every thread imports while it waits for its plugin: the API nearly every plugin imports. */
+const PRELOAD = [pathToFileURL(join(distDir, "api.js")).href];
+
+/**
+ * Threads loading a plugin at once. A folder of 100 plugins would otherwise boot 100 threads
+ * together at start (1.6 GB), and the allocator keeps much of such a peak after they park;
+ * more than a few at a time is no faster on a few cores anyway.
+ */
+const MAX_BOOTING = 8;
 
 export class WorkerPool {
   private spare?: Worker;
   private closed = false;
+  private booting = 0;
+  private queue: (() => void)[] = [];
 
-  constructor(private readonly opts: { heapMb: number; warm: boolean }) {
+  constructor(private readonly opts: { heapMb: number; warm: boolean; maxBooting?: number }) {
     if (opts.warm) this.refill();
   }
 
-  /** A fresh thread (the warm spare when there is one); the caller owns it from now on. */
-  take(): Worker {
+  /**
+   * A fresh thread (the warm spare when there is one) once fewer than MAX_BOOTING are
+   * loading; the caller owns it from now on and calls `release` once its plugin has loaded
+   * (or failed to).
+   */
+  async take(): Promise<{ worker: Worker; release: () => void }> {
+    if (this.booting >= (this.opts.maxBooting ?? MAX_BOOTING)) await new Promise<void>((r) => this.queue.push(r));
+    this.booting++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.booting--;
+      this.queue.shift()?.();
+    };
     const w = this.spare ?? this.spawn();
     this.spare = undefined;
     if (this.opts.warm) setImmediate(() => this.refill());
-    return w;
+    return { worker: w, release };
   }
 
   close(): void {
     this.closed = true;
+    // boots waiting for a turn go ahead (and find the manager closed)
+    this.queue.splice(0).forEach((r) => r());
     void this.spare?.terminate();
     this.spare = undefined;
   }
@@ -49,6 +77,7 @@ export class WorkerPool {
       stdout: true,
       stderr: true,
       name: "patchbay-plugin",
+      workerData: { preload: PRELOAD },
     });
     w.on("error", () => undefined); // the owner attaches its own handlers; an idle spare has none
     return w;

@@ -54,6 +54,12 @@ export type HostToWorker =
   /** answers to the call's "client-requests", by key; the worker ignores keys it no longer waits for */
   | { type: "client-responses"; id: number; responses: ClientResponse[] }
   | { type: "ping"; id: number }
+  /**
+   * The host wants to park the idle worker: the worker answers "park-answer", after running
+   * the plugin's teardown when it agrees. It refuses while the plugin keeps background work
+   * referenced (a timer, watcher, socket, child process), which parking would silently stop.
+   */
+  | { type: "park"; force: boolean }
   | { type: "teardown" };
 
 export interface SerializedError {
@@ -78,16 +84,19 @@ export interface WorkerSpan {
 }
 
 export type WorkerToHost =
-  | { type: "loaded"; manifest: PluginManifest }
+  | { type: "loaded"; manifest: PluginManifest; keepAlive?: boolean }
   | { type: "load-error"; error: SerializedError }
   | { type: "result"; id: number; ok: true; value: unknown; span?: WorkerSpan }
   | { type: "result"; id: number; ok: false; error: SerializedError; span?: WorkerSpan }
   | { type: "progress"; id: number; progress: number; total?: number; message?: string }
   | { type: "client-log"; id: number; level: string; data: unknown }
   | { type: "log"; level: "debug" | "info" | "warn" | "error"; message: string; data?: unknown }
-  | { type: "resources-changed" }
+  /** `background`: sent while no call ran (from a timer or watcher the plugin keeps) */
+  | { type: "resources-changed"; background?: boolean }
   /** one resource's content changed (ctx.resourceUpdated) */
-  | { type: "resource-updated"; uri: string }
+  | { type: "resource-updated"; uri: string; background?: boolean }
+  /** `background`: what the plugin keeps running (empty when it agreed to park) */
+  | { type: "park-answer"; ok: boolean; background: string[] }
   /** the call `id` asks the client; asks made in the same tick come as one batch */
   | { type: "client-requests"; id: number; requests: ClientRequest[] }
   | { type: "pong"; id: number; heapUsed: number }

@@ -11,6 +11,8 @@ import { CORE_METHODS, idKey } from "./fuzz-oracle.ts";
 export const BASE_TOOLS = ["base__echo", "base__info"];
 export const BASE_PLUGIN_SOURCE = `export default {
   name: "base",
+  // its thread stays up (not parked when idle), so thread counts before and after a case compare
+  keepAlive: true,
   tools: {
     echo: { description: "echo", input: { type: "object", properties: { s: { type: "string" } } }, handler: (a) => "echo " + JSON.stringify(a).slice(0, 200) },
     info: { description: "info", handler: () => ({ ok: true }) },
