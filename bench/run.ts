@@ -464,6 +464,7 @@ async function memory() {
     baseline?: Record<string, unknown>;
     idle: Record<string, unknown>;
     marginalPerPlugin?: number | null;
+    coldStart?: Record<string, unknown>;
     sessions?: Record<string, unknown>;
     reloads?: Record<string, unknown>;
     listChanged?: Record<string, unknown>;
@@ -491,6 +492,7 @@ async function memory() {
 
   // Patchbay idle with N example-size plugins (the smallest N also holds the idle sessions)
   const idle: Record<number, number> = {};
+  const coldRows: (string | number)[][] = [];
   let sessionsDelta: number | null = null;
   for (const n of P.plugins) {
     progress(`memory: Patchbay idle with ${n} plugins`);
@@ -505,6 +507,32 @@ async function memory() {
         await sleep(P.settleMs);
         idle[n] = await rss(d.pid);
         out.idle[n] = { plugins: n, tools: n * 5, rss: idle[n], threads: threadsOf(d.pid), loadedAfterListeningMs: Math.round(loadMs) };
+        if (n === P.plugins[P.plugins.length - 1]) {
+          // Idle plugins are parked (no worker thread): the first call to each starts its
+          // worker again from the warm pool; the second call is the warm figure beside it.
+          progress(`memory: first call to each of ${n} parked plugins`);
+          const c = await httpClient(`${d.url}/mcp`);
+          try {
+            const parked = ((await (await fetch(`${d.url}/healthz`)).json()) as { plugins?: { worker?: string }[] }).plugins?.filter((p) => p.worker === "parked").length;
+            const first: number[] = [];
+            const second: number[] = [];
+            for (const lat of [first, second]) {
+              for (let i = 0; i < n; i++) {
+                const t0 = performance.now();
+                await c.client.callTool({ name: `p${i}__add`, arguments: { numbers: [1, 2] } });
+                lat.push(performance.now() - t0);
+              }
+            }
+            const cold = summarize(first);
+            const warm = summarize(second);
+            await sleep(P.settleMs);
+            out.coldStart = { plugins: n, parkedBefore: parked, first: cold, second: warm, rssAllRunning: await rss(d.pid), threadsAllRunning: threadsOf(d.pid) };
+            coldRows.push([`first call to a parked plugin (starts its worker), p50 / p99 of ${n}`, `${ms(cold.p50)} / ${ms(cold.p99)} ms`, `second call: ${ms(warm.p50)} / ${ms(warm.p99)} ms`, "–", ""]);
+            coldRows.push([`RSS with all ${n} plugins called (every worker running)`, mib(out.coldStart.rssAllRunning as number), `idle (parked): ${mib(idle[n])}`, x(ratio(out.coldStart.rssAllRunning as number, idle[n])), ""]);
+          } finally {
+            await c.close().catch(() => undefined);
+          }
+        }
         if (n === P.plugins[0]) {
           progress(`memory: ${P.sessions} idle sessions`);
           const o = await openSessions(`${d.url}/mcp`, P.sessions);
@@ -526,6 +554,7 @@ async function memory() {
   out.marginalPerPlugin = marginal;
   for (const n of P.plugins) rows.push([`idle RSS, ${n} example-size plugin${n === 1 ? "" : "s"} (5 tools each)`, mib(idle[n]), `bare SDK v1 HTTP server idle: ${mib(sdkIdle)}`, x(ratio(idle[n], sdkIdle)), n === 100 ? "< 400 MB" : ""]);
   rows.push([`marginal idle RSS per plugin, (RSS${hi} − RSS${lo}) / ${hi - lo}`, mib(marginal, 1), "–", "–", "≤ 3 MB"]);
+  rows.push(...coldRows);
   rows.push([`${num(P.sessions)} open idle sessions (2025-era initialize over raw HTTP), RSS over idle`, mib(sessionsDelta), `bare SDK v1, same sessions: ${mib(sdkSessions)}`, x(ratio(sessionsDelta, sdkSessions)), P.sessions === 1000 ? "≤ 100 MB" : ""]);
 
   // reloads: rewrite one plugin file, wait for tools/list_changed each time
