@@ -401,7 +401,9 @@ export interface PluginDefinition<
    * Whether the plugin's worker thread stays up while nobody calls it. By default (unset) an
    * idle plugin is parked after `workerIdleMs`: its thread ends, module-level state is lost,
    * and the next call starts it again (running `setup` again). A plugin that still has a
-   * timer, watcher, socket or child process referenced when it goes idle is not parked.
+   * timer, watcher, socket or child process referenced when it goes idle is not parked, nor
+   * one while a client is subscribed to one of its resources (a parked one is started for
+   * its first subscriber, so the work `setup` starts can send `ctx.resourceUpdated`).
    * `true`: never park (state in module variables survives); `false`: park even then.
    */
   keepAlive?: boolean;

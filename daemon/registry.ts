@@ -59,6 +59,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
   private pendingResources?: NodeJS.Timeout;
   /** URIs with an "updated" notice gathering (see resourceUpdated). */
   private pendingUpdates = new Map<string, NodeJS.Timeout>();
+  /**
+   * Subscribers per resource URI across every client, and the host that was told of them
+   * (none while no plugin serves the URI). An entry lives while its count is above zero.
+   */
+  private interest = new Map<string, { count: number; host?: PluginHost }>();
 
   constructor(private readonly separator = "__") {
     super();
@@ -116,6 +121,57 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.pendingUpdates.set(uri, timer);
   }
 
+  /**
+   * A client subscribed to `uri` (resources/subscribe, or a listen stream naming it). The
+   * plugin serving the URI hears of the first subscriber only; a URI nobody serves yet is
+   * counted, and its plugin hears of it when it is loaded. Pair every call with one
+   * `removeSubscriber`.
+   */
+  addSubscriber(uri: string): void {
+    const e = this.interest.get(uri);
+    if (e) {
+      e.count++;
+      return;
+    }
+    const host = this.ownerOf(uri);
+    this.interest.set(uri, { count: 1, host });
+    tell(host, "subscribe", uri);
+  }
+
+  /** A subscriber of `uri` left; the plugin serving it hears of the last one leaving. */
+  removeSubscriber(uri: string): void {
+    const e = this.interest.get(uri);
+    if (!e) return;
+    if (--e.count > 0) return;
+    this.interest.delete(uri);
+    tell(e.host, "unsubscribe", uri);
+  }
+
+  /** How many subscribers `uri` has across every client. */
+  subscribers(uri: string): number {
+    return this.interest.get(uri)?.count ?? 0;
+  }
+
+  /** The host serving `uri` now: a listed resource, else the first template matching it. */
+  private ownerOf(uri: string): PluginHost | undefined {
+    return (this.resources.get(uri)?.plugin ?? this.findTemplate(uri)?.plugin)?.worker;
+  }
+
+  /**
+   * After a swap, each subscribed URI's plugin may have changed (a reload is a new host, an
+   * unload none, a conflict another winner): the new one hears of its subscribers, the old
+   * one that they are gone.
+   */
+  private moveInterest() {
+    for (const [uri, e] of this.interest) {
+      const host = this.ownerOf(uri);
+      if (host === e.host) continue;
+      tell(e.host, "unsubscribe", uri);
+      e.host = host;
+      tell(host, "subscribe", uri);
+    }
+  }
+
   /** The first template (in plugin order) whose pattern matches the URI. */
   findTemplate(uri: string): ExposedTemplate | undefined {
     return this.templates.find((t) => t.template.match(uri));
@@ -125,6 +181,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const before = this.signatures();
     fn();
     this.rebuild();
+    this.moveInterest();
     const after = this.signatures();
     // A pending resourcesChanged() rides along now, so no notice overtakes an earlier one.
     const pending = this.pendingResources !== undefined;
@@ -186,5 +243,14 @@ export class Registry extends EventEmitter<RegistryEvents> {
       this.templates.map((t) => [t.info, t.plugin.key]),
     ];
     return { tools: JSON.stringify(tools.sort()), prompts: JSON.stringify(prompts.sort()), resources: JSON.stringify(resources) };
+  }
+}
+
+/** Hosts promise not to throw; a subscription must not fail a client's request if one does. */
+function tell(host: PluginHost | undefined, what: "subscribe" | "unsubscribe", uri: string): void {
+  try {
+    host?.[what]?.(uri);
+  } catch {
+    // the host's own log says why
   }
 }

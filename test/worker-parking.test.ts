@@ -2,7 +2,7 @@
  * Idle parking: a plugin nobody calls holds no worker thread (/healthz `worker: "parked"`)
  * yet stays listed; a call starts it again with correct results; a crash in a woken plugin
  * leaves the others serving; hot reload works on a parked plugin; plugins that keep
- * background work, push notifications on their own or ask for keepAlive stay running.
+ * background work, have subscribers or ask for keepAlive stay running.
  * A short idle period comes from PATCHBAY_WORKER_IDLE_MS; the keepAlivePlugins list from a
  * config file.
  */
@@ -147,18 +147,20 @@ test("a plugin that keeps a timer running is not parked; keepAlive: false parks 
   assert.equal(textOf(await call("forced__hi")), "forced");
 });
 
-test("a plugin that sends resource updates from the background stays running, and its subscribers keep hearing them", async () => {
+test("a plugin with subscribers to its resources stays running and they keep hearing its background updates; without subscribers it is parked", async () => {
   await c.client.subscribeResource({ uri: "pusher://clock" });
   assert.equal(textOf(await call("pusher__start")), "started");
   const p = await waitFor("pusher kept alive", async () => {
     const s = await plugin("pusher");
-    return s.keptAliveBy === "it sends notifications from the background" ? s : undefined;
+    return s.keptAliveBy === "subscribers" ? s : undefined;
   });
   assert.equal(p.worker, "running");
   // 20 more updates span many idle periods: a parked plugin would have stopped sending
   await c.waitNotification(UPDATED, c.count(UPDATED) + 20);
   assert.equal(await workerOf("pusher"), "running");
+  // its updates (from an unref'd timer) go to nobody now, so they do not keep it up
   await c.client.unsubscribeResource({ uri: "pusher://clock" });
+  await parked("pusher");
 });
 
 test("setup runs each time a parked plugin starts, teardown each time it is parked", async () => {

@@ -56,6 +56,8 @@ export interface Connection {
   session?: SessionInfo;
   /** 2025 era: the URIs this session subscribed to with resources/subscribe. */
   subscriptions?: Set<string>;
+  /** The session ended and its subscriptions were released: a late resources/subscribe counts for nobody. */
+  released?: boolean;
   /** 2025 era: the client sent notifications/initialized (nothing unsolicited goes out before). */
   initialized?: boolean;
   /** The profile the client chose (`?profile=`, `--profile`): it sees and can call only that part of the registry. */

@@ -19,7 +19,7 @@ import type { SessionInfo } from "../session-store.ts";
 import { recordSessionClosed, recordSessionOpened, startRequestSpan, type RequestSpan } from "../telemetry/instrumentation.ts";
 import type { Connection, McpDeps } from "./call-context.ts";
 import { newServer, type PatchbayServer } from "./server-factory.ts";
-import { connectionListener } from "./subscriptions.ts";
+import { connectionListener, listenInterest, releaseSubscriptions } from "./subscriptions.ts";
 
 /** Default SessionInfo for a new session. */
 export function newSessionInfo(id: string, transport: SessionInfo["transport"], extra: Partial<SessionInfo> = {}): SessionInfo {
@@ -28,12 +28,14 @@ export function newSessionInfo(id: string, transport: SessionInfo["transport"], 
 }
 
 /** Store bookkeeping shared by both kinds: add now, forget (once) when the transport closes. */
-function register(deps: McpDeps, info: SessionInfo, handle: { transport?: unknown; current: () => PatchbayServer | undefined; close: () => Promise<void> }) {
+function register(deps: McpDeps, info: SessionInfo, handle: { transport?: unknown; current: () => PatchbayServer | undefined; close: () => Promise<void>; release: () => void }) {
   const log = deps.logger.child({ session: info.id, transport: info.transport });
   let closed = false;
   const cleanup = (reason: string) => {
     if (closed) return;
     closed = true;
+    // closed or evicted: its resource subscriptions end here, whichever way it went
+    handle.release();
     deps.store.delete(info.id, reason);
     recordSessionClosed(info);
     log.info({ reason }, "session closed");
@@ -72,7 +74,7 @@ export async function openLegacySession(deps: McpDeps, transport: Transport, inf
   const conn: Connection = { transport: info.transport, era: "legacy", session: info, profile };
   const server = newServer(deps, conn);
   let open: PatchbayServer | undefined = server;
-  const { log, cleanup } = register(deps, info, { transport, current: () => open, close: () => server.close() });
+  const { log, cleanup } = register(deps, info, { transport, current: () => open, close: () => server.close(), release: () => releaseSubscriptions(server) });
   onInitialized(server, info, log);
   server.onclose = () => {
     open = undefined;
@@ -90,7 +92,9 @@ export async function openLegacySession(deps: McpDeps, transport: Transport, inf
 export function serveConnection(deps: McpDeps, wire: Transport, info: SessionInfo, profile?: Profile): { close(): Promise<void> } {
   if (profile) info.profile = profile.name;
   let current: PatchbayServer | undefined;
-  const listens = new ListenSpans(info);
+  /** every instance serveStdio made here (a probe and the one serving), whose subscriptions end with the connection */
+  const made: PatchbayServer[] = [];
+  const listens = new ListenSpans(info, (params) => listenInterest(deps.registry, params, profile));
   const observed = new ObservedTransport(wire, {
     // every message from the client counts as activity
     received: (m) => {
@@ -114,10 +118,11 @@ export function serveConnection(deps: McpDeps, wire: Transport, info: SessionInf
       if (current === server) current = undefined;
     };
     current = server;
+    made.push(server);
     return server;
   };
   const served = serveStdio(factory, { transport: observed, onerror: (err) => log.debug({ err: messageOf(err) }, "connection error") });
-  const { log, cleanup } = register(deps, info, { current: () => current, close: () => served.close() });
+  const { log, cleanup } = register(deps, info, { current: () => current, close: () => served.close(), release: () => made.forEach(releaseSubscriptions) });
   return served;
 }
 
@@ -164,16 +169,21 @@ class ObservedTransport implements Transport {
  * Spans for subscriptions/listen on a WebSocket or stdio connection, which serveStdio
  * answers before any server instance sees it: from the request to the stream's end (its
  * graceful-close result, the client's notifications/cancelled, or the connection closing).
+ * The resource URIs a stream names count as subscribed for the same time (`interest`).
  */
 class ListenSpans {
-  private open = new Map<string | number, RequestSpan>();
-  constructor(private readonly info: SessionInfo) {}
+  private open = new Map<string | number, { span: RequestSpan; release: () => void }>();
+  constructor(
+    private readonly info: SessionInfo,
+    private readonly interest: (params: unknown) => () => void,
+  ) {}
 
   received(m: JSONRPCMessage): void {
     const msg = m as { id?: string | number; method?: string; params?: { _meta?: Record<string, unknown>; requestId?: string | number } };
     if (msg.method === "subscriptions/listen" && msg.id !== undefined && !this.open.has(msg.id) && this.open.size < 1_024) {
       const version = msg.params?._meta?.[PROTOCOL_VERSION_META_KEY];
-      this.open.set(msg.id, startRequestSpan({ method: "subscriptions/listen", attributes: {}, meta: msg.params?._meta, caller: { transport: this.info.transport, protocolVersion: typeof version === "string" ? version : undefined }, requestId: msg.id }));
+      const span = startRequestSpan({ method: "subscriptions/listen", attributes: {}, meta: msg.params?._meta, caller: { transport: this.info.transport, protocolVersion: typeof version === "string" ? version : undefined }, requestId: msg.id });
+      this.open.set(msg.id, { span, release: this.interest(msg.params) });
     } else if (msg.method === "notifications/cancelled" && msg.params?.requestId !== undefined) {
       this.end(msg.params.requestId);
     }
@@ -189,9 +199,10 @@ class ListenSpans {
   }
 
   private end(id: string | number, errorType?: string) {
-    const span = this.open.get(id);
-    if (!span) return;
+    const open = this.open.get(id);
+    if (!open) return;
     this.open.delete(id);
-    span.end(errorType);
+    open.release();
+    open.span.end(errorType);
   }
 }

@@ -11,6 +11,12 @@
  *   connection's listen streams, filtering by what each stream asked for.
  *
  * Every path starts at the store's one fan-out (SessionStore.broadcast / resourceUpdated).
+ *
+ * Both eras' subscriptions are also counted per URI in the registry (addSubscriber /
+ * removeSubscriber), which tells the plugin serving a URI when its first subscriber comes and
+ * its last goes: an upstream server subscribes upstream on demand, a code plugin with
+ * subscribers stays running. A 2025 session's URIs are released when it ends
+ * (`releaseSubscriptions`), a listen stream's when the stream ends (`listenInterest`).
  */
 import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, type ServerNotifier } from "@modelcontextprotocol/server";
 import { changesFor, visibleResource, type Profile, type ProfiledChanges } from "../profiles.ts";
@@ -32,16 +38,47 @@ export function installSubscriptions(server: PatchbayServer): void {
       if (!subs.has(req.params.uri) && subs.size >= MAX_SUBSCRIPTIONS_PER_SESSION) {
         throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Too many subscriptions: a session may subscribe to at most ${MAX_SUBSCRIPTIONS_PER_SESSION} resources`);
       }
-      subs.add(req.params.uri);
+      if (!subs.has(req.params.uri) && !server.conn.released) {
+        subs.add(req.params.uri);
+        server.deps.registry.addSubscriber(req.params.uri);
+      }
       return {};
     }),
   );
   server.setRequestHandler("resources/unsubscribe", (req, ctx) =>
     server.serve(ctx, { method: "resources/unsubscribe", attributes: { "mcp.resource.uri": req.params.uri } }, async () => {
-      server.conn.subscriptions?.delete(req.params.uri);
+      if (server.conn.subscriptions?.delete(req.params.uri)) server.deps.registry.removeSubscriber(req.params.uri);
       return {};
     }),
   );
+}
+
+/** The session (or connection) behind this instance ended: its subscriptions end with it. Safe to call twice. */
+export function releaseSubscriptions(server: PatchbayServer): void {
+  server.conn.released = true;
+  const subs = server.conn.subscriptions;
+  if (!subs) return;
+  for (const uri of subs) server.deps.registry.removeSubscriber(uri);
+  subs.clear();
+}
+
+/**
+ * A 2026-07-28 `subscriptions/listen` request opened a stream: counts the resource URIs it
+ * names (those the client's profile can read; at most MAX_SUBSCRIPTIONS_PER_SESSION, like a
+ * session) until the returned function is called when the stream ends. A malformed filter
+ * counts nothing: the SDK refuses the stream.
+ */
+export function listenInterest(registry: Registry, params: unknown, profile?: Profile): () => void {
+  const named = (params as { notifications?: { resourceSubscriptions?: unknown } } | undefined)?.notifications?.resourceSubscriptions;
+  if (!Array.isArray(named) || !named.every((u) => typeof u === "string")) return () => undefined;
+  const uris = [...new Set(named as string[])].filter((u) => inProfile(registry, profile, u)).slice(0, MAX_SUBSCRIPTIONS_PER_SESSION);
+  for (const uri of uris) registry.addSubscriber(uri);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    for (const uri of uris) registry.removeSubscriber(uri);
+  };
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * What the daemon needs from whatever serves one plugin: a code plugin's worker thread
  * (plugin-worker.ts) or an upstream MCP server (upstream-server.ts). The MCP layer only
- * calls `call`; the manager and main.ts start, stop, probe and read `heapUsed`/`inflight`.
+ * calls `call`; the manager and main.ts start, stop, probe and read `heapUsed`/`inflight`;
+ * the registry says when a resource URI the host serves gains its first subscriber and
+ * loses its last (`subscribe`/`unsubscribe`).
  */
 import type { CallOptions, CallOutcome } from "./plugin-worker.ts";
 import type { CallRequest, PluginManifest } from "./worker-protocol.ts";
@@ -19,4 +21,13 @@ export interface PluginHost {
   probe(timeoutMs?: number): Promise<boolean>;
   /** drains in-flight calls for at most `graceMs`, fails the rest with `failWith`, then ends */
   stop(graceMs: number, failWith?: Error): Promise<void>;
+  /**
+   * The first client subscribed to `uri`, a resource this host serves (a 2025 session's
+   * resources/subscribe or a 2026-07-28 listen stream naming it). Called once per URI until
+   * `unsubscribe`; never throws, and a host that cannot act on it now (not connected,
+   * parked) remembers it. An upstream server subscribes upstream; a code plugin stays running.
+   */
+  subscribe?(uri: string): void;
+  /** The last subscriber of `uri` left (unsubscribed, its session or listen stream ended). Never throws. */
+  unsubscribe?(uri: string): void;
 }

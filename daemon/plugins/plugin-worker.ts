@@ -7,8 +7,11 @@
  * A thread costs about 15 MB, so an idle plugin is parked: after `idleMs` without calls its
  * thread ends and the manifest of its last load keeps it listed; the next call starts a
  * fresh thread (from the warm pool) that loads the same bundle again. A plugin that keeps
- * background work referenced (a timer, a watcher), sends notifications from the
- * background, or asks for `keepAlive` is not parked, since parking would stop that work.
+ * background work referenced (a timer, a watcher), sends list changes from the background,
+ * or asks for `keepAlive` is not parked, since parking would stop that work. Nor is one with
+ * subscribers to any of its resources (`subscribe`): its background work is what sends them
+ * updates, so a parked one is started again when the first subscriber comes, and may be
+ * parked again once the last one has left.
  */
 import type { Worker } from "node:worker_threads";
 import { EventEmitter } from "node:events";
@@ -116,8 +119,10 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   private idleTimer?: NodeJS.Timeout;
   /** the plugin's own `keepAlive` */
   private pluginKeepAlive?: boolean;
-  /** the plugin sent a notification while no call ran: something of its own keeps running */
+  /** the plugin sent a list change while no call ran: something of its own keeps running */
   private pushesInBackground = false;
+  /** its resource URIs some client is subscribed to (the registry counts the clients) */
+  private subscribed = new Set<string>();
   /** what the worker kept running when it last refused to park */
   private background: string[] = [];
   /** times this version was parked and woken again */
@@ -143,6 +148,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     if (this.opts.alwaysOn?.includes(this.manifest?.name ?? this.opts.defaultName)) return "keepAlivePlugins (config)";
     if (this.pluginKeepAlive === true) return "keepAlive: true";
     if (this.pluginKeepAlive === false) return undefined;
+    if (this.subscribed.size > 0) return "subscribers";
     if (this.pushesInBackground) return "it sends notifications from the background";
     if (this.background.length > 0) return `background work: ${this.background.join(", ")}`;
     return undefined;
@@ -266,7 +272,36 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     if (this.opts.alwaysOn?.includes(this.manifest?.name ?? this.opts.defaultName)) return false;
     if (this.pluginKeepAlive !== undefined) return !this.pluginKeepAlive;
     // background handles are looked at when it is asked to park, so they need not stop the asking
-    return !this.pushesInBackground;
+    return !this.pushesInBackground && this.subscribed.size === 0;
+  }
+
+  /**
+   * The first client subscribed to `uri`, one of this plugin's resources: it is kept running
+   * (or started, if parked) so that what it does in the background can send updates. With
+   * `keepAlive: false` it is parked anyway. Never throws: a failed start shows as "wake-failed".
+   */
+  subscribe(uri: string): void {
+    if (this.stopped || this.subscribed.has(uri)) return;
+    this.subscribed.add(uri);
+    if (this.subscribed.size > 1 || this.pluginKeepAlive === false) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    void this.runForSubscribers().catch((err) => this.opts.logger.debug({ plugin: this.opts.defaultName, err: messageOf(err) }, "could not start the plugin for its subscribers"));
+  }
+
+  /** The last subscriber of `uri` left; with none left at all, it may be parked after the idle period. */
+  unsubscribe(uri: string): void {
+    if (!this.subscribed.delete(uri) || this.subscribed.size > 0 || this.stopped) return;
+    if (this.worker && !this.parking) this.armIdle();
+  }
+
+  /** Starts the plugin if it is parked (or being parked) while it has subscribers. */
+  private async runForSubscribers(): Promise<void> {
+    for (;;) {
+      while (!this.stopped && (this.suspect || this.restarting || this.parking || this.waking)) await (this.suspect ?? this.restarting ?? this.parking ?? this.waking)?.catch(() => undefined);
+      if (this.stopped || this.subscribed.size === 0 || this.worker || !this.parked) return;
+      await this.wake();
+    }
   }
 
   /** (Re)starts the wait after which an idle worker is asked to park. */
@@ -459,7 +494,8 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
         this.emit("resources-changed");
         break;
       case "resource-updated":
-        if (msg.background) this.pushesInBackground = true;
+        // Not a reason to stay up by itself: an update reaches only subscribers, and while
+        // there are some the plugin is not parked (see subscribe).
         this.emit("resource-updated", msg.uri);
         break;
       case "client-requests":

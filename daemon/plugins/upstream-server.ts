@@ -3,7 +3,9 @@
  * with the SDK v2 client, lists what it offers into a PluginManifest, and relays calls with
  * progress, cancellation and logging. A stdio upstream is a child process; when the
  * connection ends unexpectedly it is reconnected with exponential backoff, and calls made
- * meanwhile fail at once with a clear error instead of waiting.
+ * meanwhile fail at once with a clear error instead of waiting. Resource subscriptions are
+ * forwarded on demand: the registry says when a URI gains its first subscriber and loses its
+ * last (subscribe/unsubscribe), and the live set is subscribed again after a reconnect.
  */
 import { EventEmitter } from "node:events";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
@@ -24,8 +26,6 @@ import { GUARDED, findCommand, guardedCommand, signalGroup } from "./upstream-la
 export const RESTART_BASE_MS = 500;
 export const RESTART_MAX_MS = 30_000;
 export const RESTART_STABLE_MS = 30_000;
-/** Resources subscribed upstream at most (for resources/updated relaying). */
-const MAX_SUBSCRIPTIONS = 100;
 /** the MCP method each kind of call is upstream (for the CLIENT span) */
 const LEG_METHOD: Partial<Record<HostCall["kind"], UpstreamLeg["method"]>> = { tool: "tools/call", resource: "resources/read", template: "resources/read", prompt: "prompts/get", complete: "completion/complete" };
 /** the SDK's own request timer, kept out of the way (setTimeout's largest delay) */
@@ -107,6 +107,8 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
   private progressSeq = 0;
   /** calls in flight by their routing key */
   private byKey = new Map<string, Inflight>();
+  /** URIs some client is subscribed to (the registry counts them): what the upstream is asked to send updates for */
+  private subscribed = new Set<string>();
 
   constructor(private readonly opts: UpstreamServerOptions) {
     super();
@@ -137,6 +139,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       this.writeCachedManifest(this.manifest);
       this.state = "connected";
       this.everConnected = true;
+      this.resubscribe();
       return this.manifest;
     } catch (err) {
       await this.closeClient();
@@ -344,9 +347,6 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
     const templates = caps.resources ? await all<Record<string, any>>((cursor) => client.listResourceTemplates({ cursor }, { ...o, cacheMode: "bypass" }) as never, "resourceTemplates") : [];
     const prompts = caps.prompts ? await all<Record<string, any>>((cursor) => client.listPrompts({ cursor }, { ...o, cacheMode: "bypass" }) as never, "prompts") : [];
     const completable = Boolean(caps.completions);
-    if (caps.resources?.subscribe) {
-      for (const r of resources.slice(0, MAX_SUBSCRIPTIONS)) void client.subscribeResource({ uri: r.uri }).catch(() => undefined);
-    }
     const server = client.getServerVersion();
     return {
       name: this.opts.name,
@@ -406,12 +406,40 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       this.state = "connected";
       this.manifest = m;
       this.writeCachedManifest(m);
+      // a new connection (a new child, a new session) has no subscriptions: the live set again
+      this.resubscribe();
       this.emit("manifest", m);
       this.emit("restarted", { reason: "reconnected", ok: true });
     } catch (err) {
       await this.closeClient();
       this.scheduleReconnect(`reconnect failed: ${messageOf(err)}`);
     }
+  }
+
+  /** The first client subscribed to `uri`: asked of the upstream now if connected, else once it is. */
+  subscribe(uri: string): void {
+    if (this.subscribed.has(uri) || this.stopped) return;
+    this.subscribed.add(uri);
+    this.forward("subscribe", uri);
+  }
+
+  /** The last subscriber of `uri` left: the upstream stops sending its updates. */
+  unsubscribe(uri: string): void {
+    if (!this.subscribed.delete(uri) || this.stopped) return;
+    this.forward("unsubscribe", uri);
+  }
+
+  /** Every URI some client is subscribed to, on a connection that just came up. */
+  private resubscribe() {
+    for (const uri of this.subscribed) this.forward("subscribe", uri);
+  }
+
+  /** Only to a connected upstream that offers subscriptions; a failure is logged, never thrown (no client waits for it). */
+  private forward(what: "subscribe" | "unsubscribe", uri: string) {
+    const client = this.client;
+    if (!client || this.state !== "connected" || !client.getServerCapabilities()?.resources?.subscribe) return;
+    const sent = what === "subscribe" ? client.subscribeResource({ uri }, { timeout: this.opts.callTimeoutMs }) : client.unsubscribeResource({ uri }, { timeout: this.opts.callTimeoutMs });
+    sent.catch((err) => this.opts.logger.warn({ uri, err: messageOf(err) }, `resources/${what} upstream failed`));
   }
 
   async call(req: HostCall, opts: CallOptions = {}): Promise<CallOutcome> {

@@ -27,7 +27,7 @@ import type { McpDeps } from "../mcp/call-context.ts";
 import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
 import { newServer } from "../mcp/server-factory.ts";
 import { ServerPool } from "../mcp/server-pool.ts";
-import { listenPublisher } from "../mcp/subscriptions.ts";
+import { listenInterest, listenPublisher } from "../mcp/subscriptions.ts";
 import { resolveProfile, visibleTool, type Profile } from "../profiles.ts";
 import { startRequestSpan } from "../telemetry/instrumentation.ts";
 import type { Endpoint } from "./endpoint.ts";
@@ -175,6 +175,8 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       // the SDK serves listen streams itself, before any server instance: the span covers the stream's life
       const span = startRequestSpan({ method: "subscriptions/listen", attributes: {}, meta: msg.params?._meta, caller: { transport: "streamable-http", protocolVersion: header(req, "mcp-protocol-version") }, requestId: msg.id });
       res.once("close", () => span.end(res.statusCode >= 400 ? String(res.statusCode) : undefined));
+      // the URIs it names have a subscriber while the stream is open
+      res.once("close", listenInterest(deps.registry, msg.params, profile));
     }
     const side = sideFor(profile);
     if (route.kind === "modern" && fastEligible(req, body, route, side.pool.inputSchemaOf) && (await side.lanes.serve(res, body, route))) return;
