@@ -5,16 +5,17 @@
  * - an upstream server is subscribed on demand, with each URI's first subscriber (a 2025
  *   session or a 2026-07-28 listen stream), including template URIs and resources past the
  *   first 100, and unsubscribed with its last one (unsubscribe, the session ending, the
- *   stream closing); the upstream itself reports what it is subscribed to. After a
+ *   stream closing, over HTTP and WebSocket); the upstream itself reports what it is subscribed to. After a
  *   reconnect the live set is subscribed again.
  * - a code plugin that pushes updates from an unref'd timer set in `setup` is started when
  *   a client subscribes, stays running while subscribed (`keptAliveBy: "subscribers"`) and
- *   keeps sending, and is parked again once the last subscriber has left.
+ *   keeps sending, and is parked again once the last subscriber has left. A reload hands
+ *   the subscribers to the new version.
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
@@ -52,9 +53,7 @@ server.connect(new StdioServerTransport());
 );
 root.file("plugins/up.mcp.json", JSON.stringify({ command: process.execPath, args: [serverJs] }));
 // setup starts an unref'd timer: parking is never refused for it, so only subscribers keep it up
-root.file(
-  "plugins/ticker.mjs",
-  `import { appendFileSync } from "node:fs";
+const tickerSource = `import { appendFileSync } from "node:fs";
 let t;
 let dir;
 export default {
@@ -71,8 +70,8 @@ export default {
   },
   tools: { hi: { handler: () => "hi" } },
 };
-`,
-);
+`;
+const tickerFile = root.file("plugins/ticker.mjs", tickerSource);
 
 let d: RunningDaemon;
 let c: RecordingClient;
@@ -212,6 +211,36 @@ test("code plugin: a 2026-07-28 listen stream naming the URI keeps it running an
     assert.equal((await ticker()).worker, "running");
     await sub.close();
     await tickerIs("parked");
+  } finally {
+    await modern.close();
+  }
+});
+
+test("code plugin: a reload while subscribed hands the subscribers to the new version, which runs for them", async () => {
+  await tickerIs("parked");
+  await c.client.subscribeResource({ uri: "ticker://now" });
+  const { version } = await tickerIs("running", "subscribers");
+  // a comment alone would bundle the same: an export makes a new version
+  writeFileSync(tickerFile, `${tickerSource}export const version = 2;\n`);
+  await waitFor("ticker reloaded", async () => ((await ticker())?.version > version ? true : undefined));
+  await tickerIs("running", "subscribers");
+  const n = c.count(UPDATED);
+  await c.waitNotification(UPDATED, n + 20);
+  assert.equal((await ticker()).worker, "running");
+  await c.client.unsubscribeResource({ uri: "ticker://now" });
+  await tickerIs("parked");
+});
+
+test("upstream: a 2026-07-28 listen stream over WebSocket subscribes upstream while it is open", async () => {
+  const uri = "note://item/ws";
+  const modern = await v2WsClient(d.url, { modern: true, name: "ws-2026" });
+  try {
+    const sub = await modern.client.listen({ resourceSubscriptions: [uri] });
+    await upstreamSubs([uri]);
+    assert.equal(textOf(await c.client.callTool({ name: "up__touch", arguments: { uri } })), "sent");
+    await modern.waitNotification(UPDATED, 1);
+    await sub.close();
+    await upstreamSubs([]);
   } finally {
     await modern.close();
   }
