@@ -313,7 +313,7 @@ export class PluginManager {
       this.opts.registry.put({ key, file: key, manifest: m, worker });
     });
     worker.on("wake-failed", (error) => {
-      log.error({ error }, "parked plugin could not be started for a call");
+      log.error({ error }, "parked plugin could not be started (for a call or a subscriber)");
       if (slot.worker === worker) slot.state.lastError = { message: `${WAKE_FAILED}${error}`, at: new Date().toISOString() };
     });
     worker.on("woken", () => {

@@ -81,9 +81,9 @@ export interface PluginWorkerEvents {
   "resource-updated": [uri: string];
   /** a woken plugin reported a different manifest than its load did (it builds its tools at run time) */
   manifest: [manifest: PluginManifest];
-  /** a call found the plugin parked and could not start it again */
+  /** a call or a first subscriber found the plugin parked and could not start it again */
   "wake-failed": [error: string];
-  /** a call found the plugin parked and started it again */
+  /** a call or a first subscriber found the plugin parked and started it again */
   woken: [];
 }
 
