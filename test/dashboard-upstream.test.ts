@@ -6,17 +6,16 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { SKIP_NO_CHROMIUM, launchChromium, requireChromiumUnderCi } from "./helpers/browser.ts";
 import { ROOT, TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
 import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
 
-const CHROMIUM = process.env.PATCHBAY_CHROMIUM ?? "/usr/bin/chromium";
-const SKIP = existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (or set PATCHBAY_CHROMIUM)`;
-if (SKIP && process.env.CI === "true") test("Chromium is required under CI=true", () => assert.fail(String(SKIP)));
+const SKIP = SKIP_NO_CHROMIUM;
+requireChromiumUnderCi();
 
 const req = createRequire(join(ROOT, "package.json"));
 const root = new TempDir("patchbay-dash-up-");
@@ -39,7 +38,7 @@ server.connect(new StdioServerTransport());
   root.file("plugins/up.mcp.json", JSON.stringify({ command: process.execPath, args: [server] }));
   d = await startDaemonProcess({ plugins: root.join("plugins") });
   c = await httpClient(d.url);
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"] });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1300, height: 1300 } });
 });
 after(async () => {

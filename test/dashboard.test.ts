@@ -6,19 +6,16 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { SKIP_NO_CHROMIUM, launchChromium, requireChromiumUnderCi } from "./helpers/browser.ts";
 import { ROOT, TempDir } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
 import { httpClient, type RecordingClient } from "./helpers/clients.ts";
 
-const CHROMIUM = process.env.PATCHBAY_CHROMIUM ?? "/usr/bin/chromium";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const SKIP = HAVE_CHROMIUM ? false : `Chromium not found at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (or set PATCHBAY_CHROMIUM)`;
+const SKIP = SKIP_NO_CHROMIUM;
 const OUT = join(ROOT, "test-output");
 
-if (!HAVE_CHROMIUM && process.env.CI === "true") {
-  test("Chromium is required under CI=true", () => assert.fail(String(SKIP)));
-}
+requireChromiumUnderCi();
 
 const plugins = new TempDir("patchbay-dash-");
 const TOKEN = "dashboard-test-token";
@@ -32,7 +29,7 @@ before(async () => {
   plugins.file("calc.ts", `import { definePlugin, z } from "mcp-patchbay";\nexport default definePlugin({ tools: { double: { input: { n: z.number() }, handler: ({ n }) => String(n * 2) } } });\n`);
   d = await startDaemonProcess({ plugins: plugins.path, args: ["--token", TOKEN] });
   c = await httpClient(d.url, { token: TOKEN, name: "dashboard-test-client" });
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"] });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1300, height: 1300 } });
 });
 after(async () => {

@@ -14,6 +14,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, existsSync } from "node:fs";
 import { ROOT, TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess } from "./helpers/daemon.ts";
+import { isPidAlive } from "../daemon/state-file.ts";
 import { httpClient, textOf } from "./helpers/clients.ts";
 
 const req = createRequire(join(ROOT, "package.json"));
@@ -38,14 +39,7 @@ server.connect(new StdioServerTransport());
 );
 after(() => root.cleanup());
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const alive = isPidAlive;
 
 test("kill -9 of the daemon: a stdio upstream that ignores stdin EOF, and its own child, die too", async () => {
   const plugins = root.join("p-kill");

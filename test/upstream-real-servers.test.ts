@@ -16,6 +16,7 @@ import { dirname, join } from "node:path";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { ROOT, TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
+import { isPidAlive } from "../daemon/state-file.ts";
 import { connect, textOf, type RecordingClient } from "./helpers/clients.ts";
 import { v2HttpClient } from "./helpers/clients-v2.ts";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -78,14 +79,7 @@ async function answeringClient(): Promise<RecordingClient> {
   return rec;
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const alive = isPidAlive;
 const state = async (name: string) => (await d.health()).plugins.find((p: any) => p.name === name);
 const toolNames = async () => (await c.client.listTools()).tools.map((t) => t.name);
 

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { rmSync, writeFileSync } from "node:fs";
 import { EXAMPLE_PLUGINS, ROOT, TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
+import { isPidAlive } from "../daemon/state-file.ts";
 import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -66,14 +67,7 @@ after(async () => {
 
 const call = async (name: string, args: Record<string, unknown> = {}) => c.client.callTool({ name, arguments: args });
 const state = async () => (await d.health()).plugins.find((p: any) => p.name === "up");
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const alive = isPidAlive;
 
 test("tools, resources and prompts are namespaced and relayed; ${VAR} expands but never shows", async () => {
   const tools = (await c.client.listTools()).tools.map((t) => t.name);
