@@ -8,7 +8,7 @@
 import uPlot from "uplot";
 
 interface Tool { name: string; plugin: string; unknown?: boolean; calls: number; errors: number; errorRate: number; p50: number; p95: number; p99: number }
-interface Plugin { name: string; file: string; relFile: string; status: string; version: number; pluginVersion?: string; lastReloadAt?: string; lastError?: { message: string; location?: { file: string; line: number; column?: number } }; shadowedBy?: string; restarts: number; heapBytes: number; upstream?: Upstream }
+interface Plugin { name: string; file: string; relFile: string; status: string; version: number; pluginVersion?: string; lastReloadAt?: string; lastError?: { message: string; location?: { file: string; line: number; column?: number } }; shadowedBy?: string; restarts: number; heapBytes: number; upstream?: Upstream; worker?: "running" | "parked"; keptAliveBy?: string }
 /** a `NAME.mcp.json` plugin's connection: heapBytes is then the child's resident memory */
 interface Upstream { transport: string; state: string; pid?: number; restarts: number; lastExit?: string; nextRetryAt?: string }
 interface Session { id: string; transport: string; bridged: boolean; profile?: string; clientName?: string; protocolVersion?: string; calls: number; errors: number; startedAt: string }
@@ -80,6 +80,13 @@ function upstreamLine(u: Upstream) {
   return `<br><span class="upstream muted" title="${esc(u.lastExit ?? "")}">upstream ${esc(u.transport)}${u.pid ? ` · pid ${u.pid}` : ""} · <span class="pill ${cls} upstream-state">${esc(u.state)}${esc(retry)}</span></span>`;
 }
 
+/** A parked plugin has no thread, so no heap to show: say so, rather than a dash that reads as "unknown". */
+function memoryCell(p: Plugin) {
+  if (!p.upstream && p.worker === "parked") return `<span class="muted" title="idle: no worker thread until its next call">parked</span>`;
+  const kept = p.keptAliveBy ? ` title="kept running: ${esc(p.keptAliveBy)}"` : "";
+  return `<span${kept}>${bytes(p.heapBytes)}</span>`;
+}
+
 function renderPlugins(o: Overview) {
   const rows = o.plugins.map((p) => {
     const cls = p.status === "loaded" ? (p.lastError ? "warn" : "ok") : "bad";
@@ -88,7 +95,7 @@ function renderPlugins(o: Overview) {
     return `<tr data-plugin="${esc(p.name)}" title="${esc(p.file)}"><td>${esc(p.name)} <span class="muted file">${esc(p.relFile)}</span>${p.shadowedBy ? ` <span class="pill warn" title="${esc(p.shadowedBy)}">shadowed</span>` : ""}${p.upstream ? upstreamLine(p.upstream) : ""}</td>
       <td><span class="pill ${cls} status">${esc(p.status)}${p.lastError && p.status === "loaded" ? " (error)" : ""}</span></td>
       <td class="num">${p.version}${p.pluginVersion ? ` <span class="muted">(${esc(p.pluginVersion)})</span>` : ""}</td><td>${ago(p.lastReloadAt)}</td>
-      <td class="num">${bytes(p.heapBytes)}</td><td class="num">${p.restarts}</td></tr>${err}`;
+      <td class="num memory">${memoryCell(p)}</td><td class="num">${p.restarts}</td></tr>${err}`;
   });
   setHtml("#plugins-table tbody", rows.join("") || `<tr><td colspan="6" class="muted">No plugins in the folder.</td></tr>`);
   setHtml("#conflicts", o.conflicts.map((c) => `<li>${esc(c)}</li>`).join(""));

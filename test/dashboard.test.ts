@@ -27,6 +27,8 @@ let page: Page;
 before(async () => {
   if (SKIP) return;
   plugins.file("calc.ts", `import { definePlugin, z } from "mcp-patchbay";\nexport default definePlugin({ tools: { double: { input: { n: z.number() }, handler: ({ n }) => String(n * 2) } } });\n`);
+  // never called: parked once loaded (no worker thread), which the plugins table says
+  plugins.file("idle.ts", `import { definePlugin } from "mcp-patchbay";\nexport default definePlugin({ tools: { noop: { handler: () => "ok" } } });\n`);
   d = await startDaemonProcess({ plugins: plugins.path, args: ["--token", TOKEN] });
   c = await httpClient(d.url, { token: TOKEN, name: "dashboard-test-client" });
   browser = await launchChromium();
@@ -62,6 +64,9 @@ test("tool calls show up live with their count and percentiles, without a reload
   await page.waitForFunction(() => document.querySelector('#tools-table tr[data-tool="calc__double"] td.calls')?.textContent === "8");
   assert.equal(await cell("calc__double", "errors").textContent(), "3");
   assert.equal(await cell("calc__double", "rate").textContent(), "37.5%");
+  // a called plugin shows its worker's heap; one nobody called has no thread and says "parked"
+  await page.waitForFunction(() => /\d/.test(document.querySelector('#plugins-table tr[data-plugin="calc"] td.memory')?.textContent ?? ""));
+  await page.waitForFunction(() => document.querySelector('#plugins-table tr[data-plugin="idle"] td.memory')?.textContent === "parked");
   // the session shows with its transport and client name
   await page.locator("#sessions-table td", { hasText: "dashboard-test-client" }).waitFor();
 });
@@ -71,7 +76,7 @@ test("calls to unknown tool names share one (unknown) row, not counted as a tool
   await page.waitForFunction(() => document.querySelector('#tools-table tr[data-tool="(unknown)"] td.calls')?.textContent === "3");
   assert.equal(await page.locator('#tools-table tr[data-tool^="nope_"]').count(), 0);
   assert.equal(await cell("calc__double", "calls").textContent(), "8", "the other rows keep their values across partial updates");
-  assert.equal(await page.locator("#counts span").nth(1).textContent(), "1 tools");
+  assert.equal(await page.locator("#counts span").nth(1).textContent(), "2 tools", "calc and idle: the unknown names are not counted");
 });
 
 test("a trace opens as a waterfall with host and plugin spans", { skip: SKIP }, async () => {
