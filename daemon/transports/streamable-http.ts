@@ -28,6 +28,8 @@ import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
 import { newServer } from "../mcp/server-factory.ts";
 import { ServerPool } from "../mcp/server-pool.ts";
 import { listenInterest, listenPublisher } from "../mcp/subscriptions.ts";
+import { MAX_JSON_DEPTH, nestedDeeperThan } from "../mcp/json-depth.ts";
+export { MAX_JSON_DEPTH } from "../mcp/json-depth.ts";
 import { resolveProfile, visibleTool, type Profile } from "../profiles.ts";
 import { startRequestSpan } from "../telemetry/instrumentation.ts";
 import type { Endpoint } from "./endpoint.ts";
@@ -66,22 +68,8 @@ export function mayBeModern(messages: unknown[], versionHeader: string | undefin
   return false;
 }
 
-/** Deepest JSON nesting a 2026-07-28 request may have. */
-export const MAX_JSON_DEPTH = 256;
 /** 2026-07-28 listen streams one client address may hold at once (the SDK allows 1,024 in all). */
 export const MAX_LISTEN_STREAMS_PER_ADDRESS = 16;
-
-/** Iterative (a recursive walk would overflow on the very input it guards against); stops at the first path past `limit`. */
-function nestedDeeperThan(value: unknown, limit: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== "object") continue;
-    if (depth >= limit) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
-  }
-  return false;
-}
 
 const header = (req: IncomingMessage, name: string) => {
   const v = req.headers[name];
