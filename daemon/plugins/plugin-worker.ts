@@ -19,7 +19,7 @@ import type { Logger } from "pino";
 import { CallCancelledError, CallTimeoutError, ClientRequestError, PluginCallError, PluginLoadError, WorkerGoneError, messageOf } from "../errors.ts";
 import { WorkerPool } from "./worker-pool.ts";
 import type { PluginHost } from "./plugin-host.ts";
-import type { CallRequest, ClientRequest, ClientResponse, PluginManifest, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
+import type { CallRequest, ClientRequest, ClientResponse, HostToWorker, PluginManifest, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
 
 export interface PluginWorkerOptions {
   file: string;
@@ -99,6 +99,14 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private pongs = new Map<number, () => void>();
+  /**
+   * Calls not yet posted, sent as one message at the end of this turn of the event loop:
+   * each postMessage wakes the worker thread (a syscall and a context switch), which under
+   * load cost more of the main thread than the calls themselves. setImmediate, not a
+   * microtask, so that the calls of every request read in one poll phase go together.
+   */
+  private outbox: CallRequest[] = [];
+  private outboxWorker?: Worker;
   private stopped = false;
   private restartTimes: number[] = [];
   private drainWaiters: (() => void)[] = [];
@@ -212,7 +220,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
       worker.on("message", onMessage);
       worker.on("error", onError);
       worker.on("exit", onExit);
-      worker.postMessage({ type: "load", bundlePath: this.opts.bundlePath, file: this.opts.file, defaultName: this.opts.defaultName, dataDir: this.opts.dataDir });
+      postTo(worker, { type: "load", bundlePath: this.opts.bundlePath, file: this.opts.file, defaultName: this.opts.defaultName, dataDir: this.opts.dataDir });
     });
     return { worker, manifest: loaded.manifest, keepAlive: loaded.keepAlive };
   }
@@ -220,7 +228,10 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   private attach(worker: Worker) {
     this.worker = worker;
     this.parked = false;
-    worker.on("message", (msg: WorkerToHost) => this.onMessage(msg));
+    worker.on("message", (msg: WorkerToHost | WorkerToHost[]) => {
+      if (!Array.isArray(msg)) return this.onMessage(msg);
+      for (const m of msg) this.onMessage(m);
+    });
     worker.on("error", (err) => this.opts.logger.error({ err: messageOf(err) }, "plugin worker error"));
     worker.on("exit", (code) => this.onExit(worker, code));
   }
@@ -337,7 +348,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
         const timer = setTimeout(() => finish(undefined), PARK_ANSWER_MS);
         worker.on("message", onMessage);
         worker.on("exit", onExit);
-        worker.postMessage({ type: "park", force: this.pluginKeepAlive === false });
+        this.post(worker, { type: "park", force: this.pluginKeepAlive === false });
       });
       // restarted or crashed meanwhile: that path owns the thread now
       if (this.worker !== worker) return;
@@ -368,7 +379,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     const worker = this.worker;
     return new Promise<CallOutcome>((resolve, reject) => {
       const onAbort = () => {
-        worker.postMessage({ type: "cancel", id, reason: "cancelled by client" });
+        this.post(worker, { type: "cancel", id, reason: "cancelled by client" });
         this.settle(id)?.reject(new CallCancelledError("request cancelled"));
       };
       const pending: Pending = {
@@ -388,8 +399,40 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
       const timeoutMs = opts.timeoutMs ?? this.opts.callTimeoutMs;
       pending.timer = setTimeout(() => this.onTimeout(id, timeoutMs, worker), timeoutMs);
       this.pending.set(id, pending);
-      worker.postMessage({ ...req, type: "call", id });
+      this.queueCall(worker, { ...req, type: "call", id });
     });
+  }
+
+  private queueCall(worker: Worker, msg: CallRequest) {
+    if (this.outboxWorker !== worker) this.flush();
+    this.outboxWorker = worker;
+    if (this.outbox.push(msg) === 1) setImmediate(() => this.flush());
+  }
+
+  private flush() {
+    const worker = this.outboxWorker;
+    const calls = this.outbox;
+    this.outboxWorker = undefined;
+    if (!worker || calls.length === 0) return;
+    this.outbox = [];
+    try {
+      postTo(worker, calls.length === 1 ? calls[0] : calls);
+    } catch {
+      // one call that cannot be cloned must not take the others with it
+      for (const call of calls) {
+        try {
+          postTo(worker, call);
+        } catch (err) {
+          this.settle(call.id)?.reject(new PluginCallError({ message: `the call could not be passed to the plugin: ${messageOf(err)}` }));
+        }
+      }
+    }
+  }
+
+  /** Anything but a call goes at once, after the calls queued before it: the worker sees every message in the order it was sent. */
+  private post(worker: Worker, msg: HostToWorker) {
+    if (worker === this.outboxWorker) this.flush();
+    postTo(worker, msg);
   }
 
   /** Asks the thread for its heap size; resolves false if it does not answer in time. */
@@ -406,7 +449,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
         clearTimeout(timer);
         resolve(true);
       });
-      worker.postMessage({ type: "ping", id });
+      this.post(worker, { type: "ping", id });
     });
   }
 
@@ -452,7 +495,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
       new Promise<void>((resolve) => {
         worker.on("message", (m: WorkerToHost) => m.type === "torn-down" && resolve());
         worker.on("exit", () => resolve());
-        worker.postMessage({ type: "teardown" });
+        this.post(worker, { type: "teardown" });
       }),
       delay(teardownMs),
     ]);
@@ -528,11 +571,13 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
         const responses = batch;
         batch = [];
         if (!this.pending.has(id)) return;
+        const worker = this.worker;
+        if (!worker) return;
         try {
-          this.worker?.postMessage({ type: "client-responses", id, responses });
+          this.post(worker, { type: "client-responses", id, responses });
         } catch (err) {
           // a result that cannot be cloned (it came from a client, so it never should)
-          this.worker?.postMessage({ type: "client-responses", id, responses: responses.map((x) => ({ key: x.key, ok: false as const, error: { message: `the client's answer could not be passed to the plugin: ${messageOf(err)}` } })) });
+          this.post(worker, { type: "client-responses", id, responses: responses.map((x) => ({ key: x.key, ok: false as const, error: { message: `the client's answer could not be passed to the plugin: ${messageOf(err)}` } })) });
         }
       });
     };
@@ -553,7 +598,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   private onTimeout(id: number, timeoutMs: number, worker: Worker) {
     const p = this.settle(id);
     if (!p) return;
-    worker.postMessage({ type: "cancel", id, reason: "timeout" });
+    this.post(worker, { type: "cancel", id, reason: "timeout" });
     p.reject(new CallTimeoutError(`plugin ${this.opts.defaultName} did not answer within ${timeoutMs} ms`));
     // A sync infinite loop never answers a ping; an async slow handler does. Until we know,
     // new calls wait (see `call`) rather than queue behind a loop that would fail them too.
@@ -625,6 +670,10 @@ function serializeError(err: unknown): SerializedError {
     name: err instanceof Error ? err.name : undefined,
     code: typeof code === "string" || typeof code === "number" ? code : undefined,
   };
+}
+
+function postTo(worker: Worker, msg: HostToWorker | HostToWorker[]) {
+  worker.postMessage(msg);
 }
 
 function delay(ms: number) {

@@ -40,7 +40,39 @@ function inBackground(): boolean {
   return isLoaded && inflight.size === 0;
 }
 
+/**
+ * Results not yet posted. The results of calls that end in the same microtask drain (calls
+ * answered by one timer or one I/O event) go back as one message, which wakes the main
+ * thread once. A microtask, not setImmediate, so that a plugin's loop in a later callback
+ * cannot hold back an answer it already gave.
+ */
+let results: Extract<WorkerToHost, { type: "result" }>[] = [];
+
+function flushResults() {
+  const batch = results;
+  if (batch.length === 0) return;
+  results = [];
+  try {
+    port.postMessage(batch.length === 1 ? batch[0] : batch);
+  } catch {
+    for (const reply of batch) {
+      try {
+        port.postMessage(reply);
+      } catch (err) {
+        // A value that cannot be cloned across threads (a function, a class instance) must still answer.
+        port.postMessage({ type: "result", id: reply.id, ok: false, error: { message: `result could not be sent: ${(err as Error).message}` }, span: reply.span } satisfies WorkerToHost);
+      }
+    }
+  }
+}
+
+function postResult(reply: Extract<WorkerToHost, { type: "result" }>) {
+  if (results.push(reply) === 1) queueMicrotask(flushResults);
+}
+
+/** Anything but a result goes at once, after the results queued before it. */
 function post(msg: WorkerToHost) {
+  flushResults();
   port.postMessage(msg);
 }
 
@@ -216,7 +248,7 @@ async function call(req: CallRequest) {
   const parent = parseTraceparent(req.traceparent);
   const start = performance.timeOrigin + performance.now();
   let ok = true;
-  let reply: WorkerToHost;
+  let reply: Extract<WorkerToHost, { type: "result" }>;
   try {
     const value = await dispatch(req, callContext(req, controller));
     if (req.kind === "tool" && (value as { isError?: boolean }).isError) ok = false;
@@ -240,12 +272,7 @@ async function call(req: CallRequest) {
     attributes: { "patchbay.plugin.name": baseCtx?.pluginName ?? "", "patchbay.call.kind": req.kind },
   };
   reply.span = span;
-  try {
-    post(reply);
-  } catch (err) {
-    // A value that cannot be cloned across threads (a function, a class instance) must still answer.
-    post({ type: "result", id: req.id, ok: false, error: { message: `result could not be sent: ${(err as Error).message}` }, span });
-  }
+  postResult(reply);
 }
 
 /**
@@ -283,7 +310,33 @@ async function runTeardown() {
 process.on("unhandledRejection", (reason) => post({ type: "log", level: "error", message: "unhandled rejection in plugin", data: serialize(reason) }));
 process.on("uncaughtException", (err) => post({ type: "log", level: "error", message: "uncaught exception in plugin", data: serialize(err) }));
 
-port.on("message", (msg: HostToWorker) => {
+/**
+ * The host sends the calls of one turn of its event loop as one array. Each of them is
+ * handled as a task of its own, as if it had come alone: the microtasks of one (a quick
+ * call answering) run before the next starts (one that may loop forever), and a message
+ * that came later waits for the batch before it.
+ */
+const inbox: HostToWorker[] = [];
+// one immediate per message: those queued together run in one check phase, with the
+// microtasks of each run before the next
+const handleNext = () => handle(inbox.shift()!);
+function enqueue(msg: HostToWorker) {
+  inbox.push(msg);
+  setImmediate(handleNext);
+}
+
+port.on("message", (msg: HostToWorker | HostToWorker[]) => {
+  if (!Array.isArray(msg)) {
+    if (inbox.length > 0) enqueue(msg);
+    else handle(msg);
+    return;
+  }
+  let i = 0;
+  if (inbox.length === 0) handle(msg[i++]);
+  for (; i < msg.length; i++) enqueue(msg[i]);
+});
+
+function handle(msg: HostToWorker) {
   switch (msg.type) {
     case "load":
       void load(msg);
@@ -313,4 +366,4 @@ port.on("message", (msg: HostToWorker) => {
       void runTeardown().then(() => post({ type: "torn-down" }));
       break;
   }
-});
+}

@@ -2,6 +2,9 @@
  * Messages between the daemon and a plugin worker. The worker never sees sessions or
  * transports: it gets calls with an id, answers once, and may stream progress/logs for it
  * and ask the calling client questions (client-requests / client-responses, by key).
+ * Calls sent in one turn of the host's event loop come as one array of CallRequests, and
+ * results given in one microtask drain of the worker as one array of results; every other
+ * message comes alone, after those sent before it.
  */
 import type { SourceLocation } from "../errors.ts";
 import type { PluginManifest } from "./manifest.ts";
