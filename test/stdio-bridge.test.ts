@@ -60,3 +60,43 @@ test("starts the daemon when none runs, relays calls, and shows as a stdio sessi
     await c.close();
   }
 });
+
+test("a 2025 client's resource subscriptions are made again on the new daemon after a reconnect", async () => {
+  const tickerPlugins = new TempDir("patchbay-bridge-ticker-");
+  const tickerHome = new TempDir("patchbay-bridge-ticker-home-");
+  tickerPlugins.file(
+    "ticker.mjs",
+    `let t;
+export default {
+  resources: { "ticker://now": { read: () => String(Date.now()) } },
+  setup: (ctx) => { t = setInterval(() => ctx.resourceUpdated("ticker://now"), 50); t.unref(); },
+  teardown: () => clearInterval(t),
+};`,
+  );
+  const env = { PATCHBAY_HOME: tickerHome.path, PATCHBAY_PORT: "0" };
+  const state = () => JSON.parse(readFileSync(tickerHome.join("daemon.json"), "utf8"));
+  const c = await stdioClient(["--plugins", tickerPlugins.path], env);
+  try {
+    const first = state();
+    pids.add(first.pid);
+    await c.client.subscribeResource({ uri: "ticker://now" });
+    await c.waitNotification("notifications/resources/updated", 1);
+    const lists = c.count("notifications/tools/list_changed");
+    process.kill(first.pid, "SIGKILL");
+    // the bridge starts a new daemon and re-initializes; then updates flow again without the client subscribing anew
+    await c.waitNotification("notifications/tools/list_changed", lists + 1);
+    const second = state();
+    pids.add(second.pid);
+    assert.notEqual(second.pid, first.pid);
+    const updates = c.count("notifications/resources/updated");
+    await c.waitNotification("notifications/resources/updated", updates + 3);
+    // and an unsubscribe still ends them (the bridge forgets the URI too)
+    await c.client.unsubscribeResource({ uri: "ticker://now" });
+  } finally {
+    await c.close();
+    // this test's daemons go before their home folder does
+    await stopPids([...pids].filter((p) => p !== undefined));
+    tickerPlugins.cleanup();
+    tickerHome.cleanup();
+  }
+});

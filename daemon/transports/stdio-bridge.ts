@@ -25,6 +25,8 @@ import { readState, type DaemonState } from "../state-file.ts";
 import { WS_SUBPROTOCOL } from "./websocket.ts";
 
 const REINIT_PREFIX = "patchbay-bridge-reinit-";
+/** ids of the bridge's own resources/subscribe replays after a reconnect (their answers are swallowed) */
+const RESUB_PREFIX = "patchbay-bridge-resubscribe-";
 /** the JSON-RPC code of a request in flight when the daemon connection was lost */
 export const DAEMON_LOST = Refusal.DaemonLost.rpc;
 const START_TIMEOUT_MS = 20_000;
@@ -131,6 +133,15 @@ export async function runBridge(config: Config, opts: { profile?: string } = {})
   /** listens re-sent after a reconnect, whose acknowledgement the client already had */
   const replayed = new Set<string | number>();
   const queue: { msg: JSONRPCMessage; at: number }[] = [];
+  /**
+   * 2025 era: the URIs the client holds a resources/subscribe on. A new daemon (or a new
+   * session on the same one) knows nothing of them, so after a reconnect the bridge makes
+   * them again; without this the client would never hear resources/updated again.
+   */
+  const subscribed = new Set<string>();
+  /** subscribe requests forwarded and not yet answered: id → URI */
+  const subscribing = new Map<string | number, string>();
+  let resubCount = 0;
 
   const toClient = (msg: JSONRPCMessage) => void stdio.send(msg).catch((err) => logger.error({ err: messageOf(err) }, "stdout write failed"));
   const failRequest = (id: string | number, message: string) => toClient({ jsonrpc: "2.0", id, error: { code: DAEMON_LOST, message } } as JSONRPCMessage);
@@ -143,6 +154,9 @@ export async function runBridge(config: Config, opts: { profile?: string } = {})
   stdio.onmessage = (msg) => {
     if (isRequest(msg) && msg.method === "initialize") initRequest = msg;
     if (isRequest(msg) && msg.method === "subscriptions/listen") listens.set(msg.id, msg);
+    const uri = (msg as { params?: { uri?: unknown } }).params?.uri;
+    if (isRequest(msg) && msg.method === "resources/subscribe" && typeof uri === "string") subscribing.set(msg.id, uri);
+    if (isRequest(msg) && msg.method === "resources/unsubscribe" && typeof uri === "string") subscribed.delete(uri);
     if ("method" in msg && msg.method === "notifications/cancelled") listens.delete((msg.params as { requestId?: string | number } | undefined)?.requestId ?? "");
     if (connected && ws?.readyState === WebSocket.OPEN) forward(msg);
     else queue.push({ msg, at: Date.now() });
@@ -225,9 +239,15 @@ export async function runBridge(config: Config, opts: { profile?: string } = {})
         }
       }
       if (isResponse(msg)) listens.delete(msg.id);
+      if (isResponse(msg) && typeof msg.id === "string" && msg.id.startsWith(RESUB_PREFIX)) return;
+      if (isResponse(msg) && subscribing.has(msg.id)) {
+        if ("result" in msg) subscribed.add(subscribing.get(msg.id)!);
+        subscribing.delete(msg.id);
+      }
       if (isResponse(msg) && reinitId !== undefined && msg.id === reinitId) {
         reinitId = undefined;
         socket.send(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }));
+        for (const uri of subscribed) socket.send(JSON.stringify({ jsonrpc: "2.0", id: `${RESUB_PREFIX}${++resubCount}`, method: "resources/subscribe", params: { uri } }));
         markReady(true);
         return;
       }
@@ -242,6 +262,7 @@ export async function runBridge(config: Config, opts: { profile?: string } = {})
       // (an open listen stream is not failed: it is re-opened on the next connection)
       for (const [id, method] of inflight) if (!listens.has(id)) failRequest(id, `Patchbay daemon connection lost during ${method}; the request may not have completed. Retry it.`);
       inflight.clear();
+      subscribing.clear();
       logger.warn("daemon connection lost; reconnecting");
       void reconnectLoop();
     });
