@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { createHash } from "node:crypto";
-import { readFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { ROOT, TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess } from "./helpers/daemon.ts";
 import { isPidAlive } from "../daemon/state-file.ts";
@@ -41,9 +41,12 @@ after(() => root.cleanup());
 
 const alive = isPidAlive;
 
-test("kill -9 of the daemon: a stdio upstream that ignores stdin EOF, and its own child, die too", async () => {
+test("kill -9 of the daemon: a stdio upstream that ignores stdin EOF, and its own child, die too (even with a PATH of its own that has no sleep or setsid)", async () => {
   const plugins = root.join("p-kill");
-  root.file("p-kill/stubborn.mcp.json", JSON.stringify({ command: process.execPath, args: [stubborn] }));
+  // the launcher's watchdog and setsid must not depend on the PATH the server's env sets
+  const emptyBin = root.join("empty-bin");
+  mkdirSync(emptyBin, { recursive: true });
+  root.file("p-kill/stubborn.mcp.json", JSON.stringify({ command: process.execPath, args: [stubborn], env: { PATH: emptyBin } }));
   const d = await startDaemonProcess({ plugins });
   let pids: { pid: number; grandchild: number } | undefined;
   try {

@@ -19,10 +19,13 @@ export const WATCHDOG_POLL_S = 1;
 
 const LAUNCHER = [
   'd=$PPID; s=$$',
-  `( while kill -0 "$d" 2>/dev/null && kill -0 "$s" 2>/dev/null; do sleep ${WATCHDOG_POLL_S}; done`,
+  // the launcher's own tools come from the system, not from the PATH the server's env sets
+  // (a PATH without sleep would turn the watchdog into a busy loop)
+  `( PATH=/usr/bin:/bin; while kill -0 "$d" 2>/dev/null && kill -0 "$s" 2>/dev/null; do sleep ${WATCHDOG_POLL_S}; done`,
   '  if kill -0 "$s" 2>/dev/null; then kill -s TERM -- "-$s" 2>/dev/null || kill -s TERM "$s"; sleep 2; kill -s KILL -- "-$s" 2>/dev/null || kill -s KILL "$s" 2>/dev/null; fi',
   ') </dev/null >/dev/null 2>&1 &',
-  'if command -v setsid >/dev/null 2>&1; then exec setsid "$@"; else exec "$@"; fi',
+  'sid=$(PATH=/usr/bin:/bin; command -v setsid)',
+  'if [ -n "$sid" ]; then exec "$sid" "$@"; else exec "$@"; fi',
 ].join("\n");
 
 export const GUARDED = process.platform !== "win32";

@@ -18,6 +18,7 @@ import type { CallOptions, CallOutcome } from "./plugin-worker.ts";
 import type { HostCall, PluginHost } from "./plugin-host.ts";
 import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./manifest.ts";
 import { expandRecord, expandVars, type UpstreamConfig } from "./upstream-config.ts";
+import { randomBytes } from "node:crypto";
 import { CALL_META_KEY, routingFetch, takeCallKey } from "./upstream-routing.ts";
 import { NOOP_LEG, startUpstreamSpan, type UpstreamLeg } from "../telemetry/upstream-span.ts";
 import { GUARDED, findCommand, guardedCommand, signalGroup } from "./upstream-launch.ts";
@@ -450,7 +451,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       throw new WorkerGoneError(`upstream server ${this.opts.name} is not connected (${this.lastExit ?? "connecting"})${when}`);
     }
     if (opts.signal?.aborted) throw new CallCancelledError("request cancelled");
-    const entry: Inflight = { opts, answers: req.answers, asked: 0, ended: new AbortController(), key: this.transportKind === "streamable-http" ? `c${++this.progressSeq}` : undefined };
+    const entry: Inflight = { opts, answers: req.answers, asked: 0, ended: new AbortController(), key: this.transportKind === "streamable-http" ? `c${++this.progressSeq}-${randomBytes(6).toString("hex")}` : undefined };
     this.calls.add(entry);
     if (entry.key) this.byKey.set(entry.key, entry);
     const timeout = opts.timeoutMs ?? this.opts.callTimeoutMs;

@@ -46,7 +46,15 @@ export class WorkerPool {
       this.booting--;
       this.queue.shift()?.();
     };
-    const w = this.spare ?? this.spawn();
+    let w: Worker;
+    try {
+      w = this.spare ?? this.spawn();
+    } catch (err) {
+      // a thread that could not even be created must not keep its boot slot: after a few,
+      // every later load would wait forever
+      release();
+      throw err;
+    }
     this.spare = undefined;
     if (this.opts.warm) setImmediate(() => this.refill());
     return { worker: w, release };
