@@ -218,10 +218,17 @@ export class FastLanes {
     if (!shell) return false;
     const fresh = new Lane(shell.server, this);
     this.all.add(fresh);
-    return shell.server.connect(fresh).then(() => {
-      fresh.begin(res, msg, route.classification);
-      return true;
-    });
+    return shell.server.connect(fresh).then(
+      () => {
+        fresh.begin(res, msg, route.classification);
+        return true;
+      },
+      // nothing was written: the SDK's handler answers this one (with an instance of its own)
+      () => {
+        this.all.delete(fresh);
+        return false;
+      },
+    );
   }
 
   release(lane: Lane): void {
