@@ -19,7 +19,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { classifyInboundRequest, createMcpHandler, isInitializeRequest, isJSONRPCRequest, PROTOCOL_VERSION_META_KEY, specTypeSchemas, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/server";
+import { classifyInboundRequest, createMcpHandler, isInitializeRequest, isJSONRPCRequest, PROTOCOL_VERSION_META_KEY, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/server";
 import { toNodeHandler } from "@modelcontextprotocol/node";
 import { Refusal, messageOf } from "../errors.ts";
 import { readJsonBody, sendRefusal } from "../http-server.ts";
@@ -35,20 +35,10 @@ import { startRequestSpan } from "../telemetry/instrumentation.ts";
 import type { Endpoint } from "./endpoint.ts";
 import { SessionHttpTransport } from "./session-http-transport.ts";
 import { FastLanes, fastEligible } from "./stateless-fast-path.ts";
+import { isJsonRpcMessage } from "./json-rpc-message.ts";
 
 export interface StreamableHttpOptions {
   maxBodyBytes: number;
-}
-
-const JSONRPC_MESSAGE = (specTypeSchemas as unknown as Record<string, { "~standard": { validate(v: unknown): { issues?: unknown[] } | Promise<unknown> } }>).JSONRPCMessage;
-/** Never throws: a value too deep for the validator to walk is no message of ours either. */
-function isJsonRpcMessage(v: unknown): boolean {
-  try {
-    const r = JSONRPC_MESSAGE["~standard"].validate(v);
-    return !(r instanceof Promise) && !r.issues;
-  } catch {
-    return false;
-  }
 }
 
 /**

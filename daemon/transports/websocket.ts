@@ -14,7 +14,8 @@ import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket, type RawData } from "ws";
-import { specTypeSchemas, type JSONRPCMessage, type Transport } from "@modelcontextprotocol/server";
+import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server";
+import { isJsonRpcMessage } from "./json-rpc-message.ts";
 import type { Logger } from "pino";
 import { Refusal } from "../errors.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
@@ -22,7 +23,6 @@ import { newSessionInfo, serveConnection } from "../mcp/connections.ts";
 import { resolveProfile } from "../profiles.ts";
 import type { Endpoint } from "./endpoint.ts";
 
-const JSONRPC_MESSAGE = (specTypeSchemas as unknown as Record<string, { "~standard": { validate(v: unknown): { value?: unknown; issues?: unknown[] } | Promise<unknown> } }>).JSONRPCMessage;
 
 export const WS_SUBPROTOCOL = "mcp";
 
@@ -79,13 +79,7 @@ export class WebSocketServerTransport implements Transport {
       this.sendRaw({ jsonrpc: "2.0", id: null, error: { code: Refusal.ParseError.rpc, message: "Parse error: frame is not valid JSON" } });
       return;
     }
-    let parsed: { value?: unknown; issues?: unknown[] } | Promise<unknown>;
-    try {
-      parsed = JSONRPC_MESSAGE["~standard"].validate(json);
-    } catch {
-      parsed = { issues: [] }; // too deep for the validator to walk: no message of ours either
-    }
-    if (parsed instanceof Promise || parsed.issues) {
+    if (!isJsonRpcMessage(json)) {
       const id = typeof json === "object" && json !== null && "id" in json ? (json as { id: unknown }).id : null;
       this.sendRaw({ jsonrpc: "2.0", id: typeof id === "string" || typeof id === "number" ? id : null, error: { code: Refusal.InvalidRequest.rpc, message: "Invalid Request: not a JSON-RPC 2.0 message" } });
       return;
