@@ -278,14 +278,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
         });
       }
       transport = stdio;
-      try {
-        await client.connect(transport, { timeout: this.opts.callTimeoutMs });
-      } catch (err) {
-        // not adopted yet, so closeClient would not reach it: end the child here
-        await client.close().catch(() => undefined);
-        await transport.close().catch(() => undefined);
-        throw err;
-      }
+      await this.connectOrClose(client, transport);
     } else {
       const headers = expandRecord(config.headers, env, "headers", file);
       const url = new URL(config.url);
@@ -298,19 +291,27 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
         await client.close().catch(() => undefined);
         const sse = this.makeClient();
         transport = new SSEClientTransport(url, { requestInit: { headers } });
-        try {
-          await sse.connect(transport, { timeout: this.opts.callTimeoutMs });
-        } catch (sseErr) {
-          // a failed SSE attempt keeps its EventSource retrying unless closed
-          await sse.close().catch(() => undefined);
-          await transport.close().catch(() => undefined);
-          throw sseErr;
-        }
+        await this.connectOrClose(sse, transport);
         this.transportKind = "sse";
         return this.adopt(sse, transport);
       }
     }
     this.adopt(client, transport);
+  }
+
+  /**
+   * Connects, or closes both sides and rethrows. Not adopted yet, so closeClient would not
+   * reach them: a failed stdio start would keep its child running, a failed SSE attempt its
+   * EventSource retrying.
+   */
+  private async connectOrClose(client: Client, transport: Transport): Promise<void> {
+    try {
+      await client.connect(transport, { timeout: this.opts.callTimeoutMs });
+    } catch (err) {
+      await client.close().catch(() => undefined);
+      await transport.close().catch(() => undefined);
+      throw err;
+    }
   }
 
   private adopt(client: Client, transport: Transport) {
