@@ -10,6 +10,7 @@ import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/webso
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import WebSocket from "ws";
 import { summarize } from "./load.ts";
+import { notificationRecorder } from "../../test/helpers/clients.ts";
 
 export interface BenchClient {
   client: Client;
@@ -22,31 +23,14 @@ export interface BenchClient {
 
 export async function connect(transport: Transport): Promise<BenchClient> {
   const client = new Client({ name: "patchbay-bench", version: "1.0.0" }, { capabilities: {} });
-  const counts = new Map<string, number>();
-  let waiters: (() => void)[] = [];
-  client.fallbackNotificationHandler = async (n) => {
-    counts.set(n.method, (counts.get(n.method) ?? 0) + 1);
-    const w = waiters;
-    waiters = [];
-    w.forEach((f) => f());
-  };
+  // the tests' recorder: one way to count and wait for notifications in the project
+  const rec = notificationRecorder();
+  client.fallbackNotificationHandler = rec.record;
   await client.connect(transport);
-  const count = (m: string) => counts.get(m) ?? 0;
   return {
     client,
-    count,
-    waitFor(method, n, timeoutMs = 10_000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${method} #${n} within ${timeoutMs} ms`)), timeoutMs);
-        const check = () => {
-          if (count(method) >= n) {
-            clearTimeout(timer);
-            resolve();
-          } else waiters.push(check);
-        };
-        check();
-      });
-    },
+    count: rec.count,
+    waitFor: (method, n, timeoutMs = 10_000) => rec.waitNotification(method, n, timeoutMs),
     close: () => client.close(),
   };
 }
