@@ -6,10 +6,11 @@
  * on /mcp (server-pool.ts), a per-session instance a 2025-era session, a per-connection
  * instance a WebSocket or stdio client of either era.
  */
-import { createRequestStateCodec, Server, type JSONRPCRequest, type RequestStateCodec, type Result, type ServerContext } from "@modelcontextprotocol/server";
+import { createRequestStateCodec, isInputRequiredResult, Server, type JSONRPCRequest, type RequestStateCodec, type Result, type ServerContext } from "@modelcontextprotocol/server";
 import { randomBytes } from "node:crypto";
 import { CallContext, type CallSpec, type Connection, type McpDeps, type ReplayState } from "./call-context.ts";
 import { checkParams } from "./request-params.ts";
+import { isPlainToolResult } from "./plain-tool-result.ts";
 import { installTools } from "./tools.ts";
 import { installResources } from "./resources.ts";
 import { installPrompts } from "./prompts.ts";
@@ -74,7 +75,7 @@ export class PatchbayServer extends Server {
    * serving entries install themselves, gets its span like every other method.
    */
   protected override _wrapHandler(method: string, handler: RequestHandler): RequestHandler {
-    const inner = super._wrapHandler(method, handler);
+    const inner = method === "tools/call" ? this.wrapToolsCall(handler) : super._wrapHandler(method, handler);
     const checked: RequestHandler = async (request, ctx) => {
       try {
         return await inner(request, ctx);
@@ -86,6 +87,25 @@ export class PatchbayServer extends Server {
     };
     if (method === "server/discover") return (request, ctx) => this.serve(ctx, { method }, () => checked(request, ctx));
     return checked;
+  }
+
+  /**
+   * The SDK's own tools/call wrapper validates the request a second time (the handler it
+   * wraps already did) and every result against the full `CallToolResult` schema: together
+   * about a quarter of the daemon's allocations per call under load. This one runs the
+   * handler through the SDK's own multi-round-trip seam and answers a plain result (text
+   * blocks; see plain-tool-result.ts) as it is; any other result is handed, unchanged, to
+   * the SDK's wrapper for its checks (the handler is not run again). The seam is private
+   * in the SDK's types: should it move in an SDK release, every call takes the SDK's path.
+   */
+  private wrapToolsCall(handler: RequestHandler): RequestHandler {
+    const seam = (this as unknown as { _invokeInputRequiredCapableHandler?: (m: string, h: RequestHandler, r: JSONRPCRequest, c: ServerContext) => Promise<Result> })._invokeInputRequiredCapableHandler;
+    if (typeof seam !== "function") return super._wrapHandler("tools/call", handler);
+    return async (request, ctx) => {
+      const result = await seam.call(this, "tools/call", handler, request, ctx);
+      if (isInputRequiredResult(result) || isPlainToolResult(result)) return result;
+      return super._wrapHandler("tools/call", async () => result)(request, ctx);
+    };
   }
 }
 

@@ -1,0 +1,53 @@
+/**
+ * Recognises the tool results nearly every call returns — text blocks, optionally
+ * `isError`, `structuredContent` and `_meta` — so the SDK's full `CallToolResult` schema
+ * parse (a zod union over every content type, about a fifth of the daemon's allocations
+ * per call under load) can be skipped for them. Anything else, or anything in doubt, is
+ * not "plain" and goes through the SDK's validation unchanged: this check may only accept
+ * values the SDK's schema accepts and would return as they are.
+ */
+import { SERVER_INFO_META_KEY } from "@modelcontextprotocol/server";
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  // what JSON and the worker's structured clone make; the SDK's parse would rebuild others
+  return Object.getPrototypeOf(v) === Object.prototype;
+}
+
+function isTextBlock(v: unknown): boolean {
+  if (!isRecord(v)) return false;
+  let keys = 0;
+  for (const k in v) {
+    if (k !== "type" && k !== "text") return false;
+    keys++;
+  }
+  return keys === 2 && v.type === "text" && typeof v.text === "string";
+}
+
+export function isPlainToolResult(v: unknown): boolean {
+  if (!isRecord(v)) return false;
+  let hasContent = false;
+  for (const k in v) {
+    const x = v[k];
+    switch (k) {
+      case "content":
+        if (!Array.isArray(x)) return false;
+        for (const block of x) if (!isTextBlock(block)) return false;
+        hasContent = true;
+        break;
+      case "isError":
+        if (typeof x !== "boolean") return false;
+        break;
+      case "structuredContent":
+        if (!isRecord(x)) return false;
+        break;
+      case "_meta":
+        // the SDK's schema types (and may drop) the serverInfo key: leave that case to it
+        if (!isRecord(x) || SERVER_INFO_META_KEY in x) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return hasContent;
+}

@@ -1,0 +1,99 @@
+/**
+ * Tool results reach the client as the plugin gave them, in both eras, and a result the
+ * MCP schema rejects is an error, never passed on. Plain text results skip the SDK's result
+ * schema parse (daemon/mcp/plain-tool-result.ts); every other shape still goes through it,
+ * so both paths are driven here, plus a property check that the shortcut only accepts what
+ * the SDK's own `CallToolResult` schema accepts and returns unchanged.
+ */
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { specTypeSchemas, SERVER_INFO_META_KEY } from "@modelcontextprotocol/server";
+import { isPlainToolResult } from "../daemon/mcp/plain-tool-result.ts";
+import { TempDir } from "./helpers/env.ts";
+import { startDaemonProcess } from "./helpers/daemon.ts";
+import { httpClient } from "./helpers/clients.ts";
+import { v2HttpClient } from "./helpers/clients-v2.ts";
+
+const plugins = new TempDir("patchbay-results-");
+after(() => plugins.cleanup());
+
+const PNG = Buffer.from("not really a png").toString("base64");
+
+test("plain, rich and invalid tool results, over a 2025 session and stateless 2026-07-28", async () => {
+  plugins.file(
+    "r.mjs",
+    `export default { tools: {
+      plain: { handler: () => ({ content: [{ type: "text", text: "a" }, { type: "text", text: "b" }], isError: false, structuredContent: { n: 1 }, _meta: { k: "v" } }) },
+      image: { handler: () => ({ content: [{ type: "image", data: "${PNG}", mimeType: "image/png" }] }) },
+      annotated: { handler: () => ({ content: [{ type: "text", text: "x", annotations: { priority: 0.5 } }] }) },
+      shorthand: { handler: () => "just text" },
+      missingText: { handler: () => ({ content: [{ type: "text" }] }) },
+      unknownType: { handler: () => ({ content: [{ type: "hologram", text: "x" }] }) },
+      badIsError: { handler: () => ({ content: [], isError: "yes" }) },
+    } };`,
+  );
+  const d = await startDaemonProcess({ plugins: plugins.path });
+  const v1 = await httpClient(d.url);
+  const v2 = await v2HttpClient(d.url, { modern: true });
+  try {
+    for (const [era, call] of [
+      ["2025-11-25", (name: string) => v1.client.callTool({ name, arguments: {} })],
+      ["2026-07-28", (name: string) => v2.client.callTool({ name, arguments: {} })],
+    ] as const) {
+      const plain: any = await call("r__plain");
+      assert.deepEqual(plain.content, [{ type: "text", text: "a" }, { type: "text", text: "b" }], era);
+      assert.deepEqual(plain.structuredContent, { n: 1 }, era);
+      assert.equal(plain.isError, false, era);
+      assert.equal(plain._meta?.k, "v", era);
+      assert.deepEqual(((await call("r__image")) as any).content, [{ type: "image", data: PNG, mimeType: "image/png" }], era);
+      assert.deepEqual(((await call("r__annotated")) as any).content, [{ type: "text", text: "x", annotations: { priority: 0.5 } }], era);
+      assert.deepEqual(((await call("r__shorthand")) as any).content, [{ type: "text", text: "just text" }], era);
+      for (const bad of ["r__missingText", "r__unknownType", "r__badIsError"]) {
+        await assert.rejects(call(bad), (e: any) => e.code === -32602 && /Invalid tools\/call result/.test(e.message), `${era} ${bad}`);
+      }
+    }
+  } finally {
+    await v1.close();
+    await v2.close();
+    await d.stop();
+  }
+});
+
+const text = fc.record({ type: fc.constant("text"), text: fc.string() });
+const block = fc.oneof(
+  { weight: 6, arbitrary: text },
+  { weight: 1, arbitrary: fc.record({ type: fc.constantFrom("text", "image", "x"), text: fc.oneof(fc.string(), fc.integer()) }, { requiredKeys: [] }) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant("text"), text: fc.string(), annotations: fc.record({ priority: fc.double() }) }) },
+  { weight: 1, arbitrary: fc.anything() },
+);
+const dict = fc.dictionary(fc.string(), fc.jsonValue(), { noNullPrototype: true });
+const mostly = <T,>(good: fc.Arbitrary<T>) => fc.oneof({ weight: 6, arbitrary: good }, { weight: 1, arbitrary: fc.anything() });
+const result = fc.record(
+  {
+    content: mostly(fc.array(block, { maxLength: 4 })),
+    isError: mostly(fc.boolean()),
+    structuredContent: mostly(dict),
+    _meta: fc.oneof({ weight: 6, arbitrary: dict }, { weight: 1, arbitrary: fc.constant({ [SERVER_INFO_META_KEY]: 5 }) }, { weight: 1, arbitrary: fc.anything() }),
+  },
+  { requiredKeys: ["content"] },
+);
+
+test("what the shortcut calls plain, the SDK's CallToolResult schema accepts and returns as it was", () => {
+  let plainSeen = 0;
+  fc.assert(
+    fc.property(fc.oneof(result, fc.anything()), (r) => {
+      if (!isPlainToolResult(r)) return;
+      plainSeen++;
+      const parsed = specTypeSchemas.CallToolResult.safeParse(r);
+      assert.ok(parsed.success, JSON.stringify(r));
+      assert.deepEqual(parsed.data, r);
+    }),
+    { seed: 20261125, numRuns: 2000 },
+  );
+  assert.ok(plainSeen > 100, `only ${plainSeen} plain results generated`);
+  // and the obvious negatives
+  for (const bad of [null, [], "x", {}, { content: {} }, { content: [{ type: "text" }] }, { content: [], isError: 1 }, { content: [], more: 1 }, { content: [], _meta: { [SERVER_INFO_META_KEY]: {} } }]) {
+    assert.equal(isPlainToolResult(bad), false, JSON.stringify(bad));
+  }
+});
