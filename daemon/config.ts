@@ -54,6 +54,9 @@ export const ConfigSchema = z
     reloadDebounceMs: z.number().int().min(0).default(20),
     shutdownGraceMs: z.number().int().min(0).default(5_000),
     telemetry: z.boolean().default(true),
+    // New traces recorded per second at most; calls beyond it are still counted in metrics
+    // and the dashboard's stats. 0 traces every call.
+    tracesPerSecond: z.number().int().min(0).default(1000),
     wsHeartbeatMs: z.number().int().min(100).default(30_000),
     sseKeepAliveMs: z.number().int().min(100).default(15_000),
     rateLimitPerMinute: z.number().int().positive().optional(),
@@ -95,6 +98,7 @@ const ENV: Record<string, { key: keyof z.input<typeof ConfigSchema>; type: "stri
   PATCHBAY_SESSION_IDLE_TIMEOUT_MS: { key: "sessionIdleTimeoutMs", type: "number" },
   PATCHBAY_SESSION_EVICT_AFTER_IDLE_MS: { key: "sessionEvictAfterIdleMs", type: "number" },
   PATCHBAY_TELEMETRY: { key: "telemetry", type: "boolean" },
+  PATCHBAY_TRACES_PER_SECOND: { key: "tracesPerSecond", type: "number" },
   PATCHBAY_PAGE_SIZE: { key: "pageSize", type: "number" },
   PATCHBAY_MAX_SESSIONS: { key: "maxSessions", type: "number" },
   PATCHBAY_WS_HEARTBEAT_MS: { key: "wsHeartbeatMs", type: "number" },

@@ -169,7 +169,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   // Only processes that can read the state file (mode 0600) may open bridge sessions.
   const bridgeKey = randomBytes(24).toString("base64url");
   // Telemetry first, so the first plugin loads are recorded too.
-  const telemetry = config.telemetry ? await startTelemetry({ logger, ...opts.telemetry }) : undefined;
+  const telemetry = config.telemetry ? await startTelemetry({ logger, tracesPerSecond: config.tracesPerSecond, ...opts.telemetry }) : undefined;
   const core = await startCore(config, logger, { watch: true });
   const { registry, store, manager, mcpDeps } = core;
   telemetry?.bindRegistry(registry);

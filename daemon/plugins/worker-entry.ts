@@ -123,9 +123,9 @@ function randomHex(bytes: number): string {
   return hex;
 }
 
-function parseTraceparent(tp: string | undefined): { traceId: string; spanId: string } | undefined {
-  const m = tp ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(tp) : null;
-  return m ? { traceId: m[1], spanId: m[2] } : undefined;
+function parseTraceparent(tp: string | undefined): { traceId: string; spanId: string; sampled: boolean } | undefined {
+  const m = tp ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(tp) : null;
+  return m ? { traceId: m[1], spanId: m[2], sampled: (parseInt(m[3], 16) & 1) === 1 } : undefined;
 }
 
 async function load(msg: Extract<HostToWorker, { type: "load" }>) {
@@ -261,17 +261,20 @@ async function call(req: CallRequest) {
     asking.get(req.id)?.end();
     asking.delete(req.id);
   }
-  const span: WorkerSpan = {
-    name: `plugin ${req.kind} ${req.target}`,
-    traceId: parent?.traceId ?? randomHex(16),
-    spanId: randomHex(8),
-    parentSpanId: parent?.spanId,
-    startTime: start,
-    endTime: performance.timeOrigin + performance.now(),
-    ok,
-    attributes: { "patchbay.plugin.name": baseCtx?.pluginName ?? "", "patchbay.call.kind": req.kind },
-  };
-  reply.span = span;
+  // only a call whose host span records (telemetry on, sampled) has a use for the child span
+  if (parent?.sampled) {
+    const span: WorkerSpan = {
+      name: `plugin ${req.kind} ${req.target}`,
+      traceId: parent.traceId,
+      spanId: randomHex(8),
+      parentSpanId: parent.spanId,
+      startTime: start,
+      endTime: performance.timeOrigin + performance.now(),
+      ok,
+      attributes: { "patchbay.plugin.name": baseCtx?.pluginName ?? "", "patchbay.call.kind": req.kind },
+    };
+    reply.span = span;
+  }
   postResult(reply);
 }
 

@@ -195,21 +195,30 @@ export class DashboardStore implements SpanProcessor {
         if (this.traces.size > MAX_TRACES) this.traces.delete(this.traces.keys().next().value!);
       }
       if (t.length < 64) t.push(rec);
-      if (origin === "host" && attrs["mcp.method.name"] === "tools/call" && typeof attrs["gen_ai.tool.name"] === "string") {
-        const known = this.isKnownTool(attrs["gen_ai.tool.name"]);
-        const name = known ? attrs["gen_ai.tool.name"] : UNKNOWN_TOOL;
-        let w = this.tools.get(name);
-        if (!w) {
-          w = new ToolWindow();
-          this.tools.set(name, w);
-        }
-        if (known && typeof attrs["patchbay.plugin.name"] === "string") w.plugin = attrs["patchbay.plugin.name"];
-        w.add(rec.durationMs, rec.start + rec.durationMs, rec.error);
-      }
       if (this.listeners.size > 0) {
         if (this.pending.length < 500) this.pending.push(rec);
         this.flushTimer ??= setTimeout(() => this.flush(), 250);
       }
+    } catch {
+      // a dashboard problem must never reach a request
+    }
+  }
+
+  /**
+   * Counts one finished tools/call in its tool's window (fed for every call by the
+   * instrumentation, whether or not the call's trace was sampled).
+   */
+  recordToolCall(tool: string, plugin: string | undefined, durationMs: number, error: boolean, at: number): void {
+    try {
+      const known = this.isKnownTool(tool);
+      const name = known ? tool : UNKNOWN_TOOL;
+      let w = this.tools.get(name);
+      if (!w) {
+        w = new ToolWindow();
+        this.tools.set(name, w);
+      }
+      if (known && plugin !== undefined) w.plugin = plugin;
+      w.add(durationMs, at, error);
     } catch {
       // a dashboard problem must never reach a request
     }

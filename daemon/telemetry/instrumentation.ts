@@ -174,7 +174,7 @@ export function networkAttributes(transport: TransportKind): Readonly<Attributes
  */
 function putAttributes(span: Span, attrs: Attributes): void {
   const target = (span as { attributes?: unknown }).attributes;
-  if (!span.isRecording() || typeof target !== "object" || target === null || Object.isFrozen(target)) {
+  if (typeof target !== "object" || target === null || Object.isFrozen(target)) {
     span.setAttributes(attrs);
     return;
   }
@@ -185,6 +185,19 @@ function putAttributes(span: Span, attrs: Attributes): void {
     if (t === "string" || t === "boolean" || (t === "number" && Number.isFinite(v))) map[k] = v;
     else if (v !== undefined) span.setAttribute(k, v);
   }
+}
+
+/**
+ * Where every finished `tools/call` is counted for the dashboard's per-tool stats, sampled
+ * into a trace or not: the stats must not depend on the trace sampler. Set by the SDK
+ * wiring (sdk.ts) when telemetry is on.
+ */
+export interface CallSink {
+  toolCall(name: string, plugin: string | undefined, durationMs: number, error: boolean, at: number): void;
+}
+let callSink: CallSink | undefined;
+export function setCallSink(sink: CallSink | undefined): void {
+  callSink = sink;
 }
 
 export interface RequestSpan {
@@ -245,7 +258,7 @@ class LiveRequestSpan implements RequestSpan {
   }
 
   addWorkerSpan(ws: WorkerSpan | undefined): void {
-    if (!ws) return;
+    if (!ws || !this.span.isRecording()) return;
     try {
       // Threads have their own clocks: keep the worker's measured duration, but anchor it
       // to when the host received the result, so the child never sticks out of its parent.
@@ -274,8 +287,14 @@ class LiveRequestSpan implements RequestSpan {
       }
       span.end();
       const req = this.req;
+      const ms = performance.now() - this.started;
       // from the unclipped request attributes: a clipped name must not match a real one
-      I().operationDuration.record((performance.now() - this.started) / 1000, metricAttributes(req.method, req.attributes, req.caller, errorType));
+      I().operationDuration.record(ms / 1000, metricAttributes(req.method, req.attributes, req.caller, errorType));
+      const tool = req.attributes["gen_ai.tool.name"];
+      if (callSink && req.method === "tools/call" && typeof tool === "string") {
+        const plugin = req.attributes["patchbay.plugin.name"];
+        callSink.toolCall(tool, typeof plugin === "string" ? plugin : undefined, ms, errorType !== undefined, Date.now());
+      }
     } catch {
       // telemetry is best-effort
     }
@@ -285,20 +304,24 @@ class LiveRequestSpan implements RequestSpan {
 export function startRequestSpan(req: RequestStart): RequestSpan {
   try {
     const parent = req.meta && carriesContext(req.meta) ? propagation.extract(ROOT_CONTEXT, req.meta, getter) : ROOT_CONTEXT;
-    const net = networkAttributes(req.caller.transport);
-    const attrs: Attributes = { "mcp.method.name": clip(req.method) };
-    for (const k in net) attrs[k] = net[k];
-    if (req.caller.sessionId !== undefined) attrs["mcp.session.id"] = req.caller.sessionId;
-    // Names, URIs and ids come from the client and may be megabytes long: spans keep them,
-    // clipped, so the dashboard's span buffer and OTLP batches stay small.
-    for (const k in req.attributes) {
-      const v = req.attributes[k];
-      attrs[k] = typeof v === "string" ? clip(v) : v;
-    }
-    if (req.caller.protocolVersion) attrs["mcp.protocol.version"] = clip(req.caller.protocolVersion);
-    if (req.requestId !== undefined) attrs["jsonrpc.request.id"] = clip(String(req.requestId));
     const span: Span = tracer.startSpan(clip(req.target ? `${req.method} ${req.target}` : req.method), { kind: SpanKind.SERVER }, parent);
-    putAttributes(span, attrs);
+    // a call the sampler left out still counts in metrics and stats (see end()), but its
+    // attributes would go nowhere
+    if (span.isRecording()) {
+      const net = networkAttributes(req.caller.transport);
+      const attrs: Attributes = { "mcp.method.name": clip(req.method) };
+      for (const k in net) attrs[k] = net[k];
+      if (req.caller.sessionId !== undefined) attrs["mcp.session.id"] = req.caller.sessionId;
+      // Names, URIs and ids come from the client and may be megabytes long: spans keep them,
+      // clipped, so the dashboard's span buffer and OTLP batches stay small.
+      for (const k in req.attributes) {
+        const v = req.attributes[k];
+        attrs[k] = typeof v === "string" ? clip(v) : v;
+      }
+      if (req.caller.protocolVersion) attrs["mcp.protocol.version"] = clip(req.caller.protocolVersion);
+      if (req.requestId !== undefined) attrs["jsonrpc.request.id"] = clip(String(req.requestId));
+      putAttributes(span, attrs);
+    }
     return new LiveRequestSpan(req, span, parent);
   } catch {
     return NOOP;

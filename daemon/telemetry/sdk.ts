@@ -8,16 +8,23 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { diag, DiagLogLevel } from "@opentelemetry/api";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
-import { BatchSpanProcessor, type SpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace";
+import { BatchSpanProcessor, ParentBasedSampler, type Sampler, type SpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace";
 import { PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics";
 import type { Logger } from "pino";
 import { DashboardStore } from "./dashboard-store.ts";
-import { resetInstruments, setKnownNames } from "./instrumentation.ts";
+import { resetInstruments, setCallSink, setKnownNames } from "./instrumentation.ts";
+import { RateLimitedSampler } from "./rate-limited-sampler.ts";
 import type { ListChanges, Registry } from "../registry.ts";
 
 export interface TelemetryOptions {
   logger: Logger;
   env?: NodeJS.ProcessEnv;
+  /**
+   * New traces recorded per second at most (the rest are counted in metrics and stats but
+   * not traced); 0 records every one. Ignored when `OTEL_TRACES_SAMPLER` is set: then the
+   * SDK's standard sampler from the environment decides.
+   */
+  tracesPerSecond?: number;
   /** extra processors/readers, e.g. in-memory exporters in tests */
   extraSpanProcessors?: SpanProcessor[];
   extraMetricReaders?: IMetricReader[];
@@ -81,6 +88,8 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
     otlp = { protocol, endpoint };
     opts.logger.info({ endpoint, protocol }, "exporting OTLP traces and metrics");
   }
+  const perSecond = opts.tracesPerSecond ?? 0;
+  const sampler: Sampler | undefined = env.OTEL_TRACES_SAMPLER || perSecond <= 0 ? undefined : new ParentBasedSampler({ root: new RateLimitedSampler(perSecond) });
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ?? "patchbay",
     autoDetectResources: false,
@@ -88,9 +97,11 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
     instrumentations: [],
     spanProcessors,
     metricReaders,
+    ...(sampler ? { sampler } : {}),
   });
   sdk.start();
   resetInstruments();
+  setCallSink({ toolCall: (tool, plugin, ms, error, at) => store.recordToolCall(tool, plugin, ms, error, at) });
   let unbind: (() => void) | undefined;
   return {
     store,
@@ -109,6 +120,7 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
     },
     async shutdown() {
       unbind?.();
+      setCallSink(undefined);
       try {
         await sdk.shutdown();
       } catch (err) {
