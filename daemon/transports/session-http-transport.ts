@@ -23,6 +23,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type MessageExtraInfo, type RequestId, type Transport, type TransportSendOptions } from "@modelcontextprotocol/server";
 import { Refusal } from "../errors.ts";
 import { sendRefusal } from "../http-server.ts";
+import { deliverTo, type Deliver } from "../mcp/request-dispatch.ts";
 
 /** The SDK's limit on messages in one POST. */
 export const MAX_BATCH_SIZE = 100;
@@ -64,12 +65,24 @@ export class SessionHttpTransport implements Transport {
   /** request id → the POST that carried it, until its answer is sent (1 and "1" are different keys) */
   private readonly exchanges = new Map<RequestId, Exchange>();
   private standalone?: { res: ServerResponse; keepAlive?: NodeJS.Timeout };
+  /** requests straight to the bound server's request entry (see mcp/request-dispatch.ts) */
+  private deliver?: Deliver;
 
   constructor(private readonly id: string) {}
 
   async start(): Promise<void> {
     if (this.started) throw new Error("Transport already started");
     this.started = true;
+  }
+
+  /** Called once the session's server is connected to this transport. */
+  bindServer(server: object): void {
+    this.deliver = deliverTo(server, this.onmessage);
+  }
+
+  private receive(m: JSONRPCMessage): void {
+    if (this.deliver) this.deliver(m);
+    else this.onmessage?.(m);
   }
 
   setSupportedProtocolVersions(versions: string[]): void {
@@ -102,7 +115,7 @@ export class SessionHttpTransport implements Transport {
       if (this.refusedVersion(req, res)) return;
     }
     if (requests === 0) {
-      for (const m of messages) this.onmessage?.(m);
+      for (const m of messages) this.receive(m);
       res.writeHead(202, { "mcp-session-id": this.id });
       res.end();
       return;
@@ -113,7 +126,7 @@ export class SessionHttpTransport implements Transport {
       if (ex.waiting > 0) ex.gone = true;
       if (ex.keepAlive) clearInterval(ex.keepAlive);
     });
-    for (const m of messages) this.onmessage?.(m);
+    for (const m of messages) this.receive(m);
   }
 
   /** GET: the session's standalone SSE stream (one at a time). */

@@ -22,6 +22,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JSONRPCMessage, MessageExtraInfo, RequestId, Transport, TransportSendOptions } from "@modelcontextprotocol/server";
 import type { ServerPool, ServerShell } from "../mcp/server-pool.ts";
+import { deliverTo, type Deliver } from "../mcp/request-dispatch.ts";
 
 /** What `classifyInboundRequest` answered for a modern request (only what the fast path reads). */
 export interface ModernRoute {
@@ -101,6 +102,8 @@ class Lane implements Transport {
   private sse = false;
   private closed = false;
   private keepAlive?: NodeJS.Timeout;
+  private deliver?: Deliver;
+  private deliverFor?: Lane["onmessage"];
   /** the client went away before the answer: cancel by disconnecting */
   private readonly onResClose = () => void this.close();
 
@@ -118,7 +121,11 @@ class Lane implements Transport {
     res.once("close", this.onResClose);
     this.dispatching = true;
     try {
-      this.onmessage?.(message, { classification } as MessageExtraInfo);
+      if (this.deliverFor !== this.onmessage) {
+        this.deliverFor = this.onmessage;
+        this.deliver = deliverTo(this.server, this.onmessage);
+      }
+      this.deliver!(message, { classification } as MessageExtraInfo);
     } finally {
       this.dispatching = false;
     }

@@ -218,6 +218,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       // (a GET with Last-Event-ID, then retries), for every error.
       const transport = new SessionHttpTransport(id);
       const server = await openLegacySession(deps, transport, newSessionInfo(id, "streamable-http", { remoteAddress: req.socket.remoteAddress }), chosen.profile);
+      transport.bindServer(server);
       transport.handlePost(req, res, messages);
       // The transport refused the initialize (e.g. batched with other messages): nobody can
       // ever reach this session, so it must not hold a slot until the idle timeout.

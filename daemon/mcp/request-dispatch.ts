@@ -1,0 +1,28 @@
+/**
+ * Hands a JSON-RPC request straight to a connected SDK protocol instance. The SDK's own
+ * inbound path classifies every message by trying it, in order, against the zod schemas of
+ * a result, an error, a request and a notification: a request fails the first two, and each
+ * failed parse builds an error object (issues, messages) — a few percent of the daemon's
+ * time per call under load. Our transports already know a message is a well-formed request
+ * (transports/json-rpc-message.ts checked it), so they can skip that. The entry point is
+ * private in the SDK's types: if an SDK release moves it, this returns undefined and the
+ * transport delivers through `onmessage` as before.
+ */
+import { isJSONRPCRequest, type JSONRPCMessage, type MessageExtraInfo } from "@modelcontextprotocol/server";
+
+export type Deliver = (message: JSONRPCMessage, extra?: MessageExtraInfo) => void;
+
+/**
+ * Returns how to deliver inbound messages to `server` once it is connected to the transport
+ * whose `onmessage` is given: a request goes straight to the SDK's request entry, exactly
+ * when the SDK would have classified it a request (it passes the SDK's own request check and
+ * is no response), everything else through `onmessage`.
+ */
+export function deliverTo(server: object, onmessage: Deliver | undefined): Deliver {
+  const entry = (server as { _onrequest?: (m: JSONRPCMessage, e?: MessageExtraInfo) => void })._onrequest;
+  if (typeof entry !== "function") return (m, e) => onmessage?.(m, e);
+  return (m, e) => {
+    if (!("result" in m) && !("error" in m) && isJSONRPCRequest(m)) entry.call(server, m, e);
+    else onmessage?.(m, e);
+  };
+}
