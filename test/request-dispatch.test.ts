@@ -38,3 +38,32 @@ test("without the SDK's request entry every message goes through onmessage", () 
   assert.deepEqual(r.direct, []);
   assert.deepEqual(r.viaOnmessage, [request, notification]);
 });
+
+test("the message check's shortcut for plain requests accepts only what the spec's schema accepts", async () => {
+  const fc = (await import("fast-check")).default;
+  const { specTypeSchemas } = await import("@modelcontextprotocol/server");
+  const { isJsonRpcMessage } = await import("../daemon/transports/json-rpc-message.ts");
+  const schema = (specTypeSchemas as any).JSONRPCMessage["~standard"];
+  const anyOr = <T,>(a: any) => fc.oneof({ weight: 5, arbitrary: a }, { weight: 1, arbitrary: fc.anything() });
+  const req = fc.record(
+    {
+      jsonrpc: anyOr(fc.constant("2.0")),
+      id: anyOr(fc.oneof(fc.string(), fc.integer(), fc.double())),
+      method: anyOr(fc.string()),
+      params: anyOr(fc.record({ name: fc.string(), arguments: fc.jsonValue(), _meta: anyOr(fc.record({ progressToken: anyOr(fc.oneof(fc.string(), fc.integer(), fc.double())) }, { requiredKeys: [] })) }, { requiredKeys: [] })),
+      result: fc.jsonValue(),
+    },
+    { requiredKeys: ["jsonrpc", "id", "method"] },
+  );
+  let accepted = 0;
+  fc.assert(
+    fc.property(req, (m) => {
+      const ours = isJsonRpcMessage(m);
+      const theirs = !schema.validate(m).issues;
+      assert.equal(ours, theirs, JSON.stringify(m));
+      if (ours) accepted++;
+    }),
+    { seed: 20261125, numRuns: 3000 },
+  );
+  assert.ok(accepted > 100, `only ${accepted} accepted`);
+});
