@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { MetricReader, type HistogramMetricData } from "@opentelemetry/sdk-metrics";
 import { pino } from "pino";
+import { operationDurations } from "../daemon/telemetry/instrumentation.ts";
 import { loadConfig } from "../daemon/config.ts";
 import { startDaemon, type Daemon } from "../daemon/main.ts";
 import { ROOT, TempDir, waitFor } from "./helpers/env.ts";
@@ -26,7 +27,7 @@ const plugins = new TempDir("patchbay-otel-up-");
 const home = new TempDir("patchbay-otel-up-home-");
 const servers = new TempDir("patchbay-otel-up-servers-");
 const spans = new InMemorySpanExporter();
-const metrics = new TestMetricReader();
+const metrics = new TestMetricReader({ metricProducers: [operationDurations] });
 let d: Daemon;
 let c: RecordingClient;
 

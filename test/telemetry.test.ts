@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace";
 import { MetricReader, type HistogramMetricData } from "@opentelemetry/sdk-metrics";
 import { pino } from "pino";
+import { operationDurations } from "../daemon/telemetry/instrumentation.ts";
 import { loadConfig } from "../daemon/config.ts";
 import { startDaemon, type Daemon } from "../daemon/main.ts";
 import { TempDir, waitFor } from "./helpers/env.ts";
@@ -20,7 +21,7 @@ class TestMetricReader extends MetricReader {
 const plugins = new TempDir("patchbay-otel-");
 const home = new TempDir("patchbay-otel-home-");
 const spans = new InMemorySpanExporter();
-const metrics = new TestMetricReader();
+const metrics = new TestMetricReader({ metricProducers: [operationDurations] });
 let d: Daemon;
 let c: RecordingClient;
 

@@ -10,6 +10,7 @@ import { SamplingDecision, ROOT_CONTEXT, SpanKind } from "@opentelemetry/api";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { MetricReader, type HistogramMetricData } from "@opentelemetry/sdk-metrics";
 import { pino } from "pino";
+import { operationDurations } from "../daemon/telemetry/instrumentation.ts";
 import { loadConfig } from "../daemon/config.ts";
 import { startDaemon, type Daemon } from "../daemon/main.ts";
 import { RateLimitedSampler } from "../daemon/telemetry/rate-limited-sampler.ts";
@@ -36,7 +37,7 @@ test("the sampler keeps one second's worth of traces as burst and refills at its
 const plugins = new TempDir("patchbay-sampling-");
 const home = new TempDir("patchbay-sampling-home-");
 const spans = new InMemorySpanExporter();
-const metrics = new TestMetricReader();
+const metrics = new TestMetricReader({ metricProducers: [operationDurations] });
 let d: Daemon;
 let c: RecordingClient;
 

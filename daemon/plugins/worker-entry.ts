@@ -24,7 +24,20 @@ let plugin: LoadedPlugin | undefined;
 let sourceFile = "";
 let sourceDir = "";
 let baseCtx: PluginContext;
-const inflight = new Map<number, AbortController>();
+/**
+ * A call's cancellation, made on first use: an AbortController costs about 2 µs, and most
+ * handlers never look at `ctx.signal` and are never cancelled.
+ */
+class CallCancel {
+  private controller?: AbortController;
+  get signal(): AbortSignal {
+    return (this.controller ??= new AbortController()).signal;
+  }
+  abort(reason: unknown): void {
+    (this.controller ??= new AbortController()).abort(reason);
+  }
+}
+const inflight = new Map<number, CallCancel>();
 /** the questions of calls that asked their client something, by call id */
 const asking = new Map<number, CallAsks>();
 // Modules the plugin will most likely import, loaded while the thread waits as a spare. A
@@ -175,11 +188,18 @@ function asksOf(req: CallRequest, signal: AbortSignal): CallAsks {
   return asks;
 }
 
-function callContext(req: CallRequest, controller: AbortController): CallContext {
-  const ask = (method: ClientRequestMethod, params: unknown, opts: ClientRequestOptions | undefined) => asksOf(req, controller.signal).ask(method, params, opts);
+function callContext(req: CallRequest, cancel: CallCancel): CallContext {
+  const ask = (method: ClientRequestMethod, params: unknown, opts: ClientRequestOptions | undefined) => asksOf(req, cancel.signal).ask(method, params, opts);
+  // Fields one by one, not `...baseCtx`: V8 took about 5 µs per call for that spread.
   return {
-    ...baseCtx,
-    signal: controller.signal,
+    pluginName: baseCtx.pluginName,
+    dataDir: baseCtx.dataDir,
+    log: baseCtx.log,
+    resourcesChanged: baseCtx.resourcesChanged,
+    resourceUpdated: baseCtx.resourceUpdated,
+    get signal() {
+      return cancel.signal;
+    },
     session: req.session,
     progress: (progress, total, message) => post({ type: "progress", id: req.id, progress, total, message }),
     sendLog: (level, data) => post({ type: "client-log", id: req.id, level, data: safeData(data) }),
@@ -243,14 +263,14 @@ async function dispatch(req: CallRequest, ctx: CallContext): Promise<unknown> {
 }
 
 async function call(req: CallRequest) {
-  const controller = new AbortController();
-  inflight.set(req.id, controller);
+  const cancel = new CallCancel();
+  inflight.set(req.id, cancel);
   const parent = parseTraceparent(req.traceparent);
   const start = performance.timeOrigin + performance.now();
   let ok = true;
   let reply: Extract<WorkerToHost, { type: "result" }>;
   try {
-    const value = await dispatch(req, callContext(req, controller));
+    const value = await dispatch(req, callContext(req, cancel));
     if (req.kind === "tool" && (value as { isError?: boolean }).isError) ok = false;
     reply = { type: "result", id: req.id, ok: true, value };
   } catch (err) {

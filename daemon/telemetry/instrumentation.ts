@@ -12,6 +12,7 @@
  */
 import { metrics, propagation, trace, SpanKind, SpanStatusCode, ROOT_CONTEXT, type Attributes, type Context, type Span } from "@opentelemetry/api";
 import type { WorkerSpan } from "../plugins/worker-protocol.ts";
+import { DurationHistogram, type HistogramSeries } from "./duration-histogram.ts";
 import type { SessionInfo, TransportKind } from "../session-store.ts";
 
 /**
@@ -36,11 +37,6 @@ const tracer = trace.getTracer("mcp-patchbay");
 function createInstruments() {
   const meter = metrics.getMeter("mcp-patchbay");
   return {
-    operationDuration: meter.createHistogram("mcp.server.operation.duration", {
-      unit: "s",
-      description: "Duration of MCP requests handled by the server",
-      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-    }),
     sessionDuration: meter.createHistogram("mcp.server.session.duration", {
       unit: "s",
       description: "Duration of MCP sessions",
@@ -117,16 +113,23 @@ function clip(v: string): string {
 }
 
 /**
- * Metric attribute sets already built, by their values. Every value is from a fixed or
- * registry-bounded set, so the map is bounded like the series themselves; a call reuses the
- * object its series was recorded with instead of building one. Cleared past a size no real
- * workload reaches (a registry that churns through names).
+ * `mcp.server.operation.duration`, aggregated in-process and read by the SDK's metric
+ * readers as a producer (see duration-histogram.ts); `telemetry/sdk.ts` attaches it to every
+ * reader it makes. Until telemetry starts nothing is recorded.
  */
-const metricSets = new Map<string, Attributes>();
-const MAX_METRIC_SETS = 10_000;
+export const operationDurations = new DurationHistogram({ name: "mcp.server.operation.duration", unit: "s", description: "Duration of MCP requests handled by the server" }, DURATION_BUCKETS);
+let recordDurations = false;
+/** Called when the SDK starts (true) and stops (false). */
+export function setMetricsEnabled(on: boolean): void {
+  recordDurations = on;
+}
 
-/** Attributes for the duration histogram: every value from a fixed or registry-bounded set. */
-function metricAttributes(method: string, attrs: Attributes, caller: SpanCaller, errorType: string | undefined): Attributes {
+/**
+ * The duration histogram's series for a request: its attributes are all from fixed or
+ * registry-bounded sets, so the series are bounded like the values (and capped by the
+ * histogram's overflow series).
+ */
+function metricSeries(method: string, attrs: Attributes, caller: SpanCaller, errorType: string | undefined): HistogramSeries {
   const m = boundedMethod(method);
   // The SDK negotiates (or, on 2026-07-28, validates) the version, but a date-shaped check
   // keeps a future bug from leaking a client's string into a series.
@@ -141,18 +144,16 @@ function metricAttributes(method: string, attrs: Attributes, caller: SpanCaller,
   const plugin = typeof pl === "string" ? pl : undefined;
   const error = errorType ? boundedErrorType(errorType) : undefined;
   const key = `${m}\u0000${caller.transport}\u0000${version}\u0000${tool}\u0000${prompt}\u0000${execute}\u0000${plugin}\u0000${error}`;
-  let set = metricSets.get(key);
-  if (set) return set;
-  set = { "mcp.method.name": m, ...networkAttributes(caller.transport) };
-  if (version) set["mcp.protocol.version"] = version;
-  if (tool !== undefined) set["gen_ai.tool.name"] = tool;
-  if (prompt !== undefined) set["gen_ai.prompt.name"] = prompt;
-  if (execute) set["gen_ai.operation.name"] = "execute_tool";
-  if (plugin !== undefined) set["patchbay.plugin.name"] = plugin;
-  if (error) set["error.type"] = error;
-  if (metricSets.size >= MAX_METRIC_SETS) metricSets.clear();
-  metricSets.set(key, Object.freeze(set));
-  return set;
+  return operationDurations.seriesFor(key, () => {
+    const set: Attributes = { "mcp.method.name": m, ...networkAttributes(caller.transport) };
+    if (version) set["mcp.protocol.version"] = version;
+    if (tool !== undefined) set["gen_ai.tool.name"] = tool;
+    if (prompt !== undefined) set["gen_ai.prompt.name"] = prompt;
+    if (execute) set["gen_ai.operation.name"] = "execute_tool";
+    if (plugin !== undefined) set["patchbay.plugin.name"] = plugin;
+    if (error) set["error.type"] = error;
+    return set;
+  });
 }
 
 const PIPE: Readonly<Attributes> = Object.freeze({ "network.transport": "pipe" });
@@ -289,7 +290,7 @@ class LiveRequestSpan implements RequestSpan {
       const req = this.req;
       const ms = performance.now() - this.started;
       // from the unclipped request attributes: a clipped name must not match a real one
-      I().operationDuration.record(ms / 1000, metricAttributes(req.method, req.attributes, req.caller, errorType));
+      if (recordDurations) operationDurations.record(metricSeries(req.method, req.attributes, req.caller, errorType), ms / 1000);
       const tool = req.attributes["gen_ai.tool.name"];
       if (callSink && req.method === "tools/call" && typeof tool === "string") {
         const plugin = req.attributes["patchbay.plugin.name"];

@@ -12,7 +12,7 @@ import { BatchSpanProcessor, ParentBasedSampler, type Sampler, type SpanExporter
 import { PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics";
 import type { Logger } from "pino";
 import { DashboardStore } from "./dashboard-store.ts";
-import { resetInstruments, setCallSink, setKnownNames } from "./instrumentation.ts";
+import { operationDurations, resetInstruments, setCallSink, setKnownNames, setMetricsEnabled } from "./instrumentation.ts";
 import { RateLimitedSampler } from "./rate-limited-sampler.ts";
 import type { ListChanges, Registry } from "../registry.ts";
 
@@ -75,7 +75,10 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
     DiagLogLevel.WARN,
   );
   const store = new DashboardStore();
-  const prometheus = new PrometheusExporter({ preventServerStart: true });
+  // the duration histogram is aggregated by Patchbay (see duration-histogram.ts): every reader
+  // made here reads it as a producer; extra readers (tests) pass `metricProducers` themselves
+  const producers = [operationDurations];
+  const prometheus = new PrometheusExporter({ preventServerStart: true, metricProducers: producers });
   const spanProcessors: SpanProcessor[] = [store, ...(opts.extraSpanProcessors ?? [])];
   const metricReaders: IMetricReader[] = [prometheus, ...(opts.extraMetricReaders ?? [])];
   const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
@@ -84,7 +87,7 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
     const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf";
     const exporters = await otlpExporters(protocol);
     spanProcessors.push(new BatchSpanProcessor({ exporter: exporters.spans, scheduledDelayMillis: Number(env.OTEL_BSP_SCHEDULE_DELAY ?? 5_000) }));
-    metricReaders.push(new PeriodicExportingMetricReader({ exporter: exporters.metrics, exportIntervalMillis: Number(env.OTEL_METRIC_EXPORT_INTERVAL ?? 60_000) }));
+    metricReaders.push(new PeriodicExportingMetricReader({ exporter: exporters.metrics, exportIntervalMillis: Number(env.OTEL_METRIC_EXPORT_INTERVAL ?? 60_000), metricProducers: producers }));
     otlp = { protocol, endpoint };
     opts.logger.info({ endpoint, protocol }, "exporting OTLP traces and metrics");
   }
@@ -101,6 +104,7 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
   });
   sdk.start();
   resetInstruments();
+  setMetricsEnabled(true);
   setCallSink({ toolCall: (tool, plugin, ms, error, at) => store.recordToolCall(tool, plugin, ms, error, at) });
   let unbind: (() => void) | undefined;
   return {
@@ -121,6 +125,7 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
     async shutdown() {
       unbind?.();
       setCallSink(undefined);
+      setMetricsEnabled(false);
       try {
         await sdk.shutdown();
       } catch (err) {
