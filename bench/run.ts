@@ -31,6 +31,7 @@ import { parseArgs } from "node:util";
 import { buildBaseline, snapshotDist, removeSnapshot, baselineCommand, CLI, ROOT, Temp, rssOf, threadsOf, sleep, startBaseline, startPatchbay, startSupergateway, waitLoaded, type Server } from "./lib/proc.ts";
 import { httpLoad, wsLoad, initializeSession, legacyCall, modernCall, probe, summarize, type HttpShape, type LoadResult } from "./lib/load.ts";
 import { httpClient, sseClient, stdioClient, wsClient, sequential, concurrent, type BenchClient } from "./lib/sdk.ts";
+import { workerRoundTrip } from "./lib/worker-hop.ts";
 import { PATCHBAY_ECHO, writeEchoPlugin, writeExamplePlugins, writeWidePlugins, examplePlugin } from "./lib/plugins.ts";
 import { machine, gitInfo, num, ms, ratio, x, mib, table } from "./lib/report.ts";
 
@@ -368,7 +369,15 @@ async function latency() {
     ),
   );
   emit();
-  return { rows };
+  // why the stdio rows cannot reach the bare server: the thread hop alone, next to it
+  const hop = await workerRoundTrip(P.seqCalls);
+  const bareStdio = base("sdk-v1-stdio");
+  emit(
+    `The worker hop alone (a bare \`worker_threads\` message round trip, sequential, ${num(P.seqCalls)} of them): p50 ${ms(hop.p50)} ms, p99 ${ms(hop.p99)} ms, ${num(hop.perSec)}/s` +
+      (bareStdio?.p50 !== undefined ? `; the bare SDK v1 stdio call's whole p50 is ${ms(bareStdio.p50)} ms, so one hop per call puts an isolated plugin's stdio ceiling near ${x(ratio(1 / (bareStdio.p50 + hop.p50), 1 / bareStdio.p50))} of it before any other work.` : "."),
+  );
+  emit();
+  return { rows, workerHop: hop };
 }
 
 // ---------------------------------------------------------------- telemetry
