@@ -82,3 +82,39 @@ for (const protocol of ["http/protobuf", "http/json"]) {
     }
   });
 }
+
+// The duration histogram is aggregated in-process (cumulative, explicit buckets) unless the
+// OTLP exporter asks for delta: then the SDK's own instrument serves it, so it is delta too.
+for (const preference of ["cumulative", "delta"]) {
+  test(`OTLP http/json with temporality preference ${preference}: mcp.server.operation.duration follows it`, async () => {
+    const rx = await receiver();
+    const d = await startDaemonProcess({
+      plugins: plugins.path,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: preference, OTEL_BSP_SCHEDULE_DELAY: "100", OTEL_METRIC_EXPORT_INTERVAL: "300" },
+    });
+    try {
+      const c = await httpClient(d.url);
+      for (let i = 0; i < 2; i++) await c.client.callTool({ name: "m__ping", arguments: {} });
+      await c.close();
+      const find = () => {
+        for (const r of rx.got.filter((g) => g.path === "/v1/metrics")) {
+          const body = JSON.parse(r.body.toString());
+          for (const rm of body.resourceMetrics ?? [])
+            for (const sm of rm.scopeMetrics ?? [])
+              for (const m of sm.metrics ?? [])
+                if (m.name === "mcp.server.operation.duration" && m.histogram?.dataPoints?.some((p: any) => p.attributes?.some((a: any) => a.value?.stringValue === "m__ping"))) return m;
+        }
+        return undefined;
+      };
+      const metric = await waitFor("duration histogram", find);
+      // OTLP: AGGREGATION_TEMPORALITY_DELTA = 1, CUMULATIVE = 2
+      assert.equal(metric.histogram.aggregationTemporality, preference === "delta" ? 1 : 2);
+      const point = metric.histogram.dataPoints.find((p: any) => p.attributes.some((a: any) => a.value?.stringValue === "m__ping"));
+      assert.equal(Number(point.count), 2);
+      assert.equal(point.explicitBounds.length, 14);
+    } finally {
+      await d.stop();
+      await rx.close();
+    }
+  });
+}

@@ -125,8 +125,9 @@ test("closing a session aborts the plugin calls it had in flight", async () => {
   await (other.client.transport as any).terminateSession();
   await other.close();
   await pending;
-  const mark = await waitFor("abort mark", () => (existsSync(`${d.home}/data/faulty/aborted.txt`) ? readFileSync(`${d.home}/data/faulty/aborted.txt`, "utf8") : undefined));
-  assert.ok(mark.length > 0);
+  // the plugin's thread may be between creating the file and writing it: wait for the text
+  const mark = await waitFor("abort mark", () => (existsSync(`${d.home}/data/faulty/aborted.txt`) ? readFileSync(`${d.home}/data/faulty/aborted.txt`, "utf8") || undefined : undefined));
+  assert.match(mark, /cancel/);
 });
 
 test("the session survives all of it", async () => {

@@ -67,3 +67,45 @@ test("the message check's shortcut for plain requests accepts only what the spec
   );
   assert.ok(accepted > 100, `only ${accepted} accepted`);
 });
+
+test("after the message check, a value with an id and a method and no result or error is a request by the SDK's own check", async () => {
+  const fc = (await import("fast-check")).default;
+  const { isJSONRPCRequest } = await import("@modelcontextprotocol/server");
+  const { isJsonRpcMessage } = await import("../daemon/transports/json-rpc-message.ts");
+  const anyOr = (a: any) => fc.oneof({ weight: 4, arbitrary: a }, { weight: 1, arbitrary: fc.anything() });
+  const envelope = fc.record(
+    {
+      progressToken: anyOr(fc.oneof(fc.string(), fc.integer(), fc.double())),
+      "io.modelcontextprotocol/protocolVersion": anyOr(fc.constantFrom("2026-07-28", "2025-11-25")),
+      "io.modelcontextprotocol/clientInfo": anyOr(fc.record({ name: fc.string(), version: fc.string() }, { requiredKeys: [] })),
+      "io.modelcontextprotocol/clientCapabilities": anyOr(fc.dictionary(fc.string(), fc.jsonValue())),
+    },
+    { requiredKeys: [] },
+  );
+  const msg = fc.record(
+    {
+      jsonrpc: anyOr(fc.constant("2.0")),
+      id: anyOr(fc.oneof(fc.string(), fc.integer(), fc.double(), fc.constant(null))),
+      method: anyOr(fc.string()),
+      params: anyOr(fc.record({ name: fc.string(), _meta: anyOr(envelope) }, { requiredKeys: [] })),
+    },
+    { requiredKeys: ["jsonrpc", "method"] },
+  );
+  let requests = 0;
+  fc.assert(
+    fc.property(msg, (m) => {
+      if (!isJsonRpcMessage(m) || !("method" in m) || !("id" in m) || "result" in m || "error" in m) return;
+      requests++;
+      assert.equal(isJSONRPCRequest(m), true, JSON.stringify(m));
+    }),
+    { seed: 20261125, numRuns: 4000 },
+  );
+  assert.ok(requests > 300, `only ${requests} requests generated`);
+});
+
+test("the SDK entry points the shortcuts use exist on the installed SDK, so the speed-ups are not silently lost", async () => {
+  const { Server } = await import("@modelcontextprotocol/server");
+  const server = new Server({ name: "t", version: "1" }, { capabilities: { tools: {} } });
+  assert.equal(typeof (server as unknown as { _onrequest?: unknown })._onrequest, "function", "Protocol._onrequest (mcp/request-dispatch.ts)");
+  assert.equal(typeof (server as unknown as { _invokeInputRequiredCapableHandler?: unknown })._invokeInputRequiredCapableHandler, "function", "Server._invokeInputRequiredCapableHandler (mcp/server-factory.ts)");
+});

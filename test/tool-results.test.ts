@@ -31,6 +31,7 @@ test("plain, rich and invalid tool results, over a 2025 session and stateless 20
       missingText: { handler: () => ({ content: [{ type: "text" }] }) },
       unknownType: { handler: () => ({ content: [{ type: "hologram", text: "x" }] }) },
       badIsError: { handler: () => ({ content: [], isError: "yes" }) },
+      metaToken: { handler: () => ({ content: [{ type: "text", text: "x" }], _meta: { progressToken: 1.5 } }) },
     } };`,
   );
   const d = await startDaemonProcess({ plugins: plugins.path });
@@ -53,6 +54,8 @@ test("plain, rich and invalid tool results, over a 2025 session and stateless 20
         await assert.rejects(call(bad), (e: any) => e.code === -32602 && /Invalid tools\/call result/.test(e.message), `${era} ${bad}`);
       }
     }
+    // the 2025 era's result schema types progressToken in a result's _meta: the SDK decides
+    await assert.rejects(v1.client.callTool({ name: "r__metaToken", arguments: {} }), (e: any) => e.code === -32602 && /Invalid tools\/call result/.test(e.message));
   } finally {
     await v1.close();
     await v2.close();
@@ -93,7 +96,7 @@ test("what the shortcut calls plain, the SDK's CallToolResult schema accepts and
   );
   assert.ok(plainSeen > 100, `only ${plainSeen} plain results generated`);
   // and the obvious negatives
-  for (const bad of [null, [], "x", {}, { content: {} }, { content: [{ type: "text" }] }, { content: [], isError: 1 }, { content: [], more: 1 }, { content: [], _meta: { [SERVER_INFO_META_KEY]: {} } }]) {
+  for (const bad of [null, [], "x", {}, { content: {} }, { content: [{ type: "text" }] }, { content: [], isError: 1 }, { content: [], more: 1 }, { content: [], _meta: { [SERVER_INFO_META_KEY]: {} } }, { content: [], _meta: { progressToken: 1.5 } }, { content: [], _meta: { "io.modelcontextprotocol/related-task": "x" } }]) {
     assert.equal(isPlainToolResult(bad), false, JSON.stringify(bad));
   }
 });

@@ -6,8 +6,8 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { SamplingDecision, ROOT_CONTEXT, SpanKind } from "@opentelemetry/api";
-import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
+import { SamplingDecision, ROOT_CONTEXT, SpanKind, TraceFlags, trace } from "@opentelemetry/api";
+import { InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { MetricReader, type HistogramMetricData } from "@opentelemetry/sdk-metrics";
 import { pino } from "pino";
 import { operationDurations } from "../daemon/telemetry/instrumentation.ts";
@@ -32,6 +32,20 @@ test("the sampler keeps one second's worth of traces as burst and refills at its
   assert.equal(decide(), SamplingDecision.NOT_RECORD);
   now += 60_000; // never more than the burst
   assert.deepEqual([decide(), decide(), decide(), decide()].filter((d) => d === SamplingDecision.RECORD_AND_SAMPLED).length, 3);
+});
+
+test("only requests (SERVER spans) spend the budget; a sampled parent is continued with the budget spent", () => {
+  const now = 0;
+  const root = new RateLimitedSampler(1, () => now);
+  const s = new ParentBasedSampler({ root });
+  const decide = (kind: SpanKind, ctx = ROOT_CONTEXT) => s.shouldSample(ctx, "4bf92f3577b34da6a3ce929d0e0e4736", "n", kind, {}, []).decision;
+  assert.equal(decide(SpanKind.SERVER), SamplingDecision.RECORD_AND_SAMPLED);
+  assert.equal(decide(SpanKind.SERVER), SamplingDecision.NOT_RECORD, "budget spent");
+  assert.equal(decide(SpanKind.INTERNAL), SamplingDecision.RECORD_AND_SAMPLED, "plugin events are always recorded");
+  const sampledParent = trace.setSpanContext(ROOT_CONTEXT, { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: TraceFlags.SAMPLED, isRemote: true });
+  assert.equal(decide(SpanKind.SERVER, sampledParent), SamplingDecision.RECORD_AND_SAMPLED, "a sampled traceparent is continued");
+  const unsampledParent = trace.setSpanContext(ROOT_CONTEXT, { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: TraceFlags.NONE, isRemote: true });
+  assert.equal(decide(SpanKind.SERVER, unsampledParent), SamplingDecision.NOT_RECORD);
 });
 
 const plugins = new TempDir("patchbay-sampling-");

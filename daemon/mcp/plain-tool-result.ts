@@ -24,6 +24,11 @@ function isTextBlock(v: unknown): boolean {
   return keys === 2 && v.type === "text" && typeof v.text === "string";
 }
 
+function isUntypedMeta(meta: Record<string, unknown>): boolean {
+  for (const k in meta) if (k === "progressToken" || k === SERVER_INFO_META_KEY || k.startsWith("io.modelcontextprotocol/")) return false;
+  return true;
+}
+
 export function isPlainToolResult(v: unknown): boolean {
   if (!isRecord(v)) return false;
   let hasContent = false;
@@ -42,8 +47,9 @@ export function isPlainToolResult(v: unknown): boolean {
         if (!isRecord(x)) return false;
         break;
       case "_meta":
-        // the SDK's schema types (and may drop) the serverInfo key: leave that case to it
-        if (!isRecord(x) || SERVER_INFO_META_KEY in x) return false;
+        // keys some era's result schema types (serverInfo, progressToken, related-task, any
+        // other io.modelcontextprotocol/ key): leave those to the SDK's parse
+        if (!isRecord(x) || !isUntypedMeta(x)) return false;
         break;
       default:
         return false;

@@ -18,11 +18,15 @@ export type Deliver = (message: JSONRPCMessage, extra?: MessageExtraInfo) => voi
  * when the SDK would have classified it a request (it passes the SDK's own request check and
  * is no response), everything else through `onmessage`.
  */
-export function deliverTo(server: object, onmessage: Deliver | undefined): Deliver {
+export function deliverTo(server: object, onmessage: Deliver | undefined, opts: { checked?: boolean } = {}): Deliver {
   const entry = (server as { _onrequest?: (m: JSONRPCMessage, e?: MessageExtraInfo) => void })._onrequest;
   if (typeof entry !== "function") return (m, e) => onmessage?.(m, e);
+  // `checked`: every message passed transports/json-rpc-message.ts, whose union of the spec's
+  // message schemas admits an `id` and a `method` only as a request (a property test holds
+  // this), so the request check would only repeat that parse
+  const isRequest = opts.checked ? (m: JSONRPCMessage) => "method" in m && "id" in m : (m: JSONRPCMessage) => isJSONRPCRequest(m);
   return (m, e) => {
-    if (!("result" in m) && !("error" in m) && isJSONRPCRequest(m)) entry.call(server, m, e);
+    if (!("result" in m) && !("error" in m) && isRequest(m)) entry.call(server, m, e);
     else onmessage?.(m, e);
   };
 }

@@ -104,7 +104,9 @@ export class PatchbayServer extends Server {
     return async (request, ctx) => {
       const result = await seam.call(this, "tools/call", handler, request, ctx);
       if (isInputRequiredResult(result) || isPlainToolResult(result)) return result;
-      return super._wrapHandler("tools/call", async () => result)(request, ctx);
+      // the requestState was verified on the way in: not again, after the handler's work is done
+      const checked = { ...ctx, mcpReq: { ...ctx.mcpReq, requestState: () => undefined } } as ServerContext;
+      return super._wrapHandler("tools/call", async () => result)(request, checked);
     };
   }
 }

@@ -40,7 +40,7 @@ function hrTime(epochMs: number): HrTime {
 export class DurationHistogram implements MetricProducer {
   private readonly series = new Map<string, HistogramSeries>();
   private overflow?: HistogramSeries;
-  private readonly startTime = hrTime(Date.now());
+  private startTime = hrTime(Date.now());
 
   constructor(
     private readonly descriptor: HistogramDescriptor,
@@ -56,10 +56,18 @@ export class DurationHistogram implements MetricProducer {
   seriesFor(key: string, attributes: () => Attributes): HistogramSeries {
     const found = this.series.get(key);
     if (found) return found;
-    if (this.series.size >= this.maxSeries) return (this.overflow ??= this.newSeries(OVERFLOW));
+    // the overflow series counts toward the limit, as in the SDK
+    if (this.series.size >= this.maxSeries - 1) return (this.overflow ??= this.newSeries(OVERFLOW));
     const made = this.newSeries(Object.freeze(attributes()));
     this.series.set(key, made);
     return made;
+  }
+
+  /** Forgets every series (a new SDK start in the same process starts from zero). */
+  reset(): void {
+    this.series.clear();
+    this.overflow = undefined;
+    this.startTime = hrTime(Date.now());
   }
 
   /** One measurement; NaN is ignored, as the SDK does. */

@@ -37,6 +37,12 @@ const tracer = trace.getTracer("mcp-patchbay");
 function createInstruments() {
   const meter = metrics.getMeter("mcp-patchbay");
   return {
+    // used only when an OTLP exporter wants what the in-process histogram cannot give (see setDurationSink)
+    operationDuration: meter.createHistogram("mcp.server.operation.duration", {
+      unit: "s",
+      description: "Duration of MCP requests handled by the server",
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+    }),
     sessionDuration: meter.createHistogram("mcp.server.session.duration", {
       unit: "s",
       description: "Duration of MCP sessions",
@@ -118,10 +124,18 @@ function clip(v: string): string {
  * reader it makes. Until telemetry starts nothing is recorded.
  */
 export const operationDurations = new DurationHistogram({ name: "mcp.server.operation.duration", unit: "s", description: "Duration of MCP requests handled by the server" }, DURATION_BUCKETS);
-let recordDurations = false;
-/** Called when the SDK starts (true) and stops (false). */
-export function setMetricsEnabled(on: boolean): void {
-  recordDurations = on;
+/**
+ * Where request durations go: `producer` (the in-process histogram, the default), `instrument`
+ * (the SDK's histogram instrument, for an OTLP exporter that asks for delta temporality or
+ * another histogram aggregation, which a producer's cumulative explicit buckets cannot honour),
+ * or `off` until telemetry starts.
+ */
+export type DurationSink = "producer" | "instrument" | "off";
+let durationSink: DurationSink = "off";
+/** Called when the SDK starts and stops. */
+export function setDurationSink(sink: DurationSink): void {
+  if (sink === "producer" && durationSink !== "producer") operationDurations.reset();
+  durationSink = sink;
 }
 
 /**
@@ -171,11 +185,16 @@ export function networkAttributes(transport: TransportKind): Readonly<Attributes
  * `setAttribute`: about an eighth of the daemon's allocations per call under load went
  * there. Our values are primitives (strings clipped here), which that check always passes,
  * so they go straight into a recording SDK span's attribute map; anything else, and any
- * span that is not the SDK's (no SDK registered, sampled out), takes the API's way.
+ * span that is not the SDK's (no SDK registered, sampled out), takes the API's way, and so
+ * does every span when the environment sets span attribute limits (which the SDK applies on
+ * its way). Span processors' `onStart` sees the span before these attributes.
  */
+const LIMIT_VARIABLES = ["OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT"];
+const spanLimitsSet = LIMIT_VARIABLES.some((v) => process.env[v]);
+
 function putAttributes(span: Span, attrs: Attributes): void {
   const target = (span as { attributes?: unknown }).attributes;
-  if (typeof target !== "object" || target === null || Object.isFrozen(target)) {
+  if (spanLimitsSet || typeof target !== "object" || target === null || Object.isFrozen(target)) {
     span.setAttributes(attrs);
     return;
   }
@@ -290,7 +309,8 @@ class LiveRequestSpan implements RequestSpan {
       const req = this.req;
       const ms = performance.now() - this.started;
       // from the unclipped request attributes: a clipped name must not match a real one
-      if (recordDurations) operationDurations.record(metricSeries(req.method, req.attributes, req.caller, errorType), ms / 1000);
+      if (durationSink === "producer") operationDurations.record(metricSeries(req.method, req.attributes, req.caller, errorType), ms / 1000);
+      else if (durationSink === "instrument") I().operationDuration.record(ms / 1000, metricSeries(req.method, req.attributes, req.caller, errorType).attributes);
       const tool = req.attributes["gen_ai.tool.name"];
       if (callSink && req.method === "tools/call" && typeof tool === "string") {
         const plugin = req.attributes["patchbay.plugin.name"];

@@ -9,10 +9,10 @@ import { diag, DiagLogLevel } from "@opentelemetry/api";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { BatchSpanProcessor, ParentBasedSampler, type Sampler, type SpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace";
-import { PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics";
+import { AggregationTemporality, AggregationType, InstrumentType, PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics";
 import type { Logger } from "pino";
 import { DashboardStore } from "./dashboard-store.ts";
-import { operationDurations, resetInstruments, setCallSink, setKnownNames, setMetricsEnabled } from "./instrumentation.ts";
+import { operationDurations, resetInstruments, setCallSink, setDurationSink, setKnownNames, type DurationSink } from "./instrumentation.ts";
 import { RateLimitedSampler } from "./rate-limited-sampler.ts";
 import type { ListChanges, Registry } from "../registry.ts";
 
@@ -82,10 +82,16 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
   const spanProcessors: SpanProcessor[] = [store, ...(opts.extraSpanProcessors ?? [])];
   const metricReaders: IMetricReader[] = [prometheus, ...(opts.extraMetricReaders ?? [])];
   const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  let durationSink: DurationSink = "producer";
   let otlp: Telemetry["otlp"];
   if (endpoint) {
     const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf";
     const exporters = await otlpExporters(protocol);
+    // The in-process duration histogram is cumulative with explicit buckets; an exporter set up
+    // for delta temporality or another histogram aggregation gets the SDK's instrument instead.
+    const temporality = exporters.metrics.selectAggregationTemporality?.(InstrumentType.HISTOGRAM) ?? AggregationTemporality.CUMULATIVE;
+    const aggregation = exporters.metrics.selectAggregation?.(InstrumentType.HISTOGRAM)?.type ?? AggregationType.DEFAULT;
+    if (temporality !== AggregationTemporality.CUMULATIVE || (aggregation !== AggregationType.DEFAULT && aggregation !== AggregationType.EXPLICIT_BUCKET_HISTOGRAM)) durationSink = "instrument";
     spanProcessors.push(new BatchSpanProcessor({ exporter: exporters.spans, scheduledDelayMillis: Number(env.OTEL_BSP_SCHEDULE_DELAY ?? 5_000) }));
     metricReaders.push(new PeriodicExportingMetricReader({ exporter: exporters.metrics, exportIntervalMillis: Number(env.OTEL_METRIC_EXPORT_INTERVAL ?? 60_000), metricProducers: producers }));
     otlp = { protocol, endpoint };
@@ -104,7 +110,7 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
   });
   sdk.start();
   resetInstruments();
-  setMetricsEnabled(true);
+  setDurationSink(durationSink);
   setCallSink({ toolCall: (tool, plugin, ms, error, at) => store.recordToolCall(tool, plugin, ms, error, at) });
   let unbind: (() => void) | undefined;
   return {
@@ -125,7 +131,7 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
     async shutdown() {
       unbind?.();
       setCallSink(undefined);
-      setMetricsEnabled(false);
+      setDurationSink("off");
       try {
         await sdk.shutdown();
       } catch (err) {

@@ -77,7 +77,8 @@ export class SessionHttpTransport implements Transport {
 
   /** Called once the session's server is connected to this transport. */
   bindServer(server: object): void {
-    this.deliver = deliverTo(server, this.onmessage);
+    // handlePost's messages all passed the JSON-RPC message check
+    this.deliver = deliverTo(server, this.onmessage, { checked: true });
   }
 
   private receive(m: JSONRPCMessage): void {

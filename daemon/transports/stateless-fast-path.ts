@@ -123,7 +123,7 @@ class Lane implements Transport {
     try {
       if (this.deliverFor !== this.onmessage) {
         this.deliverFor = this.onmessage;
-        this.deliver = deliverTo(this.server, this.onmessage);
+        this.deliver = deliverTo(this.server, this.onmessage, { checked: true });
       }
       this.deliver!(message, { classification } as MessageExtraInfo);
     } finally {
