@@ -3,24 +3,20 @@
  * the SDK's own histogram instrument would have, value for value: same buckets (upper
  * inclusive), counts, sum, min and max, per attribute set; and it is bounded.
  */
+import { TestMetricReader } from "./helpers/metrics.ts";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { MeterProvider, MetricReader, type HistogramMetricData } from "@opentelemetry/sdk-metrics";
+import { MeterProvider, type HistogramMetricData } from "@opentelemetry/sdk-metrics";
 import { DurationHistogram } from "../daemon/telemetry/duration-histogram.ts";
 import { DURATION_BUCKETS } from "../daemon/telemetry/instrumentation.ts";
-
-class Reader extends MetricReader {
-  protected async onForceFlush() {}
-  protected async onShutdown() {}
-}
 
 test("same data points as the SDK's histogram instrument for the same measurements", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(fc.tuple(fc.constantFrom("a", "b", "c"), fc.oneof(fc.double({ min: 0, max: 400, noNaN: true }), fc.constantFrom(...DURATION_BUCKETS), fc.constant(0))), { maxLength: 200 }),
       async (measurements) => {
-        const reader = new Reader();
+        const reader = new TestMetricReader();
         const provider = new MeterProvider({ readers: [reader] });
         const sdk = provider.getMeter("m").createHistogram("d", { unit: "s", description: "x", advice: { explicitBucketBoundaries: DURATION_BUCKETS } });
         const ours = new DurationHistogram({ name: "d", unit: "s", description: "x" }, DURATION_BUCKETS);

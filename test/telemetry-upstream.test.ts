@@ -4,23 +4,19 @@
  * child of the SERVER span, the upstream receiving that CLIENT span's context in `_meta`,
  * and the `mcp.client.operation.duration` histogram.
  */
+import { TestMetricReader } from "./helpers/metrics.ts";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
-import { MetricReader, type HistogramMetricData } from "@opentelemetry/sdk-metrics";
+import type { HistogramMetricData } from "@opentelemetry/sdk-metrics";
 import { pino } from "pino";
 import { operationDurations } from "../daemon/telemetry/instrumentation.ts";
 import { loadConfig } from "../daemon/config.ts";
 import { startDaemon, type Daemon } from "../daemon/main.ts";
 import { ROOT, TempDir, waitFor } from "./helpers/env.ts";
 import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
-
-class TestMetricReader extends MetricReader {
-  protected async onForceFlush() {}
-  protected async onShutdown() {}
-}
 
 const req = createRequire(join(ROOT, "package.json"));
 const plugins = new TempDir("patchbay-otel-up-");

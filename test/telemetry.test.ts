@@ -2,21 +2,17 @@
  * Spans and metrics by name and attribute, captured with in-memory exporters from a daemon
  * started in this process (real HTTP, real workers, the official SDK client).
  */
+import { TestMetricReader } from "./helpers/metrics.ts";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace";
-import { MetricReader, type HistogramMetricData } from "@opentelemetry/sdk-metrics";
+import type { HistogramMetricData } from "@opentelemetry/sdk-metrics";
 import { pino } from "pino";
 import { operationDurations } from "../daemon/telemetry/instrumentation.ts";
 import { loadConfig } from "../daemon/config.ts";
 import { startDaemon, type Daemon } from "../daemon/main.ts";
 import { TempDir, waitFor } from "./helpers/env.ts";
 import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
-
-class TestMetricReader extends MetricReader {
-  protected async onForceFlush() {}
-  protected async onShutdown() {}
-}
 
 const plugins = new TempDir("patchbay-otel-");
 const home = new TempDir("patchbay-otel-home-");

@@ -4,11 +4,12 @@
  * span exists only under a recorded parent; a client's sampled traceparent is always
  * continued. In-process daemon, real workers, the official SDK client.
  */
+import { TestMetricReader } from "./helpers/metrics.ts";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { SamplingDecision, ROOT_CONTEXT, SpanKind, TraceFlags, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
-import { MetricReader, type HistogramMetricData } from "@opentelemetry/sdk-metrics";
+import type { HistogramMetricData } from "@opentelemetry/sdk-metrics";
 import { pino } from "pino";
 import { operationDurations } from "../daemon/telemetry/instrumentation.ts";
 import { loadConfig } from "../daemon/config.ts";
@@ -16,11 +17,6 @@ import { startDaemon, type Daemon } from "../daemon/main.ts";
 import { RateLimitedSampler } from "../daemon/telemetry/rate-limited-sampler.ts";
 import { TempDir } from "./helpers/env.ts";
 import { httpClient, type RecordingClient } from "./helpers/clients.ts";
-
-class TestMetricReader extends MetricReader {
-  protected async onForceFlush() {}
-  protected async onShutdown() {}
-}
 
 test("the sampler keeps one second's worth of traces as burst and refills at its rate", () => {
   let now = 0;
