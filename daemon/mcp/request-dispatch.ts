@@ -5,8 +5,8 @@
  * failed parse builds an error object (issues, messages) — a few percent of the daemon's
  * time per call under load. Our transports already know a message is a well-formed request
  * (transports/json-rpc-message.ts checked it), so they can skip that. The entry point is
- * private in the SDK's types: if an SDK release moves it, this returns undefined and the
- * transport delivers through `onmessage` as before.
+ * private in the SDK's types: if an SDK release moves it, every message goes through
+ * `onmessage` as before (and test/request-dispatch.test.ts fails, so it is noticed).
  */
 import { isJSONRPCRequest, type JSONRPCMessage, type MessageExtraInfo } from "@modelcontextprotocol/server";
 
