@@ -50,7 +50,28 @@ test("the message check's shortcut for plain requests accepts only what the spec
       jsonrpc: anyOr(fc.constant("2.0")),
       id: anyOr(fc.oneof(fc.string(), fc.integer(), fc.double())),
       method: anyOr(fc.string()),
-      params: anyOr(fc.record({ name: fc.string(), arguments: fc.jsonValue(), _meta: anyOr(fc.record({ progressToken: anyOr(fc.oneof(fc.string(), fc.integer(), fc.double())) }, { requiredKeys: [] })) }, { requiredKeys: [] })),
+      params: anyOr(
+        fc.record(
+          {
+            name: fc.string(),
+            arguments: fc.jsonValue(),
+            _meta: anyOr(
+              fc.record(
+                {
+                  progressToken: anyOr(fc.oneof(fc.string(), fc.integer(), fc.double())),
+                  "io.modelcontextprotocol/related-task": anyOr(fc.record({ taskId: fc.string() })),
+                  "io.modelcontextprotocol/protocolVersion": anyOr(fc.string()),
+                  "io.modelcontextprotocol/clientInfo": anyOr(fc.record({ name: fc.string(), version: fc.string() })),
+                  "io.modelcontextprotocol/clientCapabilities": anyOr(fc.dictionary(fc.string(), fc.jsonValue())),
+                  traceparent: anyOr(fc.string()),
+                },
+                { requiredKeys: [] },
+              ),
+            ),
+          },
+          { requiredKeys: [] },
+        ),
+      ),
       result: fc.jsonValue(),
     },
     { requiredKeys: ["jsonrpc", "id", "method"] },

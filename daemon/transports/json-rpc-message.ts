@@ -1,5 +1,5 @@
 /** The one check every transport makes of an inbound value: is it a JSON-RPC 2.0 message the spec's schema accepts. */
-import { specTypeSchemas } from "@modelcontextprotocol/server";
+import { RELATED_TASK_META_KEY, specTypeSchemas } from "@modelcontextprotocol/server";
 
 const JSONRPC_MESSAGE = (specTypeSchemas as unknown as Record<string, { "~standard": { validate(v: unknown): { issues?: unknown[] } | Promise<unknown> } }>).JSONRPCMessage;
 
@@ -8,8 +8,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * The shape of nearly every request (a 2025-era call): `jsonrpc`, an integer or string `id`,
- * a `method`, and `params` with no `_meta` beyond a progress token. Such a value is a message
+ * The shape of nearly every request: `jsonrpc`, an integer or string `id`, a `method`, and
+ * `params` whose `_meta` (if any) has a well-formed progress token or none and no related task. Such a value is a message
  * by the spec's schema (a property test holds this against the schema), so the full union
  * parse — a few percent of the daemon's time per call under load — is skipped for it;
  * anything else gets the full parse.
@@ -25,9 +25,11 @@ function isPlainRequest(v: Record<string, unknown>): boolean {
   const meta = params._meta;
   if (meta === undefined) return true;
   if (!isPlainObject(meta)) return false;
-  for (const k in meta) if (k !== "progressToken") return false;
+  // the message schema types two _meta keys (a 2026-07-28 envelope's keys it leaves to the
+  // SDK's envelope check): a progress token, and a related task, left to the full parse
+  if (RELATED_TASK_META_KEY in meta) return false;
   const token = meta.progressToken;
-  return typeof token === "string" || Number.isSafeInteger(token);
+  return token === undefined || typeof token === "string" || Number.isSafeInteger(token);
 }
 
 /** Never throws: a value too deep for the validator to walk is no message of ours either. */
