@@ -3,7 +3,7 @@ import { RELATED_TASK_META_KEY, specTypeSchemas } from "@modelcontextprotocol/se
 
 const JSONRPC_MESSAGE = (specTypeSchemas as unknown as Record<string, { "~standard": { validate(v: unknown): { issues?: unknown[] } | Promise<unknown> } }>).JSONRPCMessage;
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype;
 }
 
@@ -14,7 +14,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * parse — a few percent of the daemon's time per call under load — is skipped for it;
  * anything else gets the full parse.
  */
-function isPlainRequest(v: Record<string, unknown>): boolean {
+export function isPlainRequest(v: Record<string, unknown>): boolean {
   for (const k in v) if (k !== "jsonrpc" && k !== "id" && k !== "method" && k !== "params") return false;
   if (v.jsonrpc !== "2.0" || typeof v.method !== "string") return false;
   const id = v.id;

@@ -34,7 +34,7 @@ import { resolveProfile, visibleTool, type Profile } from "../profiles.ts";
 import { startRequestSpan } from "../telemetry/instrumentation.ts";
 import type { Endpoint } from "./endpoint.ts";
 import { SessionHttpTransport } from "./session-http-transport.ts";
-import { FastLanes, fastEligible } from "./stateless-fast-path.ts";
+import { FastLanes, fastEligible, quickModernRoute, type ModernRoute } from "./stateless-fast-path.ts";
 import { isJsonRpcMessage } from "./json-rpc-message.ts";
 
 export interface StreamableHttpOptions {
@@ -128,7 +128,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
   /** open subscriptions/listen streams per client address */
   const listenStreams = new Map<string, number>();
 
-  async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, route: ReturnType<typeof classifyInboundRequest>, profile?: Profile): Promise<void> {
+  async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, route: ReturnType<typeof classifyInboundRequest> | ModernRoute, profile?: Profile): Promise<void> {
     const msg = body as { id?: RequestId; method?: string; params?: { _meta?: Record<string, unknown> } };
     // The modern path walks the whole body recursively (a stack overflow there is a 500);
     // no MCP message nests anywhere near this deep.
@@ -188,6 +188,9 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       if (raw.length === 0 || !raw.every(isJsonRpcMessage)) {
         return sendRefusal(res, Refusal.InvalidRequest, "Invalid Request: expected a JSON-RPC 2.0 message or a non-empty array of them");
       }
+      // the common 2026-07-28 request, routed without the classifier's parses
+      const quick = raw.length === 1 ? quickModernRoute(req, body) : undefined;
+      if (quick) return serveModern(req, res, body, quick, chosen.profile);
       const versionHeader = header(req, "mcp-protocol-version");
       if (mayBeModern(raw, versionHeader)) {
         const route = classifyInboundRequest({ httpMethod: method, protocolVersionHeader: versionHeader, mcpMethodHeader: header(req, "mcp-method"), mcpNameHeader: header(req, "mcp-name"), body });
