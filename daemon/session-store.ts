@@ -112,6 +112,7 @@ export class SessionStore extends EventEmitter<SessionStoreEvents> {
   private changeListeners = new Set<ChangeListener>();
   /** Least recently seen first (a Map keeps insertion order; a hit re-inserts). */
   private stateless = new Map<string, StatelessClientInfo>();
+  private lastStateless?: { key: string; entry: StatelessClientInfo };
   private sweeper?: NodeJS.Timeout;
   private readonly evictAfterIdleMs: number;
   private readonly perTransportCap: number;
@@ -221,8 +222,19 @@ export class SessionStore extends EventEmitter<SessionStoreEvents> {
   seenStateless(c: { clientName?: unknown; clientVersion?: unknown; protocolVersion: string; transport: TransportKind }): StatelessClientInfo {
     const clientName = clipClient(c.clientName);
     const clientVersion = clipClient(c.clientVersion);
-    const key = JSON.stringify([c.transport, clientName, clientVersion, c.protocolVersion]);
     const now = Date.now();
+    // the same client as the last request (the common case under load): already the most
+    // recent entry, so no key to build and nothing to move
+    const last = this.lastStateless;
+    if (last && this.stateless.get(last.key) === last.entry) {
+      const e = last.entry;
+      if (e.clientName === clientName && e.clientVersion === clientVersion && e.protocolVersion === c.protocolVersion && e.transport === c.transport) {
+        e.lastActivityAt = now;
+        e.requests++;
+        return e;
+      }
+    }
+    const key = JSON.stringify([c.transport, clientName, clientVersion, c.protocolVersion]);
     let e = this.stateless.get(key);
     if (e) this.stateless.delete(key);
     else {
@@ -232,6 +244,7 @@ export class SessionStore extends EventEmitter<SessionStoreEvents> {
     e.lastActivityAt = now;
     e.requests++;
     this.stateless.set(key, e);
+    this.lastStateless = { key, entry: e };
     return e;
   }
 

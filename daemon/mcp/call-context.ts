@@ -41,7 +41,7 @@ import {
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { CallCancelledError, CallTimeoutError, ClientRequestError, InputNeeded, messageOf } from "../errors.ts";
-import type { CallOptions } from "../plugins/plugin-worker.ts";
+import type { CallOptions, StopHandle } from "../plugins/plugin-worker.ts";
 import type { CallKind, ClientRequest, WorkerSpan } from "../plugins/worker-protocol.ts";
 import type { Profile, Profiles } from "../profiles.ts";
 import type { RegisteredPlugin, Registry } from "../registry.ts";
@@ -298,10 +298,13 @@ export class CallContext {
     const boundTarget = () => (bound ??= `${replayTarget}#${digestOf(fields)}`);
     const answers = replay ? this.recordedAnswers(boundTarget) : undefined;
     const asks: ClientRequest[] = [];
-    // 2026-07-28: the worker call must be stoppable when the plugin asks, so it gets its own
-    // signal, linked to the request's by hand (AbortSignal.any allocates on every call in
+    // 2026-07-28: the worker call must be stoppable when the plugin asks. A host that takes a
+    // stop handle (a worker thread) is stopped through it; any other gets a signal of its
+    // own, linked to the request's by hand (AbortSignal.any allocates on every call in
     // Node 20). Otherwise the request's own signal is the call's.
-    const stop = modern && replayTarget !== undefined ? new AbortController() : undefined;
+    const askable = modern && replayTarget !== undefined;
+    const handle: StopHandle | undefined = askable && plugin.worker.stoppable ? {} : undefined;
+    const stop = askable && !handle ? new AbortController() : undefined;
     const cancel = () => stop?.abort(ctx.mcpReq.signal.reason);
     if (stop) {
       if (ctx.mcpReq.signal.aborted) cancel();
@@ -311,6 +314,7 @@ export class CallContext {
     let asking: Set<AbortController> | undefined;
     const opts: CallOptions = {
       signal: stop?.signal ?? ctx.mcpReq.signal,
+      stopHandle: handle,
       onProgress: progressToken === undefined ? undefined : (p) => chain(() => ctx.mcpReq.notify({ method: "notifications/progress", params: { progressToken, progress: p.progress, total: p.total, message: p.message } })),
       // The SDK applies the client's level: logging/setLevel on a 2025 session, the request's
       // _meta logLevel on 2026-07-28 (no level asked, no log messages).
@@ -324,14 +328,14 @@ export class CallContext {
           (asking ??= new Set()).add(pending);
           return this.askClient(req, AbortSignal.any([ctx.mcpReq.signal, pending.signal])).finally(() => asking?.delete(pending));
         }
-        if (!stop) return Promise.reject(new ClientRequestError(`${req.method}: a plugin can ask the client only while serving a tool call, a prompt or a resource read`));
+        if (!askable) return Promise.reject(new ClientRequestError(`${req.method}: a plugin can ask the client only while serving a tool call, a prompt or a resource read`));
         // counted over the answers this server signed, not what the client may add
         const answered = Object.keys(ctx.mcpReq.requestState<ReplayState>()?.a ?? {}).length;
         if (answered + asks.length >= MAX_CLIENT_REQUESTS_PER_CALL) return Promise.reject(new ClientRequestError(`the plugin asked the client more than ${MAX_CLIENT_REQUESTS_PER_CALL} questions in one call`));
         // Gather the asks that arrive together (Promise.all over several), then stop the
         // worker call: the answers come with the client's retry, which replays them.
         asks.push(req);
-        if (asks.length === 1) setImmediate(() => stop.abort(ASKED));
+        if (asks.length === 1) setImmediate(() => (stop ? stop.abort(ASKED) : handle!.stop?.()));
         // never settles: the call is cancelled, so the plugin's await never resumes here
         return new Promise<never>(() => undefined);
       },

@@ -15,6 +15,8 @@ export interface PluginHost {
   readonly heapUsed: number;
   /** calls in flight */
   readonly inflight: number;
+  /** true: `call` honours `CallOptions.stopHandle` (otherwise callers stop a call through its signal) */
+  readonly stoppable?: boolean;
   start(): Promise<PluginManifest>;
   call(req: HostCall, opts?: CallOptions): Promise<CallOutcome>;
   /** resolves false if the host does not answer in time */
