@@ -42,6 +42,7 @@ import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { CallCancelledError, CallTimeoutError, ClientRequestError, InputNeeded, messageOf } from "../errors.ts";
 import type { CallOptions, StopHandle } from "../plugins/plugin-worker.ts";
+import type { HostCall } from "../plugins/plugin-host.ts";
 import type { CallKind, ClientRequest, WorkerSpan } from "../plugins/worker-protocol.ts";
 import type { Profile, Profiles } from "../profiles.ts";
 import type { RegisteredPlugin, Registry } from "../registry.ts";
@@ -280,82 +281,23 @@ export class CallContext {
    * InputNeeded (turn it into a result with `inputRequiredResult`).
    */
   async callPlugin(plugin: RegisteredPlugin, kind: CallKind, target: string, fields: { args?: Record<string, unknown>; uri?: string }, replayTarget?: string): Promise<unknown> {
-    const { ctx } = this;
-    const progressToken = (ctx.mcpReq._meta as { progressToken?: string | number } | undefined)?.progressToken;
-    // Notifications for this request are chained and awaited before the result is returned:
-    // a progress or log message must never arrive after the response it belongs to.
-    let notes: Promise<unknown> = Promise.resolve();
-    const chain = (send: () => Promise<unknown>) => {
-      notes = notes.then(send).catch(() => undefined);
-    };
-    const modern = this.caller.era === "modern";
-    // The state is bound to the target and its arguments: answers given for one call (say,
-    // "delete a?") must not be replayed into the same tool with other arguments.
-    // (2026-07-28 bodies are at most 256 levels deep, so the digest's recursion is bounded)
-    // The digest is taken only when a state is checked or minted: most calls never ask.
-    const replay = modern && replayTarget !== undefined;
-    let bound: string | undefined;
-    const boundTarget = () => (bound ??= `${replayTarget}#${digestOf(fields)}`);
-    const answers = replay ? this.recordedAnswers(boundTarget) : undefined;
-    const asks: ClientRequest[] = [];
-    // 2026-07-28: the worker call must be stoppable when the plugin asks. A host that takes a
-    // stop handle (a worker thread) is stopped through it; any other gets a signal of its
-    // own, linked to the request's by hand (AbortSignal.any allocates on every call in
-    // Node 20). Otherwise the request's own signal is the call's.
-    const askable = modern && replayTarget !== undefined;
-    const handle: StopHandle | undefined = askable && plugin.worker.stoppable ? {} : undefined;
-    const stop = askable && !handle ? new AbortController() : undefined;
-    const cancel = () => stop?.abort(ctx.mcpReq.signal.reason);
-    if (stop) {
-      if (ctx.mcpReq.signal.aborted) cancel();
-      else ctx.mcpReq.signal.addEventListener("abort", cancel, { once: true });
-    }
-    // 2025: client requests still pending when the plugin call ends (it timed out) are ended too
-    let asking: Set<AbortController> | undefined;
-    const opts: CallOptions = {
-      signal: stop?.signal ?? ctx.mcpReq.signal,
-      stopHandle: handle,
-      onProgress: progressToken === undefined ? undefined : (p) => chain(() => ctx.mcpReq.notify({ method: "notifications/progress", params: { progressToken, progress: p.progress, total: p.total, message: p.message } })),
-      // The SDK applies the client's level: logging/setLevel on a 2025 session, the request's
-      // _meta logLevel on 2026-07-28 (no level asked, no log messages).
-      onClientLog: (lvl, data) => {
-        const level = (LEVELS as readonly string[]).includes(lvl) ? (lvl as LoggingLevel) : "info";
-        chain(() => ctx.mcpReq.log(level, data, plugin.manifest.name));
-      },
-      onClientRequest: (req) => {
-        if (!modern) {
-          const pending = new AbortController();
-          (asking ??= new Set()).add(pending);
-          return this.askClient(req, AbortSignal.any([ctx.mcpReq.signal, pending.signal])).finally(() => asking?.delete(pending));
-        }
-        if (!askable) return Promise.reject(new ClientRequestError(`${req.method}: a plugin can ask the client only while serving a tool call, a prompt or a resource read`));
-        // counted over the answers this server signed, not what the client may add
-        const answered = Object.keys(ctx.mcpReq.requestState<ReplayState>()?.a ?? {}).length;
-        if (answered + asks.length >= MAX_CLIENT_REQUESTS_PER_CALL) return Promise.reject(new ClientRequestError(`the plugin asked the client more than ${MAX_CLIENT_REQUESTS_PER_CALL} questions in one call`));
-        // Gather the asks that arrive together (Promise.all over several), then stop the
-        // worker call: the answers come with the client's retry, which replays them.
-        asks.push(req);
-        if (asks.length === 1) setImmediate(() => (stop ? stop.abort(ASKED) : handle!.stop?.()));
-        // never settles: the call is cancelled, so the plugin's await never resumes here
-        return new Promise<never>(() => undefined);
-      },
-    };
+    const hooks = new PluginCallHooks(this, plugin, fields, replayTarget);
+    const req: HostCall = { kind, target, args: fields.args, uri: fields.uri, answers: hooks.answers, session: this.caller.sessionId ? { id: this.caller.sessionId, clientName: this.caller.clientName } : undefined, traceparent: this.span.traceparent };
     let outcome;
     try {
-      outcome = await plugin.worker.call({ kind, target, ...fields, answers, session: this.caller.sessionId ? { id: this.caller.sessionId, clientName: this.caller.clientName } : undefined, traceparent: this.span.traceparent }, opts);
+      outcome = await plugin.worker.call(req, hooks);
     } catch (err) {
       // a failed call still took plugin time (e.g. argument validation in the worker)
       this.span.addWorkerSpan((err as { span?: WorkerSpan }).span);
       // progress and log messages of this request go out before its error or input_required
-      await notes;
-      if (asks.length > 0 && !ctx.mcpReq.signal.aborted) throw new InputNeeded(asks, answers ?? {}, replay ? boundTarget() : undefined);
+      if (hooks.notes) await hooks.notes;
+      if (hooks.asks && !this.ctx.mcpReq.signal.aborted) throw new InputNeeded(hooks.asks, hooks.answers ?? {}, hooks.replay ? hooks.boundTarget() : undefined);
       throw err;
     } finally {
-      if (stop) ctx.mcpReq.signal.removeEventListener("abort", cancel);
-      if (asking) for (const a of asking) a.abort(CALL_ENDED);
+      hooks.end();
     }
     this.span.addWorkerSpan(outcome.span);
-    await notes;
+    if (hooks.notes) await hooks.notes;
     return outcome.value;
   }
 
@@ -375,7 +317,7 @@ export class CallContext {
    * bring answers too (a client that knows the questions): they are client input like any
    * other answer.
    */
-  private recordedAnswers(target: () => string): Record<string, unknown> | undefined {
+  recordedAnswers(target: () => string): Record<string, unknown> | undefined {
     const state = this.ctx.mcpReq.requestState<ReplayState>();
     if (state !== undefined && (!state || typeof state !== "object" || state.t !== target() || !state.a || typeof state.a !== "object")) {
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, "Invalid or expired requestState", { reason: "invalid_request_state" });
@@ -388,13 +330,114 @@ export class CallContext {
   }
 
   /** 2025 era: a real server→client request tied to the calling request. */
-  private async askClient(req: ClientRequest, signal: AbortSignal): Promise<unknown> {
+  async askClient(req: ClientRequest, signal: AbortSignal): Promise<unknown> {
     const missing = missingCapability(req, this.caller.capabilities);
     if (missing) {
       throw new ClientRequestError(`${this.caller.clientName ?? "The client"} did not declare the "${missing}" capability, so a plugin cannot ask it (${req.method})`);
     }
     const sent = { method: req.method, params: req.params ?? {} } as Parameters<ServerContext["mcpReq"]["send"]>[0];
     return this.ctx.mcpReq.send(sent as { method: "roots/list" }, { signal, timeout: this.deps.clientRequestTimeoutMs });
+  }
+}
+
+/**
+ * One plugin call's options for its host: the request's signal, progress, log messages and
+ * questions for the client. One object per call, its hooks methods (the host calls them on
+ * it), rather than a closure each: calls are the daemon's hot path.
+ */
+class PluginCallHooks implements CallOptions {
+  signal: AbortSignal;
+  stopHandle?: StopHandle;
+  onProgress?: CallOptions["onProgress"];
+  /** the notifications sent for this request, chained: awaited before its answer, so none arrives after it */
+  notes?: Promise<unknown>;
+  /** 2026-07-28: the questions the plugin asked (the call is stopped and answers input_required) */
+  asks?: ClientRequest[];
+  /** 2026-07-28: the answers this request brings, by question key */
+  readonly answers?: Record<string, unknown>;
+  readonly replay: boolean;
+  private readonly modern: boolean;
+  /** can ask the client: a 2026-07-28 tool call, prompt or resource read (its worker call must be stoppable) */
+  private readonly askable: boolean;
+  private stop?: AbortController;
+  /** links `stop` to the request's signal */
+  private cancel?: () => void;
+  private bound?: string;
+  /** 2025: client requests still pending when the plugin call ends (it timed out) are ended too */
+  private asking?: Set<AbortController>;
+
+  constructor(
+    private readonly call: CallContext,
+    private readonly plugin: RegisteredPlugin,
+    private readonly fields: { args?: Record<string, unknown>; uri?: string },
+    private readonly replayTarget: string | undefined,
+  ) {
+    const mcpReq = call.ctx.mcpReq;
+    this.modern = call.caller.era === "modern";
+    // The state is bound to the target and its arguments: answers given for one call (say,
+    // "delete a?") must not be replayed into the same tool with other arguments.
+    // (2026-07-28 bodies are at most 256 levels deep, so the digest's recursion is bounded)
+    // The digest is taken only when a state is checked or minted: most calls never ask.
+    this.replay = this.askable = this.modern && replayTarget !== undefined;
+    this.answers = this.replay ? call.recordedAnswers(() => this.boundTarget()) : undefined;
+    // 2026-07-28: the worker call must be stoppable when the plugin asks. A host that takes a
+    // stop handle (a worker thread) is stopped through it; any other gets a signal of its
+    // own, linked to the request's by hand (AbortSignal.any allocates on every call in
+    // Node 20). Otherwise the request's own signal is the call's.
+    if (this.askable && plugin.worker.stoppable) this.stopHandle = {};
+    else if (this.askable) {
+      const stop = (this.stop = new AbortController());
+      this.cancel = () => stop.abort(mcpReq.signal.reason);
+      if (mcpReq.signal.aborted) this.cancel();
+      else mcpReq.signal.addEventListener("abort", this.cancel, { once: true });
+    }
+    this.signal = this.stop?.signal ?? mcpReq.signal;
+    const progressToken = (mcpReq._meta as { progressToken?: string | number } | undefined)?.progressToken;
+    if (progressToken !== undefined) {
+      this.onProgress = (p) => this.chain(() => mcpReq.notify({ method: "notifications/progress", params: { progressToken, progress: p.progress, total: p.total, message: p.message } }));
+    }
+  }
+
+  boundTarget(): string {
+    return (this.bound ??= `${this.replayTarget}#${digestOf(this.fields)}`);
+  }
+
+  // The SDK applies the client's level: logging/setLevel on a 2025 session, the request's
+  // _meta logLevel on 2026-07-28 (no level asked, no log messages).
+  onClientLog(lvl: string, data: unknown): void {
+    const level = (LEVELS as readonly string[]).includes(lvl) ? (lvl as LoggingLevel) : "info";
+    const mcpReq = this.call.ctx.mcpReq;
+    this.chain(() => mcpReq.log(level, data, this.plugin.manifest.name));
+  }
+
+  onClientRequest(req: ClientRequest): Promise<unknown> {
+    const mcpReq = this.call.ctx.mcpReq;
+    if (!this.modern) {
+      const pending = new AbortController();
+      (this.asking ??= new Set()).add(pending);
+      return this.call.askClient(req, AbortSignal.any([mcpReq.signal, pending.signal])).finally(() => this.asking?.delete(pending));
+    }
+    if (!this.askable) return Promise.reject(new ClientRequestError(`${req.method}: a plugin can ask the client only while serving a tool call, a prompt or a resource read`));
+    // counted over the answers this server signed, not what the client may add
+    const answered = Object.keys(mcpReq.requestState<ReplayState>()?.a ?? {}).length;
+    const asks = (this.asks ??= []);
+    if (answered + asks.length >= MAX_CLIENT_REQUESTS_PER_CALL) return Promise.reject(new ClientRequestError(`the plugin asked the client more than ${MAX_CLIENT_REQUESTS_PER_CALL} questions in one call`));
+    // Gather the asks that arrive together (Promise.all over several), then stop the
+    // worker call: the answers come with the client's retry, which replays them.
+    asks.push(req);
+    if (asks.length === 1) setImmediate(() => (this.stop ? this.stop.abort(ASKED) : this.stopHandle?.stop?.()));
+    // never settles: the call is cancelled, so the plugin's await never resumes here
+    return new Promise<never>(() => undefined);
+  }
+
+  /** The call is over: unlink from the request's signal, end what it still asks a 2025 client. */
+  end(): void {
+    if (this.cancel) this.call.ctx.mcpReq.signal.removeEventListener("abort", this.cancel);
+    if (this.asking) for (const a of this.asking) a.abort(CALL_ENDED);
+  }
+
+  private chain(send: () => Promise<unknown>): void {
+    this.notes = (this.notes ?? Promise.resolve()).then(send).catch(() => undefined);
   }
 }
 

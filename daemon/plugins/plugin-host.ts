@@ -18,6 +18,7 @@ export interface PluginHost {
   /** true: `call` honours `CallOptions.stopHandle` (otherwise callers stop a call through its signal) */
   readonly stoppable?: boolean;
   start(): Promise<PluginManifest>;
+  /** `req` is handed over: the host may add its own fields to it rather than copy it. */
   call(req: HostCall, opts?: CallOptions): Promise<CallOutcome>;
   /** resolves false if the host does not answer in time */
   probe(timeoutMs?: number): Promise<boolean>;

@@ -47,6 +47,7 @@ export interface CallOptions {
   onProgress?: (p: { progress: number; total?: number; message?: string }) => void;
   onClientLog?: (level: string, data: unknown) => void;
   /**
+   * (The hooks are called as methods of this object.)
    * The plugin asks the client (ctx.sample/elicit/roots): resolve with the client's result
    * object; reject → the plugin's await throws. Called once per question, the questions of
    * one batch (asked in the same tick) synchronously in one loop. Without it every question
@@ -415,7 +416,11 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
       const timeoutMs = opts.timeoutMs ?? this.opts.callTimeoutMs;
       pending.timer = setTimeout(() => this.onTimeout(id, timeoutMs, worker), timeoutMs);
       this.pending.set(id, pending);
-      this.queueCall(worker, { ...req, type: "call", id });
+      // the request is ours from here (the caller built it for this call): no copy
+      const msg = req as CallRequest;
+      msg.type = "call";
+      msg.id = id;
+      this.queueCall(worker, msg);
     });
   }
 
@@ -579,7 +584,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   private askClient(id: number, requests: ClientRequest[]) {
     const p = this.pending.get(id);
     if (!p) return;
-    const ask = p.opts.onClientRequest;
+    const opts = p.opts;
     let batch: ClientResponse[] = [];
     const answer = (r: ClientResponse) => {
       if (batch.push(r) > 1) return;
@@ -600,7 +605,8 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     for (const req of requests) {
       let asked: Promise<unknown>;
       try {
-        asked = ask ? ask(req) : Promise.reject(new ClientRequestError("this client cannot answer requests from plugins"));
+        // called as a method: the hooks may be an object's methods (mcp/call-context.ts)
+        asked = opts.onClientRequest ? opts.onClientRequest(req) : Promise.reject(new ClientRequestError("this client cannot answer requests from plugins"));
       } catch (err) {
         asked = Promise.reject(err);
       }
