@@ -16,7 +16,7 @@ import { HttpServer } from "../daemon/http-server.ts";
 import { Registry, type RegisteredPlugin } from "../daemon/registry.ts";
 import { SessionStore } from "../daemon/session-store.ts";
 import { CallCancelledError } from "../daemon/errors.ts";
-import type { McpDeps } from "../daemon/mcp/call-context.ts";
+import { MAX_CLIENT_REQUESTS_PER_CALL, type McpDeps } from "../daemon/mcp/call-context.ts";
 import { createReplayCodec } from "../daemon/mcp/server-factory.ts";
 import { createStreamableHttpEndpoint } from "../daemon/transports/streamable-http.ts";
 import { createWebSocketEndpoint } from "../daemon/transports/websocket.ts";
@@ -63,6 +63,9 @@ async function handler(target: string, ask: (r: Omit<ClientRequest, "key">) => P
       return { content: [{ type: "text", text: JSON.stringify(await ask({ method: "sampling/createMessage", params: { messages: [], maxTokens: 5 } })) }] };
     case "plain":
       return { content: [{ type: "text", text: "plain" }] };
+    case "loop":
+      // a plugin that never stops asking: two new questions per round (clients allow a few rounds, ten for the v2 SDK's)
+      for (;;) await Promise.all([ask({ method: "roots/list" }), ask({ method: "roots/list" })]);
     default:
       throw new Error(`no tool ${target}`);
   }
@@ -95,7 +98,7 @@ const worker = {
 
 const manifest: PluginManifest = {
   name: "asker",
-  tools: ["ask", "sample", "plain"].map((name) => ({ name, inputSchema: { type: "object" } })),
+  tools: ["ask", "sample", "plain", "loop"].map((name) => ({ name, inputSchema: { type: "object" } })),
   resources: [{ uri: "asker://doc", name: "doc" }, { uri: "asker://other", name: "other" }],
   resourceTemplates: [],
   prompts: [],
@@ -143,6 +146,19 @@ test("2026-07-28 over HTTP: the plugin's asks become input_required rounds; the 
     // the form schema reaches the client as the plugin gave it (defaults, enums, multi-select)
     assert.deepEqual(c.asked[0].params.requestedSchema, FORM.requestedSchema);
     assert.equal(calls.every((x) => x.session === undefined), true, "no session on 2026-07-28");
+  } finally {
+    await c.close();
+  }
+});
+
+test("2026-07-28: a plugin that keeps asking is refused after the most questions one call may ask, as a tool error", async () => {
+  const c = await v2HttpClient(url, { modern: true });
+  try {
+    const r = (await c.client.callTool({ name: "asker__loop", arguments: {} })) as { isError?: boolean };
+    assert.equal(r.isError, true);
+    assert.match(textOf(r), new RegExp(`more than ${MAX_CLIENT_REQUESTS_PER_CALL} questions`));
+    // counted over the answers signed into requestState, which trail the client's latest answers by one round
+    assert.ok(c.asked.length >= MAX_CLIENT_REQUESTS_PER_CALL && c.asked.length <= MAX_CLIENT_REQUESTS_PER_CALL + 2, `${c.asked.length} questions reached the client`);
   } finally {
     await c.close();
   }

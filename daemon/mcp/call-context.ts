@@ -351,7 +351,7 @@ class PluginCallHooks implements CallOptions {
   onProgress?: CallOptions["onProgress"];
   /** the notifications sent for this request, chained: awaited before its answer, so none arrives after it */
   notes?: Promise<unknown>;
-  /** 2026-07-28: the questions the plugin asked (the call is stopped and answers input_required) */
+  /** 2026-07-28: the questions the plugin asked (the call is stopped and answers input_required); never empty */
   asks?: ClientRequest[];
   /** 2026-07-28: the answers this request brings, by question key */
   readonly answers?: Record<string, unknown>;
@@ -420,10 +420,10 @@ class PluginCallHooks implements CallOptions {
     if (!this.askable) return Promise.reject(new ClientRequestError(`${req.method}: a plugin can ask the client only while serving a tool call, a prompt or a resource read`));
     // counted over the answers this server signed, not what the client may add
     const answered = Object.keys(mcpReq.requestState<ReplayState>()?.a ?? {}).length;
-    const asks = (this.asks ??= []);
-    if (answered + asks.length >= MAX_CLIENT_REQUESTS_PER_CALL) return Promise.reject(new ClientRequestError(`the plugin asked the client more than ${MAX_CLIENT_REQUESTS_PER_CALL} questions in one call`));
+    if (answered + (this.asks?.length ?? 0) >= MAX_CLIENT_REQUESTS_PER_CALL) return Promise.reject(new ClientRequestError(`the plugin asked the client more than ${MAX_CLIENT_REQUESTS_PER_CALL} questions in one call`));
     // Gather the asks that arrive together (Promise.all over several), then stop the
     // worker call: the answers come with the client's retry, which replays them.
+    const asks = (this.asks ??= []);
     asks.push(req);
     if (asks.length === 1) setImmediate(() => (this.stop ? this.stop.abort(ASKED) : this.stopHandle?.stop?.()));
     // never settles: the call is cancelled, so the plugin's await never resumes here
