@@ -21,10 +21,22 @@ test("recent stateless clients: one entry per client, most recent first, bounded
     // the same client twice in a row (the shortcut for the last client seen), then another version of it
     assert.equal(store.seenStateless({ clientName: "a", clientVersion: "1", protocolVersion: "2026-07-28", transport: "streamable-http" }), a);
     assert.equal(a.requests, 3);
+    // each right after a@1/streamable-http, so the shortcut for the last client is what decides
     const a2 = store.seenStateless({ clientName: "a", clientVersion: "2", protocolVersion: "2026-07-28", transport: "streamable-http" });
-    assert.notEqual(a2, a);
-    assert.equal(store.seenStateless({ clientName: "a", clientVersion: "1", protocolVersion: "2026-07-28", transport: "websocket" }) === a, false, "another transport is another entry");
-    assert.deepEqual(store.statelessClients().map((c) => `${c.clientName}@${c.clientVersion}/${c.transport}`), ["a@1/websocket", "a@2/streamable-http", "a@1/streamable-http", "b@1/streamable-http"]);
+    assert.notEqual(a2, a, "another version is another entry");
+    assert.equal(store.seenStateless({ clientName: "a", clientVersion: "1", protocolVersion: "2026-07-28", transport: "streamable-http" }), a);
+    assert.notEqual(store.seenStateless({ clientName: "a", clientVersion: "1", protocolVersion: "2026-07-28", transport: "websocket" }), a, "another transport is another entry");
+    assert.equal(store.seenStateless({ clientName: "a", clientVersion: "1", protocolVersion: "2026-07-28", transport: "streamable-http" }), a);
+    assert.notEqual(store.seenStateless({ clientName: "a", clientVersion: "1", protocolVersion: "2027-01-01", transport: "streamable-http" }), a, "another revision is another entry");
+    assert.equal(store.seenStateless({ clientName: "a", clientVersion: "1", protocolVersion: "2026-07-28", transport: "streamable-http" }), a);
+    assert.equal(a.requests, 6);
+    assert.deepEqual(store.statelessClients().map((c) => `${c.clientName}@${c.clientVersion}/${c.transport}/${c.protocolVersion}`), [
+      "a@1/streamable-http/2026-07-28",
+      "a@1/streamable-http/2027-01-01",
+      "a@1/websocket/2026-07-28",
+      "a@2/streamable-http/2026-07-28",
+      "b@1/streamable-http/2026-07-28",
+    ]);
     assert.equal(store.size, 0, "no sessions");
 
     for (let i = 0; i < 3 * MAX_STATELESS_CLIENTS; i++) store.seenStateless({ clientName: `c${i}`, protocolVersion: "2026-07-28", transport: "streamable-http" });
