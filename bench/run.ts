@@ -474,6 +474,7 @@ async function memory() {
     idle: Record<string, unknown>;
     marginalPerPlugin?: number | null;
     coldStart?: Record<string, unknown>;
+    allRunning?: Record<string, unknown>;
     sessions?: Record<string, unknown>;
     reloads?: Record<string, unknown>;
     listChanged?: Record<string, unknown>;
@@ -525,8 +526,10 @@ async function memory() {
             const parked = ((await (await fetch(`${d.url}/healthz`)).json()) as { plugins?: { worker?: string }[] }).plugins?.filter((p) => p.worker === "parked").length;
             const first: number[] = [];
             const second: number[] = [];
-            for (const lat of [first, second]) {
-              for (let i = 0; i < n; i++) {
+            // each plugin twice in a row: the start, then a call to the running plugin (the
+            // default limit of running plugins parks the least recently used ones meanwhile)
+            for (let i = 0; i < n; i++) {
+              for (const lat of [first, second]) {
                 const t0 = performance.now();
                 await c.client.callTool({ name: `p${i}__add`, arguments: { numbers: [1, 2] } });
                 lat.push(performance.now() - t0);
@@ -535,9 +538,11 @@ async function memory() {
             const cold = summarize(first);
             const warm = summarize(second);
             await sleep(P.settleMs);
-            out.coldStart = { plugins: n, parkedBefore: parked, first: cold, second: warm, rssAllRunning: await rss(d.pid), threadsAllRunning: threadsOf(d.pid) };
+            const health = (await (await fetch(`${d.url}/healthz`)).json()) as { plugins?: { worker?: string }[] };
+            const runningAfter = health.plugins?.filter((p) => p.worker === "running").length;
+            out.coldStart = { plugins: n, parkedBefore: parked, first: cold, second: warm, rssAfterAllCalled: await rss(d.pid), runningAfter, threadsAfterAllCalled: threadsOf(d.pid) };
             coldRows.push([`first call to a parked plugin (starts its worker), p50 / p99 of ${n}`, `${ms(cold.p50)} / ${ms(cold.p99)} ms`, `second call: ${ms(warm.p50)} / ${ms(warm.p99)} ms`, "–", ""]);
-            coldRows.push([`RSS with all ${n} plugins called (every worker running)`, mib(out.coldStart.rssAllRunning as number), `idle (parked): ${mib(idle[n])}`, x(ratio(out.coldStart.rssAllRunning as number, idle[n])), ""]);
+            coldRows.push([`RSS after calling all ${n} plugins, ${runningAfter} left running (maxRunningPlugins: 32, the default)`, mib(out.coldStart.rssAfterAllCalled as number), `idle (parked): ${mib(idle[n])}`, x(ratio(out.coldStart.rssAfterAllCalled as number, idle[n])), ""]);
           } finally {
             await c.close().catch(() => undefined);
           }
@@ -556,6 +561,28 @@ async function memory() {
       out.idle[n] = { plugins: n, error: errorText(err) };
       note.push(`idle with ${n} plugins failed: ${errorText(err)}`);
     }
+  }
+  // the same plugins with no limit on running ones: every thread up at once
+  const most = P.plugins[P.plugins.length - 1];
+  progress(`memory: all ${most} plugins running (no limit)`);
+  const allDir = temp(`patchbay-bench-plugins-all${most}-`);
+  writeExamplePlugins(allDir.path, most);
+  try {
+    await using(startPatchbay(allDir.path, { PATCHBAY_MAX_RUNNING_PLUGINS: "0" }), async (d) => {
+      await waitLoaded(d, most);
+      const c = await httpClient(`${d.url}/mcp`);
+      try {
+        for (let i = 0; i < most; i++) await c.client.callTool({ name: `p${i}__add`, arguments: { numbers: [1, 2] } });
+      } finally {
+        await c.close().catch(() => undefined);
+      }
+      await sleep(P.settleMs);
+      const all = await rss(d.pid);
+      out.allRunning = { plugins: most, rss: all, threads: threadsOf(d.pid) };
+      coldRows.push([`RSS with all ${most} plugins running (maxRunningPlugins: 0, no limit)`, mib(all), `idle (parked): ${mib(idle[most])}`, x(ratio(all, idle[most])), ""]);
+    });
+  } catch (err) {
+    note.push(`all ${most} plugins running failed: ${errorText(err)}`);
   }
   const lo = P.plugins[0];
   const hi = P.plugins[P.plugins.length - 1];

@@ -399,8 +399,9 @@ export interface PluginDefinition<
   teardown?: () => void | Promise<void>;
   /**
    * Whether the plugin's worker thread stays up while nobody calls it. By default (unset) an
-   * idle plugin is parked after `workerIdleMs`: its thread ends, module-level state is lost,
-   * and the next call starts it again (running `setup` again). A plugin that still has a
+   * idle plugin is parked after `workerIdleMs` (or sooner, least recently used first, when
+   * more than `maxRunningPlugins` run): its thread ends, module-level state is lost, and the
+   * next call starts it again (running `setup` again). A plugin that still has a
    * timer, watcher, socket or child process referenced when it goes idle is not parked, nor
    * one while a client is subscribed to one of its resources (a parked one is started for
    * its first subscriber, so the work `setup` starts can send `ctx.resourceUpdated`).

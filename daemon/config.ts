@@ -40,6 +40,9 @@ export const ConfigSchema = z
     // An idle plugin's worker thread ends after this long without calls; the next call starts
     // it again. 0 keeps every plugin's thread running.
     workerIdleMs: z.number().int().min(0).default(5 * 60_000),
+    // At most this many plugins' threads run at once (with parking on): starting one parks the
+    // least recently used idle one. 0: no limit.
+    maxRunningPlugins: z.number().int().min(0).default(32),
     // Plugins (by name) whose thread is never parked, whatever the plugin says.
     keepAlivePlugins: z.array(z.string().min(1)).default([]),
     namespaceSeparator: z.string().regex(/^[a-zA-Z0-9_-]{0,4}$/, "must be 0-4 of [a-zA-Z0-9_-]").default("__"),
@@ -112,6 +115,7 @@ const ENV: Record<string, { key: keyof z.input<typeof ConfigSchema>; type: "stri
   PATCHBAY_MAX_BODY_BYTES: { key: "maxBodyBytes", type: "number" },
   PATCHBAY_WORKER_HEAP_MB: { key: "workerHeapMb", type: "number" },
   PATCHBAY_WORKER_IDLE_MS: { key: "workerIdleMs", type: "number" },
+  PATCHBAY_MAX_RUNNING_PLUGINS: { key: "maxRunningPlugins", type: "number" },
   PATCHBAY_SHUTDOWN_GRACE_MS: { key: "shutdownGraceMs", type: "number" },
   PATCHBAY_REQUEST_STATE_KEY: { key: "requestStateKey", type: "string" },
   PATCHBAY_REQUEST_STATE_TTL_SECONDS: { key: "requestStateTtlSeconds", type: "number" },

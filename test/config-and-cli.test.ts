@@ -44,7 +44,7 @@ test("precedence: file < env < flags; relative pluginsDir resolves against the f
   assert.equal(c3.port, 3000);
 });
 
-test("idle parking settings: default, env, and bad values named", () => {
+test("idle parking and running-plugin limit settings: default, env, and bad values named", () => {
   const none = dir.file("parking-none.json", "{}");
   assert.equal(loadConfig({ config: none }, {}).workerIdleMs, 300_000);
   assert.deepEqual(loadConfig({ config: none }, {}).keepAlivePlugins, []);
@@ -53,6 +53,10 @@ test("idle parking settings: default, env, and bad values named", () => {
   assert.throws(() => loadConfig({ config: none }, { PATCHBAY_WORKER_IDLE_MS: "soon" }), /PATCHBAY_WORKER_IDLE_MS: expected a number/);
   const bad = dir.file("parking-bad.json", JSON.stringify({ keepAlivePlugins: "tasks" }));
   assert.throws(() => loadConfig({ config: bad }, {}), /"keepAlivePlugins"/);
+  assert.equal(loadConfig({ config: none }, {}).maxRunningPlugins, 32);
+  assert.equal(loadConfig({ config: none }, { PATCHBAY_MAX_RUNNING_PLUGINS: "0" }).maxRunningPlugins, 0);
+  assert.throws(() => loadConfig({ config: none }, { PATCHBAY_MAX_RUNNING_PLUGINS: "-1" }), /"maxRunningPlugins"/);
+  assert.throws(() => loadConfig({ config: none }, { PATCHBAY_MAX_RUNNING_PLUGINS: "1.5" }), /"maxRunningPlugins"/);
 });
 
 test("a non-numeric PATCHBAY_PORT is rejected", () => {

@@ -73,6 +73,8 @@ export interface PluginManagerOptions {
   workerIdleMs?: number;
   /** plugin names whose thread is never parked */
   keepAlivePlugins?: readonly string[];
+  /** at most this many code plugins' threads run at once (with parking on): starting one parks the least recently used idle one; 0: no limit */
+  maxRunningPlugins?: number;
 }
 
 interface Slot {
@@ -98,6 +100,26 @@ export class PluginManager {
 
   constructor(private readonly opts: PluginManagerOptions) {
     this.pool = new WorkerPool({ heapMb: opts.heapMb, warm: opts.warmWorker ?? true });
+  }
+
+  /**
+   * Keeps at most `maxRunningPlugins` code plugins' threads running: a plugin just started
+   * for a call parks the least recently used idle ones beyond the limit (each thread holds
+   * about 15 MB whatever the plugin does). Plugins that must stay up (calls in flight,
+   * subscribers, keepAlive) are passed over, so the limit can be exceeded by those.
+   */
+  private capRunning(started: PluginWorker): void {
+    const cap = this.opts.maxRunningPlugins ?? 0;
+    if (cap <= 0) return;
+    const running: PluginWorker[] = [];
+    for (const s of this.slots.values()) if (s.worker instanceof PluginWorker && s.worker.running) running.push(s.worker);
+    let excess = running.length - cap;
+    if (excess <= 0) return;
+    running.sort((a, b) => a.lastActiveAt - b.lastActiveAt);
+    for (const w of running) {
+      if (excess <= 0) break;
+      if (w !== started && w.parkIfIdle()) excess--;
+    }
   }
 
   /** Loads every plugin in the folder, then starts watching. Resolves when all first loads settled. */
@@ -318,6 +340,7 @@ export class PluginManager {
     });
     worker.on("woken", () => {
       if (slot.worker === worker && slot.state.lastError?.message.startsWith(WAKE_FAILED)) slot.state.lastError = undefined;
+      this.capRunning(worker);
     });
     worker.on("restarted", (info) => {
       log[info.ok ? "warn" : "error"]({ reason: info.reason, error: info.error }, info.ok ? "plugin worker restarted" : "plugin worker could not be restarted");

@@ -165,6 +165,27 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     return this.parked && !this.worker ? "parked" : "running";
   }
 
+  /** When a call last started or ended here (the manager parks the least recently used first). */
+  lastActiveAt = 0;
+
+  /** A thread is up for this plugin and not on its way down. */
+  get running(): boolean {
+    return this.worker !== undefined && !this.parking && !this.stopped;
+  }
+
+  /**
+   * Parks the thread now, as the idle period would, unless something keeps it up: calls in
+   * flight, a start or restart under way, subscribers, keepAlive, or parking being off. True
+   * when the park has begun (the plugin may still refuse it: background work it keeps).
+   */
+  parkIfIdle(): boolean {
+    if (!this.running || this.pending.size > 0 || this.suspect || this.restarting || this.waking || !this.parkable()) return false;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    void this.park();
+    return true;
+  }
+
   /** Why an idle worker is kept running; undefined when it may be parked (or parking is off). */
   get keptAliveBy(): string | undefined {
     if (!this.opts.idleMs) return undefined;
@@ -390,6 +411,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     if (this.stopped || !this.worker) return Promise.reject(this.stopError ?? new WorkerGoneError(`plugin ${this.opts.defaultName} is not running`));
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
+    this.lastActiveAt = performance.now();
     const id = this.nextId++;
     const worker = this.worker;
     return new Promise<CallOutcome>((resolve, reject) => {
@@ -528,6 +550,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     if (!p) return undefined;
     this.pending.delete(id);
     p.cleanup();
+    this.lastActiveAt = performance.now();
     if (this.pending.size === 0) {
       this.drainWaiters.splice(0).forEach((r) => r());
       this.armIdle();
