@@ -20,10 +20,9 @@
  * request cancels it (the spec's cancellation signal for this revision).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { JSONRPCMessage, MessageExtraInfo, RequestId, Transport, TransportSendOptions } from "@modelcontextprotocol/server";
+import { PROTOCOL_VERSION_META_KEY, type JSONRPCMessage, type MessageExtraInfo, type RequestId, type Transport, type TransportSendOptions } from "@modelcontextprotocol/server";
 import type { ServerPool, ServerShell } from "../mcp/server-pool.ts";
 import { deliverTo, type Deliver } from "../mcp/request-dispatch.ts";
-import { PROTOCOL_VERSION_META_KEY } from "@modelcontextprotocol/server";
 import { isPlainEnvelope } from "../mcp/envelope-shape.ts";
 import { isPlainObject, isPlainRequest } from "./json-rpc-message.ts";
 
