@@ -129,6 +129,23 @@ test("2026-07-28: the first answer (SDK entry) and the next ones (fast path) are
   assert.deepEqual(bodies[2], bodies[0]);
 });
 
+test("2026-07-28: a request the quick route takes and one the SDK's classifier routes (an extra _meta key) get the same answer", async () => {
+  const answer = async (id: number, meta: Record<string, unknown>) => {
+    const r = await post(call(id, "shapes__echo", { text: "same" }, meta), undefined, modernHeaders("shapes__echo"));
+    return { status: r.status, type: r.headers.get("content-type"), body: { ...(await r.json()), id: 0 } };
+  };
+  const quick = await answer(301, META_2026);
+  const classified = await answer(302, { ...META_2026, "vendor.example/tag": "x" });
+  assert.equal(quick.status, 200);
+  assert.deepEqual(classified, quick);
+  // an envelope the shape check does not know is left to the SDK, whose answer names the bad key
+  const bad = await post(call(303, "shapes__echo", { text: "same" }, { ...META_2026, "io.modelcontextprotocol/clientCapabilities": { roots: { listChanged: "yes" } } }), undefined, modernHeaders("shapes__echo"));
+  assert.equal(bad.status, 400);
+  const err = await bad.json();
+  assert.equal(err.error.code, -32602);
+  assert.match(err.error.message, /clientCapabilities/);
+});
+
 test("2026-07-28: progress before the result switches the answer to SSE on the fast path too", async () => {
   for (let i = 1; i <= 2; i++) {
     const r = await post(call(200 + i, "shapes__steps", {}, { ...META_2026, progressToken: `q${i}` }), undefined, modernHeaders("shapes__steps"));
