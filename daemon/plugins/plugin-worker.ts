@@ -42,12 +42,12 @@ export interface PluginWorkerOptions {
 /** Whether a plugin version has a thread now. */
 export type WorkerState = "running" | "parked" | "stopped";
 
+/** How one call reaches back to its request. Hosts call the `on…` hooks as methods of this object. */
 export interface CallOptions {
   signal?: AbortSignal;
   onProgress?: (p: { progress: number; total?: number; message?: string }) => void;
   onClientLog?: (level: string, data: unknown) => void;
   /**
-   * (The hooks are called as methods of this object.)
    * The plugin asks the client (ctx.sample/elicit/roots): resolve with the client's result
    * object; reject → the plugin's await throws. Called once per question, the questions of
    * one batch (asked in the same tick) synchronously in one loop. Without it every question
