@@ -48,6 +48,7 @@ import type { Profile, Profiles } from "../profiles.ts";
 import type { RegisteredPlugin, Registry } from "../registry.ts";
 import type { SessionInfo, SessionStore, TransportKind } from "../session-store.ts";
 import { startRequestSpan, type RequestSpan, type SpanCaller } from "../telemetry/instrumentation.ts";
+import { LOGGING_LEVELS } from "./envelope-shape.ts";
 
 /** What one server instance serves: a 2025 session, a WebSocket/stdio connection, or any stateless request (pooled). */
 export interface Connection {
@@ -119,7 +120,6 @@ export const MAX_CLIENT_REQUESTS_PER_CALL = 16;
 const ASKED = new Error("the plugin asked the client: answered with input_required");
 const CALL_ENDED = new Error("the plugin call ended");
 
-const LEVELS: readonly LoggingLevel[] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
 
 type Envelope = Record<string, unknown>;
 const implementation = (v: unknown): { name?: string; version?: string } => (v && typeof v === "object" ? (v as { name?: string; version?: string }) : {});
@@ -405,7 +405,7 @@ class PluginCallHooks implements CallOptions {
   // The SDK applies the client's level: logging/setLevel on a 2025 session, the request's
   // _meta logLevel on 2026-07-28 (no level asked, no log messages).
   onClientLog(lvl: string, data: unknown): void {
-    const level = (LEVELS as readonly string[]).includes(lvl) ? (lvl as LoggingLevel) : "info";
+    const level = (LOGGING_LEVELS as readonly string[]).includes(lvl) ? (lvl as LoggingLevel) : "info";
     const mcpReq = this.call.ctx.mcpReq;
     this.chain(() => mcpReq.log(level, data, this.plugin.manifest.name));
   }

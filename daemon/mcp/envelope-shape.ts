@@ -6,13 +6,12 @@
  * test, test/modern-route.test.ts, holds the two to agreement); everything else (icons,
  * experimental capabilities, foreign keys, odd values) goes to the SDK's own checks.
  */
-import { CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY } from "@modelcontextprotocol/server";
+import { CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY, type LoggingLevel } from "@modelcontextprotocol/server";
 
-const LEVELS = new Set(["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]);
+import { isPlainObject } from "./plain-object.ts";
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype;
-}
+/** The spec's logging levels, least severe first. */
+export const LOGGING_LEVELS: readonly LoggingLevel[] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
 
 function isEmptyObject(v: unknown): boolean {
   if (!isPlainObject(v)) return false;
@@ -74,7 +73,7 @@ export function isPlainEnvelope(meta: unknown): boolean {
         if (!isPlainImplementation(v)) return false;
         break;
       case LOG_LEVEL_META_KEY:
-        if (typeof v !== "string" || !LEVELS.has(v)) return false;
+        if (typeof v !== "string" || !(LOGGING_LEVELS as readonly string[]).includes(v)) return false;
         break;
       case "progressToken":
         if (typeof v !== "string" && !Number.isSafeInteger(v)) return false;

@@ -7,15 +7,10 @@
  * values the SDK's schema accepts and would return as they are.
  */
 import { SERVER_INFO_META_KEY } from "@modelcontextprotocol/server";
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  // what JSON and the worker's structured clone make; the SDK's parse would rebuild others
-  return Object.getPrototypeOf(v) === Object.prototype;
-}
+import { isPlainObject } from "./plain-object.ts";
 
 function isTextBlock(v: unknown): boolean {
-  if (!isRecord(v)) return false;
+  if (!isPlainObject(v)) return false;
   let keys = 0;
   for (const k in v) {
     if (k !== "type" && k !== "text") return false;
@@ -30,7 +25,7 @@ function isUntypedMeta(meta: Record<string, unknown>): boolean {
 }
 
 export function isPlainToolResult(v: unknown): boolean {
-  if (!isRecord(v)) return false;
+  if (!isPlainObject(v)) return false;
   let hasContent = false;
   for (const k in v) {
     const x = v[k];
@@ -44,12 +39,12 @@ export function isPlainToolResult(v: unknown): boolean {
         if (typeof x !== "boolean") return false;
         break;
       case "structuredContent":
-        if (!isRecord(x)) return false;
+        if (!isPlainObject(x)) return false;
         break;
       case "_meta":
         // keys some era's result schema types (serverInfo, progressToken, related-task, any
         // other io.modelcontextprotocol/ key): leave those to the SDK's parse
-        if (!isRecord(x) || !isUntypedMeta(x)) return false;
+        if (!isPlainObject(x) || !isUntypedMeta(x)) return false;
         break;
       default:
         return false;

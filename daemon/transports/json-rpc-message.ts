@@ -1,11 +1,9 @@
 /** The one check every transport makes of an inbound value: is it a JSON-RPC 2.0 message the spec's schema accepts. */
 import { RELATED_TASK_META_KEY, specTypeSchemas } from "@modelcontextprotocol/server";
+import { isPlainObject } from "../mcp/plain-object.ts";
 
 const JSONRPC_MESSAGE = (specTypeSchemas as unknown as Record<string, { "~standard": { validate(v: unknown): { issues?: unknown[] } | Promise<unknown> } }>).JSONRPCMessage;
 
-export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype;
-}
 
 /**
  * The shape of nearly every request: `jsonrpc`, an integer or string `id`, a `method`, and

@@ -24,7 +24,8 @@ import { PROTOCOL_VERSION_META_KEY, type JSONRPCMessage, type MessageExtraInfo, 
 import type { ServerPool, ServerShell } from "../mcp/server-pool.ts";
 import { deliverTo, type Deliver } from "../mcp/request-dispatch.ts";
 import { isPlainEnvelope } from "../mcp/envelope-shape.ts";
-import { isPlainObject, isPlainRequest } from "./json-rpc-message.ts";
+import { isPlainObject } from "../mcp/plain-object.ts";
+import { isPlainRequest } from "./json-rpc-message.ts";
 
 /** What `classifyInboundRequest` answered for a modern request (only what the fast path reads). */
 export interface ModernRoute {
