@@ -24,7 +24,6 @@ let plugin: LoadedPlugin | undefined;
 let sourceFile = "";
 let sourceDir = "";
 let baseCtx: PluginContext;
-const BASE_KEYS = new Set(["pluginName", "dataDir", "log", "resourcesChanged", "resourceUpdated"]);
 /** Keys the plugin's setup added to its context, copied onto every call's context. */
 let setupKeys: string[] = [];
 /**
@@ -169,8 +168,9 @@ async function load(msg: Extract<HostToWorker, { type: "load" }>) {
         post({ type: "resource-updated", uri, background: inBackground() });
       },
     };
+    const own = new Set(Object.keys(baseCtx));
     if (plugin.setup) await plugin.setup(baseCtx);
-    setupKeys = Object.keys(baseCtx).filter((k) => !BASE_KEYS.has(k));
+    setupKeys = Object.keys(baseCtx).filter((k) => !own.has(k));
     post({ type: "loaded", manifest: plugin.manifest, keepAlive: plugin.keepAlive });
     isLoaded = true;
     markLoaded();

@@ -23,7 +23,6 @@ import { newSessionInfo, serveConnection } from "../mcp/connections.ts";
 import { resolveProfile } from "../profiles.ts";
 import type { Endpoint } from "./endpoint.ts";
 
-
 export const WS_SUBPROTOCOL = "mcp";
 
 export interface WebSocketOptions {
