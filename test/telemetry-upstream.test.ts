@@ -4,15 +4,12 @@
  * child of the SERVER span, the upstream receiving that CLIENT span's context in `_meta`,
  * and the `mcp.client.operation.duration` histogram.
  */
-import { TestMetricReader } from "./helpers/metrics.ts";
+import { telemetryProbes } from "./helpers/metrics.ts";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
-import type { HistogramMetricData } from "@opentelemetry/sdk-metrics";
 import { pino } from "pino";
-import { operationDurations } from "../daemon/telemetry/instrumentation.ts";
 import { loadConfig } from "../daemon/config.ts";
 import { startDaemon, type Daemon } from "../daemon/main.ts";
 import { ROOT, TempDir, waitFor } from "./helpers/env.ts";
@@ -22,8 +19,7 @@ const req = createRequire(join(ROOT, "package.json"));
 const plugins = new TempDir("patchbay-otel-up-");
 const home = new TempDir("patchbay-otel-up-home-");
 const servers = new TempDir("patchbay-otel-up-servers-");
-const spans = new InMemorySpanExporter();
-const metrics = new TestMetricReader({ metricProducers: [operationDurations] });
+const { spans, metrics, telemetry } = telemetryProbes();
 let d: Daemon;
 let c: RecordingClient;
 
@@ -40,7 +36,7 @@ server.connect(new StdioServerTransport());
   );
   plugins.file("up.mcp.json", JSON.stringify({ command: process.execPath, args: [server] }));
   const config = loadConfig({ pluginsDir: plugins.path, port: 0, home: home.path, config: undefined }, {});
-  d = await startDaemon(config, { logger: pino({ level: "silent" }), writeStateFile: false, telemetry: { extraSpanProcessors: [new SimpleSpanProcessor({ exporter: spans })], extraMetricReaders: [metrics] } });
+  d = await startDaemon(config, { logger: pino({ level: "silent" }), writeStateFile: false, telemetry });
   c = await httpClient(d.url, { name: "otel-up-test" });
 });
 after(async () => {
@@ -80,8 +76,7 @@ test("a tool error upstream marks the CLIENT span; mcp.client.operation.duration
   const leg = await waitFor("CLIENT span", () => finished().find((s) => s.kind === 2 && s.name === "tools/call bad"));
   assert.equal(leg.attributes["error.type"], "tool_error");
   assert.equal(leg.status.code, 2);
-  const { resourceMetrics } = await metrics.collect();
-  const h = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === "mcp.client.operation.duration") as HistogramMetricData | undefined;
+  const h = await metrics.histogram("mcp.client.operation.duration");
   assert.ok(h, "histogram present");
   assert.equal(h.descriptor.unit, "s");
   const ok = h.dataPoints.find((p) => p.attributes["gen_ai.tool.name"] === "meta");

@@ -2,13 +2,12 @@
  * Spans and metrics by name and attribute, captured with in-memory exporters from a daemon
  * started in this process (real HTTP, real workers, the official SDK client).
  */
-import { TestMetricReader } from "./helpers/metrics.ts";
+import { telemetryProbes } from "./helpers/metrics.ts";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import type { HistogramMetricData } from "@opentelemetry/sdk-metrics";
 import { pino } from "pino";
-import { operationDurations } from "../daemon/telemetry/instrumentation.ts";
 import { loadConfig } from "../daemon/config.ts";
 import { startDaemon, type Daemon } from "../daemon/main.ts";
 import { TempDir, waitFor } from "./helpers/env.ts";
@@ -16,8 +15,7 @@ import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
 
 const plugins = new TempDir("patchbay-otel-");
 const home = new TempDir("patchbay-otel-home-");
-const spans = new InMemorySpanExporter();
-const metrics = new TestMetricReader({ metricProducers: [operationDurations] });
+const { spans, metrics, telemetry } = telemetryProbes();
 let d: Daemon;
 let c: RecordingClient;
 
@@ -37,7 +35,7 @@ export default definePlugin({
 `,
   );
   const config = loadConfig({ pluginsDir: plugins.path, port: 0, home: home.path, config: undefined }, {});
-  d = await startDaemon(config, { logger: pino({ level: "silent" }), writeStateFile: false, telemetry: { extraSpanProcessors: [new SimpleSpanProcessor({ exporter: spans })], extraMetricReaders: [metrics] } });
+  d = await startDaemon(config, { logger: pino({ level: "silent" }), writeStateFile: false, telemetry });
   c = await httpClient(d.url, { name: "otel-test" });
 });
 after(async () => {
@@ -141,7 +139,6 @@ test("session duration is recorded when a session ends", async () => {
   await (extra.client.transport as any).terminateSession();
   await extra.close();
   await waitFor("session closed", () => d.store.size === 1 || undefined);
-  const { resourceMetrics } = await metrics.collect();
-  const sd = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === "mcp.server.session.duration") as HistogramMetricData | undefined;
+  const sd = await metrics.histogram("mcp.server.session.duration");
   assert.ok(sd && sd.dataPoints.reduce((a, p) => a + p.value.count, 0) >= 1);
 });

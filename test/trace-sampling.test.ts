@@ -4,14 +4,12 @@
  * span exists only under a recorded parent; a client's sampled traceparent is always
  * continued. In-process daemon, real workers, the official SDK client.
  */
-import { TestMetricReader } from "./helpers/metrics.ts";
+import { telemetryProbes } from "./helpers/metrics.ts";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { SamplingDecision, ROOT_CONTEXT, SpanKind, TraceFlags, trace } from "@opentelemetry/api";
-import { InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
-import type { HistogramMetricData } from "@opentelemetry/sdk-metrics";
+import { ParentBasedSampler } from "@opentelemetry/sdk-trace";
 import { pino } from "pino";
-import { operationDurations } from "../daemon/telemetry/instrumentation.ts";
 import { loadConfig } from "../daemon/config.ts";
 import { startDaemon, type Daemon } from "../daemon/main.ts";
 import { RateLimitedSampler } from "../daemon/telemetry/rate-limited-sampler.ts";
@@ -46,8 +44,7 @@ test("only requests (SERVER spans) spend the budget; a sampled parent is continu
 
 const plugins = new TempDir("patchbay-sampling-");
 const home = new TempDir("patchbay-sampling-home-");
-const spans = new InMemorySpanExporter();
-const metrics = new TestMetricReader({ metricProducers: [operationDurations] });
+const { spans, metrics, telemetry } = telemetryProbes();
 let d: Daemon;
 let c: RecordingClient;
 
@@ -55,7 +52,7 @@ before(async () => {
   plugins.file("s.mjs", `export default { tools: { hello: { handler: () => "hi" } } };`);
   // one trace a second: the calls below all land within a second or so of each other
   const config = loadConfig({ pluginsDir: plugins.path, port: 0, home: home.path, config: undefined, tracesPerSecond: 1 }, {});
-  d = await startDaemon(config, { logger: pino({ level: "silent" }), writeStateFile: false, telemetry: { extraSpanProcessors: [new SimpleSpanProcessor({ exporter: spans })], extraMetricReaders: [metrics] } });
+  d = await startDaemon(config, { logger: pino({ level: "silent" }), writeStateFile: false, telemetry });
   c = await httpClient(d.url, { name: "sampling-test" });
 });
 after(async () => {
@@ -78,8 +75,7 @@ test("calls beyond the trace budget are counted in metrics and stats but not tra
   const serverIds = new Set(servers.map((s) => s.spanContext().spanId));
   for (const w of workers) assert.ok(serverIds.has(w.parentSpanContext?.spanId ?? ""), "worker span under a recorded parent");
 
-  const { resourceMetrics } = await metrics.collect();
-  const op = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === "mcp.server.operation.duration") as HistogramMetricData | undefined;
+  const op = await metrics.histogram("mcp.server.operation.duration");
   const hello = op?.dataPoints.find((p) => p.attributes["gen_ai.tool.name"] === "s__hello" && p.attributes["mcp.method.name"] === "tools/call");
   assert.equal(hello?.value.count, calls, "every call in the histogram");
   assert.equal(d.telemetry!.store.toolStats().find((t) => t.tool === "s__hello")?.calls, calls, "every call in the dashboard stats");
