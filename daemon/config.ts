@@ -45,6 +45,11 @@ export const ConfigSchema = z
     maxRunningPlugins: z.number().int().min(0).default(32),
     // Plugins (by name) whose thread is never parked, whatever the plugin says.
     keepAlivePlugins: z.array(z.string().min(1)).default([]),
+    // Plugins that share one worker thread per group, by file name (globs); the first group
+    // that matches wins. They give up isolation from each other, and are never parked.
+    workerGroups: z
+      .record(z.string().regex(PROFILE_NAME, "worker group names are 1-64 of [A-Za-z0-9_.-]"), z.array(z.string().min(1, "a member pattern must not be empty")).min(1, "a worker group needs at least one member pattern"))
+      .default({}),
     namespaceSeparator: z.string().regex(/^[a-zA-Z0-9_-]{0,4}$/, "must be 0-4 of [a-zA-Z0-9_-]").default("__"),
     pageSize: z.number().int().min(1).max(10_000).default(100),
     allowedHosts: z.array(z.string()).default([]),

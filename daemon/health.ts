@@ -33,6 +33,7 @@ export function pluginSummary(p: PluginState) {
     upstream: p.upstream,
     worker: p.worker,
     keptAliveBy: p.keptAliveBy,
+    workerGroup: p.workerGroup,
   };
 }
 

@@ -117,6 +117,7 @@ async function startCore(config: Config, logger: Logger, opts: { watch: boolean 
     heapMb: config.workerHeapMb,
     workerIdleMs: config.workerIdleMs,
     keepAlivePlugins: config.keepAlivePlugins,
+    workerGroups: config.workerGroups,
     maxRunningPlugins: config.maxRunningPlugins,
     callTimeoutMs: config.callTimeoutMs,
     debounceMs: config.reloadDebounceMs,

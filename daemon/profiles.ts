@@ -12,6 +12,7 @@
  */
 import { z } from "zod";
 import type { ExposedPrompt, ExposedTemplate, ExposedTool, ListChanges, Registry } from "./registry.ts";
+import { globToRegExp } from "./name-glob.ts";
 
 export const ProfileSchema = z
   .object({
@@ -23,16 +24,6 @@ export type ProfileConfig = z.infer<typeof ProfileSchema>;
 
 /** Profile names: what fits in a query string and a command line unescaped. */
 export const PROFILE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-
-function globToRegExp(glob: string): RegExp {
-  let re = "";
-  for (const ch of glob) {
-    if (ch === "*") re += "[\\s\\S]*";
-    else if (ch === "?") re += "[\\s\\S]";
-    else re += ch.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-  }
-  return new RegExp(`^${re}$`);
-}
 
 export class Profile {
   private readonly include?: RegExp[];

@@ -59,6 +59,23 @@ test("idle parking and running-plugin limit settings: default, env, and bad valu
   assert.throws(() => loadConfig({ config: none }, { PATCHBAY_MAX_RUNNING_PLUGINS: "1.5" }), /"maxRunningPlugins"/);
 });
 
+test("workerGroups: default none, globs kept, bad names and empty groups rejected with the key named", () => {
+  const none = dir.file("groups-none.json", "{}");
+  assert.deepEqual(loadConfig({ config: none }, {}).workerGroups, {});
+  const good = dir.file("groups-good.json", JSON.stringify({ workerGroups: { small: ["util*", "greeter"] } }));
+  assert.deepEqual(loadConfig({ config: good }, {}).workerGroups, { small: ["util*", "greeter"] });
+  for (const [name, value, message] of [
+    ["groups-badname", { "has space": ["a"] }, /"workerGroups.has space"/],
+    ["groups-empty", { small: [] }, /at least one member pattern/],
+    ["groups-emptypattern", { small: [""] }, /must not be empty/],
+    ["groups-notarray", { small: "a*" }, /"workerGroups/],
+    ["groups-notobject", ["a*"], /"workerGroups/],
+  ] as const) {
+    const f = dir.file(`${name}.json`, JSON.stringify({ workerGroups: value }));
+    assert.throws(() => loadConfig({ config: f }, {}), message, name);
+  }
+});
+
 test("a non-numeric PATCHBAY_PORT is rejected", () => {
   assert.throws(() => loadConfig({}, { PATCHBAY_PORT: "abc" }), /PATCHBAY_PORT: expected a number/);
 });

@@ -17,6 +17,8 @@ import { compilePlugin, discardBundle, sweepStaleCaches } from "./compiler.ts";
 import { pluginNameFromPath } from "./naming.ts";
 import { PluginWorker, type WorkerState } from "./plugin-worker.ts";
 import { WorkerPool } from "./worker-pool.ts";
+import { WorkerGroup } from "./worker-group.ts";
+import { globToRegExp } from "../name-glob.ts";
 import { PluginWatcher, type WatchEvent } from "./watcher.ts";
 import { pluginEntryFor, scanPluginEntries } from "./plugin-files.ts";
 import type { PluginHost } from "./plugin-host.ts";
@@ -46,6 +48,8 @@ export interface PluginState {
   upstream?: UpstreamStatus;
   /** for a code plugin: whether its worker thread is up, or parked until the next call */
   worker?: WorkerState;
+  /** the worker group whose thread the plugin shares (config `workerGroups`) */
+  workerGroup?: string;
   /** why an idle code plugin's thread is kept running (keepAlive, background work) */
   keptAliveBy?: string;
 }
@@ -73,6 +77,8 @@ export interface PluginManagerOptions {
   workerIdleMs?: number;
   /** plugin names whose thread is never parked */
   keepAlivePlugins?: readonly string[];
+  /** plugins sharing one thread per group: group name → file-name globs (first match wins) */
+  workerGroups?: Readonly<Record<string, readonly string[]>>;
   /** at most this many code plugins' threads run at once (with parking on): starting one parks the least recently used idle one; 0: no limit */
   maxRunningPlugins?: number;
 }
@@ -97,9 +103,21 @@ export class PluginManager {
   private watcher?: PluginWatcher;
   private closed = false;
   private readonly pool: WorkerPool;
+  private readonly groupPatterns: { name: string; patterns: RegExp[] }[];
+  private readonly groups = new Map<string, WorkerGroup>();
 
   constructor(private readonly opts: PluginManagerOptions) {
     this.pool = new WorkerPool({ heapMb: opts.heapMb, warm: opts.warmWorker ?? true });
+    this.groupPatterns = Object.entries(opts.workerGroups ?? {}).map(([name, globs]) => ({ name, patterns: globs.map(globToRegExp) }));
+  }
+
+  /** The worker group a plugin file's thread is shared in, if the config puts it in one. */
+  private groupFor(defaultName: string): WorkerGroup | undefined {
+    const name = this.groupPatterns.find((g) => g.patterns.some((re) => re.test(defaultName)))?.name;
+    if (name === undefined) return undefined;
+    let group = this.groups.get(name);
+    if (!group) this.groups.set(name, (group = new WorkerGroup({ name, heapMb: this.opts.heapMb, logger: this.opts.logger })));
+    return group;
   }
 
   /**
@@ -112,7 +130,8 @@ export class PluginManager {
     const cap = this.opts.maxRunningPlugins ?? 0;
     if (cap <= 0) return;
     const running: PluginWorker[] = [];
-    for (const s of this.slots.values()) if (s.worker instanceof PluginWorker && s.worker.running) running.push(s.worker);
+    // a plugin in a worker group holds no thread of its own
+    for (const s of this.slots.values()) if (s.worker instanceof PluginWorker && s.worker.running && !s.worker.group) running.push(s.worker);
     let excess = running.length - cap;
     if (excess <= 0) return;
     running.sort((a, b) => a.lastActiveAt - b.lastActiveAt);
@@ -153,6 +172,7 @@ export class PluginManager {
         upstream: s.worker instanceof UpstreamServer ? s.worker.status() : undefined,
         worker: s.worker instanceof PluginWorker ? s.worker.state : undefined,
         keptAliveBy: s.worker instanceof PluginWorker ? s.worker.keptAliveBy : undefined,
+        workerGroup: s.worker instanceof PluginWorker ? s.worker.group : undefined,
       }))
       .sort((a, b) => a.key.localeCompare(b.key));
   }
@@ -195,6 +215,7 @@ export class PluginManager {
     await stopped;
     await Promise.allSettled([...this.retiring.values()]);
     await Promise.race([running, delay(2_000)]);
+    await Promise.all([...this.groups.values()].map((g) => g.close()));
     rmSync(this.opts.cacheDir, { recursive: true, force: true });
   }
 
@@ -300,6 +321,7 @@ export class PluginManager {
       log.debug("bundle unchanged; nothing to reload");
       return;
     }
+    const group = this.groupFor(defaultName);
     const worker = new PluginWorker({
       file: key,
       bundlePath: compiled.bundlePath,
@@ -308,7 +330,8 @@ export class PluginManager {
       heapMb: this.opts.heapMb,
       callTimeoutMs: this.opts.callTimeoutMs,
       logger: log,
-      pool: this.pool,
+      pool: group ?? this.pool,
+      group: group?.name,
       idleMs: this.opts.workerIdleMs ?? 0,
       // A plugin nobody has called lately is parked as soon as it has reported its manifest;
       // one in use (its old version running) stays up for the next call.

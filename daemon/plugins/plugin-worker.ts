@@ -13,12 +13,12 @@
  * updates, so a parked one is started again when the first subscriber comes, and may be
  * parked again once the last one has left.
  */
-import type { Worker } from "node:worker_threads";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { CallCancelledError, CallTimeoutError, ClientRequestError, PluginCallError, PluginLoadError, WorkerGoneError, messageOf } from "../errors.ts";
 import { WorkerPool } from "./worker-pool.ts";
 import type { PluginHost } from "./plugin-host.ts";
+import type { PluginThread, ThreadSource } from "./plugin-thread.ts";
 import type { CallRequest, ClientRequest, ClientResponse, HostToWorker, PluginManifest, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
 
 export interface PluginWorkerOptions {
@@ -29,8 +29,10 @@ export interface PluginWorkerOptions {
   heapMb: number;
   callTimeoutMs: number;
   logger: Logger;
-  /** where threads come from; a private cold pool when omitted */
-  pool?: WorkerPool;
+  /** where threads come from (a worker group's shared thread for `group`); a private cold pool when omitted */
+  pool?: ThreadSource;
+  /** the worker group whose thread the plugin shares: it is never parked */
+  group?: string;
   /** park the thread after this long without calls; 0 never parks */
   idleMs?: number;
   /** the first park after loading comes this soon (default idleMs): 0 parks a fresh load right away */
@@ -110,7 +112,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   heapUsed = 0;
   /** honours `CallOptions.stopHandle` */
   readonly stoppable = true;
-  private worker?: Worker;
+  private worker?: PluginThread;
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private pongs = new Map<number, () => void>();
@@ -121,7 +123,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
    * microtask, so that the calls of every request read in one poll phase go together.
    */
   private outbox: CallRequest[] = [];
-  private outboxWorker?: Worker;
+  private outboxWorker?: PluginThread;
   private stopped = false;
   private restartTimes: number[] = [];
   private drainWaiters: (() => void)[] = [];
@@ -168,6 +170,11 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   /** When a call last started or ended here (the manager parks the least recently used first). */
   lastActiveAt = 0;
 
+  /** The worker group whose thread this plugin shares, if any. */
+  get group(): string | undefined {
+    return this.opts.group;
+  }
+
   /** A thread is up for this plugin and not on its way down. */
   get running(): boolean {
     return this.worker !== undefined && !this.parking && !this.stopped;
@@ -189,6 +196,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   /** Why an idle worker is kept running; undefined when it may be parked (or parking is off). */
   get keptAliveBy(): string | undefined {
     if (!this.opts.idleMs) return undefined;
+    if (this.opts.group) return `shares worker group ${this.opts.group}'s thread`;
     if (this.opts.alwaysOn?.includes(this.manifest?.name ?? this.opts.defaultName)) return "keepAlivePlugins (config)";
     if (this.pluginKeepAlive === true) return "keepAlive: true";
     if (this.pluginKeepAlive === false) return undefined;
@@ -209,7 +217,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   }
 
   /** A thread with the plugin loaded in it, not yet serving. */
-  private async boot(): Promise<{ worker: Worker; manifest: PluginManifest; keepAlive?: boolean }> {
+  private async boot(): Promise<{ worker: PluginThread; manifest: PluginManifest; keepAlive?: boolean }> {
     const { worker, release } = await (this.opts.pool ??= new WorkerPool({ heapMb: this.opts.heapMb, warm: false })).take();
     const forward = (stream: NodeJS.ReadableStream, level: "info" | "warn") => {
       stream.setEncoding("utf8");
@@ -217,8 +225,9 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
         for (const line of chunk.split("\n")) if (line.trim()) this.opts.logger[level]({ console: true }, line);
       });
     };
-    forward(worker.stdout, "info");
-    forward(worker.stderr, "warn");
+    // a shared thread's output is its group's (worker-group.ts)
+    if (worker.stdout) forward(worker.stdout, "info");
+    if (worker.stderr) forward(worker.stderr, "warn");
 
     const loaded = await new Promise<{ manifest: PluginManifest; keepAlive?: boolean }>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -261,7 +270,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     return { worker, manifest: loaded.manifest, keepAlive: loaded.keepAlive };
   }
 
-  private attach(worker: Worker) {
+  private attach(worker: PluginThread) {
     this.worker = worker;
     this.parked = false;
     worker.on("message", (msg: WorkerToHost | WorkerToHost[]) => {
@@ -315,7 +324,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   }
 
   private parkable(): boolean {
-    if (!this.opts.idleMs || this.stopped || !this.worker) return false;
+    if (!this.opts.idleMs || this.stopped || !this.worker || this.opts.group) return false;
     if (this.opts.alwaysOn?.includes(this.manifest?.name ?? this.opts.defaultName)) return false;
     if (this.pluginKeepAlive !== undefined) return !this.pluginKeepAlive;
     // background handles are looked at when it is asked to park, so they need not stop the asking
@@ -446,7 +455,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     });
   }
 
-  private queueCall(worker: Worker, msg: CallRequest) {
+  private queueCall(worker: PluginThread, msg: CallRequest) {
     if (this.outboxWorker !== worker) this.flush();
     this.outboxWorker = worker;
     if (this.outbox.push(msg) === 1) setImmediate(() => this.flush());
@@ -473,7 +482,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   }
 
   /** Anything but a call goes at once, after the calls queued before it: the worker sees every message in the order it was sent. */
-  private post(worker: Worker, msg: HostToWorker) {
+  private post(worker: PluginThread, msg: HostToWorker) {
     if (worker === this.outboxWorker) this.flush();
     postTo(worker, msg);
   }
@@ -640,7 +649,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     }
   }
 
-  private onTimeout(id: number, timeoutMs: number, worker: Worker) {
+  private onTimeout(id: number, timeoutMs: number, worker: PluginThread) {
     const p = this.settle(id);
     if (!p) return;
     this.post(worker, { type: "cancel", id, reason: "timeout" });
@@ -661,18 +670,18 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     this.suspect = check;
   }
 
-  private onExit(worker: Worker, code: number) {
+  private onExit(worker: PluginThread, code: number) {
     if (this.worker !== worker || this.stopped) return;
     this.opts.logger.error({ plugin: this.opts.defaultName, code }, "plugin worker exited unexpectedly; restarting it");
     void this.restart(worker, `worker exited with code ${code}`);
   }
 
-  private restart(old: Worker, reason: string): Promise<void> {
+  private restart(old: PluginThread, reason: string): Promise<void> {
     this.restarting ??= this.doRestart(old, reason).finally(() => (this.restarting = undefined));
     return this.restarting;
   }
 
-  private async doRestart(old: Worker, reason: string) {
+  private async doRestart(old: PluginThread, reason: string) {
     this.worker = undefined;
     this.failAll(new WorkerGoneError(`plugin ${this.opts.defaultName} worker restarted: ${reason}`));
     old.removeAllListeners("exit");
@@ -717,7 +726,7 @@ function serializeError(err: unknown): SerializedError {
   };
 }
 
-function postTo(worker: Worker, msg: HostToWorker | HostToWorker[]) {
+function postTo(worker: PluginThread, msg: HostToWorker | HostToWorker[]) {
   worker.postMessage(msg);
 }
 

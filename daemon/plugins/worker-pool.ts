@@ -9,6 +9,7 @@ import { Worker } from "node:worker_threads";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { distDir } from "../package-root.ts";
+import type { ThreadSource } from "./plugin-thread.ts";
 
 export const WORKER_ENTRY = join(distDir, "worker-entry.js");
 /** What every thread imports while it waits for its plugin: the API nearly every plugin imports. */
@@ -21,7 +22,7 @@ const PRELOAD = [pathToFileURL(join(distDir, "api.js")).href];
  */
 const MAX_BOOTING = 8;
 
-export class WorkerPool {
+export class WorkerPool implements ThreadSource {
   private spare?: Worker;
   private closed = false;
   private booting = 0;
@@ -79,15 +80,24 @@ export class WorkerPool {
   }
 
   private spawn(): Worker {
-    const w = new Worker(WORKER_ENTRY, {
-      resourceLimits: { maxOldGenerationSizeMb: this.opts.heapMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(8, this.opts.heapMb / 8)) },
-      // Plugin console output must never reach our stdout (it carries JSON-RPC in stdio mode).
-      stdout: true,
-      stderr: true,
-      name: "patchbay-plugin",
-      workerData: { preload: PRELOAD },
-    });
-    w.on("error", () => undefined); // the owner attaches its own handlers; an idle spare has none
-    return w;
+    return spawnPluginThread(this.opts.heapMb);
   }
+}
+
+/**
+ * A new plugin thread: the worker entry with the API preloaded, a heap limit, and its
+ * output piped, never inherited. `shared`: a worker group's thread, serving every plugin
+ * attached to it (worker-group.ts).
+ */
+export function spawnPluginThread(heapMb: number, shared = false): Worker {
+  const w = new Worker(WORKER_ENTRY, {
+    resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(8, heapMb / 8)) },
+    // Plugin console output must never reach our stdout (it carries JSON-RPC in stdio mode).
+    stdout: true,
+    stderr: true,
+    name: shared ? "patchbay-plugin-group" : "patchbay-plugin",
+    workerData: { preload: PRELOAD, shared },
+  });
+  w.on("error", () => undefined); // the owner attaches its own handlers; an idle spare has none
+  return w;
 }

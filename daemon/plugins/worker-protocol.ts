@@ -65,6 +65,13 @@ export type HostToWorker =
   | { type: "park"; force: boolean }
   | { type: "teardown" };
 
+/**
+ * A worker group's shared thread: the host attaches each plugin with a MessagePort of its
+ * own (sent on the thread's parentPort), over which the plugin's HostToWorker messages
+ * come, and detaches it on that port once it has stopped.
+ */
+export type ThreadControl = { type: "attach"; port: import("node:worker_threads").MessagePort } | { type: "detach" };
+
 export interface SerializedError {
   message: string;
   name?: string;

@@ -1,0 +1,28 @@
+/**
+ * What a PluginWorker needs of the thread its plugin runs in: a `worker_threads` Worker of
+ * its own (worker-pool.ts), or its place in a worker group's shared thread
+ * (worker-group.ts), which behaves the same from outside.
+ */
+
+/** A plugin's thread, or its share of one: messages both ways, "exit" when it ends. */
+export interface PluginThread {
+  postMessage(msg: unknown): void;
+  /** "message" (a WorkerToHost or an array of them), "error" (Error), "exit" (exit code) */
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  off(event: string, listener: (...args: any[]) => void): unknown;
+  removeAllListeners(event?: string): unknown;
+  /** Ends it; resolves once it has ended (and "exit" has been emitted). */
+  terminate(): Promise<number>;
+  /** the thread's console output, when the plugin has the thread to itself */
+  readonly stdout?: NodeJS.ReadableStream | null;
+  readonly stderr?: NodeJS.ReadableStream | null;
+}
+
+/** Where plugin threads come from. */
+export interface ThreadSource {
+  /**
+   * A thread for one plugin version; the caller owns it from now on and calls `release`
+   * once its plugin has loaded (or failed to).
+   */
+  take(): Promise<{ worker: PluginThread; release: () => void }>;
+}

@@ -1,0 +1,106 @@
+/**
+ * Worker groups (config `workerGroups`): plugins that opted in share one worker thread, the
+ * others keep a thread each. A reload of one member leaves the others' state alone; a crash
+ * or a loop in one member restarts the whole group (its members share fate) and nobody
+ * else; members are never parked. Driven through a real daemon process and SDK client.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { TempDir, waitFor } from "./helpers/env.ts";
+import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
+import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
+
+const plugins = new TempDir("patchbay-groups-");
+const home = new TempDir("patchbay-groups-home-");
+let d: RunningDaemon;
+let c: RecordingClient;
+
+/** A plugin whose tools tell its thread, count calls, crash the thread, or loop forever. */
+const member = (tag: string) => `import { threadId } from "node:worker_threads";
+let n = 0;
+export default { tools: {
+  thread: { handler: () => String(threadId) },
+  next: { handler: () => "${tag}" + String(++n) },
+  crash: { handler: () => { setTimeout(() => process.exit(3), 0); return "bye"; } },
+  spin: { handler: () => { for (;;) {} } },
+} };
+`;
+
+before(async () => {
+  plugins.file("ga.mjs", member("a"));
+  plugins.file("gb.mjs", member("b"));
+  plugins.file("solo.mjs", member("s"));
+  const config = home.file("patchbay.json", JSON.stringify({ workerGroups: { small: ["g*"] }, callTimeoutMs: 1500, workerIdleMs: 200 }));
+  d = await startDaemonProcess({ plugins: plugins.path, args: ["--config", config] });
+  c = await httpClient(d.url);
+});
+after(async () => {
+  await c?.close();
+  await d?.stop();
+  plugins.cleanup();
+  home.cleanup();
+});
+
+const call = async (name: string) => textOf(await c.client.callTool({ name, arguments: {} }));
+const states = async () => Object.fromEntries(((await d.health()).plugins as { name: string; worker: string; workerGroup?: string }[]).map((p) => [p.name, p]));
+
+test("members of a group share one thread; a plugin outside it has its own", async () => {
+  const [a, b, s] = [await call("ga__thread"), await call("gb__thread"), await call("solo__thread")];
+  assert.equal(a, b, "ga and gb run in the same thread");
+  assert.notEqual(a, s, "solo runs in a thread of its own");
+  const st = await states();
+  assert.equal(st.ga.workerGroup, "small");
+  assert.equal(st.gb.workerGroup, "small");
+  assert.equal(st.solo.workerGroup, undefined);
+});
+
+test("members are not parked when idle; a plugin of its own is", async () => {
+  await call("ga__next");
+  await waitFor("solo parked", async () => (await states()).solo.worker === "parked" || undefined);
+  const st = await states();
+  assert.equal(st.ga.worker, "running");
+  assert.equal(st.gb.worker, "running");
+});
+
+test("reloading one member keeps the other's state and thread", async () => {
+  const before = await call("gb__thread");
+  const bCount = Number((await call("gb__next")).slice(1));
+  plugins.file("ga.mjs", member("A"));
+  await waitFor("ga reloaded", async () => ((await call("ga__next")).startsWith("A") ? true : undefined));
+  assert.equal(await call("gb__next"), `b${bCount + 1}`, "gb kept its module state");
+  assert.equal(await call("gb__thread"), before, "gb still runs in the same thread");
+  assert.equal(await call("ga__thread"), before, "the new ga version joined the group's thread");
+});
+
+test("a member that crashes the thread restarts the whole group; the others are untouched", async () => {
+  const groupThread = await call("ga__thread");
+  const solo = await call("solo__next");
+  await call("gb__next");
+  assert.equal(await call("ga__crash"), "bye");
+  const fresh = await waitFor("group restarted", async () => {
+    // while the group restarts, calls fail (a tool error naming the restart)
+    const t = await call("gb__thread").catch(() => undefined);
+    return t && /^\d+$/.test(t) && t !== groupThread ? t : undefined;
+  });
+  assert.equal(await call("gb__next"), "b1", "gb restarted with fresh state: it shares the crash");
+  assert.equal(await call("ga__thread"), fresh, "both restarted into one new thread");
+  assert.equal(await call("solo__next"), `s${Number(solo.slice(1)) + 1}`, "solo was not touched");
+  const st = await states();
+  assert.ok(st.ga.restarts >= 1 && st.gb.restarts >= 1, "both count a restart");
+});
+
+test("a member stuck in a loop is cut off with its group, which serves again", async () => {
+  const groupThread = await call("ga__thread");
+  const r = await c.client.callTool({ name: "ga__spin", arguments: {} }).then(
+    (x) => x,
+    (e: Error) => e,
+  );
+  assert.ok(r instanceof Error || (r as { isError?: boolean }).isError, "the looping call fails");
+  const fresh = await waitFor("group serves again", async () => {
+    // while the group restarts, calls fail (a tool error naming the restart)
+    const t = await call("gb__thread").catch(() => undefined);
+    return t && /^\d+$/.test(t) && t !== groupThread ? t : undefined;
+  });
+  assert.equal(await call("ga__thread"), fresh);
+  assert.match(await call("ga__next"), /^A\d+$/);
+});
