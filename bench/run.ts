@@ -478,6 +478,7 @@ async function memory() {
     marginalPerPlugin?: number | null;
     coldStart?: Record<string, unknown>;
     allRunning?: Record<string, unknown>;
+    workerGroup?: Record<string, unknown>;
     sessions?: Record<string, unknown>;
     reloads?: Record<string, unknown>;
     listChanged?: Record<string, unknown>;
@@ -586,6 +587,36 @@ async function memory() {
     });
   } catch (err) {
     note.push(`all ${most} plugins running failed: ${errorText(err)}`);
+  }
+  // the same plugins all in one worker group (config workerGroups): one shared thread
+  progress(`memory: all ${most} plugins in one worker group`);
+  const groupConfig = temp("patchbay-bench-group-config-");
+  const groupConfigFile = join(groupConfig.path, "patchbay.json");
+  writeFileSync(groupConfigFile, JSON.stringify({ workerGroups: { all: ["*"] } }));
+  try {
+    await using(startPatchbay(allDir.path, {}, ["--config", groupConfigFile]), async (d) => {
+      await waitLoaded(d, most);
+      const c = await httpClient(`${d.url}/mcp`);
+      const calls: number[] = [];
+      try {
+        for (let i = 0; i < most; i++) {
+          const t0 = performance.now();
+          await c.client.callTool({ name: `p${i}__add`, arguments: { numbers: [1, 2] } });
+          calls.push(performance.now() - t0);
+        }
+      } finally {
+        await c.close().catch(() => undefined);
+      }
+      await sleep(P.settleMs);
+      const grouped = await rss(d.pid);
+      const first = summarize(calls);
+      out.workerGroup = { plugins: most, rss: grouped, threads: threadsOf(d.pid), firstCall: first };
+      const allRss = out.allRunning?.rss as number | undefined;
+      coldRows.push([`RSS with all ${most} plugins running in one worker group (workerGroups: one shared thread)`, mib(grouped), `a thread each, no limit: ${mib(allRss ?? null)}`, x(ratio(grouped, allRss ?? null)), ""]);
+      coldRows.push([`first call to each plugin of the group, p50 / p99 of ${most} (never parked)`, `${ms(first.p50)} / ${ms(first.p99)} ms`, "–", "–", ""]);
+    });
+  } catch (err) {
+    note.push(`all ${most} plugins in one worker group failed: ${errorText(err)}`);
   }
   const lo = P.plugins[0];
   const hi = P.plugins[P.plugins.length - 1];

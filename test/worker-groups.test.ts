@@ -42,7 +42,7 @@ after(async () => {
 });
 
 const call = async (name: string) => textOf(await c.client.callTool({ name, arguments: {} }));
-const states = async () => Object.fromEntries(((await d.health()).plugins as { name: string; worker: string; workerGroup?: string }[]).map((p) => [p.name, p]));
+const states = async () => Object.fromEntries(((await d.health()).plugins as { name: string; worker: string; workerGroup?: string; restarts: number }[]).map((p) => [p.name, p]));
 
 test("members of a group share one thread; a plugin outside it has its own", async () => {
   const [a, b, s] = [await call("ga__thread"), await call("gb__thread"), await call("solo__thread")];

@@ -147,24 +147,24 @@ export interface Patchbay extends Server {
 }
 
 /** `patchbay start --port 0` with PATCHBAY_HOME in a fresh temp folder; `url` is the origin. */
-export async function startPatchbay(plugins: string, env: Record<string, string> = {}): Promise<Patchbay> {
+export async function startPatchbay(plugins: string, env: Record<string, string> = {}, args: string[] = []): Promise<Patchbay> {
   // One retry: a daemon that exits at once is most often a dist/ being rebuilt under it.
   try {
-    return await startPatchbayOnce(plugins, env);
+    return await startPatchbayOnce(plugins, env, args);
   } catch (err) {
     await sleep(2_000);
-    return startPatchbayOnce(plugins, env).catch((again: Error) => {
+    return startPatchbayOnce(plugins, env, args).catch((again: Error) => {
       throw new Error(`${again.message} (second attempt; first: ${(err as Error).message})`);
     });
   }
 }
 
-async function startPatchbayOnce(plugins: string, env: Record<string, string>): Promise<Patchbay> {
+async function startPatchbayOnce(plugins: string, env: Record<string, string>, args: string[]): Promise<Patchbay> {
   const home = new Temp("patchbay-bench-home-");
   const server = await spawnServer(
     "patchbay",
     process.execPath,
-    [CLI, "start", "--port", "0", "--plugins", plugins],
+    [CLI, "start", "--port", "0", "--plugins", plugins, ...args],
     { ...process.env, PATCHBAY_HOME: home.path, PATCHBAY_LOG_LEVEL: "warn", ...env },
     /MCP \(HTTP\):\s+(http:\/\/\S+)\/mcp/,
   ).catch((err) => {
