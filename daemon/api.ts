@@ -406,6 +406,8 @@ export interface PluginDefinition<
    * one while a client is subscribed to one of its resources (a parked one is started for
    * its first subscriber, so the work `setup` starts can send `ctx.resourceUpdated`).
    * `true`: never park (state in module variables survives); `false`: park even then.
+   * A plugin in a worker group (config `workerGroups`) shares its group's thread and is
+   * never parked, whatever this says.
    */
   keepAlive?: boolean;
 }

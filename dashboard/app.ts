@@ -8,7 +8,7 @@
 import uPlot from "uplot";
 
 interface Tool { name: string; plugin: string; unknown?: boolean; calls: number; errors: number; errorRate: number; p50: number; p95: number; p99: number }
-interface Plugin { name: string; file: string; relFile: string; status: string; version: number; pluginVersion?: string; lastReloadAt?: string; lastError?: { message: string; location?: { file: string; line: number; column?: number } }; shadowedBy?: string; restarts: number; heapBytes: number; upstream?: Upstream; worker?: "running" | "parked"; keptAliveBy?: string }
+interface Plugin { name: string; file: string; relFile: string; status: string; version: number; pluginVersion?: string; lastReloadAt?: string; lastError?: { message: string; location?: { file: string; line: number; column?: number } }; shadowedBy?: string; restarts: number; heapBytes: number; upstream?: Upstream; worker?: "running" | "parked"; keptAliveBy?: string; workerGroup?: string }
 /** a `NAME.mcp.json` plugin's connection: heapBytes is then the child's resident memory */
 interface Upstream { transport: string; state: string; pid?: number; restarts: number; lastExit?: string; nextRetryAt?: string }
 interface Session { id: string; transport: string; bridged: boolean; profile?: string; clientName?: string; protocolVersion?: string; calls: number; errors: number; startedAt: string }
@@ -83,6 +83,8 @@ function upstreamLine(u: Upstream) {
 /** A parked plugin has no thread, so no heap to show: say so, rather than a dash that reads as "unknown". */
 function memoryCell(p: Plugin) {
   if (!p.upstream && p.worker === "parked") return `<span class="muted" title="idle: no worker thread until its next call">parked</span>`;
+  // a worker group's members share one thread, and so one heap
+  if (p.workerGroup) return `<span title="the heap of worker group ${esc(p.workerGroup)}'s thread, shared by its plugins">${bytes(p.heapBytes)} <span class="muted">group ${esc(p.workerGroup)}</span></span>`;
   const kept = p.keptAliveBy ? ` title="kept running: ${esc(p.keptAliveBy)}"` : "";
   return `<span${kept}>${bytes(p.heapBytes)}</span>`;
 }

@@ -75,7 +75,7 @@ files (like this README) are ignored. Deleting a plugin's file unloads it.
 
 A plugin nobody has called for a while (\`workerIdleMs\`, 5 minutes) is parked to save memory: it stays listed, and the
 next call starts it again (about 50 ms), so variables at the top of a plugin file start
-over. With more than \`maxRunningPlugins\` (32) in use, the least recently used is parked first. Keep state in \`ctx.dataDir\`, or add \`keepAlive: true\` to the plugin.
+over. With more than \`maxRunningPlugins\` (32) in use, the least recently used is parked first. Keep state in \`ctx.dataDir\`, or add \`keepAlive: true\` to the plugin. Small plugins you trust together can share one thread instead (\`workerGroups\` in the config): they are never parked, but a crash in one restarts them all.
 
 \`patchbay new-plugin NAME\` writes a commented starter plugin into this folder. The dashboard
 (the URL \`patchbay start\` or \`patchbay status\` prints) shows each plugin's status, its
