@@ -125,9 +125,12 @@ register("PB_ERR_PLUGIN_LOAD", "PluginLoadError", {});
 /** A plugin compiled but threw while loading, or its default export has the wrong shape. */
 export class PluginLoadError extends PatchbayError {
   static readonly code = "PB_ERR_PLUGIN_LOAD";
-  constructor(message: string, readonly location?: SourceLocation) {
+  /** The thread ended while the plugin loaded: in a worker group, perhaps through another plugin. */
+  readonly threadEnded: boolean;
+  constructor(message: string, readonly location?: SourceLocation, opts: { threadEnded?: boolean } = {}) {
     super("PB_ERR_PLUGIN_LOAD", message);
     this.name = "PluginLoadError";
+    this.threadEnded = opts.threadEnded ?? false;
   }
 }
 /** A plugin's default export has the wrong shape (thrown in its worker, reported as a PluginLoadError). */

@@ -128,7 +128,7 @@ async function startCore(config: Config, logger: Logger, opts: { watch: boolean 
   });
   registerPluginGauges(() => ({
     loaded: manager.states().filter((s) => s.status === "loaded").length,
-    heap: manager.workers().map((w) => ({ plugin: w.name, bytes: w.worker.heapUsed })),
+    heap: manager.workers().map((w) => ({ plugin: w.name, bytes: w.worker.heapUsed, group: (w.worker as { group?: string }).group })),
   }));
   await manager.start(opts.watch);
   const { guard, audit } = createGuard(config, logger, store);

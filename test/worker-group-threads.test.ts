@@ -2,8 +2,9 @@
  * The threads of a worker group, driven through PluginWorker with real threads and no
  * daemon: versions of plugins share the group's thread; once the versions a thread has
  * left behind (their modules stay imported) reach the limit, the next load goes to a fresh
- * thread, and a thread ends when its last plugin has been stopped. A plugin that does not
- * let go of the thread (a loop) gets the thread ended.
+ * thread, and a thread ends when its last plugin has been stopped. A plugin found stuck
+ * gets the thread ended; a long synchronous call does not. A load the thread's crash
+ * interrupted is tried again, and every load evaluates its bundle afresh.
  *
  * The threads run daemon/plugins/worker-entry.ts from source (tsx registered inside them).
  */
@@ -72,22 +73,98 @@ test("versions share the thread until it has left enough behind; then a fresh th
   await group.close();
 });
 
-test("stopping a plugin whose thread is stuck ends the thread; the group's other plugin restarts in a fresh one", async () => {
+test("a plugin found stuck after a call timeout ends the thread; the group's other plugin restarts in a fresh one", async () => {
   spawned = 0;
-  const group = new WorkerGroup({ name: "g2", heapMb: 64, logger, spawn, detachTimeoutMs: 200 });
-  const stuck = await start(group, "stuck");
+  const group = new WorkerGroup({ name: "g2", heapMb: 64, logger, spawn });
+  const stuck = await start(group, "stuck", 300);
   const bystander = await start(group, "bystander");
   const first = await threadOf(bystander);
   const restarted = new Promise((r) => bystander.once("restarted", r));
-  void stuck.call({ kind: "tool", target: "spin", args: {} }).catch(() => undefined);
-  await new Promise((r) => setTimeout(r, 50));
-  await stuck.stop(0);
+  await assert.rejects(stuck.call({ kind: "tool", target: "spin", args: {} }), /did not answer within 300 ms/);
   assert.deepEqual(await restarted, { reason: "worker exited with code 1", ok: true });
   const fresh = await threadOf(bystander);
   assert.notEqual(fresh, first);
+  assert.equal(await threadOf(stuck), fresh, "the stuck plugin restarted into the fresh thread too");
   assert.equal(spawned, 2);
-  await bystander.stop(0);
+  await Promise.all([stuck.stop(0), bystander.stop(0)]);
   await waitFor("threads ended", () => group.threadCount === 0 || undefined);
+  await group.close();
+});
+
+test("stopping a plugin while another runs a long synchronous call costs the busy one nothing", async () => {
+  const group = new WorkerGroup({ name: "g4", heapMb: 64, logger, spawn });
+  const file = dir.file(`busy-${++versions}.mjs`, `export default { tools: { work: { handler: () => { const end = Date.now() + 1500; while (Date.now() < end); return "done"; } } } };\n`);
+  const busy = new PluginWorker({ file, bundlePath: file, defaultName: "busy", dataDir: dir.join("data-busy"), heapMb: 64, callTimeoutMs: 10_000, logger, pool: group, group: group.name });
+  await busy.start();
+  const other = await start(group, "other");
+  let restarts = 0;
+  busy.on("restarted", () => restarts++);
+  const work = busy.call({ kind: "tool", target: "work", args: {} });
+  await new Promise((r) => setTimeout(r, 100));
+  await other.stop(0);
+  assert.equal(((await work).value as { content: { text: string }[] }).content[0].text, "done");
+  assert.equal(restarts, 0);
+  await busy.stop(0);
+  await group.close();
+});
+
+test("a load tried again in the same thread (a failed load, an edit undone) evaluates the bundle afresh", async () => {
+  const group = new WorkerGroup({ name: "g5", heapMb: 64, logger, spawn });
+  const keep = await start(group, "keep");
+  const flag = dir.join("flag.json");
+  const bundle = dir.file(`cfg-${++versions}.mjs`, `import { readFileSync } from "node:fs";
+const cfg = JSON.parse(readFileSync(${JSON.stringify(flag)}, "utf8"));
+let calls = 0;
+let open = true;
+export default { teardown() { open = false; }, tools: { n: { handler: () => (open ? "open " : "closed ") + (++calls) + " " + cfg.v } } };
+`);
+  const make = () => new PluginWorker({ file: bundle, bundlePath: bundle, defaultName: "cfg", dataDir: dir.join("data-cfg"), heapMb: 64, callTimeoutMs: 10_000, logger, pool: group, group: group.name });
+  const n = async (w: PluginWorker) => ((await w.call({ kind: "tool", target: "n", args: {} })).value as { content: { text: string }[] }).content[0].text;
+  const failed = make();
+  await assert.rejects(failed.start(), /ENOENT/, "the file its top level reads is missing");
+  await failed.stop(0);
+  dir.file("flag.json", JSON.stringify({ v: "fixed" }));
+  const fixed = make();
+  await fixed.start();
+  assert.equal(await n(fixed), "open 1 fixed", "the same bundle, loaded again, sees the fix");
+  await fixed.stop(0);
+  const again = make();
+  await again.start();
+  assert.equal(await n(again), "open 1 fixed", "a fresh module, not the torn-down one");
+  await Promise.all([again.stop(0), keep.stop(0)]);
+  await group.close();
+});
+
+test("a member whose load the thread's crash interrupted loads again; the one crashing it is restarted", async () => {
+  const group = new WorkerGroup({ name: "g6", heapMb: 64, logger, spawn });
+  const counter = dir.join("loads");
+  const crasherFile = dir.file(`crasher-${++versions}.mjs`, `import { readFileSync, writeFileSync, existsSync } from "node:fs";
+export default {
+  setup() {
+    const n = existsSync(${JSON.stringify(counter)}) ? Number(readFileSync(${JSON.stringify(counter)}, "utf8")) : 0;
+    writeFileSync(${JSON.stringify(counter)}, String(n + 1));
+    if (n === 1) setTimeout(() => process.exit(9), 50);
+  },
+  tools: { crash: { handler: () => { setTimeout(() => process.exit(3), 0); return "bye"; } } },
+};
+`);
+  const slowFile = dir.file(`slow-${++versions}.mjs`, `import { threadId } from "node:worker_threads";
+export default { async setup() { await new Promise((r) => setTimeout(r, 300)); }, tools: { thread: { handler: () => String(threadId) } } };
+`);
+  const mk = (name: string, file: string) => new PluginWorker({ file, bundlePath: file, defaultName: name, dataDir: dir.join(`data-${name}`), heapMb: 64, callTimeoutMs: 10_000, logger, pool: group, group: group.name });
+  const crasher = mk("crasher", crasherFile);
+  const slow = mk("slow", slowFile);
+  await crasher.start();
+  await slow.start();
+  const events: unknown[] = [];
+  slow.on("restarted", (e) => events.push(e));
+  // the crash restarts both; the crasher's next load crashes the thread again 50 ms in,
+  // while slow is still in its 300 ms setup
+  await crasher.call({ kind: "tool", target: "crash", args: {} });
+  await waitFor("slow restarted", () => events.length > 0 || undefined);
+  assert.deepEqual(events, [{ reason: "worker exited with code 3", ok: true }]);
+  assert.match(await threadOf(slow), /^\d+$/);
+  await Promise.all([crasher.stop(0), slow.stop(0)]);
   await group.close();
 });
 

@@ -366,6 +366,8 @@ export class PluginManager {
       this.capRunning(worker);
     });
     worker.on("restarted", (info) => {
+      // a version already replaced by a newer one no longer speaks for the slot
+      if (slot.worker !== worker) return;
       log[info.ok ? "warn" : "error"]({ reason: info.reason, error: info.error }, info.ok ? "plugin worker restarted" : "plugin worker could not be restarted");
       slot.state.restarts++;
       if (!info.ok) {

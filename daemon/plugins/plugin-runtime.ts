@@ -48,6 +48,9 @@ function parseTraceparent(tp: string | undefined): { traceId: string; spanId: st
   return m ? { traceId: m[1], spanId: m[2], sampled: (parseInt(m[3], 16) & 1) === 1 } : undefined;
 }
 
+/** Loads in this thread so far: each load of a shared thread imports its bundle under a URL of its own. */
+let loadSeq = 0;
+
 function safeData(data: unknown): unknown {
   if (data === undefined) return undefined;
   try {
@@ -170,7 +173,10 @@ export function createPluginRuntime(port: RuntimePort, preloaded: Promise<unknow
     }
     try {
       await preloaded;
-      const mod = await import(pathToFileURL(msg.bundlePath).href);
+      // A shared thread may have imported this bundle before (a load that failed and is
+      // tried again, an edit undone): a fresh URL evaluates it afresh, as a thread of its own would.
+      const url = pathToFileURL(msg.bundlePath).href;
+      const mod = await import(shared ? `${url}?load=${++loadSeq}` : url);
       const def = mod.default ?? mod.plugin;
       await preloadSchemaLibraries(def);
       plugin = loadPluginShape(def, msg.defaultName);

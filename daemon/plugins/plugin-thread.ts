@@ -11,8 +11,12 @@ export interface PluginThread {
   on(event: string, listener: (...args: any[]) => void): unknown;
   off(event: string, listener: (...args: any[]) => void): unknown;
   removeAllListeners(event?: string): unknown;
-  /** Ends it; resolves once it has ended (and "exit" has been emitted). */
-  terminate(): Promise<number>;
+  /**
+   * Ends it; resolves once it has ended (and "exit" has been emitted). `stuck`: it did not
+   * answer in time, so whatever shares its thread must end too (a thread of its own always
+   * ends).
+   */
+  terminate(opts?: { stuck?: boolean }): Promise<number>;
   /** the thread's console output, when the plugin has the thread to itself */
   readonly stdout?: NodeJS.ReadableStream | null;
   readonly stderr?: NodeJS.ReadableStream | null;
@@ -24,5 +28,14 @@ export interface ThreadSource {
    * A thread for one plugin version; the caller owns it from now on and calls `release`
    * once its plugin has loaded (or failed to).
    */
-  take(): Promise<{ worker: PluginThread; release: () => void }>;
+  take(opts?: TakeOptions): Promise<{ worker: PluginThread; release: () => void }>;
+}
+
+export interface TakeOptions {
+  /**
+   * A shared thread ended while this plugin loaded in it, perhaps through another plugin:
+   * load again, one such load at a time, so that a plugin whose own load ends the thread
+   * is the only one loading when it does.
+   */
+  afterCrash?: boolean;
 }

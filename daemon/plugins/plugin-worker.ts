@@ -18,7 +18,7 @@ import type { Logger } from "pino";
 import { CallCancelledError, CallTimeoutError, ClientRequestError, PluginCallError, PluginLoadError, WorkerGoneError, messageOf } from "../errors.ts";
 import { WorkerPool } from "./worker-pool.ts";
 import type { PluginHost } from "./plugin-host.ts";
-import type { PluginThread, ThreadSource } from "./plugin-thread.ts";
+import type { PluginThread, TakeOptions, ThreadSource } from "./plugin-thread.ts";
 import type { CallRequest, ClientRequest, ClientResponse, HostToWorker, PluginManifest, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
 
 export interface PluginWorkerOptions {
@@ -216,9 +216,23 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     return manifest;
   }
 
-  /** A thread with the plugin loaded in it, not yet serving. */
+  /**
+   * A thread with the plugin loaded in it, not yet serving. In a worker group, a load the
+   * shared thread ended under (another plugin may have crashed it) is tried once more, with
+   * the group's loads one at a time.
+   */
   private async boot(): Promise<{ worker: PluginThread; manifest: PluginManifest; keepAlive?: boolean }> {
-    const { worker, release } = await (this.opts.pool ??= new WorkerPool({ heapMb: this.opts.heapMb, warm: false })).take();
+    try {
+      return await this.bootOnce();
+    } catch (err) {
+      if (!this.opts.group || !(err instanceof PluginLoadError && err.threadEnded) || this.stopped) throw err;
+      this.opts.logger.warn({ plugin: this.opts.defaultName, group: this.opts.group }, "the worker group's thread ended while the plugin loaded; loading it again");
+      return this.bootOnce({ afterCrash: true });
+    }
+  }
+
+  private async bootOnce(takeOpts?: TakeOptions): Promise<{ worker: PluginThread; manifest: PluginManifest; keepAlive?: boolean }> {
+    const { worker, release } = await (this.opts.pool ??= new WorkerPool({ heapMb: this.opts.heapMb, warm: false })).take(takeOpts);
     const forward = (stream: NodeJS.ReadableStream, level: "info" | "warn") => {
       stream.setEncoding("utf8");
       stream.on("data", (chunk: string) => {
@@ -233,7 +247,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
       const timer = setTimeout(() => {
         done();
         reject(new PluginLoadError(`${this.opts.file}: loading took longer than ${this.opts.callTimeoutMs} ms`, { file: this.opts.file, line: 1 }));
-        void worker.terminate();
+        void worker.terminate({ stuck: true });
       }, this.opts.callTimeoutMs);
       const onMessage = (msg: WorkerToHost) => {
         if (msg.type === "loaded") {
@@ -249,11 +263,11 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
       };
       const onError = (err: Error) => {
         done();
-        reject(new PluginLoadError(`${this.opts.file}: worker failed while loading: ${err.message}`, { file: this.opts.file, line: 1 }));
+        reject(new PluginLoadError(`${this.opts.file}: worker failed while loading: ${err.message}`, { file: this.opts.file, line: 1 }, { threadEnded: true }));
       };
       const onExit = (code: number) => {
         done();
-        reject(new PluginLoadError(`${this.opts.file}: worker exited with code ${code} while loading`, { file: this.opts.file, line: 1 }));
+        reject(new PluginLoadError(`${this.opts.file}: worker exited with code ${code} while loading`, { file: this.opts.file, line: 1 }, { threadEnded: true }));
       };
       const done = () => {
         release();
@@ -661,7 +675,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
       .then((alive) => {
         if (!alive && this.worker === worker && !this.stopped) {
           this.opts.logger.warn({ plugin: this.opts.defaultName }, "plugin worker is stuck; restarting it");
-          return this.restart(worker, "stuck (did not answer after a call timeout)");
+          return this.restart(worker, "stuck (did not answer after a call timeout)", true);
         }
       })
       .finally(() => {
@@ -676,16 +690,16 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     void this.restart(worker, `worker exited with code ${code}`);
   }
 
-  private restart(old: PluginThread, reason: string): Promise<void> {
-    this.restarting ??= this.doRestart(old, reason).finally(() => (this.restarting = undefined));
+  private restart(old: PluginThread, reason: string, stuck = false): Promise<void> {
+    this.restarting ??= this.doRestart(old, reason, stuck).finally(() => (this.restarting = undefined));
     return this.restarting;
   }
 
-  private async doRestart(old: PluginThread, reason: string) {
+  private async doRestart(old: PluginThread, reason: string, stuck: boolean) {
     this.worker = undefined;
     this.failAll(new WorkerGoneError(`plugin ${this.opts.defaultName} worker restarted: ${reason}`));
     old.removeAllListeners("exit");
-    await old.terminate().catch(() => undefined);
+    await old.terminate({ stuck }).catch(() => undefined);
     const now = Date.now();
     this.restartTimes = this.restartTimes.filter((t) => now - t < 60_000);
     if (this.restartTimes.length >= MAX_RESTARTS_PER_MINUTE) {
@@ -706,8 +720,10 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
       this.armIdle();
       this.emit("restarted", { reason, ok: true });
     } catch (err) {
+      // stopped meanwhile (a reload replaced it, the daemon is closing): nobody to tell
+      const stoppedMeanwhile = this.stopped;
       this.stopped = true;
-      this.emit("restarted", { reason, ok: false, error: messageOf(err) });
+      if (!stoppedMeanwhile) this.emit("restarted", { reason, ok: false, error: messageOf(err) });
     }
   }
 

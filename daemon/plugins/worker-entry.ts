@@ -1,10 +1,10 @@
 /**
  * The code a plugin worker thread starts with. A thread of its own serves one plugin over
  * `parentPort`; a worker group's shared thread (`workerData.shared`) serves each plugin the
- * host attaches over a MessagePort of its own, until the host detaches it. The plugin side
+ * host attaches over a MessagePort of its own, until the host closes that port. The plugin side
  * of the protocol is plugin-runtime.ts.
  */
-import { parentPort, workerData, type MessagePort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { createPluginRuntime, type PluginRuntime } from "./plugin-runtime.ts";
 import type { HostToWorker, ThreadControl } from "./worker-protocol.ts";
 
@@ -18,22 +18,13 @@ const data = (workerData ?? {}) as { preload?: string[]; shared?: boolean };
 const preloaded = Promise.all((data.preload ?? []).map((url) => import(url).catch(() => undefined)));
 
 if (data.shared) {
-  const attached = new Set<MessagePort>();
   port.on("message", (msg: ThreadControl) => {
     if (msg.type !== "attach") return;
-    const own = msg.port;
-    const runtime = createPluginRuntime(own, preloaded, true);
-    attached.add(own);
-    own.on("message", (m: HostToWorker | HostToWorker[] | ThreadControl) => {
-      if (!Array.isArray(m) && m.type === "detach") {
-        // the host has run the plugin's teardown (or given up on it); its module stays
-        // imported, which the host bounds by starting a fresh thread after enough loads
-        attached.delete(own);
-        own.close();
-        return;
-      }
-      runtime.receive(m as HostToWorker | HostToWorker[]);
-    });
+    const runtime = createPluginRuntime(msg.port, preloaded, true);
+    // Once the host closes the port (the plugin was stopped) nothing reaches the runtime
+    // again; its module stays imported, which the host bounds by starting a fresh thread
+    // after enough loads.
+    msg.port.on("message", (m: HostToWorker | HostToWorker[]) => runtime.receive(m));
   });
   // Which plugin of the thread let an error escape cannot be known: the group reports it.
   const report = (message: string, err: unknown) => port.postMessage({ type: "log", level: "error", message, data: { message: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined } });

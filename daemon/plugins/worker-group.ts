@@ -8,13 +8,13 @@
  * Each plugin version gets a member: its own MessagePort into the shared thread, which
  * PluginWorker drives exactly like a thread of its own (plugin-thread.ts). A module once
  * imported stays in its thread for the thread's life, so every reload leaves the old version's
- * code behind: after enough reloads a new thread takes the next loads, and the old one ends
- * when its last plugin has moved or been unloaded.
+ * code behind (and whatever its teardown left running): after enough reloads a new thread
+ * takes the next loads, and the old one ends when its last plugin has moved or been unloaded.
  */
 import { MessageChannel, type MessagePort, type Worker } from "node:worker_threads";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
-import type { PluginThread, ThreadSource } from "./plugin-thread.ts";
+import type { PluginThread, TakeOptions, ThreadSource } from "./plugin-thread.ts";
 import type { ThreadControl, WorkerToHost } from "./worker-protocol.ts";
 import { spawnPluginThread } from "./worker-pool.ts";
 import { WorkerGoneError } from "../errors.ts";
@@ -31,17 +31,18 @@ export interface WorkerGroupOptions {
    * as many as it serves, whichever is more.
    */
   staleLoadsLimit?: number;
-  /** how long a detached plugin's thread may take to let go before it is ended as stuck */
-  detachTimeoutMs?: number;
 }
 
 const STALE_LOADS_LIMIT = 32;
-const DETACH_TIMEOUT_MS = 1_000;
 
 export class WorkerGroup implements ThreadSource {
   private current?: SharedThread;
   private readonly threads = new Set<SharedThread>();
   private closed = false;
+  /** loads go one at a time (see take) */
+  private serial = false;
+  private laneBusy = false;
+  private lane: (() => void)[] = [];
 
   constructor(private readonly opts: WorkerGroupOptions) {}
 
@@ -54,14 +55,34 @@ export class WorkerGroup implements ThreadSource {
     return this.threads.size;
   }
 
-  async take(): Promise<{ worker: PluginThread; release: () => void }> {
+  async take(opts: TakeOptions = {}): Promise<{ worker: PluginThread; release: () => void }> {
+    // After a crash under a load, loads go one at a time until none waits: a plugin whose
+    // own load ends the thread is then alone when it does, and only it is blamed.
+    if (opts.afterCrash) this.serial = true;
+    const serial = this.serial;
+    if (serial) {
+      if (this.laneBusy) await new Promise<void>((r) => this.lane.push(r));
+      this.laneBusy = true;
+    }
+    let released = false;
+    const release = () => {
+      if (released || !serial) return;
+      released = true;
+      const next = this.lane.shift();
+      if (next) return next();
+      this.laneBusy = false;
+      this.serial = false;
+    };
+    if (this.closed) {
+      release();
+      throw new WorkerGoneError(`worker group ${this.opts.name} is closed`);
+    }
     let t = this.current;
-    if (this.closed) throw new WorkerGoneError(`worker group ${this.opts.name} is closed`);
     if (!t || t.ending || t.stale >= Math.max(this.opts.staleLoadsLimit ?? STALE_LOADS_LIMIT, t.size)) {
       t = this.current = new SharedThread(this, (this.opts.spawn ?? (() => spawnPluginThread(this.opts.heapMb, true)))(), this.opts);
       this.threads.add(t);
     }
-    return { worker: t.attach(), release: () => undefined };
+    return { worker: t.attach(), release };
   }
 
   /** Ends every thread of the group (its plugins have been stopped first). */
@@ -123,7 +144,7 @@ class SharedThread {
   attach(): GroupMember {
     const { port1, port2 } = new MessageChannel();
     this.worker.postMessage({ type: "attach", port: port2 } satisfies ThreadControl, [port2]);
-    const member = new GroupMember(this, port1, this.opts.detachTimeoutMs ?? DETACH_TIMEOUT_MS);
+    const member = new GroupMember(this, port1);
     this.members.add(member);
     this.loads++;
     return member;
@@ -146,12 +167,13 @@ class SharedThread {
 /** One plugin version's share of a group thread: a PluginThread over its own port. */
 class GroupMember extends EventEmitter implements PluginThread {
   private gone = false;
-  private ended?: Promise<number>;
+  private exitCode = 0;
+  /** `terminate({ stuck })` calls waiting for the thread to end */
+  private waiting: ((code: number) => void)[] = [];
 
   constructor(
     private readonly thread: SharedThread,
     private readonly port: MessagePort,
-    private readonly detachTimeoutMs: number,
   ) {
     super();
     port.on("message", (m: unknown) => this.emit("message", m));
@@ -164,24 +186,21 @@ class GroupMember extends EventEmitter implements PluginThread {
   }
 
   /**
-   * Detaches this plugin from the thread. A thread that does not let go in time is busy
-   * with something that never ends (a loop): it is ended, and the group's other plugins
-   * restart as after a crash.
+   * Detaches this plugin: its port closes, and the thread drops it when it next looks (a
+   * member busy with a long synchronous call must not cost the others their thread).
+   * `stuck`: the plugin did not answer a ping after a call timeout, or did not finish
+   * loading: the thread is ended, and the group's other plugins restart as after a crash.
    */
-  terminate(): Promise<number> {
-    this.ended ??= new Promise<number>((resolve) => {
-      if (this.gone) return resolve(1);
-      const timer = setTimeout(() => {
-        void this.thread.end();
-      }, this.detachTimeoutMs);
-      this.port.once("close", () => {
-        clearTimeout(timer);
-        this.finish(0);
-        resolve(0);
-      });
-      this.port.postMessage({ type: "detach" } satisfies ThreadControl);
-    });
-    return this.ended;
+  terminate(opts: { stuck?: boolean } = {}): Promise<number> {
+    if (this.gone) return Promise.resolve(this.exitCode);
+    if (opts.stuck) {
+      const ended = new Promise<number>((r) => this.waiting.push(r));
+      void this.thread.end();
+      return ended;
+    }
+    this.port.close();
+    this.finish(0);
+    return Promise.resolve(0);
   }
 
   /** The whole thread ended (crash, stuck, group closing). */
@@ -194,7 +213,9 @@ class GroupMember extends EventEmitter implements PluginThread {
   private finish(code: number) {
     if (this.gone) return;
     this.gone = true;
+    this.exitCode = code;
     this.thread.detached(this);
     this.emit("exit", code);
+    for (const r of this.waiting.splice(0)) r(code);
   }
 }

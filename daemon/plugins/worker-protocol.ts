@@ -68,9 +68,9 @@ export type HostToWorker =
 /**
  * A worker group's shared thread: the host attaches each plugin with a MessagePort of its
  * own (sent on the thread's parentPort), over which the plugin's HostToWorker messages
- * come, and detaches it on that port once it has stopped.
+ * come, and detaches it by closing that port once it has stopped.
  */
-export type ThreadControl = { type: "attach"; port: import("node:worker_threads").MessagePort } | { type: "detach" };
+export type ThreadControl = { type: "attach"; port: import("node:worker_threads").MessagePort };
 
 export interface SerializedError {
   message: string;

@@ -390,13 +390,15 @@ export function recordPluginEvent(e: { plugin: string; file: string; ok: boolean
 }
 
 /** Observable gauges read from the live plugin state at collection time. */
-export function registerPluginGauges(read: () => { loaded: number; heap: { plugin: string; bytes: number }[] }): void {
+export function registerPluginGauges(read: () => { loaded: number; heap: { plugin: string; bytes: number; group?: string }[] }): void {
   try {
     I().meter.createObservableGauge("patchbay.plugins.loaded", { description: "Plugins currently serving" }).addCallback((r) => {
       r.observe(read().loaded);
     });
     I().meter.createObservableGauge("patchbay.plugin.worker.heap", { unit: "By", description: "Heap used by each plugin worker" }).addCallback((r) => {
-      for (const h of read().heap) r.observe(h.bytes, { "patchbay.plugin.name": h.plugin });
+      // a worker group's members share one heap: each reports it, marked with the group, so a
+      // sum over plugins can count it once
+      for (const h of read().heap) r.observe(h.bytes, h.group === undefined ? { "patchbay.plugin.name": h.plugin } : { "patchbay.plugin.name": h.plugin, "patchbay.worker.group": h.group });
     });
   } catch {
     /* best-effort */
