@@ -104,3 +104,10 @@ test("a member stuck in a loop is cut off with its group, which serves again", a
   assert.equal(await call("ga__thread"), fresh);
   assert.match(await call("ga__next"), /^A\d+$/);
 });
+
+test("the heap gauge marks a member's (shared) heap with its group", async () => {
+  const text = await (await fetch(`${d.url}/metrics`)).text();
+  const heap = text.split("\n").filter((l) => l.startsWith("patchbay_plugin_worker_heap"));
+  assert.ok(heap.some((l) => l.includes('patchbay_plugin_name="ga"') && l.includes('patchbay_worker_group="small"')), heap.join("\n"));
+  assert.ok(heap.some((l) => l.includes('patchbay_plugin_name="solo"') && !l.includes("patchbay_worker_group")), heap.join("\n"));
+});
