@@ -77,12 +77,18 @@ export class WorkerGroup implements ThreadSource {
       release();
       throw new WorkerGoneError(`worker group ${this.opts.name} is closed`);
     }
-    let t = this.current;
-    if (!t || t.ending || t.stale >= Math.max(this.opts.staleLoadsLimit ?? STALE_LOADS_LIMIT, t.size)) {
-      t = this.current = new SharedThread(this, (this.opts.spawn ?? (() => spawnPluginThread(this.opts.heapMb, true)))(), this.opts);
-      this.threads.add(t);
+    try {
+      let t = this.current;
+      if (!t || t.ending || t.stale >= Math.max(this.opts.staleLoadsLimit ?? STALE_LOADS_LIMIT, t.size)) {
+        t = this.current = new SharedThread(this, (this.opts.spawn ?? (() => spawnPluginThread(this.opts.heapMb, true)))(), this.opts);
+        this.threads.add(t);
+      }
+      return { worker: t.attach(), release };
+    } catch (err) {
+      // a thread that could not even be created must not hold the lane: later loads would wait forever
+      release();
+      throw err;
     }
-    return { worker: t.attach(), release };
   }
 
   /** Ends every thread of the group (its plugins have been stopped first). */
