@@ -70,7 +70,8 @@ const PROFILES: Record<Mode, Profile> = {
     // the v2 HTTP row is context, not a baseline any ratio uses
     latencyRows: ["sdk-v1-stdio", "sdk-v2-stdio", "sdk-v1-http", "patchbay-stdio-standalone", "patchbay-stdio-attached", "patchbay-http", "patchbay-sse", "patchbay-ws", "patchbay-http-upstream-stdio", "patchbay-stdio-upstream-stdio"],
     concSeconds: 1,
-    telemetryPairs: 3,
+    // two pairs keep the quick run under two minutes; the full run has four
+    telemetryPairs: 2,
     plugins: [1, 20, 100],
     sessions: 1000,
     reloads: 60,
