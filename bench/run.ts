@@ -74,7 +74,7 @@ const PROFILES: Record<Mode, Profile> = {
     telemetryPairs: 2,
     plugins: [1, 20, 100],
     sessions: 1000,
-    reloads: 60,
+    reloads: 40,
     listChanged: 50,
     wide: { plugins: 50, toolsEach: 20, calls: 50 },
     settleMs: 500,
