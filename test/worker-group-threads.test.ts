@@ -45,7 +45,7 @@ const threadOf = async (w: PluginWorker) => ((await w.call({ kind: "tool", targe
 
 test("versions share the thread until it has left enough behind; then a fresh thread takes the loads, and the old one ends with its last plugin", async () => {
   spawned = 0;
-  const group = new WorkerGroup({ name: "g", heapMb: 64, logger, spawn, staleLoadsLimit: 2 });
+  const group = new WorkerGroup({ name: "g", heapMb: 64, patienceMs: 5_000, logger, spawn, staleLoadsLimit: 2 });
   const other = await start(group, "other");
   let current = await start(group, "edited");
   const first = await threadOf(current);
@@ -75,7 +75,7 @@ test("versions share the thread until it has left enough behind; then a fresh th
 
 test("a plugin found stuck after a call timeout ends the thread; the group's other plugin restarts in a fresh one", async () => {
   spawned = 0;
-  const group = new WorkerGroup({ name: "g2", heapMb: 64, logger, spawn });
+  const group = new WorkerGroup({ name: "g2", heapMb: 64, patienceMs: 5_000, logger, spawn });
   const stuck = await start(group, "stuck", 300);
   const bystander = await start(group, "bystander");
   const first = await threadOf(bystander);
@@ -92,7 +92,7 @@ test("a plugin found stuck after a call timeout ends the thread; the group's oth
 });
 
 test("stopping a plugin while another runs a long synchronous call costs the busy one nothing", async () => {
-  const group = new WorkerGroup({ name: "g4", heapMb: 64, logger, spawn });
+  const group = new WorkerGroup({ name: "g4", heapMb: 64, patienceMs: 5_000, logger, spawn });
   const file = dir.file(`busy-${++versions}.mjs`, `export default { tools: { work: { handler: () => { const end = Date.now() + 1500; while (Date.now() < end); return "done"; } } } };\n`);
   const busy = new PluginWorker({ file, bundlePath: file, defaultName: "busy", dataDir: dir.join("data-busy"), heapMb: 64, callTimeoutMs: 10_000, logger, pool: group, group: group.name });
   await busy.start();
@@ -109,7 +109,7 @@ test("stopping a plugin while another runs a long synchronous call costs the bus
 });
 
 test("a load tried again in the same thread (a failed load, an edit undone) evaluates the bundle afresh", async () => {
-  const group = new WorkerGroup({ name: "g5", heapMb: 64, logger, spawn });
+  const group = new WorkerGroup({ name: "g5", heapMb: 64, patienceMs: 5_000, logger, spawn });
   const keep = await start(group, "keep");
   const flag = dir.join("flag.json");
   const bundle = dir.file(`cfg-${++versions}.mjs`, `import { readFileSync } from "node:fs";
@@ -136,7 +136,7 @@ export default { teardown() { open = false; }, tools: { n: { handler: () => (ope
 });
 
 test("a member whose load the thread's crash interrupted loads again; the one crashing it is restarted", async () => {
-  const group = new WorkerGroup({ name: "g6", heapMb: 64, logger, spawn });
+  const group = new WorkerGroup({ name: "g6", heapMb: 64, patienceMs: 5_000, logger, spawn });
   const counter = dir.join("loads");
   const crasherFile = dir.file(`crasher-${++versions}.mjs`, `import { readFileSync, writeFileSync, existsSync } from "node:fs";
 export default {
@@ -169,7 +169,100 @@ export default { async setup() { await new Promise((r) => setTimeout(r, 300)); }
 });
 
 test("a closed group refuses new plugins with WorkerGoneError", async () => {
-  const group = new WorkerGroup({ name: "g3", heapMb: 64, logger, spawn });
+  const group = new WorkerGroup({ name: "g3", heapMb: 64, patienceMs: 5_000, logger, spawn });
   await group.close();
   await assert.rejects(start(group, "late"), /worker group g3 is closed/);
+});
+
+/** A worker for `file` in `group` (file is the bundle: these tests skip the compiler). */
+const member = (group: WorkerGroup, name: string, body: string, callTimeoutMs = 10_000) => {
+  const file = dir.file(`${name}-${++versions}.mjs`, body);
+  return new PluginWorker({ file, bundlePath: file, defaultName: name, dataDir: dir.join(`data-${name}`), heapMb: 64, callTimeoutMs, logger, pool: group, group: group.name });
+};
+const COUNTER = `import { threadId } from "node:worker_threads";
+let n = 0;
+export default { tools: { next: { handler: () => String(++n) }, thread: { handler: () => String(threadId) } } };
+`;
+const textOf = async (w: PluginWorker, target: string) => ((await w.call({ kind: "tool", target, args: {} })).value as { content: { text: string }[] }).content[0].text;
+
+test("new versions that crash the thread at import, again and again: the running members come back each time and never reach the restart limit", async () => {
+  const group = new WorkerGroup({ name: "g7", heapMb: 64, patienceMs: 5_000, logger, spawn });
+  const steady = member(group, "steady", COUNTER);
+  await steady.start();
+  const events: { ok: boolean }[] = [];
+  steady.on("restarted", (e) => events.push(e));
+  for (let i = 0; i < 7; i++) {
+    const bad = member(group, "bad", `process.exit(7);\nexport default { tools: {} };\n`);
+    await assert.rejects(bad.start(), /exited with code 7 while loading/);
+    await bad.stop(0);
+    await waitFor(`steady back after bad save ${i + 1}`, async () => /^\d+$/.test(await textOf(steady, "thread").catch(() => "")) || undefined);
+  }
+  assert.ok(events.length >= 7, `steady restarted with each crash (${events.length})`);
+  assert.ok(events.every((e) => e.ok), "and never gave up: crashes under another plugin's load do not count");
+  assert.equal(steady.state, "running");
+  await steady.stop(0);
+  await group.close();
+});
+
+test("a load that only hangs fails on its own: the thread and the running members are left alone", async () => {
+  const group = new WorkerGroup({ name: "g8", heapMb: 64, patienceMs: 5_000, logger, spawn });
+  const steady = member(group, "steady", COUNTER);
+  await steady.start();
+  assert.equal(await textOf(steady, "next"), "1");
+  const thread = await textOf(steady, "thread");
+  const hang = member(group, "hang", `await new Promise(() => {});\nexport default { tools: {} };\n`, 500);
+  await assert.rejects(hang.start(), /loading took longer than 500 ms/);
+  await hang.stop(0);
+  assert.equal(await textOf(steady, "next"), "2", "steady kept its state");
+  assert.equal(await textOf(steady, "thread"), thread);
+  const later = member(group, "later", COUNTER);
+  await later.start();
+  assert.equal(await textOf(later, "thread"), thread, "a later load is not held up by the hung one");
+  await later.stop(0);
+  await steady.stop(0);
+  await group.close();
+});
+
+test("loads that wait behind each other in the shared thread get their time from when they begin", async () => {
+  const group = new WorkerGroup({ name: "g9", heapMb: 64, patienceMs: 5_000, logger, spawn });
+  // each import busies the thread for 400 ms; four of them take longer than one timeout
+  const slow = `const end = Date.now() + 400; while (Date.now() < end);\n${COUNTER}`;
+  const workers = [0, 1, 2, 3].map((i) => member(group, `slow${i}`, slow, 1000));
+  await Promise.all(workers.map((w) => w.start()));
+  for (const w of workers) assert.equal(await textOf(w, "next"), "1");
+  await Promise.all(workers.map((w) => w.stop(0)));
+  await group.close();
+});
+
+test("a replaced version whose teardown loops: the thread is ended once it stops answering, and the others restart", async () => {
+  const group = new WorkerGroup({ name: "g10", heapMb: 64, patienceMs: 500, logger, spawn });
+  const steady = member(group, "steady", COUNTER);
+  const looper = member(group, "looper", `export default { teardown() { for (;;) {} }, tools: { t: { handler: () => "t" } } };\n`);
+  await steady.start();
+  await looper.start();
+  const thread = await textOf(steady, "thread");
+  const restarted = new Promise((r) => steady.once("restarted", r));
+  await looper.stop(100);
+  assert.deepEqual(await restarted, { reason: "worker exited with code 1", ok: true });
+  assert.notEqual(await textOf(steady, "thread"), thread);
+  await steady.stop(0);
+  await group.close();
+});
+
+test("a draining version's calls fail as soon as the shared thread dies, not at the end of the drain", async () => {
+  const group = new WorkerGroup({ name: "g11", heapMb: 64, patienceMs: 5_000, logger, spawn });
+  const old = member(group, "old", `export default { tools: { slow: { handler: () => new Promise((r) => setTimeout(() => r("late"), 4000)) } } };\n`);
+  const crasher = member(group, "crasher", `export default { tools: { crash: { handler: () => { setTimeout(() => process.exit(3), 0); return "bye"; } } } };\n`);
+  await old.start();
+  await crasher.start();
+  const inflight = old.call({ kind: "tool", target: "slow", args: {} });
+  await new Promise((r) => setTimeout(r, 50));
+  const stopped = old.stop(30_000);
+  const t0 = Date.now();
+  await crasher.call({ kind: "tool", target: "crash", args: {} });
+  await assert.rejects(inflight, /worker exited with code 3/);
+  await stopped;
+  assert.ok(Date.now() - t0 < 3000, "well before the 30 s drain (and the call's own 4 s)");
+  await crasher.stop(0);
+  await group.close();
 });

@@ -116,7 +116,7 @@ export class PluginManager {
     const name = this.groupPatterns.find((g) => g.patterns.some((re) => re.test(defaultName)))?.name;
     if (name === undefined) return undefined;
     let group = this.groups.get(name);
-    if (!group) this.groups.set(name, (group = new WorkerGroup({ name, heapMb: this.opts.heapMb, logger: this.opts.logger })));
+    if (!group) this.groups.set(name, (group = new WorkerGroup({ name, heapMb: this.opts.heapMb, logger: this.opts.logger, patienceMs: this.opts.callTimeoutMs })));
     return group;
   }
 

@@ -22,6 +22,9 @@ export interface RuntimePort {
   postMessage(msg: WorkerToHost | WorkerToHost[]): void;
 }
 
+/** Runs a plugin's load when its turn comes. */
+export type LoadTurn = (load: () => Promise<void>) => Promise<void>;
+
 /** A plugin runtime: hand it the host's messages, as they come. */
 export interface PluginRuntime {
   receive(msg: HostToWorker | HostToWorker[]): void;
@@ -80,9 +83,11 @@ class ValidationFailure extends Error {}
  * Serves one plugin over `port`. `preloaded`: the thread's imports of the modules plugins
  * most likely use, which the plugin's own import waits for. `shared`: other plugins run in
  * the same thread, so what the thread keeps running cannot be told apart per plugin and
- * parking is refused (the host does not park shared plugins).
+ * parking is refused (the host does not park shared plugins). `loadTurn`: when this
+ * plugin's load may run (a shared thread loads its plugins one at a time, so that each
+ * load's time, counted from "load-started", is its own).
  */
-export function createPluginRuntime(port: RuntimePort, preloaded: Promise<unknown>, shared = false): PluginRuntime {
+export function createPluginRuntime(port: RuntimePort, preloaded: Promise<unknown>, shared = false, loadTurn: LoadTurn = (load) => load()): PluginRuntime {
   let plugin: LoadedPlugin | undefined;
   let sourceFile = "";
   let sourceDir = "";
@@ -162,7 +167,12 @@ export function createPluginRuntime(port: RuntimePort, preloaded: Promise<unknow
     return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
   }
 
-  async function load(msg: Extract<HostToWorker, { type: "load" }>) {
+  function load(msg: Extract<HostToWorker, { type: "load" }>): Promise<void> {
+    return loadTurn(() => loadNow(msg));
+  }
+
+  async function loadNow(msg: Extract<HostToWorker, { type: "load" }>) {
+    post({ type: "load-started" });
     sourceFile = msg.file;
     sourceDir = dirname(msg.file);
     countOwnResources();

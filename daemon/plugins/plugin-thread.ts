@@ -12,11 +12,18 @@ export interface PluginThread {
   off(event: string, listener: (...args: any[]) => void): unknown;
   removeAllListeners(event?: string): unknown;
   /**
-   * Ends it; resolves once it has ended (and "exit" has been emitted). `stuck`: it did not
-   * answer in time, so whatever shares its thread must end too (a thread of its own always
-   * ends).
+   * Ends it; resolves once it has ended (and "exit" has been emitted). A thread of its own
+   * always ends. A plugin sharing a thread is detached, and its thread ends with it only
+   * when it must: `stuck` (it did not answer a ping after a call timeout) ends the thread
+   * now; `unanswered` (a load or teardown that did not finish in time) ends it if the thread
+   * as a whole then stops answering too.
    */
-  terminate(opts?: { stuck?: boolean }): Promise<number>;
+  terminate(opts?: { stuck?: boolean; unanswered?: boolean }): Promise<number>;
+  /**
+   * Set when it ended: a shared thread ended while other plugins loaded in it and this one
+   * was already running, so the crash is most likely theirs, not this plugin's.
+   */
+  readonly endedByOthersLoad?: boolean;
   /** the thread's console output, when the plugin has the thread to itself */
   readonly stdout?: NodeJS.ReadableStream | null;
   readonly stderr?: NodeJS.ReadableStream | null;

@@ -195,7 +195,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
 
   /** Why an idle worker is kept running; undefined when it may be parked (or parking is off). */
   get keptAliveBy(): string | undefined {
-    if (!this.opts.idleMs) return undefined;
+    if (!this.opts.idleMs || this.stopped) return undefined;
     if (this.opts.group) return `shares worker group ${this.opts.group}'s thread`;
     if (this.opts.alwaysOn?.includes(this.manifest?.name ?? this.opts.defaultName)) return "keepAlivePlugins (config)";
     if (this.pluginKeepAlive === true) return "keepAlive: true";
@@ -244,13 +244,30 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     if (worker.stderr) forward(worker.stderr, "warn");
 
     const loaded = await new Promise<{ manifest: PluginManifest; keepAlive?: boolean }>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      let started = false;
+      let waitedToStart = false;
+      const timedOut = () => {
+        // In a shared thread the load may wait behind other plugins' loads: its time counts
+        // from when it began ("load-started"). One that has not begun after twice the time
+        // finds the thread stuck.
+        if (this.opts.group && !started && !waitedToStart) {
+          waitedToStart = true;
+          timer = setTimeout(timedOut, this.opts.callTimeoutMs);
+          return;
+        }
         done();
         reject(new PluginLoadError(`${this.opts.file}: loading took longer than ${this.opts.callTimeoutMs} ms`, { file: this.opts.file, line: 1 }));
-        void worker.terminate({ stuck: true });
-      }, this.opts.callTimeoutMs);
+        void worker.terminate({ unanswered: true });
+      };
+      let timer = setTimeout(timedOut, this.opts.callTimeoutMs);
       const onMessage = (msg: WorkerToHost) => {
-        if (msg.type === "loaded") {
+        if (msg.type === "load-started") {
+          started = true;
+          if (this.opts.group) {
+            clearTimeout(timer);
+            timer = setTimeout(timedOut, this.opts.callTimeoutMs);
+          }
+        } else if (msg.type === "loaded") {
           done();
           resolve(msg);
         } else if (msg.type === "load-error") {
@@ -557,15 +574,15 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     if (!worker) return;
     // teardown has its own budget: a drain that used the whole grace period must not skip it
     const teardownMs = Math.min(this.graceMs, 2_000);
-    await Promise.race([
-      new Promise<void>((resolve) => {
-        worker.on("message", (m: WorkerToHost) => m.type === "torn-down" && resolve());
-        worker.on("exit", () => resolve());
+    const answered = await Promise.race([
+      new Promise<boolean>((resolve) => {
+        worker.on("message", (m: WorkerToHost) => m.type === "torn-down" && resolve(true));
+        worker.on("exit", () => resolve(true));
         this.post(worker, { type: "teardown" });
       }),
-      delay(teardownMs),
+      delay(teardownMs).then(() => false),
     ]);
-    await worker.terminate();
+    await worker.terminate(answered ? undefined : { unanswered: true });
   }
 
   private settle(id: number): Pending | undefined {
@@ -685,29 +702,36 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   }
 
   private onExit(worker: PluginThread, code: number) {
-    if (this.worker !== worker || this.stopped) return;
+    if (this.worker !== worker) return;
+    if (this.stopped) {
+      // a version draining after a reload: its calls can no longer be answered, nor its teardown run
+      this.worker = undefined;
+      this.failAll(new WorkerGoneError(`plugin ${this.opts.defaultName} worker exited with code ${code}`));
+      return;
+    }
     this.opts.logger.error({ plugin: this.opts.defaultName, code }, "plugin worker exited unexpectedly; restarting it");
-    void this.restart(worker, `worker exited with code ${code}`);
+    // a shared thread that ended while others loaded: not this plugin's crash, so not counted
+    void this.restart(worker, `worker exited with code ${code}`, false, !worker.endedByOthersLoad);
   }
 
-  private restart(old: PluginThread, reason: string, stuck = false): Promise<void> {
-    this.restarting ??= this.doRestart(old, reason, stuck).finally(() => (this.restarting = undefined));
+  private restart(old: PluginThread, reason: string, stuck = false, counted = true): Promise<void> {
+    this.restarting ??= this.doRestart(old, reason, stuck, counted).finally(() => (this.restarting = undefined));
     return this.restarting;
   }
 
-  private async doRestart(old: PluginThread, reason: string, stuck: boolean) {
+  private async doRestart(old: PluginThread, reason: string, stuck: boolean, counted: boolean) {
     this.worker = undefined;
     this.failAll(new WorkerGoneError(`plugin ${this.opts.defaultName} worker restarted: ${reason}`));
     old.removeAllListeners("exit");
     await old.terminate({ stuck }).catch(() => undefined);
     const now = Date.now();
     this.restartTimes = this.restartTimes.filter((t) => now - t < 60_000);
-    if (this.restartTimes.length >= MAX_RESTARTS_PER_MINUTE) {
+    if (counted && this.restartTimes.length >= MAX_RESTARTS_PER_MINUTE) {
       this.stopped = true;
       this.emit("restarted", { reason, ok: false, error: `gave up after ${MAX_RESTARTS_PER_MINUTE} restarts in a minute` });
       return;
     }
-    this.restartTimes.push(now);
+    if (counted) this.restartTimes.push(now);
     try {
       const booted = await this.boot();
       if (this.stopped) {

@@ -5,7 +5,7 @@
  * of the protocol is plugin-runtime.ts.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { createPluginRuntime, type PluginRuntime } from "./plugin-runtime.ts";
+import { createPluginRuntime, type LoadTurn, type PluginRuntime } from "./plugin-runtime.ts";
 import type { HostToWorker, ThreadControl } from "./worker-protocol.ts";
 
 // Stack traces must name the plugin's own file:line, not the bundle in the cache folder.
@@ -18,9 +18,17 @@ const data = (workerData ?? {}) as { preload?: string[]; shared?: boolean };
 const preloaded = Promise.all((data.preload ?? []).map((url) => import(url).catch(() => undefined)));
 
 if (data.shared) {
+  // One load at a time: the host times each from its "load-started", so a load must not
+  // share its time with others' imports and setups.
+  let loads: Promise<void> = Promise.resolve();
   port.on("message", (msg: ThreadControl) => {
+    // the group asks whether the thread still answers at all (worker-group.ts)
+    if (msg.type === "ping") return port.postMessage({ type: "pong", id: msg.id, heapUsed: process.memoryUsage().heapUsed });
     if (msg.type !== "attach") return;
-    const runtime = createPluginRuntime(msg.port, preloaded, true);
+    // a load the host gave up on (its port closed) must not hold up the loads after it
+    const closed = new Promise<void>((r) => msg.port.once("close", () => r()));
+    const loadTurn: LoadTurn = (load) => (loads = loads.then(() => Promise.race([load(), closed])));
+    const runtime = createPluginRuntime(msg.port, preloaded, true, loadTurn);
     // Once the host closes the port (the plugin was stopped) nothing reaches the runtime
     // again; its module stays imported, which the host bounds by starting a fresh thread
     // after enough loads.

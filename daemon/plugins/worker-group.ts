@@ -24,6 +24,11 @@ export interface WorkerGroupOptions {
   /** the heap limit of the shared thread (all its plugins together) */
   heapMb: number;
   logger: Logger;
+  /**
+   * How long the thread may go without answering a ping, once a plugin in it did not
+   * finish a load or teardown in time, before it is ended as stuck (the call timeout).
+   */
+  patienceMs: number;
   /** how to start the shared thread (tests run the entry from source) */
   spawn?: () => Worker;
   /**
@@ -97,6 +102,11 @@ export class WorkerGroup implements ThreadSource {
     return Promise.all([...this.threads].map((t) => t.end())).then(() => undefined);
   }
 
+  /** From now until no load waits, loads go one at a time (see take). */
+  loadOneAtATime(): void {
+    this.serial = true;
+  }
+
   /** A thread has ended (or was emptied): it takes no more loads. */
   forget(t: SharedThread): void {
     this.threads.delete(t);
@@ -109,6 +119,9 @@ class SharedThread {
   private readonly members = new Set<GroupMember>();
   private loads = 0;
   ending = false;
+  /** set while the thread is asked whether it still answers */
+  private answered?: () => void;
+  private pings = 0;
 
   constructor(
     private readonly group: WorkerGroup,
@@ -126,14 +139,20 @@ class SharedThread {
     forward(worker.stderr, "warn");
     worker.on("message", (m: WorkerToHost) => {
       if (m.type === "log") log[m.level]({ data: m.data }, m.message);
+      else if (m.type === "pong") this.answered?.();
     });
-    worker.on("error", (err) => {
-      for (const m of this.members) m.emit("error", err);
-    });
+    // Which member's doing it was cannot be known (out of memory, say): said once, for the group.
+    worker.on("error", (err) => log.error({ err: err.message }, "worker group thread failed"));
     worker.on("exit", (code) => {
       this.ending = true;
       this.group.forget(this);
-      for (const m of [...this.members]) m.threadEnded(code);
+      // A thread that ends while plugins load is blamed on those loads: the members already
+      // running restart without it counting against their restart limit, and the loads
+      // that follow go one at a time, so the next crash finds its cause alone.
+      const members = [...this.members];
+      const loading = members.some((m) => m.loading);
+      if (loading) this.group.loadOneAtATime();
+      for (const m of members) m.threadEnded(code, loading && !m.loading);
       this.members.clear();
     });
   }
@@ -156,6 +175,27 @@ class SharedThread {
     return member;
   }
 
+  /**
+   * A plugin in this thread did not finish a load or teardown in time: if the thread does
+   * not answer a ping within the group's patience either, something loops in it, and it
+   * is ended (its other plugins restart as after a crash). Long synchronous calls of other
+   * plugins shorter than that cost nothing.
+   */
+  checkAnswers(): void {
+    if (this.answered || this.ending) return;
+    const timer = setTimeout(() => {
+      this.answered = undefined;
+      this.opts.logger.warn({ workerGroup: this.opts.name, ms: this.opts.patienceMs }, "worker group thread stopped answering; ending it");
+      void this.end();
+    }, this.opts.patienceMs);
+    timer.unref();
+    this.answered = () => {
+      clearTimeout(timer);
+      this.answered = undefined;
+    };
+    this.worker.postMessage({ type: "ping", id: ++this.pings } satisfies ThreadControl);
+  }
+
   /** A member let go: the thread ends with its last one. */
   detached(member: GroupMember): void {
     this.members.delete(member);
@@ -174,6 +214,10 @@ class SharedThread {
 class GroupMember extends EventEmitter implements PluginThread {
   private gone = false;
   private exitCode = 0;
+  /** its plugin has not yet answered the load */
+  loading = true;
+  /** see PluginThread.endedByOthersLoad */
+  endedByOthersLoad = false;
   /** `terminate({ stuck })` calls waiting for the thread to end */
   private waiting: ((code: number) => void)[] = [];
 
@@ -182,7 +226,10 @@ class GroupMember extends EventEmitter implements PluginThread {
     private readonly port: MessagePort,
   ) {
     super();
-    port.on("message", (m: unknown) => this.emit("message", m));
+    port.on("message", (m: WorkerToHost | WorkerToHost[]) => {
+      if (this.loading && !Array.isArray(m) && (m.type === "loaded" || m.type === "load-error")) this.loading = false;
+      this.emit("message", m);
+    });
     // as a Worker's: an "error" nobody listens to must not throw in the thread's handler
     this.on("error", () => undefined);
   }
@@ -194,24 +241,26 @@ class GroupMember extends EventEmitter implements PluginThread {
   /**
    * Detaches this plugin: its port closes, and the thread drops it when it next looks (a
    * member busy with a long synchronous call must not cost the others their thread).
-   * `stuck`: the plugin did not answer a ping after a call timeout, or did not finish
-   * loading: the thread is ended, and the group's other plugins restart as after a crash.
+   * `stuck` ends the thread now; `unanswered` ends it if it stops answering (see
+   * PluginThread.terminate).
    */
-  terminate(opts: { stuck?: boolean } = {}): Promise<number> {
+  terminate(opts: { stuck?: boolean; unanswered?: boolean } = {}): Promise<number> {
     if (this.gone) return Promise.resolve(this.exitCode);
     if (opts.stuck) {
       const ended = new Promise<number>((r) => this.waiting.push(r));
       void this.thread.end();
       return ended;
     }
+    if (opts.unanswered) this.thread.checkAnswers();
     this.port.close();
     this.finish(0);
     return Promise.resolve(0);
   }
 
-  /** The whole thread ended (crash, stuck, group closing). */
-  threadEnded(code: number): void {
+  /** The whole thread ended (crash, stuck, group closing); `byOthersLoad`: while others loaded and this one ran. */
+  threadEnded(code: number, byOthersLoad = false): void {
     if (this.gone) return;
+    this.endedByOthersLoad = byOthersLoad;
     this.port.close();
     this.finish(code);
   }

@@ -70,7 +70,7 @@ export type HostToWorker =
  * own (sent on the thread's parentPort), over which the plugin's HostToWorker messages
  * come, and detaches it by closing that port once it has stopped.
  */
-export type ThreadControl = { type: "attach"; port: import("node:worker_threads").MessagePort };
+export type ThreadControl = { type: "attach"; port: import("node:worker_threads").MessagePort } | { type: "ping"; id: number };
 
 export interface SerializedError {
   message: string;
@@ -94,6 +94,8 @@ export interface WorkerSpan {
 }
 
 export type WorkerToHost =
+  /** the thread has begun loading the plugin (in a shared thread, other loads may come first) */
+  | { type: "load-started" }
   | { type: "loaded"; manifest: PluginManifest; keepAlive?: boolean }
   | { type: "load-error"; error: SerializedError }
   | { type: "result"; id: number; ok: true; value: unknown; span?: WorkerSpan }
