@@ -6,7 +6,8 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { TempDir, waitFor } from "./helpers/env.ts";
+import { spawnSync } from "node:child_process";
+import { CLI, TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
 import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
 
@@ -54,12 +55,16 @@ test("members of a group share one thread; a plugin outside it has its own", asy
   assert.equal(st.solo.workerGroup, undefined);
 });
 
-test("members are not parked when idle; a plugin of its own is", async () => {
+test("members are not parked when idle; a plugin of its own is; `patchbay status` says which is which", async () => {
   await call("ga__next");
   await waitFor("solo parked", async () => (await states()).solo.worker === "parked" || undefined);
   const st = await states();
   assert.equal(st.ga.worker, "running");
   assert.equal(st.gb.worker, "running");
+  const status = spawnSync(process.execPath, [CLI, "status"], { env: { ...process.env, PATCHBAY_HOME: d.home }, encoding: "utf8" });
+  assert.equal(status.status, 0, status.stderr);
+  assert.match(status.stdout, /ga\s+loaded\s+v1 · worker group small/);
+  assert.match(status.stdout, /solo\s+loaded\s+v1 · parked/);
 });
 
 test("reloading one member keeps the other's state and thread", async () => {

@@ -26,7 +26,8 @@ export async function runStatus(config: Config, opts: { json: boolean }): Promis
   out.push(`Plugins folder: ${state.pluginsDir}`);
   out.push(`Plugins (${health.plugins?.length ?? 0}):`);
   for (const p of health.plugins ?? []) {
-    out.push(`  ${p.status === "loaded" ? "✓" : "✗"} ${p.name.padEnd(20)} ${p.status.padEnd(8)} v${p.version}${p.lastError ? `  error: ${p.lastError.message.split("\n")[0]}` : ""}`);
+    const thread = p.workerGroup ? ` · worker group ${p.workerGroup}` : p.worker === "parked" ? " · parked" : "";
+    out.push(`  ${p.status === "loaded" ? "✓" : "✗"} ${p.name.padEnd(20)} ${p.status.padEnd(8)} v${p.version}${thread}${p.lastError ? `  error: ${p.lastError.message.split("\n")[0]}` : ""}`);
   }
   out.push(`Tools: ${health.counts?.tools}  Resources: ${health.counts?.resources}  Resource templates: ${health.counts?.resourceTemplates}  Prompts: ${health.counts?.prompts}`);
   const sessions = health.sessions ?? { open: 0, byTransport: {} };
