@@ -248,8 +248,8 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
       let waitedToStart = false;
       const timedOut = () => {
         // In a shared thread the load may wait behind other plugins' loads: its time counts
-        // from when it began ("load-started"). One that has not begun after twice the time
-        // finds the thread stuck.
+        // from when it began ("load-started"). One not begun after twice the time gives up
+        // (and the thread is ended if it no longer answers: see PluginThread.terminate).
         if (this.opts.group && !started && !waitedToStart) {
           waitedToStart = true;
           timer = setTimeout(timedOut, this.opts.callTimeoutMs);
