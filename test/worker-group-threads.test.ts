@@ -225,9 +225,9 @@ test("a load that only hangs fails on its own: the thread and the running member
 
 test("loads that wait behind each other in the shared thread get their time from when they begin", async () => {
   const group = new WorkerGroup({ name: "g9", heapMb: 64, patienceMs: 5_000, logger, spawn });
-  // each import busies the thread for 400 ms; four of them take longer than one timeout
+  // each import busies the thread for 400 ms; seven of them take longer than two timeouts
   const slow = `const end = Date.now() + 400; while (Date.now() < end);\n${COUNTER}`;
-  const workers = [0, 1, 2, 3].map((i) => member(group, `slow${i}`, slow, 1000));
+  const workers = [0, 1, 2, 3, 4, 5, 6].map((i) => member(group, `slow${i}`, slow, 1000));
   await Promise.all(workers.map((w) => w.start()));
   for (const w of workers) assert.equal(await textOf(w, "next"), "1");
   await Promise.all(workers.map((w) => w.stop(0)));
@@ -264,5 +264,19 @@ test("a draining version's calls fail as soon as the shared thread dies, not at 
   await stopped;
   assert.ok(Date.now() - t0 < 3000, "well before the 30 s drain (and the call's own 4 s)");
   await crasher.stop(0);
+  await group.close();
+});
+
+test("a load that throws what cannot be sent fails with a readable error, and later loads in the thread still run", async () => {
+  const group = new WorkerGroup({ name: "g12", heapMb: 64, patienceMs: 5_000, logger, spawn });
+  const keep = member(group, "keep", COUNTER);
+  await keep.start();
+  const odd = member(group, "odd", `export default { setup() { throw 1n; }, tools: {} };\n`, 2000);
+  await assert.rejects(odd.start(), /threw a value that cannot be shown \(bigint\)/);
+  await odd.stop(0);
+  const later = member(group, "later", COUNTER, 2000);
+  await later.start();
+  assert.equal(await textOf(later, "thread"), await textOf(keep, "thread"));
+  await Promise.all([keep.stop(0), later.stop(0)]);
   await group.close();
 });

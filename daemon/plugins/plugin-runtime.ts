@@ -207,8 +207,13 @@ export function createPluginRuntime(port: RuntimePort, preloaded: Promise<unknow
       isLoaded = true;
       markLoaded();
     } catch (err) {
-      if (err instanceof PluginShapeError) post({ type: "load-error", error: { message: `${sourceFile}: ${err.message}`, name: "PluginShapeError", location: { file: sourceFile, line: 1 } } });
-      else post({ type: "load-error", error: serialize(err) });
+      try {
+        if (err instanceof PluginShapeError) post({ type: "load-error", error: { message: `${sourceFile}: ${err.message}`, name: "PluginShapeError", location: { file: sourceFile, line: 1 } } });
+        else post({ type: "load-error", error: serialize(err) });
+      } catch {
+        // what it threw cannot be described or sent (a BigInt, a cycle, a function field)
+        post({ type: "load-error", error: { message: `${sourceFile}: loading threw a value that cannot be shown (${typeof err})` } });
+      }
     }
   }
 

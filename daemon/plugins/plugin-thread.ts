@@ -24,6 +24,8 @@ export interface PluginThread {
    * was already running, so the crash is most likely theirs, not this plugin's.
    */
   readonly endedByOthersLoad?: boolean;
+  /** In a shared thread, which loads its plugins one at a time: when a load there last began or ended. */
+  readonly loadQueueMovedAt?: number;
   /** the thread's console output, when the plugin has the thread to itself */
   readonly stdout?: NodeJS.ReadableStream | null;
   readonly stderr?: NodeJS.ReadableStream | null;
@@ -45,4 +47,6 @@ export interface TakeOptions {
    * is the only one loading when it does.
    */
   afterCrash?: boolean;
+  /** a new version's load (a first load or a reload), not a restart of a known one */
+  newVersion?: boolean;
 }

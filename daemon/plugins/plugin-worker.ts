@@ -208,7 +208,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
 
   /** Starts the thread and loads the plugin. Rejects with PluginLoadError (located when possible). */
   async start(): Promise<PluginManifest> {
-    const { worker, manifest, keepAlive } = await this.boot();
+    const { worker, manifest, keepAlive } = await this.boot(true);
     this.manifest = manifest;
     this.pluginKeepAlive = keepAlive;
     this.attach(worker);
@@ -221,18 +221,18 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
    * shared thread ended under (another plugin may have crashed it) is tried once more, with
    * the group's loads one at a time.
    */
-  private async boot(): Promise<{ worker: PluginThread; manifest: PluginManifest; keepAlive?: boolean }> {
+  private async boot(newVersion = false): Promise<{ worker: PluginThread; manifest: PluginManifest; keepAlive?: boolean }> {
     try {
-      return await this.bootOnce();
+      return await this.bootOnce({ newVersion });
     } catch (err) {
       if (!this.opts.group || !(err instanceof PluginLoadError && err.threadEnded) || this.stopped) throw err;
       this.opts.logger.warn({ plugin: this.opts.defaultName, group: this.opts.group }, "the worker group's thread ended while the plugin loaded; loading it again");
-      return this.bootOnce({ afterCrash: true });
+      return this.bootOnce({ afterCrash: true, newVersion });
     }
   }
 
   private async bootOnce(takeOpts?: TakeOptions): Promise<{ worker: PluginThread; manifest: PluginManifest; keepAlive?: boolean }> {
-    const { worker, release } = await (this.opts.pool ??= new WorkerPool({ heapMb: this.opts.heapMb, warm: false })).take(takeOpts);
+    const { worker, release }: { worker: PluginThread; release: () => void } = await (this.opts.pool ??= new WorkerPool({ heapMb: this.opts.heapMb, warm: false })).take(takeOpts);
     const forward = (stream: NodeJS.ReadableStream, level: "info" | "warn") => {
       stream.setEncoding("utf8");
       stream.on("data", (chunk: string) => {
@@ -245,13 +245,12 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
 
     const loaded = await new Promise<{ manifest: PluginManifest; keepAlive?: boolean }>((resolve, reject) => {
       let started = false;
-      let waitedToStart = false;
       const timedOut = () => {
         // In a shared thread the load may wait behind other plugins' loads: its time counts
-        // from when it began ("load-started"). One not begun after twice the time gives up
-        // (and the thread is ended if it no longer answers: see PluginThread.terminate).
-        if (this.opts.group && !started && !waitedToStart) {
-          waitedToStart = true;
+        // from when it began ("load-started"), and it waits as long as the loads before it
+        // keep moving. One whose queue has stood still for the whole time gives up (and the
+        // thread is ended if it no longer answers: see PluginThread.terminate).
+        if (this.opts.group && !started && performance.now() - (worker.loadQueueMovedAt ?? 0) < this.opts.callTimeoutMs) {
           timer = setTimeout(timedOut, this.opts.callTimeoutMs);
           return;
         }
@@ -719,7 +718,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     return this.restarting;
   }
 
-  private async doRestart(old: PluginThread, reason: string, stuck: boolean, counted: boolean) {
+  private async doRestart(old: PluginThread, reason: string, stuck: boolean, counted: boolean): Promise<void> {
     this.worker = undefined;
     this.failAll(new WorkerGoneError(`plugin ${this.opts.defaultName} worker restarted: ${reason}`));
     old.removeAllListeners("exit");
@@ -732,23 +731,28 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
       return;
     }
     if (counted) this.restartTimes.push(now);
+    let booted;
     try {
-      const booted = await this.boot();
-      if (this.stopped) {
-        // stopped (unloaded, shutting down) while the fresh thread booted: it serves nobody
-        await booted.worker.terminate();
-        return;
-      }
-      this.pluginKeepAlive = booted.keepAlive;
-      this.attach(booted.worker);
-      this.armIdle();
-      this.emit("restarted", { reason, ok: true });
+      booted = await this.boot();
     } catch (err) {
+      // A shared thread that ended again under this load (a neighbour that keeps crashing it):
+      // another restart, counted, rather than giving up on this plugin at once.
+      if (err instanceof PluginLoadError && err.threadEnded && this.opts.group && !this.stopped) return this.doRestart(old, reason, false, true);
       // stopped meanwhile (a reload replaced it, the daemon is closing): nobody to tell
       const stoppedMeanwhile = this.stopped;
       this.stopped = true;
       if (!stoppedMeanwhile) this.emit("restarted", { reason, ok: false, error: messageOf(err) });
+      return;
     }
+    if (this.stopped) {
+      // stopped (unloaded, shutting down) while the fresh thread booted: it serves nobody
+      await booted.worker.terminate();
+      return;
+    }
+    this.pluginKeepAlive = booted.keepAlive;
+    this.attach(booted.worker);
+    this.armIdle();
+    this.emit("restarted", { reason, ok: true });
   }
 
   private failAll(err: Error) {

@@ -25,9 +25,11 @@ if (data.shared) {
     // the group asks whether the thread still answers at all (worker-group.ts)
     if (msg.type === "ping") return port.postMessage({ type: "pong", id: msg.id, heapUsed: process.memoryUsage().heapUsed });
     if (msg.type !== "attach") return;
-    // a load the host gave up on (its port closed) must not hold up the loads after it
-    const closed = new Promise<void>((r) => msg.port.once("close", () => r()));
-    const loadTurn: LoadTurn = (load) => (loads = loads.then(() => Promise.race([load(), closed])));
+    // a load the host gave up on (its port closed) must not hold up the loads after it, nor
+    // run at all if its turn comes after that
+    let portClosed = false;
+    const closed = new Promise<void>((r) => msg.port.once("close", () => ((portClosed = true), r())));
+    const loadTurn: LoadTurn = (load) => (loads = loads.then(() => (portClosed ? undefined : Promise.race([load(), closed]))).catch(() => undefined));
     const runtime = createPluginRuntime(msg.port, preloaded, true, loadTurn);
     // Once the host closes the port (the plugin was stopped) nothing reaches the runtime
     // again; its module stays imported, which the host bounds by starting a fresh thread

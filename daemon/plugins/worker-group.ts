@@ -46,6 +46,7 @@ export class WorkerGroup implements ThreadSource {
   private closed = false;
   /** loads go one at a time (see take) */
   private serial = false;
+  private serialEpoch = 0;
   private laneBusy = false;
   private lane: (() => void)[] = [];
 
@@ -63,12 +64,13 @@ export class WorkerGroup implements ThreadSource {
   async take(opts: TakeOptions = {}): Promise<{ worker: PluginThread; release: () => void }> {
     // After a crash under a load, loads go one at a time until none waits: a plugin whose
     // own load ends the thread is then alone when it does, and only it is blamed.
-    if (opts.afterCrash) this.serial = true;
+    if (opts.afterCrash) this.loadOneAtATime();
     const serial = this.serial;
     if (serial) {
       if (this.laneBusy) await new Promise<void>((r) => this.lane.push(r));
       this.laneBusy = true;
     }
+    const epoch = this.serialEpoch;
     let released = false;
     const release = () => {
       if (released || !serial) return;
@@ -76,7 +78,8 @@ export class WorkerGroup implements ThreadSource {
       const next = this.lane.shift();
       if (next) return next();
       this.laneBusy = false;
-      this.serial = false;
+      // a crash during this load asked for one at a time again: the loads after it honour that
+      if (epoch === this.serialEpoch) this.serial = false;
     };
     if (this.closed) {
       release();
@@ -88,7 +91,7 @@ export class WorkerGroup implements ThreadSource {
         t = this.current = new SharedThread(this, (this.opts.spawn ?? (() => spawnPluginThread(this.opts.heapMb, true)))(), this.opts);
         this.threads.add(t);
       }
-      return { worker: t.attach(), release };
+      return { worker: t.attach(opts.newVersion ?? false), release };
     } catch (err) {
       // a thread that could not even be created must not hold the lane: later loads would wait forever
       release();
@@ -105,6 +108,7 @@ export class WorkerGroup implements ThreadSource {
   /** From now until no load waits, loads go one at a time (see take). */
   loadOneAtATime(): void {
     this.serial = true;
+    this.serialEpoch++;
   }
 
   /** A thread has ended (or was emptied): it takes no more loads. */
@@ -121,6 +125,8 @@ class SharedThread {
   ending = false;
   /** set while the thread is asked whether it still answers */
   private answered?: () => void;
+  /** when a load here last began or ended (see PluginThread.loadQueueMovedAt) */
+  loadQueueMovedAt = performance.now();
   private pings = 0;
 
   constructor(
@@ -149,10 +155,12 @@ class SharedThread {
       // A thread that ends while plugins load is blamed on those loads: the members already
       // running restart without it counting against their restart limit, and the loads
       // that follow go one at a time, so the next crash finds its cause alone.
+      this.answered?.();
       const members = [...this.members];
-      const loading = members.some((m) => m.loading);
-      if (loading) this.group.loadOneAtATime();
-      for (const m of members) m.threadEnded(code, loading && !m.loading);
+      if (members.some((m) => m.loading)) this.group.loadOneAtATime();
+      // only a new version's load takes the blame: a restart's load is no more suspect than the rest
+      const newVersionLoading = members.some((m) => m.loading && m.newVersion);
+      for (const m of members) m.threadEnded(code, newVersionLoading && !m.loading);
       this.members.clear();
     });
   }
@@ -166,10 +174,10 @@ class SharedThread {
     return this.loads - this.members.size;
   }
 
-  attach(): GroupMember {
+  attach(newVersion: boolean): GroupMember {
     const { port1, port2 } = new MessageChannel();
     this.worker.postMessage({ type: "attach", port: port2 } satisfies ThreadControl, [port2]);
-    const member = new GroupMember(this, port1);
+    const member = new GroupMember(this, port1, newVersion);
     this.members.add(member);
     this.loads++;
     return member;
@@ -204,6 +212,7 @@ class SharedThread {
 
   /** Ends the thread (all its plugins with it: they restart elsewhere, as after a crash). */
   end(): Promise<number> {
+    this.answered?.();
     this.ending = true;
     this.group.forget(this);
     return this.worker.terminate();
@@ -224,14 +233,26 @@ class GroupMember extends EventEmitter implements PluginThread {
   constructor(
     private readonly thread: SharedThread,
     private readonly port: MessagePort,
+    /** loading a new version (a first load or a reload), not restarting a known one */
+    readonly newVersion: boolean,
   ) {
     super();
     port.on("message", (m: WorkerToHost | WorkerToHost[]) => {
-      if (this.loading && !Array.isArray(m) && (m.type === "loaded" || m.type === "load-error")) this.loading = false;
+      if (this.loading && !Array.isArray(m)) {
+        if (m.type === "load-started") thread.loadQueueMovedAt = performance.now();
+        else if (m.type === "loaded" || m.type === "load-error") {
+          this.loading = false;
+          thread.loadQueueMovedAt = performance.now();
+        }
+      }
       this.emit("message", m);
     });
     // as a Worker's: an "error" nobody listens to must not throw in the thread's handler
     this.on("error", () => undefined);
+  }
+
+  get loadQueueMovedAt(): number {
+    return this.thread.loadQueueMovedAt;
   }
 
   postMessage(msg: unknown): void {
