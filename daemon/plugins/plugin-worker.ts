@@ -16,7 +16,7 @@
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { CallCancelledError, CallTimeoutError, ClientRequestError, PluginCallError, PluginLoadError, WorkerGoneError, messageOf } from "../errors.ts";
-import { WorkerPool } from "./worker-pool.ts";
+import { logThreadOutput, WorkerPool } from "./worker-pool.ts";
 import type { PluginHost } from "./plugin-host.ts";
 import type { PluginThread, TakeOptions, ThreadSource } from "./plugin-thread.ts";
 import type { CallRequest, ClientRequest, ClientResponse, HostToWorker, PluginManifest, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
@@ -233,15 +233,8 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
 
   private async bootOnce(takeOpts?: TakeOptions): Promise<{ worker: PluginThread; manifest: PluginManifest; keepAlive?: boolean }> {
     const { worker, release }: { worker: PluginThread; release: () => void } = await (this.opts.pool ??= new WorkerPool({ heapMb: this.opts.heapMb, warm: false })).take(takeOpts);
-    const forward = (stream: NodeJS.ReadableStream, level: "info" | "warn") => {
-      stream.setEncoding("utf8");
-      stream.on("data", (chunk: string) => {
-        for (const line of chunk.split("\n")) if (line.trim()) this.opts.logger[level]({ console: true }, line);
-      });
-    };
-    // a shared thread's output is its group's (worker-group.ts)
-    if (worker.stdout) forward(worker.stdout, "info");
-    if (worker.stderr) forward(worker.stderr, "warn");
+    // a shared thread has none: its output is its group's (worker-group.ts)
+    logThreadOutput(worker, this.opts.logger);
 
     const loaded = await new Promise<{ manifest: PluginManifest; keepAlive?: boolean }>((resolve, reject) => {
       let started = false;

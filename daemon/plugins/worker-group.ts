@@ -16,7 +16,7 @@ import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import type { PluginThread, TakeOptions, ThreadSource } from "./plugin-thread.ts";
 import type { ThreadControl, WorkerToHost } from "./worker-protocol.ts";
-import { spawnPluginThread } from "./worker-pool.ts";
+import { logThreadOutput, spawnPluginThread } from "./worker-pool.ts";
 import { WorkerGoneError } from "../errors.ts";
 
 export interface WorkerGroupOptions {
@@ -135,14 +135,7 @@ class SharedThread {
     private readonly opts: WorkerGroupOptions,
   ) {
     const log = opts.logger.child({ workerGroup: opts.name });
-    const forward = (stream: NodeJS.ReadableStream, level: "info" | "warn") => {
-      stream.setEncoding("utf8");
-      stream.on("data", (chunk: string) => {
-        for (const line of chunk.split("\n")) if (line.trim()) log[level]({ console: true }, line);
-      });
-    };
-    forward(worker.stdout, "info");
-    forward(worker.stderr, "warn");
+    logThreadOutput(worker, log);
     worker.on("message", (m: WorkerToHost) => {
       if (m.type === "log") log[m.level]({ data: m.data }, m.message);
       else if (m.type === "pong") this.answered?.();

@@ -9,6 +9,7 @@ import { Worker } from "node:worker_threads";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { distDir } from "../package-root.ts";
+import type { Logger } from "pino";
 import type { ThreadSource } from "./plugin-thread.ts";
 
 export const WORKER_ENTRY = join(distDir, "worker-entry.js");
@@ -82,6 +83,22 @@ export class WorkerPool implements ThreadSource {
   private spawn(): Worker {
     return spawnPluginThread(this.opts.heapMb);
   }
+}
+
+/**
+ * Sends a plugin thread's console output (piped: never our stdout) to the log, a line at a
+ * time: stdout as info, stderr as warn.
+ */
+export function logThreadOutput(thread: { stdout?: NodeJS.ReadableStream | null; stderr?: NodeJS.ReadableStream | null }, log: Logger): void {
+  const forward = (stream: NodeJS.ReadableStream | null | undefined, level: "info" | "warn") => {
+    if (!stream) return;
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => {
+      for (const line of chunk.split("\n")) if (line.trim()) log[level]({ console: true }, line);
+    });
+  };
+  forward(thread.stdout, "info");
+  forward(thread.stderr, "warn");
 }
 
 /**
