@@ -469,6 +469,22 @@ async function openSessions(url: string, n: number) {
   return { opened: n - failed, failed, firstError };
 }
 
+/** One call to each of the example plugins p0…p(n-1), in turn, from one SDK client: each call's ms. */
+async function callEachPlugin(url: string, n: number): Promise<number[]> {
+  const c = await httpClient(`${url}/mcp`);
+  const ms: number[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await c.client.callTool({ name: `p${i}__add`, arguments: { numbers: [1, 2] } });
+      ms.push(performance.now() - t0);
+    }
+  } finally {
+    await c.close().catch(() => undefined);
+  }
+  return ms;
+}
+
 /** Reloads before the RSS growth over reloads is measured from. */
 const WARM_RELOADS = 20;
 
@@ -575,12 +591,7 @@ async function memory() {
   try {
     await using(startPatchbay(allDir.path, { PATCHBAY_MAX_RUNNING_PLUGINS: "0" }), async (d) => {
       await waitLoaded(d, most);
-      const c = await httpClient(`${d.url}/mcp`);
-      try {
-        for (let i = 0; i < most; i++) await c.client.callTool({ name: `p${i}__add`, arguments: { numbers: [1, 2] } });
-      } finally {
-        await c.close().catch(() => undefined);
-      }
+      await callEachPlugin(d.url, most);
       await sleep(P.settleMs);
       const all = await rss(d.pid);
       out.allRunning = { plugins: most, rss: all, threads: threadsOf(d.pid) };
@@ -597,17 +608,7 @@ async function memory() {
   try {
     await using(startPatchbay(allDir.path, {}, ["--config", groupConfigFile]), async (d) => {
       await waitLoaded(d, most);
-      const c = await httpClient(`${d.url}/mcp`);
-      const calls: number[] = [];
-      try {
-        for (let i = 0; i < most; i++) {
-          const t0 = performance.now();
-          await c.client.callTool({ name: `p${i}__add`, arguments: { numbers: [1, 2] } });
-          calls.push(performance.now() - t0);
-        }
-      } finally {
-        await c.close().catch(() => undefined);
-      }
+      const calls = await callEachPlugin(d.url, most);
       await sleep(P.settleMs);
       const grouped = await rss(d.pid);
       const first = summarize(calls);
