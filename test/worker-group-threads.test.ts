@@ -27,21 +27,32 @@ const spawn = () => {
 };
 const logger = pino({ level: "silent" });
 
-let versions = 0;
-/** A new version of a plugin (a bundle of its own, as each reload compiles). */
-function version(name: string, body = ""): string {
-  return dir.file(`${name}-${++versions}.mjs`, `import { threadId } from "node:worker_threads";
-${body}
-export default { name: ${JSON.stringify(name)}, tools: { thread: { handler: () => String(threadId) }, spin: { handler: () => { for (;;) {} } } } };
-`);
-}
+/** The worker of a plugin in `group` whose bundle is `file` (these tests skip the compiler). */
+const worker = (group: WorkerGroup, name: string, file: string, callTimeoutMs = 10_000) =>
+  new PluginWorker({ file, bundlePath: file, defaultName: name, dataDir: dir.join(`data-${name}`), heapMb: 64, callTimeoutMs, logger, pool: group, group: group.name });
 
-function start(group: WorkerGroup, name: string, callTimeoutMs = 10_000): Promise<PluginWorker> {
-  const file = version(name);
-  const w = new PluginWorker({ file, bundlePath: file, defaultName: name, dataDir: dir.join(`data-${name}`), heapMb: 64, callTimeoutMs, logger, pool: group, group: group.name });
-  return w.start().then(() => w);
+let versions = 0;
+/** A new version of a plugin with code `body` (a bundle of its own, as each reload compiles), not yet started. */
+const member = (group: WorkerGroup, name: string, body: string, callTimeoutMs = 10_000) => worker(group, name, dir.file(`${name}-${++versions}.mjs`, body), callTimeoutMs);
+
+/** Tools that tell their thread and loop forever. */
+const PROBE = `import { threadId } from "node:worker_threads";
+export default { tools: { thread: { handler: () => String(threadId) }, spin: { handler: () => { for (;;) {} } } } };
+`;
+/** Tools that count calls and tell their thread. */
+const COUNTER = `import { threadId } from "node:worker_threads";
+let n = 0;
+export default { tools: { next: { handler: () => String(++n) }, thread: { handler: () => String(threadId) } } };
+`;
+
+/** A new version of a PROBE plugin, started. */
+async function start(group: WorkerGroup, name: string, callTimeoutMs = 10_000): Promise<PluginWorker> {
+  const w = member(group, name, PROBE, callTimeoutMs);
+  await w.start();
+  return w;
 }
-const threadOf = async (w: PluginWorker) => ((await w.call({ kind: "tool", target: "thread", args: {} })).value as { content: { text: string }[] }).content[0].text;
+const textOf = async (w: PluginWorker, target: string) => ((await w.call({ kind: "tool", target, args: {} })).value as { content: { text: string }[] }).content[0].text;
+const threadOf = (w: PluginWorker) => textOf(w, "thread");
 
 test("versions share the thread until it has left enough behind; then a fresh thread takes the loads, and the old one ends with its last plugin", async () => {
   spawned = 0;
@@ -93,8 +104,7 @@ test("a plugin found stuck after a call timeout ends the thread; the group's oth
 
 test("stopping a plugin while another runs a long synchronous call costs the busy one nothing", async () => {
   const group = new WorkerGroup({ name: "g4", heapMb: 64, patienceMs: 5_000, logger, spawn });
-  const file = dir.file(`busy-${++versions}.mjs`, `export default { tools: { work: { handler: () => { const end = Date.now() + 1500; while (Date.now() < end); return "done"; } } } };\n`);
-  const busy = new PluginWorker({ file, bundlePath: file, defaultName: "busy", dataDir: dir.join("data-busy"), heapMb: 64, callTimeoutMs: 10_000, logger, pool: group, group: group.name });
+  const busy = member(group, "busy", `export default { tools: { work: { handler: () => { const end = Date.now() + 1500; while (Date.now() < end); return "done"; } } } };\n`);
   await busy.start();
   const other = await start(group, "other");
   let restarts = 0;
@@ -118,8 +128,8 @@ let calls = 0;
 let open = true;
 export default { teardown() { open = false; }, tools: { n: { handler: () => (open ? "open " : "closed ") + (++calls) + " " + cfg.v } } };
 `);
-  const make = () => new PluginWorker({ file: bundle, bundlePath: bundle, defaultName: "cfg", dataDir: dir.join("data-cfg"), heapMb: 64, callTimeoutMs: 10_000, logger, pool: group, group: group.name });
-  const n = async (w: PluginWorker) => ((await w.call({ kind: "tool", target: "n", args: {} })).value as { content: { text: string }[] }).content[0].text;
+  const make = () => worker(group, "cfg", bundle);
+  const n = (w: PluginWorker) => textOf(w, "n");
   const failed = make();
   await assert.rejects(failed.start(), /ENOENT/, "the file its top level reads is missing");
   await failed.stop(0);
@@ -138,7 +148,7 @@ export default { teardown() { open = false; }, tools: { n: { handler: () => (ope
 test("a member whose load the thread's crash interrupted loads again; the one crashing it is restarted", async () => {
   const group = new WorkerGroup({ name: "g6", heapMb: 64, patienceMs: 5_000, logger, spawn });
   const counter = dir.join("loads");
-  const crasherFile = dir.file(`crasher-${++versions}.mjs`, `import { readFileSync, writeFileSync, existsSync } from "node:fs";
+  const crasher = member(group, "crasher", `import { readFileSync, writeFileSync, existsSync } from "node:fs";
 export default {
   setup() {
     const n = existsSync(${JSON.stringify(counter)}) ? Number(readFileSync(${JSON.stringify(counter)}, "utf8")) : 0;
@@ -148,12 +158,9 @@ export default {
   tools: { crash: { handler: () => { setTimeout(() => process.exit(3), 0); return "bye"; } } },
 };
 `);
-  const slowFile = dir.file(`slow-${++versions}.mjs`, `import { threadId } from "node:worker_threads";
+  const slow = member(group, "slow", `import { threadId } from "node:worker_threads";
 export default { async setup() { await new Promise((r) => setTimeout(r, 300)); }, tools: { thread: { handler: () => String(threadId) } } };
 `);
-  const mk = (name: string, file: string) => new PluginWorker({ file, bundlePath: file, defaultName: name, dataDir: dir.join(`data-${name}`), heapMb: 64, callTimeoutMs: 10_000, logger, pool: group, group: group.name });
-  const crasher = mk("crasher", crasherFile);
-  const slow = mk("slow", slowFile);
   await crasher.start();
   await slow.start();
   const events: unknown[] = [];
@@ -173,17 +180,6 @@ test("a closed group refuses new plugins with WorkerGoneError", async () => {
   await group.close();
   await assert.rejects(start(group, "late"), /worker group g3 is closed/);
 });
-
-/** A worker for `file` in `group` (file is the bundle: these tests skip the compiler). */
-const member = (group: WorkerGroup, name: string, body: string, callTimeoutMs = 10_000) => {
-  const file = dir.file(`${name}-${++versions}.mjs`, body);
-  return new PluginWorker({ file, bundlePath: file, defaultName: name, dataDir: dir.join(`data-${name}`), heapMb: 64, callTimeoutMs, logger, pool: group, group: group.name });
-};
-const COUNTER = `import { threadId } from "node:worker_threads";
-let n = 0;
-export default { tools: { next: { handler: () => String(++n) }, thread: { handler: () => String(threadId) } } };
-`;
-const textOf = async (w: PluginWorker, target: string) => ((await w.call({ kind: "tool", target, args: {} })).value as { content: { text: string }[] }).content[0].text;
 
 test("new versions that crash the thread at import, again and again: the running members come back each time and never reach the restart limit", async () => {
   const group = new WorkerGroup({ name: "g7", heapMb: 64, patienceMs: 5_000, logger, spawn });
