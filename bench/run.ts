@@ -32,6 +32,7 @@ import { buildBaseline, snapshotDist, removeSnapshot, baselineCommand, CLI, ROOT
 import { httpLoad, wsLoad, initializeSession, legacyCall, modernCall, probe, summarize, type HttpShape, type LoadResult } from "./lib/load.ts";
 import { httpClient, sseClient, stdioClient, wsClient, sequential, concurrent, type BenchClient } from "./lib/sdk.ts";
 import { workerRoundTrip } from "./lib/worker-hop.ts";
+import { canMeasureThreads, servingProcess, threadCpuPerCall } from "./lib/thread-cpu.ts";
 import { PATCHBAY_ECHO, writeEchoPlugin, writeExamplePlugins, writeWidePlugins, examplePlugin } from "./lib/plugins.ts";
 import { machine, gitInfo, num, ms, ratio, x, mib, table } from "./lib/report.ts";
 
@@ -378,7 +379,65 @@ async function latency() {
       (bareStdio?.p50 !== undefined ? `; the bare SDK v1 stdio call's whole p50 is ${ms(bareStdio.p50)} ms, so one hop per call puts an isolated plugin's stdio ceiling near ${x(ratio(1 / (bareStdio.p50 + hop.p50), 1 / bareStdio.p50))} of it before any other work.` : "."),
   );
   emit();
-  return { rows, workerHop: hop };
+  const hopWays = { atomicsWait: await workerRoundTrip(P.seqCalls, "atomics-wait"), spin: await workerRoundTrip(P.seqCalls, "spin") };
+  emit(
+    `The same round trip over shared memory: with the thread asleep in \`Atomics.wait\`, p50 ${us(hopWays.atomicsWait.p50)} µs; with both threads spinning, p50 ${us(hopWays.spin.p50)} µs. ` +
+      "Waking a sleeping thread is what the hop costs, whatever carries the message; only a thread that spins, keeping a core busy, avoids it.",
+  );
+  emit();
+  const accounts = await whereTheTimeGoes();
+  return { rows, workerHop: hop, hopWays, threadCpu: accounts };
+}
+
+const us = (msValue: number | undefined) => (msValue === undefined ? "–" : (msValue * 1000).toFixed(msValue < 0.001 ? 2 : 0));
+
+/**
+ * A sequential stdio call, taken apart: for the bare SDK v1 server and for Patchbay
+ * standalone, the wall time per call and the CPU time per call of the client and of each
+ * thread of the server (kernel time included). Linux only (/proc).
+ */
+async function whereTheTimeGoes() {
+  if (!canMeasureThreads()) {
+    emit("(Per-thread CPU accounting needs Linux's /proc; skipped here.)");
+    emit();
+    return [];
+  }
+  // the echo plugin alone: the latency section's folder also holds upstream servers by now
+  const pluginsPath = temp("patchbay-bench-echo-").path;
+  writeEchoPlugin(pluginsPath);
+  const standaloneHome = temp("patchbay-bench-home-").path;
+  const systems = [
+    { name: "bare SDK v1 McpServer, stdio", tool: "echo", open: () => { const b = baselineCommand("sdk-v1-stdio"); return stdioClient(b.command, b.args); } },
+    { name: "Patchbay stdio --standalone", tool: PATCHBAY_ECHO, open: () => stdioClient(process.execPath, [CLI, "stdio", "--standalone", "--plugins", pluginsPath], { PATCHBAY_LOG_LEVEL: "warn", PATCHBAY_HOME: standaloneHome }) },
+  ];
+  const out: { name: string; wallUs: number; clientUs: number; mainUs: number; busiestOtherUs: number; restUs: number }[] = [];
+  for (const sys of systems) {
+    progress(`latency: per-thread CPU, ${sys.name}`);
+    const c = await sys.open();
+    try {
+      await sequential(c.client, sys.tool, Math.min(P.seqCalls, 200), P.latencyWarmSeconds);
+      const pid = servingProcess((c.client.transport as { pid?: number | null } | undefined)?.pid ?? 0);
+      let wallUs = 0;
+      let clientUs = 0;
+      const cpu = await threadCpuPerCall(pid, P.seqCalls, async () => {
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        for (let i = 0; i < P.seqCalls; i++) await c.client.callTool({ name: sys.tool, arguments: { text: `hello ${i}` } });
+        wallUs = ((performance.now() - t0) * 1000) / P.seqCalls;
+        const used = process.cpuUsage(c0);
+        clientUs = (used.user + used.system) / P.seqCalls;
+      });
+      out.push({ name: sys.name, wallUs, clientUs, ...cpu });
+    } finally {
+      await c.close().catch(() => undefined);
+    }
+  }
+  emit(`### Where a sequential stdio call's time goes (µs per call, ${num(P.seqCalls)} calls; CPU time from /proc, kernel time included)`);
+  emit();
+  const f = (v: number) => v.toFixed(1);
+  emit(table(["server", "wall per call", "client (this process)", "server main thread", "busiest other thread (Patchbay: the plugin's)", "all other threads"], out.map((r) => [r.name, f(r.wallUs), f(r.clientUs), f(r.mainUs), f(r.busiestOtherUs), f(r.restUs)])));
+  emit();
+  return out;
 }
 
 // ---------------------------------------------------------------- telemetry

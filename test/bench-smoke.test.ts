@@ -55,6 +55,16 @@ test("bench --smoke prints the Markdown report and writes its JSON", { timeout: 
   const pbHttp = r.latency.rows.find((x: { id: string }) => x.id === "patchbay-http");
   assert.ok("error" in pbHttp || ("seqPerSec" in pbHttp && "conc16PerSec" in pbHttp && "sdk-v1-http" in pbHttp.ratios), "latency row with ratio");
 
+  // the hop three ways, and a sequential stdio call taken apart per thread (Linux only)
+  for (const way of ["atomicsWait", "spin"]) assert.equal(typeof r.latency.hopWays?.[way]?.p50, "number", `latency.hopWays.${way}`);
+  if (process.platform === "linux") {
+    assert.deepEqual(r.latency.threadCpu.map((x: { name: string }) => x.name), ["bare SDK v1 McpServer, stdio", "Patchbay stdio --standalone"]);
+    for (const row of r.latency.threadCpu) for (const k of ["wallUs", "clientUs", "mainUs", "busiestOtherUs", "restUs"]) assert.ok(Number.isFinite(row[k]) && row[k] >= 0, `threadCpu ${row.name}.${k}`);
+    // the standalone session runs in a child with the plugin's thread: a second busy thread
+    assert.ok(r.latency.threadCpu[1].busiestOtherUs > 0, "the plugin's thread was found in the serving process");
+    assert.ok(stdout.includes("### Where a sequential stdio call's time goes"), "the per-thread table is printed");
+  }
+
   for (const k of ["baseline", "idle", "marginalPerPlugin", "sessions", "reloads", "listChanged", "toolsList"]) assert.ok(k in r.memory, `memory.${k}`);
   assert.deepEqual(Object.keys(r.memory.idle).sort(), ["1", "2"]);
 });
