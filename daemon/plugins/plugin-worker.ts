@@ -449,7 +449,13 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     return new Promise<CallOutcome>((resolve, reject) => {
       const onAbort = () => {
         this.post(worker, { type: "cancel", id, reason: "cancelled by client" });
-        this.settle(id)?.reject(new CallCancelledError("request cancelled"));
+        const p = this.settle(id);
+        if (!p) return;
+        // A handler in a sync loop ignores the cancel as it ignores everything, and the call no
+        // longer has a timeout to reveal that: so ask now whether the thread is stuck, as after
+        // a timeout. Calls that come meanwhile wait for the answer (see `call`).
+        this.checkStuck(worker, "stuck (did not end a cancelled call)");
+        p.reject(new CallCancelledError("request cancelled"));
       };
       const pending: Pending = {
         resolve,
@@ -677,14 +683,18 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     if (!p) return;
     this.post(worker, { type: "cancel", id, reason: "timeout" });
     p.reject(new CallTimeoutError(`plugin ${this.opts.defaultName} did not answer within ${timeoutMs} ms`));
+    this.checkStuck(worker, "stuck (did not answer after a call timeout)");
+  }
+
+  private checkStuck(worker: PluginThread, reason: string) {
     // A sync infinite loop never answers a ping; an async slow handler does. Until we know,
     // new calls wait (see `call`) rather than queue behind a loop that would fail them too.
-    if (this.suspect) return;
+    if (this.suspect || this.worker !== worker || this.stopped) return;
     const check: Promise<void> = this.probe()
       .then((alive) => {
         if (!alive && this.worker === worker && !this.stopped) {
-          this.opts.logger.warn({ plugin: this.opts.defaultName }, "plugin worker is stuck; restarting it");
-          return this.restart(worker, "stuck (did not answer after a call timeout)", true);
+          this.opts.logger.warn({ plugin: this.opts.defaultName, reason }, "plugin worker is stuck; restarting it");
+          return this.restart(worker, reason, true);
         }
       })
       .finally(() => {
