@@ -284,7 +284,10 @@ export interface ToolDefinition<I = ToolInput> {
   description?: string;
   /** The argument schema; omitted means "no arguments". */
   input?: I & ToolInput;
-  /** Optional output schema (zod or JSON Schema); the result's object becomes `structuredContent`. */
+  /**
+   * Optional output schema (zod or JSON Schema); the result's object becomes `structuredContent`.
+   * A successful result that does not match it is answered as an `isError` result naming the mismatch.
+   */
   output?: ToolInput;
   annotations?: ToolAnnotations;
   /** Runs the tool. A thrown error becomes an `isError: true` result with its message. */

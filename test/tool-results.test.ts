@@ -63,6 +63,66 @@ test("plain, rich and invalid tool results, over a 2025 session and stateless 20
   }
 });
 
+test("a tool's output schema is enforced: a successful result that does not conform is an isError result, in both eras, with both SDK clients", async () => {
+  const dir = new TempDir("patchbay-output-");
+  dir.file(
+    "o.ts",
+    `import { definePlugin, z } from "mcp-patchbay";
+export default definePlugin({ tools: {
+  good: { output: { n: z.number() }, handler: () => ({ n: 1 }) },
+  wrongType: { output: { n: z.number() }, handler: () => ({ n: "x" }) },
+  missingKey: { output: { n: z.number() }, handler: () => ({ m: 1 }) },
+  text: { output: { n: z.number() }, handler: () => "not an object" },
+  fullResultWithout: { output: { n: z.number() }, handler: () => ({ content: [{ type: "text", text: "n is 1" }] }) },
+  fullResultWith: { output: { n: z.number() }, handler: () => ({ content: [{ type: "text", text: "n is 1" }], structuredContent: { n: 1 } }) },
+  failed: { output: { n: z.number() }, handler: () => ({ content: [{ type: "text", text: "it broke" }], isError: true }) },
+  throws: { output: { n: z.number() }, handler: () => { throw new Error("boom"); } },
+  json: { output: { type: "object", properties: { n: { type: "integer" } }, required: ["n"] }, handler: () => ({ n: 1.5 }) },
+} });
+`,
+  );
+  const d = await startDaemonProcess({ plugins: dir.path });
+  const v1 = await httpClient(d.url);
+  const v2 = await v2HttpClient(d.url, { modern: true });
+  try {
+    // the clients check results against the schemas they listed: list first, as real clients do
+    await v1.client.listTools();
+    await v2.client.listTools();
+    for (const [era, call] of [
+      ["2025-11-25", (name: string) => v1.client.callTool({ name, arguments: {} })],
+      ["2026-07-28", (name: string) => v2.client.callTool({ name, arguments: {} })],
+    ] as const) {
+      const good: any = await call("o__good");
+      assert.deepEqual(good.structuredContent, { n: 1 }, era);
+      assert.notEqual(good.isError, true, era);
+      assert.deepEqual(((await call("o__fullResultWith")) as any).structuredContent, { n: 1 }, era);
+      for (const [tool, why] of [
+        ["o__wrongType", /does not match its output schema: n: /],
+        ["o__missingKey", /does not match its output schema: n: /],
+        ["o__text", /has an output schema but its result has no structured content/],
+        ["o__fullResultWithout", /has an output schema but its result has no structured content/],
+        ["o__json", /does not match its output schema: n: must be integer/],
+      ] as const) {
+        const r: any = await call(tool);
+        assert.equal(r.isError, true, `${era} ${tool}`);
+        assert.match(r.content[0].text, /^Output validation error: /, `${era} ${tool}`);
+        assert.match(r.content[0].text, why, `${era} ${tool}`);
+        assert.equal(r.structuredContent, undefined, `${era} ${tool}`);
+      }
+      // error results are the tool's own word: passed on, not checked
+      const failed: any = await call("o__failed");
+      assert.equal(failed.isError, true, era);
+      assert.equal(failed.content[0].text, "it broke", era);
+      assert.equal(((await call("o__throws")) as any).content[0].text, "boom", era);
+    }
+  } finally {
+    await v1.close();
+    await v2.close();
+    await d.stop();
+    dir.cleanup();
+  }
+});
+
 const text = fc.record({ type: fc.constant("text"), text: fc.string() });
 const block = fc.oneof(
   { weight: 6, arbitrary: text },

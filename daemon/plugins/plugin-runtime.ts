@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
-import { loadPluginShape, preloadSchemaLibraries, PluginShapeError, type LoadedPlugin } from "./plugin-shape.ts";
+import { loadPluginShape, preloadSchemaLibraries, PluginShapeError, type ArgValidator, type LoadedPlugin } from "./plugin-shape.ts";
 import { toCallToolResult, toGetPromptResult, toReadResourceResult } from "./results.ts";
 import { CallAsks } from "./call-asks.ts";
 import type { CallRequest, ClientRequestMethod, HostToWorker, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
@@ -78,6 +78,23 @@ class CallCancel {
 }
 
 class ValidationFailure extends Error {}
+
+function toolError(text: string): Record<string, unknown> {
+  return { content: [{ type: "text", text }], isError: true };
+}
+
+/**
+ * The spec has servers give structured results that conform to a tool's output schema, and
+ * clients that listed the tool reject a call whose result does not (a protocol error the
+ * model never sees). So a successful result that does not conform becomes a tool error
+ * naming the mismatch, as the SDK's own server does; error results are not checked.
+ */
+function checkedOutput(result: Record<string, unknown>, check: ArgValidator, tool: string): Record<string, unknown> {
+  if (result.isError === true) return result;
+  if (result.structuredContent === undefined) return toolError(`Output validation error: tool ${tool} has an output schema but its result has no structured content (return an object that matches the schema)`);
+  const r = check(result.structuredContent);
+  return r.ok ? result : toolError(`Output validation error: the result of tool ${tool} does not match its output schema: ${r.message}`);
+}
 
 /**
  * Serves one plugin over `port`. `preloaded`: the thread's imports of the modules plugins
@@ -261,12 +278,14 @@ export function createPluginRuntime(port: RuntimePort, preloaded: Promise<unknow
         if (!tool) throw new Error(`unknown tool ${req.target}`);
         const v = tool.validate(req.args);
         if (!v.ok) throw new ValidationFailure(`Invalid arguments for tool ${req.target}: ${v.message}`);
+        let result: Record<string, unknown>;
         try {
-          return toCallToolResult(await tool.handler(v.value, ctx), tool.hasOutput);
+          result = toCallToolResult(await tool.handler(v.value, ctx), tool.hasOutput);
         } catch (err) {
           // A throwing tool is a tool-level error the model can read, not a protocol error.
-          return { content: [{ type: "text", text: err instanceof Error ? err.message : String(err) }], isError: true };
+          return toolError(err instanceof Error ? err.message : String(err));
         }
+        return tool.checkOutput ? checkedOutput(result, tool.checkOutput, req.target) : result;
       }
       case "resource": {
         const r = p.resources.get(req.target);

@@ -18,7 +18,14 @@ type AnyFn = (...args: any[]) => unknown;
 /** Validates handler arguments; returns parsed args or an error message. */
 export type ArgValidator = (args: unknown) => { ok: true; value: Record<string, unknown> } | { ok: false; message: string };
 
-export interface LoadedTool { info: ToolInfo; validate: ArgValidator; handler: AnyFn; hasOutput: boolean }
+export interface LoadedTool {
+  info: ToolInfo;
+  validate: ArgValidator;
+  handler: AnyFn;
+  hasOutput: boolean;
+  /** checks a successful result's `structuredContent` against the tool's output schema */
+  checkOutput?: ArgValidator;
+}
 export interface LoadedResource { info: ResourceInfo; read: AnyFn }
 export interface LoadedTemplate { info: ResourceTemplateInfo; template: UriTemplate; read: AnyFn; list?: AnyFn; complete: Record<string, AnyFn> }
 export interface LoadedPrompt { info: PromptInfo; validate: ArgValidator; render: AnyFn; complete: Record<string, AnyFn> }
@@ -146,7 +153,7 @@ function toJsonSchema(schema: z.ZodType): Record<string, unknown> {
 }
 
 /** Accepts a zod shape, zod object or JSON Schema; returns JSON Schema and a validator. */
-export function compileInput(input: unknown, where: string): { schema: Record<string, unknown>; validate: ArgValidator } {
+export function compileInput(input: unknown, where: string, root = "(arguments)"): { schema: Record<string, unknown>; validate: ArgValidator } {
   if (input === undefined) {
     return { schema: { type: "object", properties: {} }, validate: (a) => ({ ok: true, value: (isPlainObject(a) ? a : {}) as Record<string, unknown> }) };
   }
@@ -183,7 +190,7 @@ export function compileInput(input: unknown, where: string): { schema: Record<st
       validate: (a) => {
         const value = (a ?? {}) as Record<string, unknown>;
         if (check(value)) return { ok: true, value };
-        const msg = (check.errors ?? []).map((e) => `${e.instancePath.replace(/^\//, "").replace(/\//g, ".") || "(arguments)"}: ${e.message}`).join("; ");
+        const msg = (check.errors ?? []).map((e) => `${e.instancePath.replace(/^\//, "").replace(/\//g, ".") || root}: ${e.message}`).join("; ");
         return { ok: false, message: msg };
       },
     };
@@ -255,17 +262,17 @@ export function loadPluginShape(def: unknown, defaultName: string): LoadedPlugin
     const t = entry(raw, where);
     const handler = needFn(t, "handler", where);
     const { schema, validate } = compileInput(t.input, `${where}.input`);
-    const output = t.output === undefined ? undefined : compileInput(t.output, `${where}.output`).schema;
+    const output = t.output === undefined ? undefined : compileInput(t.output, `${where}.output`, "(result)");
     if (t.annotations !== undefined && !isPlainObject(t.annotations)) throw new PluginShapeError(`${where}.annotations: must be an object`);
     const info: ToolInfo = {
       name: toolName,
       title: optString(t, "title", where),
       description: optString(t, "description", where),
       inputSchema: schema,
-      outputSchema: output,
+      outputSchema: output?.schema,
       annotations: t.annotations as Record<string, unknown> | undefined,
     };
-    plugin.tools.set(toolName, { info, validate, handler, hasOutput: output !== undefined });
+    plugin.tools.set(toolName, { info, validate, handler, hasOutput: output !== undefined, checkOutput: output?.validate });
     plugin.manifest.tools.push(info);
   }
 
