@@ -43,7 +43,7 @@ export interface RpcCodeInfo {
 /** Every JSON-RPC code Patchbay answers with, each with its one meaning. */
 export const RPC_CODES: readonly RpcCodeInfo[] = [
   { code: RpcCode.ParseError, by: "both", meaning: "Parse error: the body or WebSocket frame is not valid JSON" },
-  { code: RpcCode.InvalidRequest, by: "both", meaning: "Invalid Request: the JSON is not a JSON-RPC 2.0 message (or batch) this endpoint accepts — not JSON-RPC, a request id already in flight, nested too deep, a batch where none is allowed" },
+  { code: RpcCode.InvalidRequest, by: "both", meaning: "Invalid Request: the JSON is not a JSON-RPC 2.0 message (or batch) this endpoint accepts — not JSON-RPC, a request id already in flight, nested too deep, a batch where none is allowed, a 2025-era request before initialize" },
   { code: RpcCode.MethodNotFound, by: "sdk", meaning: "Method not found, including methods the 2026-07-28 revision removed (404 on HTTP)" },
   { code: RpcCode.InvalidParams, by: "both", meaning: "Invalid params: params that do not match the method, an unknown tool, prompt, template or resource (then with data.uri), a cursor or requestState the server did not issue, a bad _meta envelope, too many subscriptions, an unknown profile (HTTP 400)" },
   { code: RpcCode.InternalError, by: "both", meaning: "Internal error: the daemon or a plugin failed while answering (resources/read, prompts/get, an unexpected failure)" },
@@ -207,6 +207,22 @@ export class RateLimitedError extends PatchbayRpcError {
   constructor(message: string, data: { retryAfterSeconds: number; scope: string }) {
     super(RATE_LIMITED.code, RATE_LIMITED.rpc, message, data);
     this.name = "RateLimitedError";
+  }
+}
+
+const NOT_INITIALIZED = register("PB_ERR_NOT_INITIALIZED", "NotInitializedError", { rpc: RpcCode.InvalidRequest });
+/**
+ * A 2025-era request other than `initialize` or `ping` on a connection that has not
+ * initialized — most often a legacy SSE client whose EventSource reconnected by itself after
+ * its session ended, and would otherwise go on in a session without its capabilities, log
+ * level or subscriptions.
+ */
+export class NotInitializedError extends PatchbayRpcError {
+  static readonly code = NOT_INITIALIZED.code;
+  static readonly rpc = NOT_INITIALIZED.rpc;
+  constructor(method: string) {
+    super(NOT_INITIALIZED.code, NOT_INITIALIZED.rpc, `Invalid Request: ${method} before initialize; this connection has not initialized (if it reconnected, its earlier session has ended: initialize again)`);
+    this.name = "NotInitializedError";
   }
 }
 

@@ -10,6 +10,7 @@ import { createRequestStateCodec, isInputRequiredResult, Server, type JSONRPCReq
 import { randomBytes } from "node:crypto";
 import { CallContext, type CallSpec, type Connection, type McpDeps, type ReplayState } from "./call-context.ts";
 import { checkParams } from "./request-params.ts";
+import { NotInitializedError } from "../errors.ts";
 import { isPlainToolResult } from "./plain-tool-result.ts";
 import { installTools } from "./tools.ts";
 import { installResources } from "./resources.ts";
@@ -76,7 +77,11 @@ export class PatchbayServer extends Server {
    */
   protected override _wrapHandler(method: string, handler: RequestHandler): RequestHandler {
     const inner = method === "tools/call" ? this.wrapToolsCall(handler) : super._wrapHandler(method, handler);
+    // The 2025 lifecycle has initialize come first. Streamable HTTP enforces it (no session
+    // without it); on SSE, WebSocket and stdio a connection could be served uninitialized.
+    const needsInit = method !== "initialize" && method !== "ping";
     const checked: RequestHandler = async (request, ctx) => {
+      if (needsInit && this.conn.era === "legacy" && this.getClientVersion() === undefined) throw new NotInitializedError(method);
       try {
         return await inner(request, ctx);
       } catch (err) {
