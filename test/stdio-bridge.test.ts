@@ -61,7 +61,7 @@ test("starts the daemon when none runs, relays calls, and shows as a stdio sessi
   }
 });
 
-test("a 2025 client's resource subscriptions are made again on the new daemon after a reconnect", async () => {
+test("a 2025 client's resource subscriptions and log level are set again on the new daemon after a reconnect", async () => {
   const tickerPlugins = new TempDir("patchbay-bridge-ticker-");
   const tickerHome = new TempDir("patchbay-bridge-ticker-home-");
   tickerPlugins.file(
@@ -71,6 +71,7 @@ export default {
   resources: { "ticker://now": { read: () => String(Date.now()) } },
   setup: (ctx) => { t = setInterval(() => ctx.resourceUpdated("ticker://now"), 50); t.unref(); },
   teardown: () => clearInterval(t),
+  tools: { say: { handler: (_a, ctx) => { ctx.sendLog("debug", "quiet"); ctx.sendLog("error", "loud"); return "said"; } } },
 };`,
   );
   const env = { PATCHBAY_HOME: tickerHome.path, PATCHBAY_PORT: "0" };
@@ -81,6 +82,7 @@ export default {
     pids.add(first.pid);
     await c.client.subscribeResource({ uri: "ticker://now" });
     await c.waitNotification("notifications/resources/updated", 1);
+    await c.client.setLoggingLevel("error");
     const lists = c.count("notifications/tools/list_changed");
     process.kill(first.pid, "SIGKILL");
     // the bridge starts a new daemon and re-initializes; then updates flow again without the client subscribing anew
@@ -90,6 +92,12 @@ export default {
     assert.notEqual(second.pid, first.pid);
     const updates = c.count("notifications/resources/updated");
     await c.waitNotification("notifications/resources/updated", updates + 3);
+    // the level the client set holds in the new session: the error comes, the debug does not
+    const logs = c.count("notifications/message");
+    assert.equal(textOf(await c.client.callTool({ name: "ticker__say", arguments: {} })), "said");
+    await c.waitNotification("notifications/message", logs + 1);
+    const said = c.notifications.filter((n) => n.method === "notifications/message").slice(logs);
+    assert.deepEqual(said.map((n) => (n.params as { level?: string }).level), ["error"], JSON.stringify(said));
     // and an unsubscribe still ends them (the bridge forgets the URI too)
     await c.client.unsubscribeResource({ uri: "ticker://now" });
   } finally {

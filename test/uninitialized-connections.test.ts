@@ -88,7 +88,7 @@ test("legacy SSE: a request before initialize gets -32600 on the stream, ping is
   assert.equal(res.status, 200);
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
   const router = messageRouter();
-  let endpoint: (url: string) => void;
+  let endpoint!: (url: string) => void;
   const endpointUrl = new Promise<string>((r) => (endpoint = r));
   void (async () => {
     let buf = "";

@@ -25,8 +25,8 @@ import { readState, type DaemonState } from "../state-file.ts";
 import { WS_SUBPROTOCOL } from "./websocket.ts";
 
 const REINIT_PREFIX = "patchbay-bridge-reinit-";
-/** ids of the bridge's own resources/subscribe replays after a reconnect (their answers are swallowed) */
-const RESUB_PREFIX = "patchbay-bridge-resubscribe-";
+/** ids of the bridge's own replays after a reconnect (resources/subscribe, logging/setLevel): their answers are swallowed */
+const REPLAY_PREFIX = "patchbay-bridge-replay-";
 /** the JSON-RPC code of a request in flight when the daemon connection was lost */
 export const DAEMON_LOST = Refusal.DaemonLost.rpc;
 const START_TIMEOUT_MS = 20_000;
@@ -141,7 +141,14 @@ export async function runBridge(config: Config, opts: { profile?: string } = {})
   const subscribed = new Set<string>();
   /** subscribe requests forwarded and not yet answered: id → URI */
   const subscribing = new Map<string | number, string>();
-  let resubCount = 0;
+  let replayCount = 0;
+  /**
+   * 2025 era: the level of the client's last accepted logging/setLevel. A new session starts
+   * at the server's default, so without setting it again the client would get every level.
+   */
+  let logLevel: string | undefined;
+  /** setLevel requests forwarded and not yet answered: id → level */
+  const settingLevel = new Map<string | number, string>();
 
   const toClient = (msg: JSONRPCMessage) => void stdio.send(msg).catch((err) => logger.error({ err: messageOf(err) }, "stdout write failed"));
   const failRequest = (id: string | number, message: string) => toClient({ jsonrpc: "2.0", id, error: { code: DAEMON_LOST, message } } as JSONRPCMessage);
@@ -157,6 +164,8 @@ export async function runBridge(config: Config, opts: { profile?: string } = {})
     const uri = (msg as { params?: { uri?: unknown } }).params?.uri;
     if (isRequest(msg) && msg.method === "resources/subscribe" && typeof uri === "string") subscribing.set(msg.id, uri);
     if (isRequest(msg) && msg.method === "resources/unsubscribe" && typeof uri === "string") subscribed.delete(uri);
+    const level = (msg as { params?: { level?: unknown } }).params?.level;
+    if (isRequest(msg) && msg.method === "logging/setLevel" && typeof level === "string") settingLevel.set(msg.id, level);
     if ("method" in msg && msg.method === "notifications/cancelled") listens.delete((msg.params as { requestId?: string | number } | undefined)?.requestId ?? "");
     if (connected && ws?.readyState === WebSocket.OPEN) forward(msg);
     else queue.push({ msg, at: Date.now() });
@@ -239,15 +248,20 @@ export async function runBridge(config: Config, opts: { profile?: string } = {})
         }
       }
       if (isResponse(msg)) listens.delete(msg.id);
-      if (isResponse(msg) && typeof msg.id === "string" && msg.id.startsWith(RESUB_PREFIX)) return;
+      if (isResponse(msg) && typeof msg.id === "string" && msg.id.startsWith(REPLAY_PREFIX)) return;
       if (isResponse(msg) && subscribing.has(msg.id)) {
         if ("result" in msg) subscribed.add(subscribing.get(msg.id)!);
         subscribing.delete(msg.id);
       }
+      if (isResponse(msg) && settingLevel.has(msg.id)) {
+        if ("result" in msg) logLevel = settingLevel.get(msg.id);
+        settingLevel.delete(msg.id);
+      }
       if (isResponse(msg) && reinitId !== undefined && msg.id === reinitId) {
         reinitId = undefined;
         socket.send(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }));
-        for (const uri of subscribed) socket.send(JSON.stringify({ jsonrpc: "2.0", id: `${RESUB_PREFIX}${++resubCount}`, method: "resources/subscribe", params: { uri } }));
+        if (logLevel !== undefined) socket.send(JSON.stringify({ jsonrpc: "2.0", id: `${REPLAY_PREFIX}${++replayCount}`, method: "logging/setLevel", params: { level: logLevel } }));
+        for (const uri of subscribed) socket.send(JSON.stringify({ jsonrpc: "2.0", id: `${REPLAY_PREFIX}${++replayCount}`, method: "resources/subscribe", params: { uri } }));
         markReady(true);
         return;
       }
@@ -263,6 +277,7 @@ export async function runBridge(config: Config, opts: { profile?: string } = {})
       for (const [id, method] of inflight) if (!listens.has(id)) failRequest(id, `Patchbay daemon connection lost during ${method}; the request may not have completed. Retry it.`);
       inflight.clear();
       subscribing.clear();
+      settingLevel.clear();
       logger.warn("daemon connection lost; reconnecting");
       void reconnectLoop();
     });
