@@ -9,6 +9,7 @@ import WebSocket from "ws";
 import { CLI, TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess } from "./helpers/daemon.ts";
 import { httpClient, wsClient, sseClient, textOf } from "./helpers/clients.ts";
+import { v2WsClient } from "./helpers/clients-v2.ts";
 
 const plugins = new TempDir("patchbay-sec-");
 plugins.file("p.mjs", `export default { tools: { t: { input: { type: "object", properties: { secret: { type: "string" } } }, handler: () => "ok" } } };`);
@@ -74,6 +75,32 @@ test("open-session limit → 503; idle sessions are closed and free their slot",
     await Promise.all([a.close(), b.close(), c.close()].map((p) => p.catch(() => undefined)));
   } finally {
     await d.stop();
+  }
+});
+
+test("the idle timeout closes idle WebSocket connections, not ones waiting on a long call or holding a 2026-07-28 listen stream", { timeout: 60_000 }, async () => {
+  const dir = new TempDir("patchbay-idle-ws-");
+  dir.file("slow.mjs", `export default { tools: { wait: { handler: () => new Promise((r) => setTimeout(() => r("waited"), 3000)) } } };`);
+  const d = await startDaemonProcess({ plugins: dir.path, env: { PATCHBAY_SESSION_IDLE_TIMEOUT_MS: "1200" } });
+  const idle = await wsClient(d.url);
+  const waiting = await wsClient(d.url);
+  const listening = await v2WsClient(d.url, { modern: true });
+  try {
+    let idleClosed = false;
+    idle.client.onclose = () => (idleClosed = true);
+    const sub = await listening.client.listen({ toolsListChanged: true });
+    // a call that outlasts the idle timeout more than twice over is answered
+    assert.equal(textOf(await waiting.client.callTool({ name: "slow__wait", arguments: {} })), "waited");
+    await waitFor("the idle connection closed by the timeout", () => idleClosed || undefined);
+    // the listener is still there to hear a change
+    const before = listening.count("notifications/tools/list_changed");
+    dir.file("late.mjs", `export default { tools: { t: { handler: () => "t" } } };`);
+    await listening.waitNotification("notifications/tools/list_changed", before + 1);
+    await sub.close();
+  } finally {
+    await Promise.all([idle, waiting, listening].map((c) => c.close().catch(() => undefined)));
+    await d.stop();
+    dir.cleanup();
   }
 });
 

@@ -95,16 +95,22 @@ export function serveConnection(deps: McpDeps, wire: Transport, info: SessionInf
   /** every instance serveStdio made here (a probe and the one serving), whose subscriptions end with the connection */
   const made: PatchbayServer[] = [];
   const listens = new ListenSpans(info, (params) => listenInterest(deps.registry, params, profile));
+  const inFlight = new RequestsInFlight((id) => deps.store.busy(id), info.id);
   const observed = new ObservedTransport(wire, {
     // every message from the client counts as activity
     received: (m) => {
       deps.store.touch(info.id);
       listens.received(m);
+      inFlight.received(m);
     },
-    sent: (m) => listens.sent(m),
+    sent: (m) => {
+      listens.sent(m);
+      inFlight.sent(m);
+    },
     closed: () => {
       current = undefined;
       listens.endAll();
+      inFlight.endAll();
       cleanup("transport closed");
     },
   });
@@ -164,6 +170,47 @@ class ObservedTransport implements Transport {
 
   setProtocolVersion = (version: string) => this.inner.setProtocolVersion?.(version);
 }
+
+/**
+ * The client's requests not yet answered on a WebSocket or stdio connection, each marked
+ * busy in the store: a connection waiting for a long call, or holding a 2026-07-28
+ * `subscriptions/listen` stream open, is not idle, so neither the idle timeout nor eviction
+ * closes it (a Streamable HTTP session's transport marks its requests the same way). A
+ * request ends with its response, the client's cancel of it, or the connection.
+ */
+class RequestsInFlight {
+  private open = new Map<string | number, () => void>();
+  constructor(
+    private readonly busy: (sessionId: string) => () => void,
+    private readonly sessionId: string,
+  ) {}
+
+  received(m: JSONRPCMessage): void {
+    const msg = m as { id?: string | number; method?: string; params?: { requestId?: string | number } };
+    if (msg.method === undefined) return;
+    if (msg.id !== undefined) {
+      // bounded: a client cannot grow this past what it could have in flight anyway
+      if (!this.open.has(msg.id) && this.open.size < MAX_TRACKED_REQUESTS) this.open.set(msg.id, this.busy(this.sessionId));
+    } else if (msg.method === "notifications/cancelled" && msg.params?.requestId !== undefined) this.end(msg.params.requestId);
+  }
+
+  sent(m: JSONRPCMessage): void {
+    const msg = m as { id?: string | number; method?: string };
+    if (msg.method === undefined && msg.id !== undefined) this.end(msg.id);
+  }
+
+  endAll(): void {
+    for (const id of [...this.open.keys()]) this.end(id);
+  }
+
+  private end(id: string | number) {
+    const release = this.open.get(id);
+    if (!release) return;
+    this.open.delete(id);
+    release();
+  }
+}
+const MAX_TRACKED_REQUESTS = 4_096;
 
 /**
  * Spans for subscriptions/listen on a WebSocket or stdio connection, which serveStdio
