@@ -22,6 +22,7 @@ import type { Registry } from "./registry.ts";
 import type { SessionStore } from "./session-store.ts";
 import { UNKNOWN_TOOL, type DashboardStore } from "./telemetry/dashboard-store.ts";
 import type { LogTail } from "./log-tail.ts";
+import { clipString } from "./clip-string.ts";
 
 /** Concurrent `/api/events` streams: a dashboard tab holds one; more is a leak or abuse. */
 export const MAX_EVENT_STREAMS = 32;
@@ -47,7 +48,7 @@ export interface DashboardDeps {
 }
 
 function clip(v: string | undefined): string | undefined {
-  return v !== undefined && v.length > MAX_CLIENT_STRING ? `${v.slice(0, MAX_CLIENT_STRING - 1)}…` : v;
+  return v === undefined ? undefined : clipString(v, MAX_CLIENT_STRING);
 }
 
 export function overview(d: DashboardDeps) {

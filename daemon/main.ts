@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Writable } from "node:stream";
-import { StdioServerTransport } from "@modelcontextprotocol/server/stdio";
+import { StdioWireTransport } from "./transports/stdio-wire.ts";
 import type { Config } from "./config.ts";
 import { AlreadyRunningError, DaemonShuttingDownError, UnsafeConfigError, UsageError } from "./errors.ts";
 import { createHealthRoute } from "./health.ts";
@@ -266,7 +266,7 @@ export async function startStdio(config: Config, opts: { logger?: Logger; stdout
   const logger = opts.logger ?? createLogger({ level: config.logLevel, file: config.logFile });
   const core = await startCore(config, logger, { watch: true });
   // `stdout`: the protocol descriptor when the CLI moved it off fd 1 (see stdio-isolation.ts)
-  const transport = new StdioServerTransport(process.stdin, opts.stdout ?? process.stdout);
+  const transport = new StdioWireTransport(process.stdin, opts.stdout ?? process.stdout, { maxMessageBytes: config.maxBodyBytes });
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {

@@ -18,6 +18,7 @@ import { EventEmitter } from "node:events";
 import { metrics, type Counter } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { ListChanges } from "./registry.ts";
+import { clipString } from "./clip-string.ts";
 
 export type TransportKind = "stdio" | "streamable-http" | "sse" | "websocket";
 
@@ -72,7 +73,7 @@ export interface StatelessClientInfo {
 export const MAX_STATELESS_CLIENTS = 64;
 /** Longest client name or version kept from a client's self-description. */
 const MAX_CLIENT_STRING = 128;
-const clipClient = (s: unknown) => (typeof s === "string" ? s.slice(0, MAX_CLIENT_STRING) : undefined);
+const clipClient = (s: unknown) => (typeof s === "string" ? clipString(s, MAX_CLIENT_STRING, "") : undefined);
 
 export interface SessionStoreEvents {
   opened: [info: SessionInfo];

@@ -14,6 +14,9 @@ import type { JSONRPCMessage, McpServerFactory, Transport, TransportSendOptions,
 import { PROTOCOL_VERSION_META_KEY } from "@modelcontextprotocol/server";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import { messageOf } from "../errors.ts";
+import { clipString } from "../clip-string.ts";
+
+const MAX_CLIENT_NAME = 256;
 import type { Profile } from "../profiles.ts";
 import type { SessionInfo } from "../session-store.ts";
 import { recordSessionClosed, recordSessionOpened, startRequestSpan, type RequestSpan } from "../telemetry/instrumentation.ts";
@@ -58,8 +61,9 @@ function onInitialized(server: PatchbayServer, info: SessionInfo, log: McpDeps["
   server.oninitialized = () => {
     server.conn.initialized = true;
     const client = server.getClientVersion();
-    info.clientName = client?.name;
-    info.clientVersion = client?.version;
+    // kept for the session's life and shown on the dashboard: a copy of a bounded prefix
+    info.clientName = client?.name === undefined ? undefined : clipString(client.name, MAX_CLIENT_NAME);
+    info.clientVersion = client?.version === undefined ? undefined : clipString(client.version, MAX_CLIENT_NAME);
     info.protocolVersion = server.getNegotiatedProtocolVersion();
     log.info({ client: client?.name, protocolVersion: info.protocolVersion }, "session initialized");
   };

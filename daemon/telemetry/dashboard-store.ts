@@ -12,6 +12,7 @@
  */
 import type { Context } from "@opentelemetry/api";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
+import { clipString } from "../clip-string.ts";
 
 export interface SpanRecord {
   traceId: string;
@@ -129,7 +130,7 @@ function clipAttributes(attrs: Record<string, unknown>): Record<string, unknown>
   }
   if (!long) return attrs;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(attrs)) out[k] = typeof v === "string" && v.length > MAX_ATTRIBUTE_CHARS ? `${v.slice(0, MAX_ATTRIBUTE_CHARS - 1)}…` : v;
+  for (const [k, v] of Object.entries(attrs)) out[k] = typeof v === "string" ? clipString(v, MAX_ATTRIBUTE_CHARS) : v;
   return out;
 }
 

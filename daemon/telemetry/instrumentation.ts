@@ -14,6 +14,7 @@ import { metrics, propagation, trace, SpanKind, SpanStatusCode, ROOT_CONTEXT, ty
 import type { WorkerSpan } from "../plugins/worker-protocol.ts";
 import { DurationHistogram, type HistogramSeries } from "./duration-histogram.ts";
 import type { SessionInfo, TransportKind } from "../session-store.ts";
+import { clipString } from "../clip-string.ts";
 
 /**
  * Who a request came from, as spans and metrics see it. `sessionId` only for 2025-era
@@ -115,7 +116,7 @@ export function setKnownNames(k: KnownNames): void {
 }
 
 function clip(v: string): string {
-  return v.length > MAX_SPAN_STRING ? `${v.slice(0, MAX_SPAN_STRING - 1)}…` : v;
+  return clipString(v, MAX_SPAN_STRING);
 }
 
 /**

@@ -10,6 +10,7 @@
  */
 import { metrics, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Histogram, type MeterProvider } from "@opentelemetry/api";
 import { DURATION_BUCKETS, MAX_SPAN_STRING } from "./instrumentation.ts";
+import { clipString } from "../clip-string.ts";
 
 const tracer = trace.getTracer("mcp-patchbay");
 
@@ -50,7 +51,7 @@ export interface UpstreamSpan {
 
 export const NOOP_LEG: UpstreamSpan = { end() {} };
 
-const clip = (s: string) => (s.length > MAX_SPAN_STRING ? s.slice(0, MAX_SPAN_STRING) : s);
+const clip = (s: string) => clipString(s, MAX_SPAN_STRING, "");
 
 function network(leg: UpstreamLeg): Attributes {
   if (leg.transport === "stdio") return { "network.transport": "pipe" };

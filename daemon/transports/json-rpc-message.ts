@@ -1,6 +1,7 @@
 /** The one check every transport makes of an inbound value: is it a JSON-RPC 2.0 message the spec's schema accepts. */
 import { RELATED_TASK_META_KEY, specTypeSchemas } from "@modelcontextprotocol/server";
 import { isPlainObject } from "../mcp/plain-object.ts";
+import { MAX_JSON_DEPTH, nestedDeeperThan } from "../mcp/json-depth.ts";
 
 const JSONRPC_MESSAGE = (specTypeSchemas as unknown as Record<string, { "~standard": { validate(v: unknown): { issues?: unknown[] } | Promise<unknown> } }>).JSONRPCMessage;
 
@@ -28,6 +29,23 @@ export function isPlainRequest(v: Record<string, unknown>): boolean {
   if (RELATED_TASK_META_KEY in meta) return false;
   const token = meta.progressToken;
   return token === undefined || typeof token === "string" || Number.isSafeInteger(token);
+}
+
+/**
+ * What is wrong with an inbound value, as the text of its -32600 answer, or undefined for a
+ * JSON-RPC message the spec's schema accepts. Nesting is checked first, without recursion:
+ * the SDK's validators and walks recurse, and a message a few thousand levels deep (a few
+ * kilobytes) would overflow their stack wherever it went next.
+ */
+export function inboundProblem(v: unknown): string | undefined {
+  if (nestedDeeperThan(v, MAX_JSON_DEPTH)) return `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels`;
+  return isJsonRpcMessage(v) ? undefined : "Invalid Request: not a JSON-RPC 2.0 message";
+}
+
+/** The id of an inbound value that has a readable one (to echo in an error), else null. */
+export function readableId(v: unknown): string | number | null {
+  const id = isPlainObject(v) ? v.id : undefined;
+  return typeof id === "string" || (typeof id === "number" && Number.isFinite(id)) ? id : null;
 }
 
 /** Never throws: a value too deep for the validator to walk is no message of ours either. */

@@ -15,7 +15,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, openSync, closeSync, fstatSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { StdioWireTransport } from "./stdio-wire.ts";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { Config } from "../config.ts";
 import { DaemonUnreachableError, Refusal, UsageError, messageOf } from "../errors.ts";
@@ -120,7 +120,9 @@ function isResponse(m: JSONRPCMessage): m is JSONRPCMessage & { id: string | num
 
 export async function runBridge(config: Config, opts: { profile?: string } = {}): Promise<void> {
   const logger = createLogger({ level: config.logLevel === "info" ? "warn" : config.logLevel, file: config.logFile });
-  const stdio = new StdioServerTransport();
+  // limited as the daemon's WebSocket frames are: a longer message would close the whole
+  // connection to the daemon (1009), failing every call in flight with it
+  const stdio = new StdioWireTransport(process.stdin, process.stdout, { maxMessageBytes: config.maxBodyBytes });
   let ws: WebSocket | undefined;
   let connected = false;
   let closing = false;

@@ -35,7 +35,7 @@ import { startRequestSpan } from "../telemetry/instrumentation.ts";
 import type { Endpoint } from "./endpoint.ts";
 import { SessionHttpTransport } from "./session-http-transport.ts";
 import { FastLanes, fastEligible, quickModernRoute, type ModernRoute } from "./stateless-fast-path.ts";
-import { isJsonRpcMessage } from "./json-rpc-message.ts";
+import { isJsonRpcMessage, readableId } from "./json-rpc-message.ts";
 
 export interface StreamableHttpOptions {
   maxBodyBytes: number;
@@ -130,11 +130,6 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
 
   async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, route: ReturnType<typeof classifyInboundRequest> | ModernRoute, profile?: Profile): Promise<void> {
     const msg = body as { id?: RequestId; method?: string; params?: { _meta?: Record<string, unknown> } };
-    // The modern path walks the whole body recursively (a stack overflow there is a 500);
-    // no MCP message nests anywhere near this deep.
-    if (nestedDeeperThan(body, MAX_JSON_DEPTH)) {
-      return sendRefusal(res, Refusal.InvalidRequest, `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels`, {}, typeof msg.id === "string" || typeof msg.id === "number" ? msg.id : null);
-    }
     if (msg.method === "subscriptions/listen") {
       // The SDK allows a fixed number of listen streams per handler (1,024) for everyone
       // together: without a share per client address, one client could take them all and
@@ -185,8 +180,12 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       // Well-formed JSON that is not a JSON-RPC message (or batch of them) is an Invalid
       // Request; the SDK would call it a parse error.
       const raw = Array.isArray(body) ? body : [body];
+      // Nesting first: past the spec's schema, the SDK's walks recurse (a stack overflow there is a 500).
+      if (nestedDeeperThan(body, MAX_JSON_DEPTH)) {
+        return sendRefusal(res, Refusal.InvalidRequest, `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels`, {}, readableId(body));
+      }
       if (raw.length === 0 || !raw.every(isJsonRpcMessage)) {
-        return sendRefusal(res, Refusal.InvalidRequest, "Invalid Request: expected a JSON-RPC 2.0 message or a non-empty array of them");
+        return sendRefusal(res, Refusal.InvalidRequest, "Invalid Request: expected a JSON-RPC 2.0 message or a non-empty array of them", {}, readableId(body));
       }
       // the common 2026-07-28 request, routed without the classifier's parses
       const quick = raw.length === 1 ? quickModernRoute(req, body) : undefined;

@@ -15,7 +15,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket, type RawData } from "ws";
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server";
-import { isJsonRpcMessage } from "./json-rpc-message.ts";
+import { inboundProblem, readableId } from "./json-rpc-message.ts";
 import type { Logger } from "pino";
 import { Refusal } from "../errors.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
@@ -78,9 +78,9 @@ export class WebSocketServerTransport implements Transport {
       this.sendRaw({ jsonrpc: "2.0", id: null, error: { code: Refusal.ParseError.rpc, message: "Parse error: frame is not valid JSON" } });
       return;
     }
-    if (!isJsonRpcMessage(json)) {
-      const id = typeof json === "object" && json !== null && "id" in json ? (json as { id: unknown }).id : null;
-      this.sendRaw({ jsonrpc: "2.0", id: typeof id === "string" || typeof id === "number" ? id : null, error: { code: Refusal.InvalidRequest.rpc, message: "Invalid Request: not a JSON-RPC 2.0 message" } });
+    const problem = inboundProblem(json);
+    if (problem) {
+      this.sendRaw({ jsonrpc: "2.0", id: readableId(json), error: { code: Refusal.InvalidRequest.rpc, message: problem } });
       return;
     }
     // the value as received: the SDK lifts the _meta envelope keys itself

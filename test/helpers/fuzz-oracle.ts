@@ -5,6 +5,7 @@
  * codes a client mistake may get, and which Host/Origin/credentials must be refused.
  */
 import { clip, type Violations } from "./fuzz-harness.ts";
+import { MAX_JSON_DEPTH, nestedDeeperThan } from "../../daemon/mcp/json-depth.ts";
 
 export type Obj = Record<string, unknown>;
 
@@ -54,6 +55,8 @@ export type MessageKind = "request" | "notification" | "response" | "invalid" | 
  */
 export function classifyMessage(m: unknown): MessageKind {
   if (!isPlainObject(m)) return "invalid";
+  // README: a message nested deeper than 256 levels is refused (-32600) on every transport
+  if (nestedDeeperThan(m, MAX_JSON_DEPTH)) return "invalid";
   if (m.jsonrpc !== "2.0") return "invalid";
   if ("method" in m) {
     if (typeof m.method !== "string") return "invalid";
