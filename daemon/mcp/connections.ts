@@ -13,7 +13,7 @@
 import type { JSONRPCMessage, McpServerFactory, Transport, TransportSendOptions, MessageExtraInfo } from "@modelcontextprotocol/server";
 import { PROTOCOL_VERSION_META_KEY } from "@modelcontextprotocol/server";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
-import { messageOf } from "../errors.ts";
+import { messageOf, Refusal } from "../errors.ts";
 import { clipString } from "../clip-string.ts";
 
 const MAX_CLIENT_NAME = 256;
@@ -104,6 +104,8 @@ export function serveConnection(deps: McpDeps, wire: Transport, info: SessionInf
     // every message from the client counts as activity
     received: (m) => {
       deps.store.touch(info.id);
+      const duplicate = inFlight.duplicate(m);
+      if (duplicate) return duplicate;
       listens.received(m);
       inFlight.received(m);
     },
@@ -147,12 +149,17 @@ class ObservedTransport implements Transport {
 
   constructor(
     private readonly inner: Transport,
-    private readonly hooks: { received(m: JSONRPCMessage): void; sent(m: JSONRPCMessage): void; closed(): void },
+    /** `received` may answer a message itself (a refusal) instead of passing it on */
+    private readonly hooks: { received(m: JSONRPCMessage): JSONRPCMessage | void; sent(m: JSONRPCMessage): void; closed(): void },
   ) {}
 
   async start(): Promise<void> {
     this.inner.onmessage = (m, extra) => {
-      this.hooks.received(m);
+      const refusal = this.hooks.received(m);
+      if (refusal) {
+        void this.inner.send(refusal).catch(() => undefined);
+        return;
+      }
       this.onmessage?.(m, extra);
     };
     this.inner.onerror = (e) => this.onerror?.(e);
@@ -188,6 +195,17 @@ class RequestsInFlight {
     private readonly busy: (sessionId: string) => () => void,
     private readonly sessionId: string,
   ) {}
+
+  /**
+   * The refusal of a request whose id is still in flight on this connection, as Streamable
+   * HTTP answers it: the protocol would map both answers to one id, and a cancel of that id
+   * to whichever it found first.
+   */
+  duplicate(m: JSONRPCMessage): JSONRPCMessage | undefined {
+    const msg = m as { id?: string | number; method?: string };
+    if (msg.method === undefined || msg.id === undefined || !this.open.has(msg.id)) return undefined;
+    return { jsonrpc: "2.0", id: msg.id, error: { code: Refusal.DuplicateRequestId.rpc, message: "Invalid Request: duplicate request id in flight" } } as JSONRPCMessage;
+  }
 
   received(m: JSONRPCMessage): void {
     const msg = m as { id?: string | number; method?: string; params?: { requestId?: string | number } };

@@ -30,8 +30,24 @@ function isJsonRpcMessage(body: unknown): boolean {
   }
 }
 
+const MAX_TRACKED_REQUESTS = 4_096;
+
+/** The ids of a session's requests not yet answered: each leaves the set when its answer is sent. */
+function trackAnswers(transport: SSEServerTransport): Set<string | number> {
+  const open = new Set<string | number>();
+  const send = transport.send.bind(transport);
+  transport.send = (message, options) => {
+    const m = message as { id?: string | number; method?: string };
+    if (m.method === undefined && m.id !== undefined) open.delete(m.id);
+    return send(message, options);
+  };
+  return open;
+}
+
 export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, logger: Logger) {
   const transports = new Map<string, SSEServerTransport>();
+  /** per session, the ids of requests not yet answered (see `trackAnswers`) */
+  const inFlight = new Map<string, Set<string | number>>();
 
   async function stream(req: IncomingMessage, res: ServerResponse, url: URL) {
     if (req.method !== "GET") return sendRefusal(res, Refusal.MethodNotAllowed, "Method not allowed", { allow: "GET" });
@@ -43,6 +59,7 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
     const transport = new SSEServerTransport("/messages", res);
     const id = transport.sessionId;
     transports.set(id, transport);
+    inFlight.set(id, trackAnswers(transport));
     const keepAlive = setInterval(() => {
       if (!res.writableEnded) res.write(": keepalive\n\n");
     }, opts.keepAliveMs);
@@ -50,6 +67,7 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
     res.on("close", () => {
       clearInterval(keepAlive);
       transports.delete(id);
+      inFlight.delete(id);
       void transport.close().catch(() => undefined);
     });
     try {
@@ -77,12 +95,22 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
     if (!isJsonRpcMessage(parsed.body)) {
       return sendRefusal(res, Refusal.InvalidRequest, "Invalid Request: expected one JSON-RPC 2.0 message", {}, readableId(parsed.body));
     }
+    // A request id still in flight on the session is refused, as on /mcp: the protocol would
+    // map both answers to one id, and a cancel of it to whichever it found first.
+    const msg = parsed.body as { id?: string | number; method?: string; params?: { requestId?: string | number } };
+    const open = inFlight.get(sessionId);
+    if (open && msg.method !== undefined && msg.id !== undefined) {
+      if (open.has(msg.id)) return sendRefusal(res, Refusal.DuplicateRequestId, "Invalid Request: duplicate request id in flight", {}, msg.id);
+      if (open.size < MAX_TRACKED_REQUESTS) open.add(msg.id);
+    } else if (open && msg.method === "notifications/cancelled" && msg.params?.requestId !== undefined) open.delete(msg.params.requestId);
     deps.store.touch(sessionId);
     try {
       await transport.handlePostMessage(req, res, parsed.body);
     } catch (err) {
       logger.warn({ err, sessionId }, "SSE message could not be handled");
     }
+    // not accepted (the SDK refused it): no answer will come on the stream for its id
+    if (res.statusCode !== 202 && msg.method !== undefined && msg.id !== undefined) open?.delete(msg.id);
     // Whatever happened inside the SDK, the request gets an answer.
     if (!res.writableEnded) {
       if (res.headersSent) res.end();
