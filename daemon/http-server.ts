@@ -358,6 +358,12 @@ export async function readJsonBody(req: IncomingMessage, res: ServerResponse, li
     sendRefusal(res, Refusal.UnsupportedMediaType, "Unsupported Media Type: Content-Type must be application/json");
     return { ok: false };
   }
+  // a compressed body would otherwise be read as JSON text and called malformed
+  const encoding = String(req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
+  if (encoding !== "identity" && encoding !== "") {
+    sendRefusal(res, Refusal.UnsupportedMediaType, `Unsupported Media Type: Content-Encoding ${encoding.slice(0, 40)} is not supported; send the body uncompressed`);
+    return { ok: false };
+  }
   let text: string;
   try {
     text = (await readBody(req, limit)).toString("utf8");

@@ -8,6 +8,7 @@ import { request } from "node:http";
 import { TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
 import { httpClient } from "./helpers/clients.ts";
+import { gzipSync } from "node:zlib";
 
 const plugins = new TempDir("patchbay-http-");
 let d: RunningDaemon;
@@ -51,6 +52,18 @@ test("POST with a wrong Accept → 406", async () => {
 test("POST with a wrong Content-Type → 415", async () => {
   const r = await raw("POST", "/mcp", { accept: ACCEPT, "content-type": "text/plain" }, JSON.stringify(INIT));
   assert.equal(r.status, 415);
+});
+
+test("a compressed body (Content-Encoding: gzip) → 415, not a parse error", async () => {
+  const r = await raw("POST", "/mcp", { accept: ACCEPT, "content-type": "application/json", "content-encoding": "gzip" }, gzipSync(JSON.stringify(INIT)));
+  assert.equal(r.status, 415);
+  assert.match(JSON.parse(r.body).error.message, /Content-Encoding gzip is not supported/);
+});
+
+test("two Mcp-Session-Id headers (which Node joins into one value) → 400, not 404", async () => {
+  const r = await raw("POST", "/mcp", { accept: ACCEPT, "content-type": "application/json", "mcp-session-id": ["a", "b"] as unknown as string }, JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }));
+  assert.equal(r.status, 400);
+  assert.match(JSON.parse(r.body).error.message, /more than one Mcp-Session-Id header/);
 });
 
 test("malformed JSON → 400 with -32700", async () => {
@@ -177,7 +190,7 @@ async function openSseStream(): Promise<{ endpoint: string; text: () => string; 
 
 const deepArray = (n: number) => "[".repeat(n) + "]".repeat(n);
 
-test("legacy SSE: well-formed JSON that is not one JSON-RPC message → 400 with a JSON -32600, id null", { timeout: 60_000 }, async () => {
+test("legacy SSE: well-formed JSON that is not one JSON-RPC message → 400 with a JSON -32600, its id when readable, else null", { timeout: 60_000 }, async () => {
   const sse = await openSseStream();
   try {
     const notMessages = ["42", "null", '"text"', "{}", '{"foo":1}', "[]", JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "ping" }]), JSON.stringify({ jsonrpc: "1.0", id: 1, method: "ping" }), JSON.stringify({ jsonrpc: "2.0", id: {}, method: "ping" })];
@@ -185,7 +198,9 @@ test("legacy SSE: well-formed JSON that is not one JSON-RPC message → 400 with
       const r = await raw("POST", sse.endpoint, { "content-type": "application/json" }, body);
       assert.equal(r.status, 400, body);
       assert.match(String(r.headers["content-type"]), /^application\/json/, body);
-      assert.deepEqual(JSON.parse(r.body), { jsonrpc: "2.0", error: { code: -32600, message: JSON.parse(r.body).error.message }, id: null }, body);
+      const sent = JSON.parse(body);
+      const id = typeof sent?.id === "number" ? sent.id : null;
+      assert.deepEqual(JSON.parse(r.body), { jsonrpc: "2.0", error: { code: -32600, message: JSON.parse(r.body).error.message }, id }, body);
     }
     // the session is still usable
     assert.equal((await raw("POST", sse.endpoint, { "content-type": "application/json" }, JSON.stringify(INIT))).status, 202);
@@ -211,9 +226,12 @@ test("legacy SSE: bodies that used to leave the request hanging get an answer", 
     const toStringKey = await post(JSON.stringify({ jsonrpc: "2.0", id: 7, method: "ping", toString: 1 }));
     assert.equal(toStringKey.status, 400);
     assert.equal(toStringKey.json.error.code, -32600);
-    // deep nesting inside a valid message is the method's business: accepted, answered on the stream
-    assert.equal((await raw("POST", sse.endpoint, { "content-type": "application/json" }, `{"jsonrpc":"2.0","id":41,"method":"ping","params":{"x":${deepArray(100_000)}}}`)).status, 202);
-    await waitFor("the ping's answer on the stream", () => sse.text().includes('"id":41') || undefined);
+    // deep nesting inside a message is refused too, before anything walks it, with the message's id
+    const inside = await post(`{"jsonrpc":"2.0","id":41,"method":"ping","params":{"x":${deepArray(100_000)}}}`);
+    assert.deepEqual([inside.status, inside.json.error.code, inside.json.id], [400, -32600, 41]);
+    // and the session still answers
+    assert.equal((await raw("POST", sse.endpoint, { "content-type": "application/json" }, JSON.stringify({ jsonrpc: "2.0", id: 42, method: "ping" }))).status, 202);
+    await waitFor("the ping's answer on the stream", () => sse.text().includes('"id":42') || undefined);
   } finally {
     sse.close();
   }

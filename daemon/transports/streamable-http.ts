@@ -165,7 +165,8 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
     const chosen = resolveProfile(deps.profiles, url);
     if (!chosen.ok) return sendRefusal(res, Refusal.UnknownProfile, chosen.message);
     const sessionId = req.headers["mcp-session-id"];
-    if (Array.isArray(sessionId)) return sendRefusal(res, Refusal.SessionRequired, "Bad Request: more than one Mcp-Session-Id header");
+    // Node joins repeated headers into one value with ", " (our session ids never hold a comma)
+    if (Array.isArray(sessionId) || sessionId?.includes(",")) return sendRefusal(res, Refusal.SessionRequired, "Bad Request: more than one Mcp-Session-Id header");
 
     if (method === "POST") {
       // Both eras: the client MUST accept both (the SDK's modern path does not check it).
