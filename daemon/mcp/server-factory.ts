@@ -6,7 +6,7 @@
  * on /mcp (server-pool.ts), a per-session instance a 2025-era session, a per-connection
  * instance a WebSocket or stdio client of either era.
  */
-import { createRequestStateCodec, isInputRequiredResult, Server, type JSONRPCRequest, type RequestStateCodec, type Result, type ServerContext } from "@modelcontextprotocol/server";
+import { createRequestStateCodec, isInputRequiredResult, ProtocolError, Server, type JSONRPCRequest, type RequestStateCodec, type Result, type ServerContext } from "@modelcontextprotocol/server";
 import { randomBytes } from "node:crypto";
 import { CallContext, type CallSpec, type Connection, type McpDeps, type ReplayState } from "./call-context.ts";
 import { checkParams } from "./request-params.ts";
@@ -105,16 +105,45 @@ export class PatchbayServer extends Server {
    */
   private wrapToolsCall(handler: RequestHandler): RequestHandler {
     const seam = (this as unknown as { _invokeInputRequiredCapableHandler?: (m: string, h: RequestHandler, r: JSONRPCRequest, c: ServerContext) => Promise<Result> })._invokeInputRequiredCapableHandler;
-    if (typeof seam !== "function") return super._wrapHandler("tools/call", handler);
+    if (typeof seam !== "function") return asToolErrorIfInvalid(super._wrapHandler("tools/call", handler));
     return async (request, ctx) => {
       const result = await seam.call(this, "tools/call", handler, request, ctx);
       if (isInputRequiredResult(result) || isPlainToolResult(result)) return result;
       // the requestState was verified on the way in: not again, after the handler's work is done
       const checked = { ...ctx, mcpReq: { ...ctx.mcpReq, requestState: () => undefined } } as ServerContext;
-      return super._wrapHandler("tools/call", async () => result)(request, checked);
+      return asToolErrorIfInvalid(super._wrapHandler("tools/call", async () => result))(request, checked);
     };
   }
 }
+
+/**
+ * A plugin's result that the MCP schema rejects is the plugin's fault, not the client's:
+ * the SDK answers it with -32602 (invalid params) and a schema dump. It becomes a tool error
+ * result instead, which the model can read, with the first line of the SDK's reason.
+ */
+function asToolErrorIfInvalid(wrapped: RequestHandler): RequestHandler {
+  return async (request, ctx) => {
+    try {
+      return await wrapped(request, ctx);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : "";
+      if (!(err instanceof ProtocolError) || !message.startsWith(INVALID_RESULT)) throw err;
+      return { content: [{ type: "text", text: `The plugin returned a result that is not a valid tool result (${invalidResultReason(message.slice(INVALID_RESULT.length))}); this is a bug in the plugin.` }], isError: true };
+    }
+  };
+}
+
+/** The SDK's reason is zod's issue list as JSON: its first few issues, one line each. */
+function invalidResultReason(raw: string): string {
+  try {
+    const issues = JSON.parse(raw) as { path?: unknown[]; message?: string }[];
+    if (Array.isArray(issues) && issues.length > 0) return issues.slice(0, 3).map((i) => `${(i.path ?? []).join(".") || "(result)"}: ${i.message ?? "invalid"}`).join("; ").slice(0, 500);
+  } catch {
+    // not JSON: its first line
+  }
+  return raw.trim().split("\n")[0].slice(0, 500);
+}
+const INVALID_RESULT = "Invalid tools/call result:";
 
 /** Signs the requestState of 2026-07-28 input_required rounds. */
 export function createReplayCodec(opts: { key?: string; ttlSeconds: number }): RequestStateCodec<ReplayState> {
