@@ -12,6 +12,7 @@
  */
 import { z } from "zod";
 import type { ExposedPrompt, ExposedTemplate, ExposedTool, ListChanges, Registry } from "./registry.ts";
+import { templateMatches } from "./registry.ts";
 import { globToRegExp } from "./name-glob.ts";
 
 export const ProfileSchema = z
@@ -61,7 +62,7 @@ export function visibleTemplates(registry: Registry, profile: Profile | undefine
 export function visibleResource(registry: Registry, profile: Profile | undefined, uri: string) {
   const f = registry.resources.get(uri);
   const fixed = f && (!profile || profile.allows(uri)) ? f : undefined;
-  const tpl = fixed ? undefined : profile ? visibleTemplates(registry, profile).find((t) => t.template.match(uri)) : registry.findTemplate(uri);
+  const tpl = fixed ? undefined : profile ? visibleTemplates(registry, profile).find((t) => templateMatches(t, uri)) : registry.findTemplate(uri);
   return { fixed, tpl, plugin: fixed?.plugin ?? tpl?.plugin };
 }
 

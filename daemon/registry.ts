@@ -25,6 +25,19 @@ export interface ExposedPrompt { exposed: string; plugin: RegisteredPlugin; info
 export interface ExposedResource { plugin: RegisteredPlugin; info: ResourceInfo }
 export interface ExposedTemplate { plugin: RegisteredPlugin; info: ResourceTemplateInfo; template: UriTemplate }
 
+/**
+ * Whether a client's URI matches a template. The SDK's matcher throws for a URI over its
+ * length limit (1,000,000 characters), which would be answered as an internal error; such a
+ * URI matches nothing, so it is an unknown resource like any other.
+ */
+export function templateMatches(t: ExposedTemplate, uri: string): boolean {
+  try {
+    return t.template.match(uri) !== null;
+  } catch {
+    return false;
+  }
+}
+
 export interface ListChanges {
   tools: boolean;
   resources: boolean;
@@ -174,7 +187,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
 
   /** The first template (in plugin order) whose pattern matches the URI. */
   findTemplate(uri: string): ExposedTemplate | undefined {
-    return this.templates.find((t) => t.template.match(uri));
+    return this.templates.find((t) => templateMatches(t, uri));
   }
 
   private mutate(fn: () => void) {

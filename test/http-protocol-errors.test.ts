@@ -35,7 +35,7 @@ function raw(method: string, path: string, headers: Record<string, string>, body
 const rpcCode = (body: string) => JSON.parse(body).error.code;
 
 before(async () => {
-  plugins.file("p.mjs", `export default { tools: { t: { handler: () => "ok" } } };`);
+  plugins.file("p.mjs", `export default { tools: { t: { handler: () => "ok" } }, resourceTemplates: { "note://{id}": { read: (uri, { id }) => "note " + id } } };`);
   d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_SSE_KEEPALIVE_MS: "200" } });
   port = Number(new URL(d.url).port);
 });
@@ -64,6 +64,20 @@ test("two Mcp-Session-Id headers (which Node joins into one value) → 400, not 
   const r = await raw("POST", "/mcp", { accept: ACCEPT, "content-type": "application/json", "mcp-session-id": ["a", "b"] as unknown as string }, JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }));
   assert.equal(r.status, 400);
   assert.match(JSON.parse(r.body).error.message, /more than one Mcp-Session-Id header/);
+});
+
+test("a URI over the SDK's template matcher limit (1,000,000 characters) is an unknown resource (-32602), not an internal error", async () => {
+  const c = await httpClient(d.url);
+  try {
+    assert.deepEqual((await c.client.readResource({ uri: "note://7" })).contents.map((x: any) => x.text), ["note 7"]);
+    for (const uri of [`note://${"x".repeat(1_000_001)}`, `zz://${"x".repeat(1_000_001)}`]) {
+      await assert.rejects(c.client.readResource({ uri }), (e: any) => e.code === -32602, `read ${uri.slice(0, 10)}`);
+      // a subscription to a URI nothing serves yet is taken (a plugin may serve it later); never an internal error
+      await c.client.subscribeResource({ uri }).catch((e: any) => assert.notEqual(e.code, -32603, `subscribe ${uri.slice(0, 10)}: ${e.message}`));
+    }
+  } finally {
+    await c.close();
+  }
 });
 
 test("malformed JSON → 400 with -32700", async () => {
