@@ -79,13 +79,34 @@ test("2025 session: progress sent before the result switches the answer to SSE, 
   assert.ok(messages.indexOf(progress[1]) < messages.length - 1, "progress comes before the result");
 });
 
-test("2025 session: a batch of requests is answered as one JSON array, in order", async () => {
-  const r = await post([call("a", "shapes__echo", { text: "one" }), call("b", "shapes__echo", { text: "two" })], session);
-  assert.equal(r.status, 200);
-  assert.equal(r.headers.get("content-type"), "application/json");
-  const answers = await r.json();
-  assert.ok(Array.isArray(answers));
-  assert.deepEqual(answers.map((a: any) => [a.id, a.result.content[0].text]), [["a", "one"], ["b", "two"]]);
+test("2025 session: a batch from a 2025-03-26 client is answered as one JSON array, in order, even a batch of one", async () => {
+  // batching existed until 2025-03-26: a session of that version, with the header or without
+  const init = await post({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "old", version: "1" } } }, undefined, { "mcp-protocol-version": "2025-03-26" });
+  const old = init.headers.get("mcp-session-id")!;
+  assert.equal((await init.json()).result.protocolVersion, "2025-03-26");
+  const noHeader = (body: unknown) => fetch(`${d.url}/mcp`, { method: "POST", headers: { accept: ACCEPT, "content-type": "application/json", "mcp-session-id": old }, body: JSON.stringify(body) });
+  for (const send of [(body: unknown) => post(body, old, { "mcp-protocol-version": "2025-03-26" }), noHeader]) {
+    const r = await send([call("a", "shapes__echo", { text: "one" }), call("b", "shapes__echo", { text: "two" })]);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get("content-type"), "application/json");
+    const answers = await r.json();
+    assert.ok(Array.isArray(answers));
+    assert.deepEqual(answers.map((a: any) => [a.id, a.result.content[0].text]), [["a", "one"], ["b", "two"]]);
+    const one = await (await send([call("c", "shapes__echo", { text: "three" })])).json();
+    assert.ok(Array.isArray(one), "a batch of one is answered with an array of one (JSON-RPC 2.0, 6)");
+    assert.deepEqual(one.map((a: any) => a.id), ["c"]);
+  }
+});
+
+test("2025 session: a batch on a session of 2025-06-18 or later, which removed batching, is 400 / -32600", async () => {
+  const batch = [call("d", "shapes__echo", { text: "one" }), call("e", "shapes__echo", { text: "two" })];
+  const noHeader = await fetch(`${d.url}/mcp`, { method: "POST", headers: { accept: ACCEPT, "content-type": "application/json", "mcp-session-id": session }, body: JSON.stringify(batch) });
+  for (const r of [await post(batch, session), noHeader]) {
+    assert.equal(r.status, 400);
+    const body = await r.json();
+    assert.equal(body.error.code, -32600);
+    assert.match(body.error.message, /batches are not supported in protocol version 2025-11-25/);
+  }
 });
 
 test("2025 session: a second initialize is -32600; an unsupported MCP-Protocol-Version is 400 / -32000", async () => {

@@ -30,6 +30,8 @@ export const MAX_BATCH_SIZE = 100;
 /** Comment lines on an open SSE stream, so proxies do not cut it (the SDK's default). */
 export const SSE_KEEPALIVE_MS = 15_000;
 
+const BATCHING_REMOVED_IN = "2025-06-18";
+
 const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform", connection: "keep-alive", "x-accel-buffering": "no" };
 
 /** One POST that carried requests: its response and the ids still waiting for an answer. */
@@ -75,8 +77,13 @@ export class SessionHttpTransport implements Transport {
     this.started = true;
   }
 
+  /** the protocol version the session's initialize settled on */
+  private negotiated?: () => string | undefined;
+
   /** Called once the session's server is connected to this transport. */
   bindServer(server: object): void {
+    const s = server as { getNegotiatedProtocolVersion?: () => string | undefined };
+    if (typeof s.getNegotiatedProtocolVersion === "function") this.negotiated = () => s.getNegotiatedProtocolVersion!();
     // handlePost's messages all passed the JSON-RPC message check
     this.deliver = deliverTo(server, this.onmessage, { checked: true });
   }
@@ -95,10 +102,17 @@ export class SessionHttpTransport implements Transport {
     return this.exchanges.has(id);
   }
 
-  /** A POST of already validated JSON-RPC messages. */
-  handlePost(req: IncomingMessage, res: ServerResponse, messages: JSONRPCMessage[]): void {
+  /** A POST of already validated JSON-RPC messages; `batch`: the body was an array (answered with one). */
+  handlePost(req: IncomingMessage, res: ServerResponse, messages: JSONRPCMessage[], batch = messages.length > 1): void {
     if (this.closed) return sendRefusal(res, Refusal.SessionNotFound, "Session not found");
     if (messages.length > MAX_BATCH_SIZE) return sendRefusal(res, Refusal.InvalidRequest, `Invalid Request: Batch must not exceed ${MAX_BATCH_SIZE} messages`);
+    // 2025-06-18 removed JSON-RPC batching: a session of that version or later may not batch
+    // (the version is the header's, or without one the negotiated one)
+    const header = req.headers["mcp-protocol-version"];
+    const version = typeof header === "string" ? header : this.negotiated?.();
+    if (batch && version !== undefined && version >= BATCHING_REMOVED_IN) {
+      return sendRefusal(res, Refusal.InvalidRequest, `Invalid Request: JSON-RPC batches are not supported in protocol version ${version.slice(0, 20)} (removed in ${BATCHING_REMOVED_IN}); send one message per request`);
+    }
     let requests = 0;
     let initialize = false;
     for (const m of messages) {
@@ -121,7 +135,7 @@ export class SessionHttpTransport implements Transport {
       res.end();
       return;
     }
-    const ex: Exchange = { res, waiting: requests, sse: false, gone: false, answers: messages.length > 1 ? [] : undefined };
+    const ex: Exchange = { res, waiting: requests, sse: false, gone: false, answers: batch ? [] : undefined };
     for (const m of messages) if (isRequest(m)) this.exchanges.set(m.id, ex);
     res.once("close", () => {
       if (ex.waiting > 0) ex.gone = true;

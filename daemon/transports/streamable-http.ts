@@ -206,7 +206,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
         if (duplicate !== undefined) {
           return sendRefusal(res, Refusal.DuplicateRequestId, "Invalid Request: duplicate request id in flight", {}, duplicate);
         }
-        return t.handlePost(req, res, messages);
+        return t.handlePost(req, res, messages, Array.isArray(body));
       }
       if (!messages.some((m) => isInitializeRequest(m))) {
         return sendRefusal(res, Refusal.SessionRequired, "Bad Request: Mcp-Session-Id header is required (send initialize first, or a 2026-07-28 request with its _meta envelope)");
@@ -222,7 +222,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       const transport = new SessionHttpTransport(id);
       const server = await openLegacySession(deps, transport, newSessionInfo(id, "streamable-http", { remoteAddress: req.socket.remoteAddress }), chosen.profile);
       transport.bindServer(server);
-      transport.handlePost(req, res, messages);
+      transport.handlePost(req, res, messages, Array.isArray(body));
       // The transport refused the initialize (e.g. batched with other messages): nobody can
       // ever reach this session, so it must not hold a slot until the idle timeout.
       if (transport.sessionId === undefined) await server.close().catch(() => undefined);
