@@ -268,6 +268,8 @@ export const Refusal = {
   RequestTimeout: register("PB_ERR_REQUEST_TIMEOUT", "RequestTimeout", { status: 408 }),
   /** request headers too large (Node's answer) */
   HeadersTooLarge: register("PB_ERR_HEADERS_TOO_LARGE", "HeadersTooLarge", { status: 431 }),
+  /** a plain request (no Upgrade) to a WebSocket-only path such as /ws (with `Upgrade: websocket`) */
+  UpgradeRequired: register("PB_ERR_UPGRADE_REQUIRED", "UpgradeRequired", { status: 426 }),
   /** WebSocket upgrade without the `mcp` subprotocol, or an unparsable request (Node's answer) */
   BadRequest: register("PB_ERR_BAD_REQUEST", "BadRequest", { status: 400 }),
   /** `?profile=NAME` (or `stdio --profile NAME`) names no profile of the config */

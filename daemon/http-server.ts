@@ -259,6 +259,9 @@ export class HttpServer {
         return sendRefusal(res, Refusal.Unauthorized, "Unauthorized: send Authorization: Bearer <token>", { "www-authenticate": 'Bearer realm="patchbay"' });
       }
       const handler = this.routes.get(url.pathname) ?? this.prefixRoutes.find(([p]) => url.pathname.startsWith(p))?.[1];
+      if (!handler && this.upgrades.has(url.pathname)) {
+        return sendJson(res, Refusal.UpgradeRequired.status, { error: `${url.pathname} speaks WebSocket only: connect with Upgrade: websocket and the subprotocol mcp` }, { upgrade: "websocket", connection: "Upgrade" });
+      }
       if (!handler) return sendJson(res, 404, { error: `no such endpoint: ${url.pathname}` });
       await handler(req, res, url);
     } catch (err) {
@@ -352,6 +355,14 @@ const JSON_MEDIA_TYPE = /^application\/json\s*(?:;|$)/i;
  * another Content-Type, 413 past the limit, 400 with -32700 for malformed JSON. Returns
  * `{ ok: false }` once it has answered (or, if the client went away, closed the response).
  */
+/** A route that only reads (pages, health, metrics): other methods get 405 with `Allow: GET, HEAD`. */
+export function readOnly(handler: RouteHandler): RouteHandler {
+  return (req, res, url) => {
+    if (req.method === "GET" || req.method === "HEAD") return handler(req, res, url);
+    sendJson(res, Refusal.MethodNotAllowed.status, { error: "method not allowed" }, { allow: "GET, HEAD" });
+  };
+}
+
 export async function readJsonBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<{ ok: true; body: unknown } | { ok: false }> {
   const ct = String(req.headers["content-type"] ?? "");
   if (!JSON_MEDIA_TYPE.test(ct)) {

@@ -10,7 +10,7 @@ import { StdioWireTransport } from "./transports/stdio-wire.ts";
 import type { Config } from "./config.ts";
 import { AlreadyRunningError, DaemonShuttingDownError, UnsafeConfigError, UsageError } from "./errors.ts";
 import { createHealthRoute } from "./health.ts";
-import { HttpServer, isLoopbackHost, sendJson } from "./http-server.ts";
+import { HttpServer, isLoopbackHost, readOnly, sendJson } from "./http-server.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { PluginManager } from "./plugins/plugin-manager.ts";
 import { Registry } from "./registry.ts";
@@ -187,12 +187,12 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     for (const [path, handler] of Object.entries(e.routes ?? {})) http.route(path, handler);
     for (const [path, handler] of Object.entries(e.upgrades ?? {})) http.upgrade(path, handler);
   }
-  http.route("/healthz", createHealthRoute({ registry, manager, store, version: VERSION, startedAt, isReady: () => ready, isAuthorized: (req) => http.isAuthorized(req) }));
+  http.route("/healthz", readOnly(createHealthRoute({ registry, manager, store, version: VERSION, startedAt, isReady: () => ready, isAuthorized: (req) => http.isAuthorized(req) })));
   const dashboard = createDashboardRoutes({ registry, manager, store, telemetry: telemetry?.store, logs, version: VERSION, startedAt, staticDir: join(distDir, "dashboard"), pluginsDir: config.pluginsDir, otlp: telemetry?.otlp });
-  http.route("/", dashboard.index);
-  http.routePrefix("/dashboard/", dashboard.assets);
+  http.route("/", readOnly(dashboard.index));
+  http.routePrefix("/dashboard/", readOnly(dashboard.assets));
   http.routePrefix("/api/", dashboard.api);
-  http.route("/metrics", (req, res) => (telemetry ? telemetry.metricsHandler(req, res) : sendJson(res, 404, { error: "telemetry is off (PATCHBAY_TELEMETRY=false)" })));
+  http.route("/metrics", readOnly((req, res) => (telemetry ? telemetry.metricsHandler(req, res) : sendJson(res, 404, { error: "telemetry is off (PATCHBAY_TELEMETRY=false)" }))));
   // Worker heap for the dashboard and the heap gauge; a probe is a message, not a stop.
   const heapProbe = setInterval(() => {
     for (const w of manager.workers()) void w.worker.probe(2_000);

@@ -80,6 +80,21 @@ test("a URI over the SDK's template matcher limit (1,000,000 characters) is an u
   }
 });
 
+test("the read-only routes refuse other methods with 405 and Allow; a plain request to /ws is 426 with Upgrade", async () => {
+  for (const path of ["/", "/healthz", "/metrics", "/dashboard/app.js"]) {
+    for (const method of ["POST", "PUT", "DELETE"]) {
+      const r = await raw(method, path, {});
+      assert.equal(r.status, 405, `${method} ${path}: ${r.body}`);
+      assert.equal(r.headers.allow, "GET, HEAD", `${method} ${path}`);
+    }
+  }
+  assert.equal((await raw("HEAD", "/healthz", {})).status, 200);
+  assert.equal((await raw("GET", "/healthz", {})).status, 200);
+  const ws = await raw("GET", "/ws", {});
+  assert.equal(ws.status, 426);
+  assert.equal(ws.headers.upgrade, "websocket");
+});
+
 test("malformed JSON → 400 with -32700", async () => {
   const r = await raw("POST", "/mcp", { accept: ACCEPT, "content-type": "application/json" }, "{ not json");
   assert.equal(r.status, 400);
