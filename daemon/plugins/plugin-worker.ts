@@ -103,6 +103,8 @@ export interface PluginWorkerEvents {
 }
 
 const STUCK_PROBE_MS = 1_000;
+/** how long a cancelled call may take to end in its thread before the thread is probed */
+const CANCEL_GRACE_MS = 1_000;
 /** how long an idle worker may take to agree to park (run its teardown) */
 const PARK_ANSWER_MS = 2_000;
 const MAX_RESTARTS_PER_MINUTE = 5;
@@ -116,6 +118,8 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private pongs = new Map<number, () => void>();
+  /** cancelled calls still running in the thread, while a check waits for them to end (see `checkStuck`) */
+  private cancelledEnds = new Map<number, () => void>();
   /**
    * Calls not yet posted, sent as one message at the end of this turn of the event loop:
    * each postMessage wakes the worker thread (a syscall and a context switch), which under
@@ -452,9 +456,10 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
         const p = this.settle(id);
         if (!p) return;
         // A handler in a sync loop ignores the cancel as it ignores everything, and the call no
-        // longer has a timeout to reveal that: so ask now whether the thread is stuck, as after
-        // a timeout. Calls that come meanwhile wait for the answer (see `call`).
-        this.checkStuck(worker, "stuck (did not end a cancelled call)");
+        // longer has a timeout to reveal that. So the call gets a moment to end in its thread;
+        // if it does not, the thread is asked whether it is stuck, as after a timeout. Calls
+        // that come meanwhile wait for the outcome (see `call`).
+        this.checkStuck(worker, "stuck (did not end a cancelled call)", id);
         p.reject(new CallCancelledError("request cancelled"));
       };
       const pending: Pending = {
@@ -599,6 +604,8 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   private onMessage(msg: WorkerToHost) {
     switch (msg.type) {
       case "result": {
+        // a cancelled call that ended in its thread: nobody waits for its answer, but a check may
+        this.cancelledEnds.get(msg.id)?.();
         const p = this.settle(msg.id);
         if (!p) return;
         if (msg.ok) p.resolve({ value: msg.value, span: msg.span });
@@ -686,11 +693,18 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     this.checkStuck(worker, "stuck (did not answer after a call timeout)");
   }
 
-  private checkStuck(worker: PluginThread, reason: string) {
+  /**
+   * Probes the thread, and restarts it if it does not answer. With `cancelled`, only if that
+   * cancelled call has not ended in the thread within CANCEL_GRACE_MS: a neighbour's call
+   * busy for a moment, or a handler that ends when told to, costs no restart.
+   */
+  private checkStuck(worker: PluginThread, reason: string, cancelled?: number) {
     // A sync infinite loop never answers a ping; an async slow handler does. Until we know,
     // new calls wait (see `call`) rather than queue behind a loop that would fail them too.
     if (this.suspect || this.worker !== worker || this.stopped) return;
-    const check: Promise<void> = this.probe()
+    const ended = cancelled === undefined ? Promise.resolve(false) : this.endOfCancelled(cancelled);
+    const check: Promise<void> = ended
+      .then((done) => (done || this.worker !== worker || this.stopped ? true : this.probe()))
       .then((alive) => {
         if (!alive && this.worker === worker && !this.stopped) {
           this.opts.logger.warn({ plugin: this.opts.defaultName, reason }, "plugin worker is stuck; restarting it");
@@ -701,6 +715,22 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
         if (this.suspect === check) this.suspect = undefined;
       });
     this.suspect = check;
+  }
+
+  /** Resolves true when the thread answers the cancelled call `id`, false after CANCEL_GRACE_MS. */
+  private endOfCancelled(id: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.cancelledEnds.delete(id);
+        resolve(false);
+      }, CANCEL_GRACE_MS);
+      timer.unref();
+      this.cancelledEnds.set(id, () => {
+        clearTimeout(timer);
+        this.cancelledEnds.delete(id);
+        resolve(true);
+      });
+    });
   }
 
   private onExit(worker: PluginThread, code: number) {
@@ -760,6 +790,8 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
 
   private failAll(err: Error) {
     for (const id of [...this.pending.keys()]) this.settle(id)?.reject(err);
+    // the thread they ran in is gone or going: nothing left to wait for
+    for (const ended of [...this.cancelledEnds.values()]) ended();
   }
 }
 
