@@ -103,8 +103,6 @@ export interface PluginWorkerEvents {
 }
 
 const STUCK_PROBE_MS = 1_000;
-/** how long a cancelled call may take to end in its thread before the thread is probed */
-const CANCEL_GRACE_MS = 1_000;
 /** how long an idle worker may take to agree to park (run its teardown) */
 const PARK_ANSWER_MS = 2_000;
 const MAX_RESTARTS_PER_MINUTE = 5;
@@ -118,8 +116,8 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private pongs = new Map<number, () => void>();
-  /** cancelled calls still running in the thread, while a check waits for them to end (see `checkStuck`) */
-  private cancelledEnds = new Map<number, () => void>();
+  /** cancelled calls not yet ended in the thread, each with a timer at its own deadline (see `watchCancelled`) */
+  private cancelled = new Map<number, NodeJS.Timeout>();
   /**
    * Calls not yet posted, sent as one message at the end of this turn of the event loop:
    * each postMessage wakes the worker thread (a syscall and a context switch), which under
@@ -450,16 +448,14 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     this.lastActiveAt = performance.now();
     const id = this.nextId++;
     const worker = this.worker;
+    const timeoutMs = opts.timeoutMs ?? this.opts.callTimeoutMs;
+    const startedAt = this.lastActiveAt;
     return new Promise<CallOutcome>((resolve, reject) => {
       const onAbort = () => {
         this.post(worker, { type: "cancel", id, reason: "cancelled by client" });
         const p = this.settle(id);
         if (!p) return;
-        // A handler in a sync loop ignores the cancel as it ignores everything, and the call no
-        // longer has a timeout to reveal that. So the call gets a moment to end in its thread;
-        // if it does not, the thread is asked whether it is stuck, as after a timeout. Calls
-        // that come meanwhile wait for the outcome (see `call`).
-        this.checkStuck(worker, "stuck (did not end a cancelled call)", id);
+        this.watchCancelled(id, worker, startedAt + timeoutMs - performance.now());
         p.reject(new CallCancelledError("request cancelled"));
       };
       const pending: Pending = {
@@ -478,7 +474,6 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
       }
       opts.signal?.addEventListener("abort", onAbort, { once: true });
       if (opts.stopHandle) opts.stopHandle.stop = onAbort;
-      const timeoutMs = opts.timeoutMs ?? this.opts.callTimeoutMs;
       pending.timer = setTimeout(() => this.onTimeout(id, timeoutMs, worker), timeoutMs);
       this.pending.set(id, pending);
       // the request is ours from here (the caller built it for this call): no copy
@@ -604,8 +599,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   private onMessage(msg: WorkerToHost) {
     switch (msg.type) {
       case "result": {
-        // a cancelled call that ended in its thread: nobody waits for its answer, but a check may
-        this.cancelledEnds.get(msg.id)?.();
+        this.endCancelled(msg.id);
         const p = this.settle(msg.id);
         if (!p) return;
         if (msg.ok) p.resolve({ value: msg.value, span: msg.span });
@@ -694,17 +688,35 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   }
 
   /**
-   * Probes the thread, and restarts it if it does not answer. With `cancelled`, only if that
-   * cancelled call has not ended in the thread within CANCEL_GRACE_MS: a neighbour's call
-   * busy for a moment, or a handler that ends when told to, costs no restart.
+   * A cancelled call keeps its deadline. A handler in a sync loop ignores the cancel as it
+   * ignores everything, and with its caller gone no timeout would reveal the loop until some
+   * later call timed out. So if the thread has not ended the call by the time its timeout
+   * would have fired, the thread is checked as after a timeout. The same deadline, not a
+   * shorter one: cancelling a call must not make legitimate work look stuck.
    */
-  private checkStuck(worker: PluginThread, reason: string, cancelled?: number) {
+  private watchCancelled(id: number, worker: PluginThread, remainingMs: number) {
+    const timer = setTimeout(() => {
+      this.cancelled.delete(id);
+      this.checkStuck(worker, "stuck (a cancelled call did not end by its timeout)");
+    }, Math.max(0, remainingMs));
+    timer.unref();
+    this.cancelled.set(id, timer);
+  }
+
+  /** The thread answered call `id`: if it was cancelled, nothing is left to watch. */
+  private endCancelled(id: number) {
+    const timer = this.cancelled.get(id);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.cancelled.delete(id);
+  }
+
+  /** Probes the thread, and restarts it if it does not answer. */
+  private checkStuck(worker: PluginThread, reason: string) {
     // A sync infinite loop never answers a ping; an async slow handler does. Until we know,
     // new calls wait (see `call`) rather than queue behind a loop that would fail them too.
     if (this.suspect || this.worker !== worker || this.stopped) return;
-    const ended = cancelled === undefined ? Promise.resolve(false) : this.endOfCancelled(cancelled);
-    const check: Promise<void> = ended
-      .then((done) => (done || this.worker !== worker || this.stopped ? true : this.probe()))
+    const check: Promise<void> = this.probe()
       .then((alive) => {
         if (!alive && this.worker === worker && !this.stopped) {
           this.opts.logger.warn({ plugin: this.opts.defaultName, reason }, "plugin worker is stuck; restarting it");
@@ -715,22 +727,6 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
         if (this.suspect === check) this.suspect = undefined;
       });
     this.suspect = check;
-  }
-
-  /** Resolves true when the thread answers the cancelled call `id`, false after CANCEL_GRACE_MS. */
-  private endOfCancelled(id: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.cancelledEnds.delete(id);
-        resolve(false);
-      }, CANCEL_GRACE_MS);
-      timer.unref();
-      this.cancelledEnds.set(id, () => {
-        clearTimeout(timer);
-        this.cancelledEnds.delete(id);
-        resolve(true);
-      });
-    });
   }
 
   private onExit(worker: PluginThread, code: number) {
@@ -790,8 +786,9 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
 
   private failAll(err: Error) {
     for (const id of [...this.pending.keys()]) this.settle(id)?.reject(err);
-    // the thread they ran in is gone or going: nothing left to wait for
-    for (const ended of [...this.cancelledEnds.values()]) ended();
+    // the thread they ran in is gone or going: nothing left to watch
+    for (const timer of this.cancelled.values()) clearTimeout(timer);
+    this.cancelled.clear();
   }
 }
 
