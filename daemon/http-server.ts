@@ -350,11 +350,6 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 /** `application/json`, optionally with parameters; not look-alikes such as `application/json-seq`. */
 const JSON_MEDIA_TYPE = /^application\/json\s*(?:;|$)/i;
 
-/**
- * Reads a JSON request body and answers the refusals every JSON endpoint shares: 415 for
- * another Content-Type, 413 past the limit, 400 with -32700 for malformed JSON. Returns
- * `{ ok: false }` once it has answered (or, if the client went away, closed the response).
- */
 /** A route that only reads (pages, health, metrics): other methods get 405 with `Allow: GET, HEAD`. */
 export function readOnly(handler: RouteHandler): RouteHandler {
   return (req, res, url) => {
@@ -363,6 +358,11 @@ export function readOnly(handler: RouteHandler): RouteHandler {
   };
 }
 
+/**
+ * Reads a JSON request body and answers the refusals every JSON endpoint shares: 415 for
+ * another Content-Type or a Content-Encoding, 413 past the limit, 400 with -32700 for malformed JSON. Returns
+ * `{ ok: false }` once it has answered (or, if the client went away, closed the response).
+ */
 export async function readJsonBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<{ ok: true; body: unknown } | { ok: false }> {
   const ct = String(req.headers["content-type"] ?? "");
   if (!JSON_MEDIA_TYPE.test(ct)) {

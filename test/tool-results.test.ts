@@ -54,7 +54,7 @@ test("plain, rich and invalid tool results, over a 2025 session and stateless 20
       for (const bad of ["r__missingText", "r__unknownType", "r__badIsError"]) {
         const r: any = await call(bad);
         assert.equal(r.isError, true, `${era} ${bad}`);
-        assert.match(r.content[0].text, /^The plugin returned a result that is not a valid tool result \(.+\); this is a bug in the plugin\.$/, `${era} ${bad}: ${r.content[0].text}`);
+        assert.match(r.content[0].text, /^The tool returned a result that is not a valid tool result \(.+\): a bug in its plugin or upstream server\.$/, `${era} ${bad}: ${r.content[0].text}`);
       }
     }
     // the 2025 era's result schema types progressToken in a result's _meta: the SDK decides

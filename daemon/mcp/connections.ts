@@ -15,14 +15,15 @@ import { PROTOCOL_VERSION_META_KEY } from "@modelcontextprotocol/server";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import { messageOf, Refusal } from "../errors.ts";
 import { clipString } from "../clip-string.ts";
-
-const MAX_CLIENT_NAME = 256;
 import type { Profile } from "../profiles.ts";
 import type { SessionInfo } from "../session-store.ts";
 import { recordSessionClosed, recordSessionOpened, startRequestSpan, type RequestSpan } from "../telemetry/instrumentation.ts";
 import type { Connection, McpDeps } from "./call-context.ts";
 import { newServer, type PatchbayServer } from "./server-factory.ts";
 import { connectionListener, listenInterest, releaseSubscriptions } from "./subscriptions.ts";
+
+/** the longest client name or version kept for a session */
+const MAX_CLIENT_NAME = 256;
 
 /** Default SessionInfo for a new session. */
 export function newSessionInfo(id: string, transport: SessionInfo["transport"], extra: Partial<SessionInfo> = {}): SessionInfo {

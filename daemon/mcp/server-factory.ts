@@ -128,7 +128,7 @@ function asToolErrorIfInvalid(wrapped: RequestHandler): RequestHandler {
     } catch (err) {
       const message = err instanceof Error ? err.message : "";
       if (!(err instanceof ProtocolError) || !message.startsWith(INVALID_RESULT)) throw err;
-      return { content: [{ type: "text", text: `The plugin returned a result that is not a valid tool result (${invalidResultReason(message.slice(INVALID_RESULT.length))}); this is a bug in the plugin.` }], isError: true };
+      return { content: [{ type: "text", text: `The tool returned a result that is not a valid tool result (${invalidResultReason(message.slice(INVALID_RESULT.length))}): a bug in its plugin or upstream server.` }], isError: true };
     }
   };
 }

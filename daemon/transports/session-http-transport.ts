@@ -106,13 +106,6 @@ export class SessionHttpTransport implements Transport {
   handlePost(req: IncomingMessage, res: ServerResponse, messages: JSONRPCMessage[], batch = messages.length > 1): void {
     if (this.closed) return sendRefusal(res, Refusal.SessionNotFound, "Session not found");
     if (messages.length > MAX_BATCH_SIZE) return sendRefusal(res, Refusal.InvalidRequest, `Invalid Request: Batch must not exceed ${MAX_BATCH_SIZE} messages`);
-    // 2025-06-18 removed JSON-RPC batching: a session of that version or later may not batch
-    // (the version is the header's, or without one the negotiated one)
-    const header = req.headers["mcp-protocol-version"];
-    const version = typeof header === "string" ? header : this.negotiated?.();
-    if (batch && version !== undefined && version >= BATCHING_REMOVED_IN) {
-      return sendRefusal(res, Refusal.InvalidRequest, `Invalid Request: JSON-RPC batches are not supported in protocol version ${version.slice(0, 20)} (removed in ${BATCHING_REMOVED_IN}); send one message per request`);
-    }
     let requests = 0;
     let initialize = false;
     for (const m of messages) {
@@ -128,6 +121,13 @@ export class SessionHttpTransport implements Transport {
     } else {
       if (this.sessionId === undefined) return sendRefusal(res, Refusal.SessionRequired, "Bad Request: Server not initialized");
       if (this.refusedVersion(req, res)) return;
+      // 2025-06-18 removed JSON-RPC batching: a session of that version or later may not batch
+      // (the version is the header's, or without one the negotiated one)
+      const header = req.headers["mcp-protocol-version"];
+      const version = typeof header === "string" ? header : this.negotiated?.();
+      if (batch && version !== undefined && version >= BATCHING_REMOVED_IN) {
+        return sendRefusal(res, Refusal.InvalidRequest, `Invalid Request: JSON-RPC batches are not supported in protocol version ${version.slice(0, 20)} (removed in ${BATCHING_REMOVED_IN}); send one message per request`);
+      }
     }
     if (requests === 0) {
       for (const m of messages) this.receive(m);

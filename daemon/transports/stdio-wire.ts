@@ -97,7 +97,12 @@ export class StdioWireTransport implements Transport {
       return;
     }
     // the value as received: the SDK lifts the _meta envelope keys itself
-    this.onmessage?.(json as JSONRPCMessage);
+    try {
+      this.onmessage?.(json as JSONRPCMessage);
+    } catch (err) {
+      // one message must not end the reading of all the others
+      this.onerror?.(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   private refuse(id: string | number | null, code: number, message: string) {
