@@ -32,6 +32,7 @@ export default definePlugin({
         resolve("aborted");
       })),
     },
+    stops: { description: "waits until cancelled, then ends", handler: (_a, ctx) => new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve("stopped"))) },
     leak: { description: "allocates until the worker's heap limit", handler: () => { const keep = []; for (;;) keep.push(new Array(1e5).fill(Math.random())); } },
   },
 });
@@ -97,13 +98,18 @@ test("a healthy call that arrives while a stuck worker is probed waits for the r
   assert.ok((await restartsOf("faulty")) > before, "the stuck worker was restarted");
 });
 
-test("a cancelled call stuck in a sync loop: the thread is found stuck at the call's own deadline and restarted, with no later call needed", async () => {
-  const before = await restartsOf("faulty");
+/** Calls `name`, and cancels the call 200 ms later, as a client whose user gave up. */
+async function callThenCancel(name: string) {
   const ac = new AbortController();
-  const looping = c.client.callTool({ name: "faulty__loop", arguments: {} }, undefined, { signal: ac.signal });
+  const running = c.client.callTool({ name, arguments: {} }, undefined, { signal: ac.signal });
   await new Promise((r) => setTimeout(r, 200));
   ac.abort("the user gave up");
-  await assert.rejects(looping);
+  await assert.rejects(running);
+}
+
+test("a cancelled call stuck in a sync loop: the thread is found stuck at the call's own deadline and restarted, with no later call needed", async () => {
+  const before = await restartsOf("faulty");
+  await callThenCancel("faulty__loop");
   // nobody calls the plugin: the cancelled call's deadline (1500 ms) reveals the loop
   await waitFor("restart after the cancelled call's deadline", async () => ((await restartsOf("faulty")) > before) || undefined);
   assert.match(d.stderr(), /a cancelled call did not end by its timeout/);
@@ -112,11 +118,7 @@ test("a cancelled call stuck in a sync loop: the thread is found stuck at the ca
 
 test("a cancelled call that ends when told to costs no restart, and the plugin answers at once", async () => {
   const before = await restartsOf("faulty");
-  const ac = new AbortController();
-  const waiting = c.client.callTool({ name: "faulty__wait", arguments: {} }, undefined, { signal: ac.signal });
-  await new Promise((r) => setTimeout(r, 200));
-  ac.abort("changed my mind");
-  await assert.rejects(waiting);
+  await callThenCancel("faulty__stops");
   assert.equal(textOf(await call("faulty__ok", { n: 6 })), "fine 6");
   // past the cancelled call's deadline (1500 ms): still no restart
   await new Promise((r) => setTimeout(r, 2_000));
