@@ -12,6 +12,7 @@ import { CallContext, type CallSpec, type Connection, type McpDeps, type ReplayS
 import { checkParams } from "./request-params.ts";
 import { NotInitializedError } from "../errors.ts";
 import { isPlainToolResult } from "./plain-tool-result.ts";
+import { toolErrorResult } from "../plugins/results.ts";
 import { installTools } from "./tools.ts";
 import { installResources } from "./resources.ts";
 import { installPrompts } from "./prompts.ts";
@@ -128,7 +129,7 @@ function asToolErrorIfInvalid(wrapped: RequestHandler): RequestHandler {
     } catch (err) {
       const message = err instanceof Error ? err.message : "";
       if (!(err instanceof ProtocolError) || !message.startsWith(INVALID_RESULT)) throw err;
-      return { content: [{ type: "text", text: `The tool returned a result that is not a valid tool result (${invalidResultReason(message.slice(INVALID_RESULT.length))}): a bug in its plugin or upstream server.` }], isError: true };
+      return toolErrorResult(`The tool returned a result that is not a valid tool result (${invalidResultReason(message.slice(INVALID_RESULT.length))}): a bug in its plugin or upstream server.`);
     }
   };
 }

@@ -9,6 +9,7 @@ import { MAX_JSON_DEPTH, pathDeeperThan } from "./json-depth.ts";
 import { listingOf, profileListing } from "./listing.ts";
 import { paginate } from "./pagination.ts";
 import type { PatchbayServer } from "./server-factory.ts";
+import { toolErrorResult } from "../plugins/results.ts";
 
 function toolItem(t: ExposedTool): Tool {
   return {
@@ -55,7 +56,7 @@ export function installTools(server: PatchbayServer): void {
       // past this depth the validators and the clone to the worker overflow their stack with
       // an error that names nothing; as a validation failure the model can read and fix it
       const deep = pathDeeperThan(req.params.arguments, MAX_JSON_DEPTH, "arguments");
-      if (deep) return { content: [{ type: "text" as const, text: `Invalid arguments for tool ${name}: ${deep} nests deeper than ${MAX_JSON_DEPTH} levels` }], isError: true };
+      if (deep) return toolErrorResult(`Invalid arguments for tool ${name}: ${deep} nests deeper than ${MAX_JSON_DEPTH} levels`);
       try {
         const value = await call.callPlugin(tool.plugin, "tool", tool.info.name, { args: req.params.arguments ?? {} }, name);
         // the SDK's projection for low-level handlers (text fallback for structured content, per-era shape)
@@ -66,7 +67,7 @@ export function installTools(server: PatchbayServer): void {
         if (err instanceof PluginCallError && !err.detail.validation) call.logger.error({ err: err.detail, tool: name }, "tool call failed in plugin");
         // Validation failures, timeouts, dead workers and refused client requests are
         // tool-level errors the model can read.
-        return { content: [{ type: "text" as const, text: messageOf(err) }], isError: true };
+        return toolErrorResult(messageOf(err));
       }
     });
   });

@@ -12,7 +12,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import { loadPluginShape, preloadSchemaLibraries, PluginShapeError, type ArgValidator, type LoadedPlugin } from "./plugin-shape.ts";
-import { toCallToolResult, toGetPromptResult, toReadResourceResult } from "./results.ts";
+import { toCallToolResult, toGetPromptResult, toReadResourceResult, toolErrorResult } from "./results.ts";
 import { CallAsks } from "./call-asks.ts";
 import type { CallRequest, ClientRequestMethod, HostToWorker, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
 import type { CallContext, ClientRequestOptions, CreateMessageResult, ElicitResult, ListRootsResult, PluginContext, PluginLogger } from "../api.ts";
@@ -79,10 +79,6 @@ class CallCancel {
 
 class ValidationFailure extends Error {}
 
-function toolError(text: string): Record<string, unknown> {
-  return { content: [{ type: "text", text }], isError: true };
-}
-
 /**
  * The spec has servers give structured results that conform to a tool's output schema, and
  * clients that listed the tool reject a call whose result does not (a protocol error the
@@ -91,9 +87,9 @@ function toolError(text: string): Record<string, unknown> {
  */
 function checkedOutput(result: Record<string, unknown>, check: ArgValidator, tool: string): Record<string, unknown> {
   if (result.isError === true) return result;
-  if (result.structuredContent === undefined) return toolError(`Output validation error: tool ${tool} has an output schema but its result has no structured content (return an object that matches the schema)`);
+  if (result.structuredContent === undefined) return toolErrorResult(`Output validation error: tool ${tool} has an output schema but its result has no structured content (return an object that matches the schema)`);
   const r = check(result.structuredContent);
-  return r.ok ? result : toolError(`Output validation error: the result of tool ${tool} does not match its output schema: ${r.message}`);
+  return r.ok ? result : toolErrorResult(`Output validation error: the result of tool ${tool} does not match its output schema: ${r.message}`);
 }
 
 /**
@@ -283,7 +279,7 @@ export function createPluginRuntime(port: RuntimePort, preloaded: Promise<unknow
           result = toCallToolResult(await tool.handler(v.value, ctx), tool.hasOutput);
         } catch (err) {
           // A throwing tool is a tool-level error the model can read, not a protocol error.
-          return toolError(err instanceof Error ? err.message : String(err));
+          return toolErrorResult(err instanceof Error ? err.message : String(err));
         }
         return tool.checkOutput ? checkedOutput(result, tool.checkOutput, req.target) : result;
       }

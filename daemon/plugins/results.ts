@@ -10,6 +10,11 @@ function jsonText(v: unknown): string {
   return JSON.stringify(v, null, 2) ?? "null";
 }
 
+/** A tool-level error: a result with `isError` whose text the model can read (not a protocol error). */
+export function toolErrorResult(text: string): { content: { type: "text"; text: string }[]; isError: true } {
+  return { content: [{ type: "text", text }], isError: true };
+}
+
 export function toCallToolResult(value: unknown, hasOutputSchema: boolean): Record<string, unknown> {
   if (value === undefined) return { content: [] };
   if (typeof value === "string") return { content: [{ type: "text", text: value }] };
