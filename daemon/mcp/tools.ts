@@ -5,7 +5,6 @@ import { PluginCallError } from "../plugins/plugin-worker.ts";
 import { visibleTool } from "../profiles.ts";
 import type { ExposedTool } from "../registry.ts";
 import { InputNeeded } from "./call-context.ts";
-import { MAX_JSON_DEPTH, pathDeeperThan } from "./json-depth.ts";
 import { listingOf, profileListing } from "./listing.ts";
 import { paginate } from "./pagination.ts";
 import type { PatchbayServer } from "./server-factory.ts";
@@ -53,10 +52,6 @@ export function installTools(server: PatchbayServer): void {
     const attributes = tool ? attributesOf(tool, name) : { "gen_ai.tool.name": name, "gen_ai.operation.name": "execute_tool" };
     return server.serve(ctx, { method: "tools/call", target: name, attributes, args: req.params.arguments }, async (call) => {
       if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
-      // past this depth the validators and the clone to the worker overflow their stack with
-      // an error that names nothing; as a validation failure the model can read and fix it
-      const deep = pathDeeperThan(req.params.arguments, MAX_JSON_DEPTH, "arguments");
-      if (deep) return toolErrorResult(`Invalid arguments for tool ${name}: ${deep} nests deeper than ${MAX_JSON_DEPTH} levels`);
       try {
         const value = await call.callPlugin(tool.plugin, "tool", tool.info.name, { args: req.params.arguments ?? {} }, name);
         // the SDK's projection for low-level handlers (text fallback for structured content, per-era shape)

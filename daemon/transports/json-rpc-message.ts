@@ -1,7 +1,8 @@
 /** The one check every transport makes of an inbound value: is it a JSON-RPC 2.0 message the spec's schema accepts. */
 import { RELATED_TASK_META_KEY, specTypeSchemas } from "@modelcontextprotocol/server";
 import { isPlainObject } from "../mcp/plain-object.ts";
-import { MAX_JSON_DEPTH, nestedDeeperThan } from "../mcp/json-depth.ts";
+import { MAX_JSON_DEPTH, pathDeeperThan } from "../mcp/json-depth.ts";
+import { clipString } from "../clip-string.ts";
 
 const JSONRPC_MESSAGE = (specTypeSchemas as unknown as Record<string, { "~standard": { validate(v: unknown): { issues?: unknown[] } | Promise<unknown> } }>).JSONRPCMessage;
 
@@ -32,14 +33,23 @@ export function isPlainRequest(v: Record<string, unknown>): boolean {
 }
 
 /**
+ * The -32600 text for an inbound value nested deeper than MAX_JSON_DEPTH, naming where, or
+ * undefined. Every transport checks this first, without recursion, before anything else
+ * walks the value: the SDK's validators and walks (and the clone to a plugin's thread)
+ * recurse, and a message a few thousand levels deep (a few kilobytes) would overflow their
+ * stack wherever it went next.
+ */
+export function nestingProblem(v: unknown): string | undefined {
+  const at = pathDeeperThan(v, MAX_JSON_DEPTH);
+  return at === undefined ? undefined : `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels (at ${clipString(at, 200)})`;
+}
+
+/**
  * What is wrong with an inbound value, as the text of its -32600 answer, or undefined for a
- * JSON-RPC message the spec's schema accepts. Nesting is checked first, without recursion:
- * the SDK's validators and walks recurse, and a message a few thousand levels deep (a few
- * kilobytes) would overflow their stack wherever it went next.
+ * JSON-RPC message the spec's schema accepts: its nesting first, then its shape.
  */
 export function inboundProblem(v: unknown): string | undefined {
-  if (nestedDeeperThan(v, MAX_JSON_DEPTH)) return `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels`;
-  return isJsonRpcMessage(v) ? undefined : "Invalid Request: not a JSON-RPC 2.0 message";
+  return nestingProblem(v) ?? (isJsonRpcMessage(v) ? undefined : "Invalid Request: not a JSON-RPC 2.0 message");
 }
 
 /** The id of an inbound value that has a readable one (to echo in an error), else null. */

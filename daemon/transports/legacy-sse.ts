@@ -13,8 +13,7 @@ import { readJsonBody, sendRefusal } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
 import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
 import { resolveProfile } from "../profiles.ts";
-import { MAX_JSON_DEPTH, nestedDeeperThan } from "../mcp/json-depth.ts";
-import { readableId } from "./json-rpc-message.ts";
+import { nestingProblem, readableId } from "./json-rpc-message.ts";
 
 export interface LegacySseOptions {
   maxBodyBytes: number;
@@ -89,9 +88,8 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
     // Checked here rather than by the SDK: it answers a bad message with plain text built by
     // String(body), which itself throws on a deeply nested array (stack overflow) or an object
     // whose toString is not a function, and then nothing ever answers the request.
-    if (nestedDeeperThan(parsed.body, MAX_JSON_DEPTH)) {
-      return sendRefusal(res, Refusal.InvalidRequest, `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels`, {}, readableId(parsed.body));
-    }
+    const tooDeep = nestingProblem(parsed.body);
+    if (tooDeep) return sendRefusal(res, Refusal.InvalidRequest, tooDeep, {}, readableId(parsed.body));
     if (!isJsonRpcMessage(parsed.body)) {
       return sendRefusal(res, Refusal.InvalidRequest, "Invalid Request: expected one JSON-RPC 2.0 message", {}, readableId(parsed.body));
     }

@@ -28,14 +28,12 @@ import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
 import { newServer } from "../mcp/server-factory.ts";
 import { ServerPool } from "../mcp/server-pool.ts";
 import { listenInterest, listenPublisher } from "../mcp/subscriptions.ts";
-import { MAX_JSON_DEPTH, nestedDeeperThan } from "../mcp/json-depth.ts";
-export { MAX_JSON_DEPTH } from "../mcp/json-depth.ts";
 import { resolveProfile, visibleTool, type Profile } from "../profiles.ts";
 import { startRequestSpan } from "../telemetry/instrumentation.ts";
 import type { Endpoint } from "./endpoint.ts";
 import { SessionHttpTransport } from "./session-http-transport.ts";
 import { FastLanes, fastEligible, quickModernRoute, type ModernRoute } from "./stateless-fast-path.ts";
-import { isJsonRpcMessage, readableId } from "./json-rpc-message.ts";
+import { isJsonRpcMessage, nestingProblem, readableId } from "./json-rpc-message.ts";
 
 export interface StreamableHttpOptions {
   maxBodyBytes: number;
@@ -182,9 +180,8 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       // Request; the SDK would call it a parse error.
       const raw = Array.isArray(body) ? body : [body];
       // Nesting first: past the spec's schema, the SDK's walks recurse (a stack overflow there is a 500).
-      if (nestedDeeperThan(body, MAX_JSON_DEPTH)) {
-        return sendRefusal(res, Refusal.InvalidRequest, `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels`, {}, readableId(body));
-      }
+      const tooDeep = nestingProblem(body);
+      if (tooDeep) return sendRefusal(res, Refusal.InvalidRequest, tooDeep, {}, readableId(body));
       if (raw.length === 0 || !raw.every(isJsonRpcMessage)) {
         return sendRefusal(res, Refusal.InvalidRequest, "Invalid Request: expected a JSON-RPC 2.0 message or a non-empty array of them", {}, readableId(body));
       }
