@@ -13,13 +13,14 @@
 import type { JSONRPCMessage, McpServerFactory, Transport, TransportSendOptions, MessageExtraInfo } from "@modelcontextprotocol/server";
 import { PROTOCOL_VERSION_META_KEY } from "@modelcontextprotocol/server";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
-import { messageOf, Refusal } from "../errors.ts";
+import { messageOf } from "../errors.ts";
 import { clipString } from "../clip-string.ts";
 import type { Profile } from "../profiles.ts";
 import type { SessionInfo } from "../session-store.ts";
 import { recordSessionClosed, recordSessionOpened, startRequestSpan, type RequestSpan } from "../telemetry/instrumentation.ts";
 import type { Connection, McpDeps } from "./call-context.ts";
 import { newServer, type PatchbayServer } from "./server-factory.ts";
+import { RequestsInFlight } from "./requests-in-flight.ts";
 import { connectionListener, listenInterest, releaseSubscriptions } from "./subscriptions.ts";
 
 /** the longest client name or version kept for a session */
@@ -100,7 +101,9 @@ export function serveConnection(deps: McpDeps, wire: Transport, info: SessionInf
   /** every instance serveStdio made here (a probe and the one serving), whose subscriptions end with the connection */
   const made: PatchbayServer[] = [];
   const listens = new ListenSpans(info, (params) => listenInterest(deps.registry, params, profile));
-  const inFlight = new RequestsInFlight((id) => deps.store.busy(id), info.id);
+  // a connection waiting on a long call, or holding a 2026-07-28 listen stream open, is not
+  // idle (a Streamable HTTP session's transport marks its requests the same way)
+  const inFlight = new RequestsInFlight(() => deps.store.busy(info.id));
   const observed = new ObservedTransport(wire, {
     // every message from the client counts as activity
     received: (m) => {
@@ -183,57 +186,6 @@ class ObservedTransport implements Transport {
   setProtocolVersion = (version: string) => this.inner.setProtocolVersion?.(version);
 }
 
-/**
- * The client's requests not yet answered on a WebSocket or stdio connection, each marked
- * busy in the store: a connection waiting for a long call, or holding a 2026-07-28
- * `subscriptions/listen` stream open, is not idle, so neither the idle timeout nor eviction
- * closes it (a Streamable HTTP session's transport marks its requests the same way). A
- * request ends with its response, the client's cancel of it, or the connection.
- */
-class RequestsInFlight {
-  private open = new Map<string | number, () => void>();
-  constructor(
-    private readonly busy: (sessionId: string) => () => void,
-    private readonly sessionId: string,
-  ) {}
-
-  /**
-   * The refusal of a request whose id is still in flight on this connection, as Streamable
-   * HTTP answers it: the protocol would map both answers to one id, and a cancel of that id
-   * to whichever it found first.
-   */
-  duplicate(m: JSONRPCMessage): JSONRPCMessage | undefined {
-    const msg = m as { id?: string | number; method?: string };
-    if (msg.method === undefined || msg.id === undefined || !this.open.has(msg.id)) return undefined;
-    return { jsonrpc: "2.0", id: msg.id, error: { code: Refusal.DuplicateRequestId.rpc, message: "Invalid Request: duplicate request id in flight" } } as JSONRPCMessage;
-  }
-
-  received(m: JSONRPCMessage): void {
-    const msg = m as { id?: string | number; method?: string; params?: { requestId?: string | number } };
-    if (msg.method === undefined) return;
-    if (msg.id !== undefined) {
-      // bounded: a client cannot grow this past what it could have in flight anyway
-      if (!this.open.has(msg.id) && this.open.size < MAX_TRACKED_REQUESTS) this.open.set(msg.id, this.busy(this.sessionId));
-    } else if (msg.method === "notifications/cancelled" && msg.params?.requestId !== undefined) this.end(msg.params.requestId);
-  }
-
-  sent(m: JSONRPCMessage): void {
-    const msg = m as { id?: string | number; method?: string };
-    if (msg.method === undefined && msg.id !== undefined) this.end(msg.id);
-  }
-
-  endAll(): void {
-    for (const id of [...this.open.keys()]) this.end(id);
-  }
-
-  private end(id: string | number) {
-    const release = this.open.get(id);
-    if (!release) return;
-    this.open.delete(id);
-    release();
-  }
-}
-const MAX_TRACKED_REQUESTS = 4_096;
 
 /**
  * Spans for subscriptions/listen on a WebSocket or stdio connection, which serveStdio

@@ -4,13 +4,13 @@
  * with an error that names nothing; no MCP message nests anywhere near this deep.
  */
 
-/** Deepest JSON nesting a request (or a tool's arguments) may have. */
+/** Deepest JSON nesting an inbound message may have. */
 export const MAX_JSON_DEPTH = 256;
 
 /**
  * The path (`a.b[3]…`, from `root`) of the first value nested deeper than `limit`, or
  * undefined. Iterative: a recursive walk would overflow on the very input it guards against.
- * Paths are built only for a value found too deep (every tool call's arguments are checked).
+ * Paths are built only for a value found too deep (every inbound message is checked).
  */
 export function pathDeeperThan(value: unknown, limit: number, root = ""): string | undefined {
   if (!nestedDeeperThan(value, limit)) return undefined;

@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { SSEServerTransport } from "@modelcontextprotocol/server-legacy/sse";
 import { JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import type { Logger } from "pino";
 import { Refusal } from "../errors.ts";
 import { readJsonBody, sendRefusal } from "../http-server.ts";
@@ -14,6 +15,7 @@ import type { McpDeps } from "../mcp/call-context.ts";
 import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
 import { resolveProfile } from "../profiles.ts";
 import { nestingProblem, readableId } from "./json-rpc-message.ts";
+import { DUPLICATE_ID_MESSAGE, RequestsInFlight } from "../mcp/requests-in-flight.ts";
 
 export interface LegacySseOptions {
   maxBodyBytes: number;
@@ -29,15 +31,12 @@ function isJsonRpcMessage(body: unknown): boolean {
   }
 }
 
-const MAX_TRACKED_REQUESTS = 4_096;
-
-/** The ids of a session's requests not yet answered: each leaves the set when its answer is sent. */
-function trackAnswers(transport: SSEServerTransport): Set<string | number> {
-  const open = new Set<string | number>();
+/** A session's requests not yet answered: each ends when the transport sends its answer. */
+function trackAnswers(transport: SSEServerTransport): RequestsInFlight {
+  const open = new RequestsInFlight();
   const send = transport.send.bind(transport);
   transport.send = (message, options) => {
-    const m = message as { id?: string | number; method?: string };
-    if (m.method === undefined && m.id !== undefined) open.delete(m.id);
+    open.sent(message);
     return send(message, options);
   };
   return open;
@@ -45,8 +44,8 @@ function trackAnswers(transport: SSEServerTransport): Set<string | number> {
 
 export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, logger: Logger) {
   const transports = new Map<string, SSEServerTransport>();
-  /** per session, the ids of requests not yet answered (see `trackAnswers`) */
-  const inFlight = new Map<string, Set<string | number>>();
+  /** per session, the requests not yet answered (see `trackAnswers`) */
+  const inFlight = new Map<string, RequestsInFlight>();
 
   async function stream(req: IncomingMessage, res: ServerResponse, url: URL) {
     if (req.method !== "GET") return sendRefusal(res, Refusal.MethodNotAllowed, "Method not allowed", { allow: "GET" });
@@ -95,12 +94,10 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
     }
     // A request id still in flight on the session is refused, as on /mcp: the protocol would
     // map both answers to one id, and a cancel of it to whichever it found first.
-    const msg = parsed.body as { id?: string | number; method?: string; params?: { requestId?: string | number } };
+    const msg = parsed.body as JSONRPCMessage & { id?: string | number; method?: string };
     const open = inFlight.get(sessionId);
-    if (open && msg.method !== undefined && msg.id !== undefined) {
-      if (open.has(msg.id)) return sendRefusal(res, Refusal.DuplicateRequestId, "Invalid Request: duplicate request id in flight", {}, msg.id);
-      if (open.size < MAX_TRACKED_REQUESTS) open.add(msg.id);
-    } else if (open && msg.method === "notifications/cancelled" && msg.params?.requestId !== undefined) open.delete(msg.params.requestId);
+    if (open?.duplicate(msg)) return sendRefusal(res, Refusal.DuplicateRequestId, DUPLICATE_ID_MESSAGE, {}, msg.id);
+    open?.received(msg);
     deps.store.touch(sessionId);
     try {
       await transport.handlePostMessage(req, res, parsed.body);
@@ -108,7 +105,7 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
       logger.warn({ err, sessionId }, "SSE message could not be handled");
     }
     // not accepted (the SDK refused it): no answer will come on the stream for its id
-    if (res.statusCode !== 202 && msg.method !== undefined && msg.id !== undefined) open?.delete(msg.id);
+    if (res.statusCode !== 202 && msg.method !== undefined && msg.id !== undefined) open?.end(msg.id);
     // Whatever happened inside the SDK, the request gets an answer.
     if (!res.writableEnded) {
       if (res.headersSent) res.end();

@@ -34,6 +34,7 @@ import type { Endpoint } from "./endpoint.ts";
 import { SessionHttpTransport } from "./session-http-transport.ts";
 import { FastLanes, fastEligible, quickModernRoute, type ModernRoute } from "./stateless-fast-path.ts";
 import { isJsonRpcMessage, nestingProblem, readableId } from "./json-rpc-message.ts";
+import { DUPLICATE_ID_MESSAGE } from "../mcp/requests-in-flight.ts";
 
 export interface StreamableHttpOptions {
   maxBodyBytes: number;
@@ -201,7 +202,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
         if (!t) return sendRefusal(res, Refusal.SessionNotFound, "Session not found");
         const duplicate = duplicateId(t, messages);
         if (duplicate !== undefined) {
-          return sendRefusal(res, Refusal.DuplicateRequestId, "Invalid Request: duplicate request id in flight", {}, duplicate);
+          return sendRefusal(res, Refusal.DuplicateRequestId, DUPLICATE_ID_MESSAGE, {}, duplicate);
         }
         return t.handlePost(req, res, messages, Array.isArray(body));
       }
