@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * The `patchbay` command line. Parses flags (unknown flags and bad values are errors with
  * exit code 2), builds the config and hands off to the composition root or a command.

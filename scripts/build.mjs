@@ -1,17 +1,77 @@
 // Builds dist/ with esbuild: the CLI, the plugin worker, the plugin API and the dashboard.
-// Node packages stay external (they are dependencies), so every part shares one zod and
-// one MCP SDK; the dashboard is bundled whole for the browser.
+//
+// The runtime dependencies are bundled into dist (shared chunks under dist/chunks, so the CLI,
+// the worker and the plugin API load one copy of each module). Only two packages stay real
+// dependencies: esbuild (a native binary the daemon runs to compile plugins) and zod (the
+// published plugin types name it, and plugins share the daemon's one zod through the API).
+// Why: the installed package was ~200 packages and 108 MB whose OpenTelemetry tree declared
+// `node >= 22.15`, contradicting our engines field; bundled, the tree is three packages whose
+// engines agree with ours, and tree-shaking drops what Patchbay never loads. The OTLP
+// exporters are dynamic imports, so they become chunks loaded only when OTLP is configured.
+// The dashboard is bundled whole for the browser.
 import { build } from "esbuild";
-import { rmSync, mkdirSync, copyFileSync } from "node:fs";
+import { rmSync, mkdirSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { execFileSync } from "node:child_process";
+
+const RUNTIME_EXTERNAL = ["esbuild", "zod", "zod/*"];
+// ws requires these native speed-ups inside try/catch and falls back to JavaScript; pino-pretty
+// and the OTLP gRPC exporter name optional modules the same way.
+const OPTIONAL_ABSENT = ["bufferutil", "utf-8-validate", "pino-abstract-transport/node_modules/*"];
+
+// The OTLP gRPC exporter (rolldown output) loads grpc-js with a require() made by createRequire
+// at run time, which esbuild cannot see: bundled, it would resolve grpc-js from the install
+// folder (absent) or find a second copy whose ChannelCredentials fail instanceof. Turn those
+// calls into an import of the bundled grpc-js; the exporter is its own lazy chunk anyway.
+const grpcRequire = /__require\("@grpc\/grpc-js"\)/g;
+const bundleGrpcRequires = {
+  name: "bundle-grpc-requires",
+  setup(b) {
+    b.onLoad({ filter: /@opentelemetry[\\/]otlp-grpc-exporter-base[\\/].*\.mjs$/ }, async (args) => {
+      const source = readFileSync(args.path, "utf8");
+      if (!grpcRequire.test(source)) return undefined;
+      return { contents: `import * as __pbGrpc from "@grpc/grpc-js";\n${source.replace(grpcRequire, "__pbGrpc")}`, loader: "js", resolveDir: dirname(args.path) };
+    });
+  },
+};
 
 rmSync("dist", { recursive: true, force: true });
 mkdirSync("dist/dashboard", { recursive: true });
-const common = { bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", sourcemap: "linked", logLevel: "warning" };
-await Promise.all([
-  build({ ...common, entryPoints: { cli: "daemon/cli.ts", "worker-entry": "daemon/plugins/worker-entry.ts", api: "daemon/api.ts", main: "daemon/main.ts" }, outdir: "dist" }),
-  build({ entryPoints: ["dashboard/app.ts"], bundle: true, platform: "browser", format: "iife", target: "es2022", minify: true, sourcemap: "linked", outfile: "dist/dashboard/app.js", logLevel: "warning" }),
+const result = await Promise.all([
+  build({
+    entryPoints: { cli: "daemon/bin.ts", "worker-entry": "daemon/plugins/worker-entry.ts", api: "daemon/api.ts", main: "daemon/main.ts" },
+    outdir: "dist",
+    bundle: true,
+    splitting: true,
+    chunkNames: "chunks/[name]-[hash]",
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    external: [...RUNTIME_EXTERNAL, ...OPTIONAL_ABSENT],
+    // CommonJS packages bundled into ESM still call require() for Node built-ins and read
+    // __filename/__dirname; give every output file real ones.
+    banner: {
+      js: [
+        'import { createRequire as __pbCreateRequire } from "node:module";',
+        'import { fileURLToPath as __pbFileURLToPath } from "node:url";',
+        'import { dirname as __pbDirname } from "node:path";',
+        "const require = __pbCreateRequire(import.meta.url);",
+        "const __filename = __pbFileURLToPath(import.meta.url);",
+        "const __dirname = __pbDirname(__filename);",
+      ].join("\n"),
+    },
+    minifyWhitespace: true,
+    minifySyntax: true,
+    // identifiers stay readable so a user's stack trace still names our functions
+    keepNames: false,
+    legalComments: "linked",
+    metafile: true,
+    plugins: [bundleGrpcRequires],
+    logLevel: "warning",
+  }),
+  build({ entryPoints: ["dashboard/app.ts"], bundle: true, platform: "browser", format: "iife", target: "es2022", minify: true, outfile: "dist/dashboard/app.js", logLevel: "warning" }),
 ]);
+if (process.env.PATCHBAY_BUILD_META) writeFileSync(process.env.PATCHBAY_BUILD_META, JSON.stringify(result[0].metafile));
 copyFileSync("dashboard/index.html", "dist/dashboard/index.html");
 copyFileSync("dashboard/style.css", "dist/dashboard/style.css");
 copyFileSync("node_modules/uplot/dist/uPlot.min.css", "dist/dashboard/uplot.css");

@@ -81,19 +81,31 @@ export function dialectOf(schema: Record<string, unknown>): JsonSchemaDialect | 
   return undefined;
 }
 
+/**
+ * ajv is CommonJS: Node's own import() exposes its classes as named exports, but bundled into
+ * dist they may sit only on the default export (the module object). Accept either.
+ */
+function ajvClass<T>(mod: Record<string, unknown>, name: string): T {
+  const direct = mod[name] ?? (mod.default as Record<string, unknown> | undefined)?.[name];
+  if (typeof direct !== "function") throw new Error(`ajv does not export ${name}`);
+  return direct as T;
+}
+
+type AjvClass = new (opts: object) => SchemaCompiler;
+
 async function loadCompiler(dialect: JsonSchemaDialect): Promise<void> {
   if (compilers.has(dialect)) return;
   // addUsedSchema: false, so two tools whose schemas share an `$id` do not collide.
   const opts = { allErrors: true, strict: false, addUsedSchema: false };
   switch (dialect) {
     case "draft-07":
-      compilers.set(dialect, new (await import("ajv")).Ajv(opts));
+      compilers.set(dialect, new (ajvClass<AjvClass>(await import("ajv"), "Ajv"))(opts));
       break;
     case "2019-09":
-      compilers.set(dialect, new (await import("ajv/dist/2019.js")).Ajv2019(opts));
+      compilers.set(dialect, new (ajvClass<AjvClass>(await import("ajv/dist/2019.js"), "Ajv2019"))(opts));
       break;
     case "2020-12":
-      compilers.set(dialect, new (await import("ajv/dist/2020.js")).Ajv2020(opts));
+      compilers.set(dialect, new (ajvClass<AjvClass>(await import("ajv/dist/2020.js"), "Ajv2020"))(opts));
       break;
   }
 }

@@ -1,15 +1,18 @@
 /**
- * The one place `@opentelemetry/sdk-node` is configured. Telemetry goes three ways at once:
+ * The one place the OpenTelemetry SDK is configured. Telemetry goes three ways at once:
  * the in-process dashboard store (spans) and Prometheus reader (`/metrics` on the daemon's
  * own port), plus OTLP when the standard `OTEL_EXPORTER_OTLP_*` variables are set. The rest
  * of Patchbay uses only `@opentelemetry/api`.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { diag, DiagLogLevel } from "@opentelemetry/api";
-import { NodeSDK } from "@opentelemetry/sdk-node";
+import { context, diag, DiagLogLevel, metrics, propagation, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
+import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
-import { BatchSpanProcessor, ParentBasedSampler, type Sampler, type SpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace";
-import { AggregationTemporality, AggregationType, InstrumentType, PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics";
+import { BatchSpanProcessor, ParentBasedSampler, TracerProvider, type Sampler, type SpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace";
+import { AggregationTemporality, AggregationType, InstrumentType, MeterProvider, PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics";
+import { samplerFromEnv } from "./env-sampler.ts";
 import type { Logger } from "pino";
 import { DashboardStore } from "./dashboard-store.ts";
 import { operationDurations, resetInstruments, setCallSink, setDurationSink, setKnownNames, type DurationSink } from "./instrumentation.ts";
@@ -99,16 +102,18 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
   }
   const perSecond = opts.tracesPerSecond ?? 0;
   const sampler: Sampler | undefined = env.OTEL_TRACES_SAMPLER || perSecond <= 0 ? undefined : new ParentBasedSampler({ root: new RateLimitedSampler(perSecond) });
-  const sdk = new NodeSDK({
-    serviceName: env.OTEL_SERVICE_NAME ?? "patchbay",
-    autoDetectResources: false,
-    resourceDetectors: [],
-    instrumentations: [],
-    spanProcessors,
-    metricReaders,
-    ...(sampler ? { sampler } : {}),
-  });
-  sdk.start();
+  // What NodeSDK.start() does for a daemon with no auto-instrumentation: the providers, an
+  // AsyncLocalStorage context manager and the W3C propagators, registered globally. NodeSDK
+  // itself is not used because importing it loads every exporter it might build from the
+  // environment (see env-sampler.ts); ours are loaded only when OTLP is configured.
+  const resource = defaultResource().merge(resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME ?? "patchbay" }));
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(contextManager);
+  propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
+  const meterProvider = new MeterProvider({ resource, readers: metricReaders });
+  metrics.setGlobalMeterProvider(meterProvider);
+  const tracerProvider = new TracerProvider({ resource, spanProcessors, sampler: samplerFromEnv(env) ?? sampler });
+  trace.setGlobalTracerProvider(tracerProvider);
   resetInstruments();
   setDurationSink(durationSink);
   setCallSink({ toolCall: (tool, plugin, ms, error, at) => store.recordToolCall(tool, plugin, ms, error, at) });
@@ -133,7 +138,12 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
       setCallSink(undefined);
       setDurationSink("off");
       try {
-        await sdk.shutdown();
+        await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]);
+        // a later startTelemetry in the same process (tests) registers its own providers
+        trace.disable();
+        metrics.disable();
+        propagation.disable();
+        context.disable();
       } catch (err) {
         opts.logger.debug({ err }, "telemetry shutdown");
       }
