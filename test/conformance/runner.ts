@@ -22,10 +22,11 @@
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, type WriteStream } from "node:fs";
+import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, type WriteStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { nodeLine } from "../helpers/node-lines.ts";
 
 export const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(HERE, "..", "..");
@@ -33,7 +34,6 @@ const CLI = join(ROOT, "dist", "cli.js");
 const FIXTURE_PLUGINS = join(HERE, "plugins");
 const CONFIG = join(HERE, "patchbay.json");
 export const BASELINE = join(HERE, "expected-failures.yml");
-const NODE22 = join(ROOT, "node_modules", "node", "bin", "node");
 const SUITE_NEXT = join(ROOT, "node_modules", "@modelcontextprotocol", "conformance");
 const SUITE_STABLE = join(ROOT, "node_modules", "conformance-stable");
 
@@ -112,15 +112,9 @@ export interface RunnerOptions {
   url?: string;
 }
 
-/** The Node 22 binary of the `node@22` dev dependency, or undefined when it is missing or not 22+. */
-export function findNode22(): string | undefined {
-  if (!existsSync(NODE22)) return undefined;
-  try {
-    const version = execFileSync(NODE22, ["--version"], { encoding: "utf8", timeout: 10_000 }).trim();
-    return Number(/^v(\d+)/.exec(version)?.[1] ?? 0) >= 22 ? NODE22 : undefined;
-  } catch {
-    return undefined;
-  }
+/** A Node 22 binary (the suites need Node >= 22; the machine's is 20): node@22 from the npm registry, installed once into .cache. */
+export function findNode22(): string {
+  return nodeLine(22);
 }
 
 /** Scenario → reason, from the expected-failures file (a `server:` list, reasons in comments). */
@@ -227,13 +221,8 @@ interface Daemon {
   logFile: string;
 }
 
-/** The machine's Node for the daemon: this process's, unless that is the node@22 package's. */
+/** The machine's Node for the daemon: this process's (the suites alone run on Node 22). */
 function daemonNode(): string {
-  const exec = realpathSync(process.execPath);
-  const pkg = realpathSync(dirname(dirname(NODE22)));
-  if (exec.startsWith(pkg + "/") || exec === pkg) {
-    throw new Error(`this process runs on ${process.execPath} (the node@22 dev dependency); the daemon must run on the machine's Node. Is node_modules/.bin/node linked? Run \`node scripts/unlink-node22.mjs\`.`);
-  }
   return process.execPath;
 }
 
@@ -373,7 +362,6 @@ export async function runConformance(opts: RunnerOptions = {}): Promise<Conforma
   const log = opts.log ?? (() => {});
   const started = Date.now();
   const node22 = findNode22();
-  if (!node22) throw new Error(`Node 22 not found at ${NODE22} (the node@22 dev dependency); run npm install`);
   if (!opts.url && !existsSync(CLI)) throw new Error(`${CLI} is missing: build first (node scripts/build.mjs)`);
   for (const dir of [SUITE_NEXT, SUITE_STABLE]) if (!existsSync(join(dir, "dist", "index.js"))) throw new Error(`conformance suite missing at ${dir}; run npm install`);
   const unknown = (opts.only ?? []).filter((id) => !RUN_IDS.includes(id));
