@@ -4,7 +4,7 @@
  *   npm run bench                 full run (about 6–10 minutes)
  *   npm run bench -- --quick      shorter rows and fewer reloads (under two minutes)
  *   npm run bench -- --smoke      a tiny workload for the test suite (seconds; numbers meaningless)
- *   options: --sections capacity,latency,telemetry,memory   --out DIR (default bench/results)
+ *   options: --sections capacity,latency,telemetry,memory,install   --out DIR (default bench/results)
  *
  * Every server runs in its own child process; the load clients run here. Every figure sits
  * next to a baseline measured in the same run, as a ratio. The Markdown report goes to
@@ -23,6 +23,10 @@
  *  memory     idle RSS with 1/20/100 example-size plugins and the cost per plugin; 1,000
  *             idle sessions; RSS growth over 1,000 reloads; save → list_changed; tools/list
  *             of 1,000 tools from 50 plugins.
+ *  install    from an empty npm cache: `npx -y -p <tarball> patchbay stdio` to the first
+ *             tools/list (beside npx of server-everything), installed size and package
+ *             count (beside the bare SDK), idle RSS of the installed daemon with the example
+ *             plugins (beside the bare SDK server); see bench/lib/install.ts.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -34,10 +38,11 @@ import { httpClient, sseClient, stdioClient, wsClient, sequential, concurrent, t
 import { workerRoundTrip } from "./lib/worker-hop.ts";
 import { canMeasureThreads, servingProcess, threadCpuPerCall } from "./lib/thread-cpu.ts";
 import { PATCHBAY_ECHO, writeEchoPlugin, writeExamplePlugins, writeWidePlugins, examplePlugin } from "./lib/plugins.ts";
+import { install } from "./lib/install.ts";
 import { machine, gitInfo, num, ms, ratio, x, mib, table } from "./lib/report.ts";
 
 type Mode = "full" | "quick" | "smoke";
-const SECTIONS = ["capacity", "latency", "telemetry", "memory"] as const;
+const SECTIONS = ["capacity", "latency", "telemetry", "memory", "install"] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Profile {
@@ -110,6 +115,7 @@ const mode: Mode = values.smoke ? "smoke" : values.quick ? "quick" : "full";
 const P = PROFILES[mode];
 /** The smoke run skips telemetry: it only has to prove the harness still works. */
 const defaultSections: readonly Section[] = mode === "smoke" ? ["capacity", "latency", "memory"] : SECTIONS;
+// (install packs the checkout and downloads from the npm registry: not in the smoke run)
 const selected = new Set<Section>(values.sections ? (values.sections.split(",").map((s) => s.trim()) as Section[]) : defaultSections);
 for (const s of selected) if (!SECTIONS.includes(s)) throw new Error(`unknown section "${s}"; known: ${SECTIONS.join(", ")}`);
 const outDir = values.out ?? join(ROOT, "bench", "results");
@@ -839,7 +845,7 @@ async function main() {
 
   const result: Record<string, unknown> = { mode, date: date.toISOString(), machine: m, git, patchbayCli: cli, settings: P, reduced, sections: [...selected] };
   const failures: { section: string; error: string }[] = [];
-  const runners: Record<Section, () => Promise<unknown>> = { capacity, latency, telemetry, memory };
+  const runners: Record<Section, () => Promise<unknown>> = { capacity, latency, telemetry, memory, install: () => install({ progress, emit, temp, settleMs: P.settleMs }) };
   const sectionSeconds: Record<string, number> = {};
   for (const s of SECTIONS) {
     if (!selected.has(s)) continue;
