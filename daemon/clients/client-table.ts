@@ -45,13 +45,8 @@ export interface ClientSpec {
   entry(stdio: ClaudeEntry): Record<string, unknown>;
   /** the keys a remote entry may hold its URL in, in the client's spelling */
   urlKeys: readonly string[];
-  /**
-   * The variables the client expands in an entry. `none`: the strings are literal (Claude
-   * Desktop). `braces`: `${NAME}` and `${env:NAME}`, anything else in `${…}` is the client's
-   * own (VS Code's `${input:…}`, `${workspaceFolder}`, Claude Code's `${NAME:-default}`).
-   * `dollar`: also a bare `$NAME` (Gemini CLI).
-   */
-  variables: "none" | "braces" | "dollar";
+  /** how the client spells an environment variable in an entry (client-variables.ts) */
+  variables: "none" | "env-colon" | "braces" | "dollar";
   /** what to do after the file changed */
   after: string;
   /** the documents the path and shape were checked against */
@@ -120,7 +115,7 @@ const CLIENTS: readonly ClientSpec[] = [
     },
     entry: plain,
     urlKeys: ["url"],
-    variables: "braces",
+    variables: "env-colon",
     after: "Restart Cursor (or reload its MCP servers), then check the server under Cursor's MCP settings.",
     docs: ["https://cursor.com/docs/mcp", "https://github.com/docker/mcp-gateway/blob/main/pkg/client/config.yml"],
   },
@@ -134,7 +129,7 @@ const CLIENTS: readonly ClientSpec[] = [
     },
     entry: typed,
     urlKeys: ["url"],
-    variables: "braces",
+    variables: "env-colon",
     after: "VS Code reads mcp.json as it changes: start the server from the file's code lens or with `MCP: List Servers`.",
     docs: ["https://code.visualstudio.com/docs/copilot/reference/mcp-configuration", "https://github.com/docker/mcp-gateway/blob/main/pkg/client/config.yml"],
   },
@@ -148,7 +143,7 @@ const CLIENTS: readonly ClientSpec[] = [
     entry: plain,
     // Windsurf's remote entries take `serverUrl` (or `url`)
     urlKeys: ["serverUrl", "url"],
-    variables: "braces",
+    variables: "env-colon",
     after: "Press the refresh button in Windsurf's MCP panel (or restart Windsurf).",
     docs: ["https://docs.windsurf.com/windsurf/cascade/mcp"],
   },
