@@ -39,7 +39,7 @@ Usage:
   patchbay claude-config …                         = connect claude-desktop …
   patchbay import-claude-config …                  = import claude-desktop …
 
-Clients: ${clientList()}
+Clients (CLIENT, and its --scope choices; docs/clients.md has every OS's path):
   claude-desktop  its claude_desktop_config.json
   claude-code     --scope project: ./.mcp.json (default); user: ~/.claude.json
   cursor          --scope user: ~/.cursor/mcp.json (default); project: ./.cursor/mcp.json

@@ -176,13 +176,15 @@ test("an unknown client, an unknown scope, no client, --scope elsewhere: usage e
   assert.equal(run(["status", "--scope", "user"], p).status, 2);
 });
 
-test("claude-config stays an alias of connect claude-desktop", () => {
+test("claude-config stays an alias of connect claude-desktop; --help lists every client and scope", () => {
   const p = place();
   const a = run(["claude-config"], p);
   const b = run(["connect", "claude-desktop"], p);
   assert.equal(a.status, 0, a.stderr);
   assert.deepEqual(printed(a.stdout), printed(b.stdout));
   assert.match(a.stdout, /run `patchbay claude-config --write`/);
+  const help = run(["--help"], p);
+  for (const c of knownClients()) for (const s of Object.keys(c.scopes)) assert.match(help.stdout, new RegExp(`\\n  ${c.id} .*${Object.keys(c.scopes).length > 1 ? s : ""}`), `--help lists ${c.id} (${s})`);
 });
 
 test("each client's path on macOS, Windows and Linux", () => {
