@@ -8,38 +8,17 @@
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { CLI, TempDir } from "./helpers/env.ts";
+import { clientPlaces, runAt, type ClientPlace } from "./helpers/client-places.ts";
 import { findClient, knownClients } from "../daemon/clients/client-table.ts";
 
 const dir = new TempDir("patchbay-connect-");
 after(() => dir.cleanup());
 
-interface Place {
-  home: string;
-  cwd: string;
-}
-
-/** The CLI with HOME and cwd in the temp folder; no PATCHBAY_* from the caller, so the entry is the default one. */
-function run(args: string[], at: Place, env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [CLI, ...args], {
-    cwd: at.cwd,
-    env: { ...process.env, HOME: at.home, XDG_CONFIG_HOME: "", APPDATA: "", CLAUDE_CONFIG_DIR: "", PATCHBAY_HOME: "", PATCHBAY_PLUGINS: "", PATCHBAY_CONFIG: "", ...env },
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-}
-
-let places = 0;
-function place(): Place {
-  const root = dir.join(`p${places++}`);
-  const at = { home: join(root, "home"), cwd: join(root, "project") };
-  mkdirSync(at.home, { recursive: true });
-  mkdirSync(at.cwd, { recursive: true });
-  return at;
-}
+const place = clientPlaces(dir);
+const run = (args: string[], at: ClientPlace, env?: Record<string, string>) => runAt(at, args, env);
 
 /** The entry from this checkout, as Claude Desktop takes it. */
 const STDIO = { command: process.execPath, args: [CLI, "stdio"] };
@@ -48,7 +27,7 @@ const TYPED = { type: "stdio", ...STDIO };
 interface Case {
   client: string;
   scope?: string;
-  file: (p: Place) => string;
+  file: (p: ClientPlace) => string;
   key: "mcpServers" | "servers";
   entry: Record<string, unknown>;
   mayCreate: boolean;

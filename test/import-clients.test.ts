@@ -8,37 +8,16 @@
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { CLI, TempDir } from "./helpers/env.ts";
+import { clientPlaces, runAt, type ClientPlace } from "./helpers/client-places.ts";
 
 const dir = new TempDir("patchbay-import-clients-");
 after(() => dir.cleanup());
 
-interface Place {
-  home: string;
-  cwd: string;
-  plugins: string;
-}
-
-let places = 0;
-function place(): Place {
-  const root = dir.join(`p${places++}`);
-  const at = { home: join(root, "home"), cwd: join(root, "project"), plugins: join(root, "home", ".patchbay", "plugins") };
-  mkdirSync(at.home, { recursive: true });
-  mkdirSync(at.cwd, { recursive: true });
-  return at;
-}
-
-function run(args: string[], at: Place) {
-  return spawnSync(process.execPath, [CLI, ...args], {
-    cwd: at.cwd,
-    env: { ...process.env, HOME: at.home, XDG_CONFIG_HOME: "", APPDATA: "", CLAUDE_CONFIG_DIR: "", PATCHBAY_HOME: "", PATCHBAY_PLUGINS: "", PATCHBAY_CONFIG: "" },
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-}
+const place = clientPlaces(dir);
+const run = (args: string[], at: ClientPlace, env?: Record<string, string>) => runAt(at, args, env);
 
 function write(file: string, value: unknown): string {
   const text = typeof value === "string" ? value : JSON.stringify(value, null, 2);
@@ -55,7 +34,7 @@ const HEADERS = { Authorization: "Bearer x" };
 
 interface Case {
   client: string;
-  file: (p: Place) => string;
+  file: (p: ClientPlace) => string;
   key: "mcpServers" | "servers";
   /** the client's own spelling of the two servers */
   files: Record<string, unknown>;

@@ -12,6 +12,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { claudeConfigPath, type ClaudeEntry } from "../commands/claude-config.ts";
+import { appDataDir } from "./app-data-dir.ts";
 
 export interface PathContext {
   platform: NodeJS.Platform;
@@ -58,12 +59,9 @@ export function userHome(env: NodeJS.ProcessEnv): string {
   return env.HOME || homedir();
 }
 
-/** VS Code's user folder: `Code/User` under the OS's application-data folder. */
+/** VS Code's user folder: `Code/User` in the OS's application-data folder. */
 function vscodeUserDir({ platform, env }: PathContext): string {
-  const home = userHome(env);
-  if (platform === "darwin") return join(home, "Library", "Application Support", "Code", "User");
-  if (platform === "win32") return join(env.APPDATA || join(home, "AppData", "Roaming"), "Code", "User");
-  return join(env.XDG_CONFIG_HOME || join(home, ".config"), "Code", "User");
+  return join(appDataDir(platform, env), "Code", "User");
 }
 
 /** The entry as Claude Desktop takes it: `{ command, args, env? }`. */

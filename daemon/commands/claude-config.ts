@@ -6,10 +6,10 @@
  * The entry starts what the user runs: this checkout's `dist/cli.js` with this `node`, the
  * globally installed `patchbay`, or `npx -y mcp-patchbay` when run through npx.
  */
-import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { defaultConfigFile, defaultHome, defaultPluginsDir, type Config } from "../config.ts";
 import { distDir } from "../package-root.ts";
+import { appDataDir } from "../clients/app-data-dir.ts";
 
 export const ENTRY_NAME = "patchbay";
 export const PACKAGE_NAME = "mcp-patchbay";
@@ -74,8 +74,5 @@ export function claudeEntry(config: Pick<Config, "home" | "pluginsDir"> & { conf
 
 /** Claude Desktop's config file for this platform. */
 export function claudeConfigPath(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string {
-  const home = env.HOME || homedir();
-  if (platform === "darwin") return join(home, "Library", "Application Support", "Claude", "claude_desktop_config.json");
-  if (platform === "win32") return join(env.APPDATA || join(home, "AppData", "Roaming"), "Claude", "claude_desktop_config.json");
-  return join(env.XDG_CONFIG_HOME || join(home, ".config"), "Claude", "claude_desktop_config.json");
+  return join(appDataDir(platform, env), "Claude", "claude_desktop_config.json");
 }
