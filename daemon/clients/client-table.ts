@@ -94,7 +94,7 @@ const CLIENTS: readonly ClientSpec[] = [
         file: ({ env }) => join(env.CLAUDE_CONFIG_DIR || userHome(env), ".claude.json"),
         shown: "~/.claude.json, top-level mcpServers",
         mayCreate: false,
-        whenMissing: "Claude Code creates it on its first run: start `claude` once, or use `--scope project`, or run the `claude mcp add` line `patchbay connect claude-code` prints",
+        whenMissing: "Claude Code writes it on its first run — start `claude` once, use `--scope project`, or run the `claude mcp add` line that `patchbay connect claude-code --scope user` prints",
       },
     },
     entry: typed,
