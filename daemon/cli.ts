@@ -10,8 +10,9 @@ import { startDaemon, startStdio } from "./main.ts";
 import { VERSION } from "./version.ts";
 import { runStatus } from "./commands/status.ts";
 import { runNewPlugin } from "./commands/new-plugin.ts";
-import { runClaudeConfig } from "./commands/claude-config.ts";
-import { runImportClaudeConfig } from "./commands/import-claude-config.ts";
+import { runConnect } from "./commands/connect.ts";
+import { runImport } from "./commands/import-servers.ts";
+import { clientList } from "./clients/client-resolve.ts";
 import { runDoctor } from "./commands/doctor.ts";
 import { runBridge } from "./transports/stdio-bridge.ts";
 import { ensureHomePluginsFolder } from "./plugins/home-folder.ts";
@@ -26,13 +27,26 @@ Usage:
   patchbay status                                  is a daemon running; plugins; sessions
   patchbay new-plugin NAME [--plugins DIR]         write a commented plugin file
   patchbay doctor                                  check what keeps Claude Desktop from seeing it
-  patchbay claude-config [--plugins DIR] [--profile NAME] [--write]
-                                                   print (or merge) the Claude Desktop entry
-  patchbay import-claude-config [--plugins DIR] [--write]
-                                                   move Claude Desktop's servers into the plugins
+  patchbay connect CLIENT [--scope S] [--plugins DIR] [--profile NAME] [--write]
+                                                   print (or merge into the client's config,
+                                                   after a backup, keeping the rest) the
+                                                   Patchbay entry for CLIENT
+  patchbay import CLIENT [--scope S] [--plugins DIR] [--write]
+                                                   move CLIENT's servers into the plugins
                                                    folder as NAME.mcp.json; --write also leaves
-                                                   only the Patchbay entry in Claude's config
+                                                   only the Patchbay entry in CLIENT's config
                                                    (backup first; without it: a dry run of that)
+  patchbay claude-config …                         = connect claude-desktop …
+  patchbay import-claude-config …                  = import claude-desktop …
+
+Clients (CLIENT, and its --scope choices; docs/clients.md has every OS's path):
+  claude-desktop  its claude_desktop_config.json
+  claude-code     --scope project: ./.mcp.json (default); user: ~/.claude.json
+  cursor          --scope user: ~/.cursor/mcp.json (default); project: ./.cursor/mcp.json
+  vscode          --scope workspace: ./.vscode/mcp.json (default); user: the profile's mcp.json
+  windsurf        ~/.codeium/windsurf/mcp_config.json
+  gemini          --scope user: ~/.gemini/settings.json (default); project: ./.gemini/settings.json
+  kiro            --scope user: ~/.kiro/settings/mcp.json (default); workspace: ./.kiro/settings/mcp.json
 
 Options:
   --config F        config file (default: the package's config/patchbay.json)
@@ -42,7 +56,8 @@ Options:
   --port P          port (default 7337; 0 picks a free one)
   --token T         require Authorization: Bearer T on every endpoint but /healthz
   --log-level L     trace|debug|info|warn|error|fatal|silent
-  --profile NAME    (stdio, claude-config) serve only the config's profile NAME
+  --profile NAME    (stdio, connect) serve only the config's profile NAME
+  --scope S         (connect, import) which of the client's config files
   -h, --help        this text
   -v, --version     print the version
 `;
@@ -63,6 +78,7 @@ function parse(argv: string[]) {
         standalone: { type: "boolean" },
         profile: { type: "string" },
         write: { type: "boolean" },
+        scope: { type: "string" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
@@ -96,7 +112,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const overrides = overridesFrom(values);
   const profile = values.profile;
-  if (profile !== undefined && command !== "stdio" && command !== "claude-config") throw new UsageError(`--profile applies to \`stdio\` and \`claude-config\` only (HTTP clients pick one with ?profile=NAME)`);
+  if (profile !== undefined && command !== "stdio" && command !== "connect" && command !== "claude-config") throw new UsageError(`--profile applies to \`stdio\` and \`connect\` only (HTTP clients pick one with ?profile=NAME)`);
+  if (values.scope !== undefined && command !== "connect" && command !== "import") throw new UsageError("--scope applies to `connect` and `import` only");
   switch (command) {
     case "start": {
       const config = loadConfig(overrides);
@@ -156,10 +173,19 @@ async function main(argv: string[]): Promise<number> {
     case "new-plugin":
       if (rest.length !== 1) throw new UsageError("new-plugin needs exactly one NAME");
       return runNewPlugin(loadConfig(overrides), rest[0]);
+    case "connect":
+    case "import": {
+      if (rest.length > 1) throw new UsageError(`${command} takes one CLIENT (one of ${clientList()}), got ${rest.length}`);
+      const opts = { client: rest[0], write: values.write === true, scope: values.scope };
+      return command === "connect" ? runConnect(loadConfig(overrides), { ...opts, profile }) : runImport(loadConfig(overrides), opts);
+    }
+    // the commands from before connect/import, kept as aliases for Claude Desktop
     case "claude-config":
-      return runClaudeConfig(loadConfig(overrides), { write: values.write === true, profile });
+      if (rest.length) throw new UsageError("claude-config takes no CLIENT (it is `connect claude-desktop`)");
+      return runConnect(loadConfig(overrides), { client: "claude-desktop", write: values.write === true, profile, command: "patchbay claude-config" });
     case "import-claude-config":
-      return runImportClaudeConfig(loadConfig(overrides), { write: values.write === true });
+      if (rest.length) throw new UsageError("import-claude-config takes no CLIENT (it is `import claude-desktop`)");
+      return runImport(loadConfig(overrides), { client: "claude-desktop", write: values.write === true, command: "patchbay import-claude-config" });
     case "doctor":
       return runDoctor(loadConfig(overrides));
     default:

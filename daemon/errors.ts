@@ -170,6 +170,12 @@ export class InputNeeded extends PatchbayError {
     this.name = "InputNeeded";
   }
 }
+/**
+ * A client's config file (Claude Desktop, Cursor, VS Code, …) that `connect` or `import`
+ * cannot use: missing where it must exist, not valid JSON, or not the shape that client
+ * reads. The message names the file and the problem; nothing was written.
+ */
+export const ClientConfigError = define("PB_ERR_CLIENT_CONFIG", "ClientConfigError");
 /** A second daemon tried to start where one already runs. */
 export const AlreadyRunningError = define("PB_ERR_ALREADY_RUNNING", "AlreadyRunningError");
 /** Refusing an unsafe setup (e.g. binding a public address without a token). */

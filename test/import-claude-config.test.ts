@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import { createRequire } from "node:module";
 import { CLI, ROOT, TempDir } from "./helpers/env.ts";
 import { claudeConfigPath } from "../daemon/commands/claude-config.ts";
-import { isPatchbayEntry } from "../daemon/commands/import-claude-config.ts";
+import { isPatchbayEntry } from "../daemon/commands/import-servers.ts";
 
 const dir = new TempDir("patchbay-import-");
 after(() => dir.cleanup());
