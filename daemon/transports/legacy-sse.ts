@@ -5,7 +5,7 @@
  * keepalive comments so proxies do not drop an idle stream.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { SSEServerTransport } from "@modelcontextprotocol/server-legacy/sse";
+import type { SSEServerTransport } from "@modelcontextprotocol/server-legacy/sse";
 import { JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import type { Logger } from "pino";
@@ -42,6 +42,17 @@ function trackAnswers(transport: SSEServerTransport): RequestsInFlight {
   return open;
 }
 
+/**
+ * The SDK's legacy transport is loaded with the first legacy client: it pulls in raw-body and
+ * iconv-lite (~0.6 MB of code), which a daemon whose clients speak Streamable HTTP, WebSocket
+ * or stdio would otherwise hold in memory for nothing.
+ */
+let sseTransportClass: Promise<typeof SSEServerTransport> | undefined;
+function loadSseTransport(): Promise<typeof SSEServerTransport> {
+  sseTransportClass ??= import("@modelcontextprotocol/server-legacy/sse").then((m) => m.SSEServerTransport);
+  return sseTransportClass;
+}
+
 export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, logger: Logger) {
   const transports = new Map<string, SSEServerTransport>();
   /** per session, the requests not yet answered (see `trackAnswers`) */
@@ -52,9 +63,10 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
     // the session keeps the profile chosen here; its /messages need not repeat it
     const chosen = resolveProfile(deps.profiles, url);
     if (!chosen.ok) return sendRefusal(res, Refusal.UnknownProfile, chosen.message);
+    const Transport = await loadSseTransport();
     const admitted = deps.store.admit("sse");
     if (!admitted.ok) return sendRefusal(res, Refusal.TooManySessions, `Too many open sessions (${admitted.reason}); try again later`, { "retry-after": "5" });
-    const transport = new SSEServerTransport("/messages", res);
+    const transport = new Transport("/messages", res);
     const id = transport.sessionId;
     transports.set(id, transport);
     inFlight.set(id, trackAnswers(transport));
