@@ -104,7 +104,7 @@ function createGuard(config: Config, logger: Logger, store: SessionStore): { gua
 /** The parts every mode shares: registry, sessions, plugins. */
 async function startCore(config: Config, logger: Logger, opts: { watch: boolean }): Promise<Core> {
   const registry = new Registry(config.namespaceSeparator);
-  const store = new SessionStore({ maxSessions: config.maxSessions, idleTimeoutMs: config.sessionIdleTimeoutMs, evictAfterIdleMs: config.sessionEvictAfterIdleMs }, logger);
+  const store = new SessionStore({ maxSessions: config.maxSessions, idleTimeoutMs: config.sessionIdleTimeoutMs, evictAfterIdleMs: config.sessionEvictAfterIdleMs, evictDetachedAfterIdleMs: config.sessionEvictDetachedAfterIdleMs }, logger);
   // one listener fans every change out to all sessions and listen streams
   // …each profiled client hearing only of changes to its own view
   const profiles = new Profiles(config.profiles, registry);

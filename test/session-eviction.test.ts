@@ -145,8 +145,13 @@ test("a table full of busy sessions answers 503, and one transport cannot take t
 
     await clients[0].client.callTool({ name: "gate__release", arguments: {} });
     for (const r of await Promise.all(calls)) assert.equal(textOf(r), "released");
-    // idle again: room for a newcomer
-    const late = await httpClient(d.url);
+    // idle again, but each HTTP client still holds its GET stream open: a client still
+    // listening keeps its session, so a newcomer is still refused...
+    await assert.rejects(httpClient(d.url), (e: { code?: number }) => e.code === 503);
+    // ...until one leaves without a DELETE (as the SDK client does on close): its detached
+    // session makes room
+    await clients[0].close();
+    const late = await waitFor("a slot freed by the departed client", () => httpClient(d.url).catch(() => undefined));
     clients.push(late);
     assert.deepEqual(await late.client.ping(), {});
   } finally {
