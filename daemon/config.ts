@@ -55,7 +55,7 @@ export const ConfigSchema = z
     allowedHosts: z.array(z.string()).default([]),
     allowedOrigins: z.array(z.string()).default([]),
     maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
-    // Sized for thousands of clients that leave without a DELETE (~23 KB each while detached).
+    // Sized for thousands of clients that leave without a DELETE (~20–25 KB each while detached).
     maxSessions: z.number().int().positive().default(2048),
     sessionIdleTimeoutMs: z.number().int().positive().default(30 * 60_000),
     // When the session table is full, a session idle this long (nothing in flight) may be evicted.

@@ -14,7 +14,7 @@
  * Streamable HTTP client sends no DELETE on close) would otherwise hold their slot until the
  * idle timeout and lock every new client out: 400 such clients, 10 at a time, got 208
  * refusals from a table of 256 that evicted only after 60 s idle. So the table is sized for
- * thousands (a detached session costs ~23 KB of RSS, measured over 4,000 SDK clients) and a
+ * thousands (a detached session costs ~20–25 KB of RSS, measured over 4,000 SDK clients) and a
  * *detached* session — Streamable HTTP, no open GET stream, nothing in flight, which is all
  * a departed client leaves behind — may go after a second idle, least recently used first.
  */
@@ -353,10 +353,11 @@ export class SessionStore extends EventEmitter<SessionStoreEvents> {
     // Free the slot now: close() deletes it from the table synchronously before it awaits.
     this.delete(info.id, "evicted");
     void best.handle.close("evicted to make room for a new session").catch(() => undefined);
-    // A detached session is most likely a client that left: routine in a burst, so info; a
-    // connected one is a live client that loses its session: warn.
+    // A detached session is most likely a client that left: routine (a burst of departing
+    // clients would write a line each), so debug, and counted like the others; a connected
+    // one is a live client that loses its session: warn.
     const line = { session: info.id, transport: info.transport, client: info.clientName, idleMs, for: forTransport, open: this.sessions.size };
-    if (bestTier < 2) this.logger?.info(line, "session table full: evicted the least recently used detached session (no open stream, nothing in flight)");
+    if (bestTier < 2) this.logger?.debug(line, "session table full: evicted the least recently used detached session (no open stream, nothing in flight)");
     else this.logger?.warn(line, "session table full: evicted the least recently used idle session");
     this.countEviction(info.transport);
     return true;

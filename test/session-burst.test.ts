@@ -160,7 +160,7 @@ async function evictedCount(url: string): Promise<number> {
 }
 
 test("1,000 short-lived SDK clients (v1 and v2), 10 at a time, connect, call and close without DELETE: no refusal, and a client between two calls keeps its session", async (t) => {
-  const d: RunningDaemon = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_LOG_LEVEL: "info" } });
+  const d: RunningDaemon = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_LOG_LEVEL: "warn" } });
   try {
     await waitFor("the plugin", async () => (await d.health()).plugins?.[0]?.status === "loaded" || undefined);
     // a client that called once before the burst and calls again after it
@@ -171,6 +171,7 @@ test("1,000 short-lived SDK clients (v1 and v2), 10 at a time, connect, call and
     assert.equal(refused, 0, failures.slice(0, 3).join("\n"));
     assert.deepEqual(failures, []);
     assert.equal(await pingStatus(d.url, between), 200, "the client between two calls still has its session");
+    assert.equal(await evictedCount(d.url), 0, "1,000 departed clients fit in the table: nobody was evicted");
     assert.doesNotMatch(d.stderr(), /MaxListenersExceededWarning/);
   } finally {
     await d.stop();
@@ -181,7 +182,7 @@ test("a small table under a burst: detached sessions are evicted, least recently
   // 80 slots, 60 per transport; detached sessions may go at once (the burst outruns the
   // default floor of 1 s in a table this small). Room for many more departed clients than
   // clients on their way (10): only the least recently used go, never one mid-exchange.
-  const d: RunningDaemon = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_LOG_LEVEL: "info", PATCHBAY_MAX_SESSIONS: "80", PATCHBAY_SESSION_EVICT_DETACHED_AFTER_IDLE_MS: "0" } });
+  const d: RunningDaemon = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_MAX_SESSIONS: "80", PATCHBAY_SESSION_EVICT_DETACHED_AFTER_IDLE_MS: "0" } });
   const cleanups: (() => unknown)[] = [];
   try {
     await waitFor("the plugin", async () => (await d.health()).plugins?.[0]?.status === "loaded" || undefined);

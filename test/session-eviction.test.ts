@@ -1,7 +1,8 @@
 /**
  * A full session table makes room by evicting idle sessions (least recently used, the ones
  * with no open connection first), keeps room for every transport, and still refuses (503)
- * when every session it could evict is busy.
+ * when every session it could evict is busy or still listening on its GET stream
+ * (session-burst.test.ts: bursts of departing clients and the order of eviction).
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
