@@ -145,7 +145,8 @@ export type ListenAdmission = { ok: true; release: () => void } | { ok: false; r
  * - All streams together: at most `max` (1,024 by default).
  * - A non-loopback address (a remote host, when the daemon is exposed with a token): at most
  *   16, and remote addresses together at most `max` minus a local reserve (an eighth), so
- *   remote clients can never take the slots of the user's own local clients.
+ *   remote clients can never take the slots of the user's own local clients (nor can one
+ *   host sending from many addresses, as an IPv6 host can from its prefix).
  * - Loopback has no per-address share. Any local process can send from any 127.0.0.0/8
  *   address (one process took all 1,024 slots from 127.0.0.2, 127.0.0.3, …), and ordinary
  *   local clients all come from 127.0.0.1, so a per-address cap there stopped no greedy
