@@ -55,10 +55,15 @@ export const ConfigSchema = z
     allowedHosts: z.array(z.string()).default([]),
     allowedOrigins: z.array(z.string()).default([]),
     maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
-    maxSessions: z.number().int().positive().default(256),
+    // Sized for thousands of clients that leave without a DELETE (~20–25 KB each while detached).
+    maxSessions: z.number().int().positive().default(2048),
     sessionIdleTimeoutMs: z.number().int().positive().default(30 * 60_000),
     // When the session table is full, a session idle this long (nothing in flight) may be evicted.
     sessionEvictAfterIdleMs: z.number().int().min(0).default(60_000),
+    // …and a detached Streamable HTTP session (no open GET stream, nothing in flight) this long.
+    sessionEvictDetachedAfterIdleMs: z.number().int().min(0).max(86_400_000).default(1_000),
+    // 2026-07-28 subscriptions/listen streams open at once on /mcp, all clients together.
+    maxListenStreams: z.number().int().min(1).max(65_536).default(1_024),
     reloadDebounceMs: z.number().int().min(0).default(20),
     shutdownGraceMs: z.number().int().min(0).default(5_000),
     telemetry: z.boolean().default(true),
@@ -105,6 +110,8 @@ const ENV: Record<string, { key: keyof z.input<typeof ConfigSchema>; type: "stri
   PATCHBAY_CALL_TIMEOUT_MS: { key: "callTimeoutMs", type: "number" },
   PATCHBAY_SESSION_IDLE_TIMEOUT_MS: { key: "sessionIdleTimeoutMs", type: "number" },
   PATCHBAY_SESSION_EVICT_AFTER_IDLE_MS: { key: "sessionEvictAfterIdleMs", type: "number" },
+  PATCHBAY_SESSION_EVICT_DETACHED_AFTER_IDLE_MS: { key: "sessionEvictDetachedAfterIdleMs", type: "number" },
+  PATCHBAY_MAX_LISTEN_STREAMS: { key: "maxListenStreams", type: "number" },
   PATCHBAY_TELEMETRY: { key: "telemetry", type: "boolean" },
   PATCHBAY_TRACES_PER_SECOND: { key: "tracesPerSecond", type: "number" },
   PATCHBAY_PAGE_SIZE: { key: "pageSize", type: "number" },

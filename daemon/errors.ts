@@ -266,7 +266,7 @@ export const Refusal = {
   Unauthorized: register("PB_ERR_UNAUTHORIZED", "Unauthorized", { status: 401, rpc: RpcCode.TransportRefusal }),
   /** the session table is full and every session that could go is busy (with Retry-After) */
   TooManySessions: register("PB_ERR_TOO_MANY_SESSIONS", "TooManySessions", { status: 503, rpc: RpcCode.TransportRefusal }),
-  /** one client address holds as many 2026-07-28 `subscriptions/listen` streams as it may (with Retry-After) */
+  /** every 2026-07-28 `subscriptions/listen` stream is open, or one remote address holds as many as it may (with Retry-After) */
   TooManyListenStreams: register("PB_ERR_TOO_MANY_LISTEN_STREAMS", "TooManyListenStreams", { status: 503, rpc: RpcCode.TransportRefusal }),
   /** more live dashboard streams than allowed (plain JSON body, with Retry-After) */
   TooManyDashboardStreams: register("PB_ERR_TOO_MANY_DASHBOARD_STREAMS", "TooManyDashboardStreams", { status: 503 }),

@@ -104,7 +104,7 @@ function createGuard(config: Config, logger: Logger, store: SessionStore): { gua
 /** The parts every mode shares: registry, sessions, plugins. */
 async function startCore(config: Config, logger: Logger, opts: { watch: boolean }): Promise<Core> {
   const registry = new Registry(config.namespaceSeparator);
-  const store = new SessionStore({ maxSessions: config.maxSessions, idleTimeoutMs: config.sessionIdleTimeoutMs, evictAfterIdleMs: config.sessionEvictAfterIdleMs }, logger);
+  const store = new SessionStore({ maxSessions: config.maxSessions, idleTimeoutMs: config.sessionIdleTimeoutMs, evictAfterIdleMs: config.sessionEvictAfterIdleMs, evictDetachedAfterIdleMs: config.sessionEvictDetachedAfterIdleMs }, logger);
   // one listener fans every change out to all sessions and listen streams
   // …each profiled client hearing only of changes to its own view
   const profiles = new Profiles(config.profiles, registry);
@@ -179,7 +179,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   const http = new HttpServer({ host: config.host, token: config.token, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins }, logger);
   const sse = createLegacySseRoutes(mcpDeps, { maxBodyBytes: config.maxBodyBytes, keepAliveMs: config.sseKeepAliveMs }, logger);
   const endpoints: Endpoint[] = [
-    createStreamableHttpEndpoint(mcpDeps, { maxBodyBytes: config.maxBodyBytes }),
+    createStreamableHttpEndpoint(mcpDeps, { maxBodyBytes: config.maxBodyBytes, maxListenStreams: config.maxListenStreams }),
     createWebSocketEndpoint(mcpDeps, { maxMessageBytes: config.maxBodyBytes, heartbeatMs: config.wsHeartbeatMs, maxBufferedBytes: 4 * config.maxBodyBytes, bridgeKey }, logger),
     { routes: { "/sse": sse.stream, "/messages": sse.messages }, close: async () => undefined },
   ];

@@ -9,10 +9,14 @@
  * a short, bounded list of the stateless clients seen recently (by client name, version
  * and era) so the dashboard can show who is calling without pretending they are sessions.
  *
- * A full table does not refuse a new client while it holds sessions nobody is using: the
- * least recently used idle session is evicted to make room. Clients that leave without
- * saying so (the SDK's Streamable HTTP client sends no DELETE on close) would otherwise
- * hold their slot until the idle timeout and lock every new client out.
+ * A full table does not refuse a new client while it holds sessions nobody is using: an idle
+ * session is evicted to make room. Clients that leave without saying so (the SDK's
+ * Streamable HTTP client sends no DELETE on close) would otherwise hold their slot until the
+ * idle timeout and lock every new client out: 400 such clients, 10 at a time, got 208
+ * refusals from a table of 256 that evicted only after 60 s idle. So the table is sized for
+ * thousands (a detached session costs ~20–25 KB of RSS, measured over 4,000 SDK clients) and a
+ * *detached* session — Streamable HTTP, no open GET stream, nothing in flight, which is all
+ * a departed client leaves behind — may go after a second idle, least recently used first.
  */
 import { EventEmitter } from "node:events";
 import { metrics, type Counter } from "@opentelemetry/api";
@@ -84,10 +88,20 @@ export interface SessionLimits {
   maxSessions: number;
   idleTimeoutMs: number;
   /**
-   * A session with no request in flight and no activity for this long may be evicted when
-   * the table is full. Long enough that a client between two calls keeps its session.
+   * A connected session (WebSocket, legacy SSE) with no request in flight and no activity
+   * for this long may be evicted when the table is full. Long enough that a client between
+   * two calls keeps its session.
    */
   evictAfterIdleMs?: number;
+  /**
+   * A detached Streamable HTTP session (no open GET stream, nothing in flight) idle this long
+   * may be evicted when the table is full, before any connected one. Short: the client most
+   * likely left without a DELETE; if it did not, its next request gets 404 and it
+   * initializes again (as the spec says). Long enough to cover the gaps inside one client's
+   * exchange (initialize → initialized → first call), so a burst does not evict sessions
+   * whose clients are still on their way to their first call.
+   */
+  evictDetachedAfterIdleMs?: number;
   /**
    * The most of the table one transport may hold, so a flood on one transport (say, HTTP
    * clients that never DELETE) cannot take the slots of the others (Claude Desktop's stdio).
@@ -96,6 +110,7 @@ export interface SessionLimits {
 }
 
 export const DEFAULT_EVICT_AFTER_IDLE_MS = 60_000;
+export const DEFAULT_EVICT_DETACHED_AFTER_IDLE_MS = 1_000;
 export const DEFAULT_MAX_TRANSPORT_SHARE = 0.75;
 
 export type Admission = { ok: true } | { ok: false; reason: string };
@@ -106,6 +121,8 @@ interface Entry {
   inFlight: number;
   /** open long-lived streams (a Streamable HTTP GET stream) */
   streams: number;
+  /** a stream was opened and no request came since: once it closes, most likely a client that left */
+  streamed: boolean;
 }
 
 export class SessionStore extends EventEmitter<SessionStoreEvents> {
@@ -116,12 +133,17 @@ export class SessionStore extends EventEmitter<SessionStoreEvents> {
   private lastStateless?: { key: string; entry: StatelessClientInfo };
   private sweeper?: NodeJS.Timeout;
   private readonly evictAfterIdleMs: number;
+  private readonly evictDetachedAfterIdleMs: number;
   private readonly perTransportCap: number;
+  /** open sessions per transport (admission checks it on every new session) */
+  private readonly perTransport = new Map<TransportKind, number>();
   private evictedCounter?: Counter;
 
   constructor(private readonly limits: SessionLimits, private readonly logger?: Logger) {
     super();
     this.evictAfterIdleMs = limits.evictAfterIdleMs ?? DEFAULT_EVICT_AFTER_IDLE_MS;
+    // a detached session never needs to wait longer than a connected one
+    this.evictDetachedAfterIdleMs = Math.min(limits.evictDetachedAfterIdleMs ?? DEFAULT_EVICT_DETACHED_AFTER_IDLE_MS, this.evictAfterIdleMs);
     // rounded up: a table too small to spare a slot (under 4 at 75%) reserves none
     this.perTransportCap = Math.ceil(limits.maxSessions * (limits.maxTransportShare ?? DEFAULT_MAX_TRANSPORT_SHARE));
     const every = Math.max(1_000, Math.min(60_000, Math.floor(limits.idleTimeoutMs / 4)));
@@ -134,24 +156,28 @@ export class SessionStore extends EventEmitter<SessionStoreEvents> {
   }
 
   /**
-   * May a new session on `transport` open now? Makes room by evicting idle sessions when
+   * May a new session on `transport` open now? Makes room by evicting an idle session when
    * the table (or this transport's share of it) is full; refuses only when everything that
-   * would have to go is busy or is a stdio session. Call it right before `add`, in the same
+   * could go is busy, still listening (an open GET stream), too recently used, or a stdio
+   * session. Call it right before `add`, in the same
    * tick, so nothing else takes the slot in between.
    */
   admit(transport: TransportKind): Admission {
     const max = this.limits.maxSessions;
     if (this.countOf(transport) >= this.perTransportCap && !this.evictOne(transport, (e) => e.handle.info.transport === transport)) {
-      return { ok: false, reason: `${transport} sessions already hold their share of the session table (${this.perTransportCap} of ${max}) and none is idle` };
+      return { ok: false, reason: `${transport} sessions already hold their share of the session table (${this.perTransportCap} of ${max}) and none can be evicted` };
     }
     if (this.sessions.size >= max && !this.evictOne(transport, () => true)) {
-      return { ok: false, reason: `all ${max} sessions are in use` };
+      return { ok: false, reason: `all ${max} sessions are in use and none can be evicted` };
     }
     return { ok: true };
   }
 
   add(handle: SessionHandle): void {
-    this.sessions.set(handle.info.id, { handle, inFlight: 0, streams: 0 });
+    const replaced = this.sessions.get(handle.info.id);
+    if (replaced) this.perTransport.set(replaced.handle.info.transport, this.countOf(replaced.handle.info.transport) - 1);
+    this.sessions.set(handle.info.id, { handle, inFlight: 0, streams: 0, streamed: false });
+    this.perTransport.set(handle.info.transport, this.countOf(handle.info.transport) + 1);
     this.emit("opened", handle.info);
   }
 
@@ -164,6 +190,8 @@ export class SessionStore extends EventEmitter<SessionStoreEvents> {
     const e = this.sessions.get(id);
     if (!e || e.handle.info.transport !== transport) return undefined;
     e.handle.info.lastActivityAt = Date.now();
+    // a request after its stream closed: the client is still there
+    e.streamed = false;
     return e.handle;
   }
 
@@ -179,6 +207,8 @@ export class SessionStore extends EventEmitter<SessionStoreEvents> {
 
   /** A long-lived stream (Streamable HTTP GET) opened; call the returned function when it closes. */
   streamOpened(id: string): () => void {
+    const e = this.sessions.get(id);
+    if (e) e.streamed = true;
     return this.track(id, "streams");
   }
 
@@ -187,6 +217,8 @@ export class SessionStore extends EventEmitter<SessionStoreEvents> {
     const e = this.sessions.get(id);
     if (!e) return;
     this.sessions.delete(id);
+    const t = e.handle.info.transport;
+    this.perTransport.set(t, this.countOf(t) - 1);
     this.emit("closed", e.handle.info, reason);
   }
 
@@ -274,30 +306,45 @@ export class SessionStore extends EventEmitter<SessionStoreEvents> {
   }
 
   private countOf(transport: TransportKind): number {
-    let n = 0;
-    for (const e of this.sessions.values()) if (e.handle.info.transport === transport) n++;
-    return n;
+    return this.perTransport.get(transport) ?? 0;
   }
 
   /**
-   * Evicts the best idle candidate among `eligible`: first sessions with no connection left
-   * (a Streamable HTTP session with no open stream, most likely a client that went away),
-   * then the rest; least recently used first. Never a stdio session (its client is a live
-   * process that cannot reconnect on its own) and never one with a request in flight.
+   * Evicts the best candidate among `eligible`, or returns false when none may go:
+   *
+   * - never a stdio session (its client is a live process that cannot reconnect on its own),
+   *   one with a request in flight, or a Streamable HTTP session with an open GET stream
+   *   (its client is demonstrably still there; if it is not, the stream's end tells us);
+   * - a detached Streamable HTTP session (no GET stream: all a client that left without a
+   *   DELETE leaves behind) once idle `evictDetachedAfterIdleMs`;
+   * - a connected session (WebSocket, legacy SSE) once idle `evictAfterIdleMs`;
+   * - first the detached sessions whose client closed its GET stream and sent nothing since
+   *   (both SDK clients open one after initialize and close it on `close()`: the footprint
+   *   of a client that left), then detached ones that never had a stream (a client still on
+   *   its way from initialize to its first call, or one that never listens), then connected
+   *   ones; within each, the least recently used first, so a client between two calls loses
+   *   its session only after every one idle for longer.
+   *
+   * One pass over the table (a few thousand entries at most), only when it is full.
    */
   private evictOne(forTransport: TransportKind | undefined, eligible: (e: Entry) => boolean): boolean {
     const now = Date.now();
     let best: Entry | undefined;
     let bestRank = Infinity;
+    let bestTier = 0;
     for (const e of this.sessions.values()) {
       const info = e.handle.info;
-      if (info.transport === "stdio" || e.inFlight > 0 || now - info.lastActivityAt < this.evictAfterIdleMs || !eligible(e)) continue;
-      const detached = info.transport === "streamable-http" && e.streams === 0;
-      // detached sessions rank before connected ones; within each, the oldest activity first
-      const rank = (detached ? 0 : 1e15) + info.lastActivityAt;
+      if (info.transport === "stdio" || e.inFlight > 0) continue;
+      const http = info.transport === "streamable-http";
+      if (http && e.streams > 0) continue;
+      const idle = now - info.lastActivityAt;
+      if (idle < (http ? this.evictDetachedAfterIdleMs : this.evictAfterIdleMs) || !eligible(e)) continue;
+      const tier = !http ? 2 : e.streamed ? 0 : 1;
+      const rank = tier * 1e15 + info.lastActivityAt;
       if (rank < bestRank) {
         best = e;
         bestRank = rank;
+        bestTier = tier;
       }
     }
     if (!best) return false;
@@ -306,7 +353,12 @@ export class SessionStore extends EventEmitter<SessionStoreEvents> {
     // Free the slot now: close() deletes it from the table synchronously before it awaits.
     this.delete(info.id, "evicted");
     void best.handle.close("evicted to make room for a new session").catch(() => undefined);
-    this.logger?.warn({ session: info.id, transport: info.transport, client: info.clientName, idleMs, for: forTransport, open: this.sessions.size }, "session table full: evicted the least recently used idle session");
+    // A detached session is most likely a client that left: routine (a burst of departing
+    // clients would write a line each), so debug, and counted like the others; a connected
+    // one is a live client that loses its session: warn.
+    const line = { session: info.id, transport: info.transport, client: info.clientName, idleMs, for: forTransport, open: this.sessions.size };
+    if (bestTier < 2) this.logger?.debug(line, "session table full: evicted the least recently used detached session (no open stream, nothing in flight)");
+    else this.logger?.warn(line, "session table full: evicted the least recently used idle session");
     this.countEviction(info.transport);
     return true;
   }

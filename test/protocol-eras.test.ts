@@ -250,16 +250,11 @@ test("stdio standalone and attached, both eras", async () => {
   }
 });
 
-test("2026-07-28: one client address may hold 16 subscriptions/listen streams; the 17th is refused until one closes", async () => {
-  const c = await v2HttpClient(d.url, { modern: true, name: "listen-hog" });
+test("2026-07-28: a local client may hold more than 16 subscriptions/listen streams (loopback has no per-address share; listen-caps.test.ts covers the limits)", async () => {
+  const c = await v2HttpClient(d.url, { modern: true, name: "listen-many" });
   const subs: { close(): Promise<void> }[] = [];
   try {
-    for (let i = 0; i < 16; i++) subs.push(await c.client.listen({ toolsListChanged: true }));
-    await assert.rejects(c.client.listen({ toolsListChanged: true }), /503|listen streams|Too many/i);
-    await subs.shift()!.close();
-    // the slot comes back once the closed stream's response has ended
-    const again = await waitFor("a free listen slot", async () => c.client.listen({ toolsListChanged: true }).catch(() => undefined));
-    subs.push(again);
+    for (let i = 0; i < 20; i++) subs.push(await c.client.listen({ toolsListChanged: true }));
   } finally {
     for (const s of subs) await s.close().catch(() => undefined);
     await c.close();

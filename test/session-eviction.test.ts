@@ -1,7 +1,8 @@
 /**
  * A full session table makes room by evicting idle sessions (least recently used, the ones
  * with no open connection first), keeps room for every transport, and still refuses (503)
- * when every session it could evict is busy.
+ * when every session it could evict is busy or still listening on its GET stream
+ * (session-burst.test.ts: bursts of departing clients and the order of eviction).
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -145,8 +146,13 @@ test("a table full of busy sessions answers 503, and one transport cannot take t
 
     await clients[0].client.callTool({ name: "gate__release", arguments: {} });
     for (const r of await Promise.all(calls)) assert.equal(textOf(r), "released");
-    // idle again: room for a newcomer
-    const late = await httpClient(d.url);
+    // idle again, but each HTTP client still holds its GET stream open: a client still
+    // listening keeps its session, so a newcomer is still refused...
+    await assert.rejects(httpClient(d.url), (e: { code?: number }) => e.code === 503);
+    // ...until one leaves without a DELETE (as the SDK client does on close): its detached
+    // session makes room
+    await clients[0].close();
+    const late = await waitFor("a slot freed by the departed client", () => httpClient(d.url).catch(() => undefined));
     clients.push(late);
     assert.deepEqual(await late.client.ping(), {});
   } finally {

@@ -128,3 +128,79 @@ export function listenPublisher(notify: ServerNotifier, profile?: Profile, regis
     },
   };
 }
+
+/** 2026-07-28 listen streams one non-loopback client address may hold at once. */
+export const MAX_LISTEN_STREAMS_PER_ADDRESS = 16;
+/** Listen streams on /mcp in all (the SDK's own default limit per handler). */
+export const DEFAULT_MAX_LISTEN_STREAMS = 1_024;
+
+export type ListenAdmission = { ok: true; release: () => void } | { ok: false; reason: string };
+
+/**
+ * Who may open a 2026-07-28 `subscriptions/listen` stream on /mcp. Counted here, in front of
+ * the SDK, for every profile together: the SDK's own limit (per handler) answered a full
+ * table with HTTP 200 and `-32603 "Subscription limit reached"`, which no client takes for
+ * "try again later". Every refusal here is the catalogue's 503 with Retry-After.
+ *
+ * - All streams together: at most `max` (1,024 by default).
+ * - A non-loopback address (a remote host, when the daemon is exposed with a token): at most
+ *   16, and remote addresses together at most `max` minus a local reserve (an eighth), so
+ *   remote clients can never take the slots of the user's own local clients (nor can one
+ *   host sending from many addresses, as an IPv6 host can from its prefix).
+ * - Loopback has no per-address share. Any local process can send from any 127.0.0.0/8
+ *   address (one process took all 1,024 slots from 127.0.0.2, 127.0.0.3, …), and ordinary
+ *   local clients all come from 127.0.0.1, so a per-address cap there stopped no greedy
+ *   process and only locked out the 17th well-behaved local client. Local processes share
+ *   the user's trust (they can read the state file, token included, and signal the
+ *   daemon), so no cap between them is a boundary; what the daemon guarantees them is a
+ *   bounded table and an honest answer when it is full.
+ */
+export class ListenStreamCaps {
+  private readonly byAddress = new Map<string, number>();
+  private total = 0;
+  private remote = 0;
+  readonly remoteMax: number;
+
+  constructor(readonly max = DEFAULT_MAX_LISTEN_STREAMS) {
+    this.remoteMax = max - Math.max(1, Math.floor(max / 8));
+  }
+
+  get open(): number {
+    return this.total;
+  }
+
+  admit(remoteAddress: string | undefined): ListenAdmission {
+    const address = remoteAddress ?? "?";
+    const local = isLoopbackAddress(address);
+    if (this.total >= this.max) return { ok: false, reason: `all ${this.max} subscriptions/listen streams are open` };
+    if (!local) {
+      const held = this.byAddress.get(address) ?? 0;
+      if (held >= MAX_LISTEN_STREAMS_PER_ADDRESS) return { ok: false, reason: `${address} holds ${MAX_LISTEN_STREAMS_PER_ADDRESS} subscriptions/listen streams, as many as one address may` };
+      if (this.remote >= this.remoteMax) return { ok: false, reason: `remote clients hold ${this.remoteMax} subscriptions/listen streams; the rest are kept for local clients` };
+      this.byAddress.set(address, held + 1);
+      this.remote++;
+    }
+    this.total++;
+    let released = false;
+    return {
+      ok: true,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.total--;
+        if (local) return;
+        this.remote--;
+        const n = (this.byAddress.get(address) ?? 1) - 1;
+        if (n <= 0) this.byAddress.delete(address);
+        else this.byAddress.set(address, n);
+      },
+    };
+  }
+}
+
+/** A socket's peer address on this machine's loopback: 127.0.0.0/8, ::1, or either mapped into IPv6. */
+export function isLoopbackAddress(address: string): boolean {
+  const a = address.toLowerCase();
+  const v4 = a.startsWith("::ffff:") ? a.slice(7) : a;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4) || a === "::1";
+}

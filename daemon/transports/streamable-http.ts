@@ -27,7 +27,7 @@ import type { McpDeps } from "../mcp/call-context.ts";
 import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
 import { newServer } from "../mcp/server-factory.ts";
 import { ServerPool } from "../mcp/server-pool.ts";
-import { listenInterest, listenPublisher } from "../mcp/subscriptions.ts";
+import { ListenStreamCaps, listenInterest, listenPublisher } from "../mcp/subscriptions.ts";
 import { resolveProfile, visibleTool, type Profile } from "../profiles.ts";
 import { startRequestSpan } from "../telemetry/instrumentation.ts";
 import type { Endpoint } from "./endpoint.ts";
@@ -38,6 +38,8 @@ import { DUPLICATE_ID_MESSAGE } from "../mcp/requests-in-flight.ts";
 
 export interface StreamableHttpOptions {
   maxBodyBytes: number;
+  /** 2026-07-28 listen streams open at once on /mcp, all profiles together (default 1,024) */
+  maxListenStreams?: number;
 }
 
 /**
@@ -57,9 +59,6 @@ export function mayBeModern(messages: unknown[], versionHeader: string | undefin
   return false;
 }
 
-/** 2026-07-28 listen streams one client address may hold at once (the SDK allows 1,024 in all). */
-export const MAX_LISTEN_STREAMS_PER_ADDRESS = 16;
-
 const header = (req: IncomingMessage, name: string) => {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
@@ -67,6 +66,8 @@ const header = (req: IncomingMessage, name: string) => {
 
 export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttpOptions): Endpoint & { pool: ServerPool } {
   const onerror = (err: Error) => deps.logger.debug({ err: messageOf(err) }, "/mcp (2026-07-28)");
+  /** who may open a subscriptions/listen stream (subscriptions.ts says why per address, and why not on loopback) */
+  const listenCaps = new ListenStreamCaps(opts.maxListenStreams);
 
   /**
    * The stateless 2026-07-28 side, one per profile (a request carries `?profile=` on every
@@ -80,7 +81,10 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
     );
     // legacy: "reject": 2025-era traffic never reaches it (routed to sessions below), so the
     // SDK's stateless 2025 fallback, which builds a server per request, stays unused.
-    const modern = createMcpHandler(pool.acquire, { legacy: "reject", maxRequestBodySize: opts.maxBodyBytes, onerror });
+    // The SDK's own listen limit (per handler) sits above ours, for all profiles together,
+    // so its 200/-32603 answer is never reached (a closed stream may leave its table a tick
+    // after ours).
+    const modern = createMcpHandler(pool.acquire, { legacy: "reject", maxRequestBodySize: opts.maxBodyBytes, onerror, maxSubscriptions: 2 * listenCaps.max });
     const node = toNodeHandler(modern, { maxRequestBodySize: opts.maxBodyBytes, onerror });
     // listen streams hear the store's fan-out like sessions do
     const unlisten = deps.store.addChangeListener(listenPublisher(modern.notify, profile, deps.registry));
@@ -124,26 +128,16 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
   }
 
   /** 2026-07-28: the SDK's handler owns the rest (its ladder answers version, header and capability errors). */
-  /** open subscriptions/listen streams per client address */
-  const listenStreams = new Map<string, number>();
-
   async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, route: ReturnType<typeof classifyInboundRequest> | ModernRoute, profile?: Profile): Promise<void> {
     const msg = body as { id?: RequestId; method?: string; params?: { _meta?: Record<string, unknown> } };
     if (msg.method === "subscriptions/listen") {
-      // The SDK allows a fixed number of listen streams per handler (1,024) for everyone
-      // together: without a share per client address, one client could take them all and
-      // leave every other 2026-07-28 client without list_changed.
-      const address = req.socket.remoteAddress ?? "?";
-      const held = listenStreams.get(address) ?? 0;
-      if (held >= MAX_LISTEN_STREAMS_PER_ADDRESS) {
-        return sendRefusal(res, Refusal.TooManyListenStreams, `Too many open subscriptions/listen streams from ${address} (${MAX_LISTEN_STREAMS_PER_ADDRESS}); close one first`, { "retry-after": "5" }, typeof msg.id === "string" || typeof msg.id === "number" ? msg.id : null);
+      // A full table, or an address over its share, is a 503 with Retry-After like a full
+      // session table: the client may try again once a stream closes.
+      const admitted = listenCaps.admit(req.socket.remoteAddress);
+      if (!admitted.ok) {
+        return sendRefusal(res, Refusal.TooManyListenStreams, `Too many open subscriptions/listen streams (${admitted.reason}); try again later`, { "retry-after": "5" }, typeof msg.id === "string" || typeof msg.id === "number" ? msg.id : null);
       }
-      listenStreams.set(address, held + 1);
-      res.once("close", () => {
-        const n = (listenStreams.get(address) ?? 1) - 1;
-        if (n <= 0) listenStreams.delete(address);
-        else listenStreams.set(address, n);
-      });
+      res.once("close", admitted.release);
       // the SDK serves listen streams itself, before any server instance: the span covers the stream's life
       const span = startRequestSpan({ method: "subscriptions/listen", attributes: {}, meta: msg.params?._meta, caller: { transport: "streamable-http", protocolVersion: header(req, "mcp-protocol-version") }, requestId: msg.id });
       res.once("close", () => span.end(res.statusCode >= 400 ? String(res.statusCode) : undefined));
