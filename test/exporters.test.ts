@@ -118,3 +118,35 @@ for (const preference of ["cumulative", "delta"]) {
     }
   });
 }
+
+test("OTLP grpc: a local gRPC receiver gets the spans and metrics (the bundled exporter's grpc-js)", async () => {
+  // a receiver that accepts any unary call and keeps the raw protobuf request
+  const grpc = await import("@grpc/grpc-js");
+  const got: { path: string; body: Buffer }[] = [];
+  const server = new grpc.Server();
+  const raw = { requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b };
+  const service = Object.fromEntries(
+    ["/opentelemetry.proto.collector.trace.v1.TraceService/Export", "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"].map((path) => [path, { path, requestStream: false, responseStream: false, originalName: path, ...raw }]),
+  );
+  server.addService(service as never, Object.fromEntries(Object.keys(service).map((path) => [path, (call: { request: Buffer }, cb: (e: null, r: Buffer) => void) => {
+    got.push({ path, body: call.request });
+    cb(null, Buffer.alloc(0));
+  }])) as never);
+  const port = await new Promise<number>((res, rej) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+  const d = await startDaemonProcess({
+    plugins: plugins.path,
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_EXPORTER_OTLP_PROTOCOL: "grpc", OTEL_SERVICE_NAME: "patchbay-under-grpc", OTEL_BSP_SCHEDULE_DELAY: "100", OTEL_METRIC_EXPORT_INTERVAL: "300" },
+  });
+  try {
+    const c = await httpClient(d.url);
+    await c.client.callTool({ name: "m__ping", arguments: {} });
+    await c.close();
+    const traces = await waitFor("traces over gRPC", () => got.find((r) => r.path.includes("TraceService") && r.body.includes("tools/call m__ping")));
+    assert.ok(traces.body.includes("patchbay-under-grpc"));
+    await waitFor("metrics over gRPC", () => got.find((r) => r.path.includes("MetricsService") && r.body.includes("mcp.server.operation.duration")));
+    assert.doesNotMatch(d.stderr(), /ChannelCredentials|metrics export failed/);
+  } finally {
+    await d.stop();
+    server.forceShutdown();
+  }
+});
