@@ -138,6 +138,19 @@ for (const line of LINES) {
       assert.equal(typeof overview, "object");
       assert.match(JSON.stringify(overview), /hello__greet/, "the dashboard API shows the calls just made");
 
+      // the other commands, from the install
+      const status = await run(installed.bin, ["status"], { env: { ...env, PATCHBAY_HOME: home.path } });
+      assert.match(status.stdout, new RegExp(url.replace(/[.]/g, "\\.")), "status finds the running daemon");
+      assert.match(status.stdout, /hello/);
+      const entry = await run(installed.bin, ["connect", "claude-desktop"], { env: { ...env, PATCHBAY_HOME: home.path, HOME: home.path, XDG_CONFIG_HOME: home.join("xdg") } });
+      assert.match(entry.stdout, /"command": "patchbay"/, "a global install's entry runs the global patchbay");
+      await run(installed.bin, ["new-plugin", "fresh", "--plugins", plugins.path], { env });
+      assert.ok(existsSync(plugins.join("fresh.ts")));
+      await waitFor("the new plugin loaded", async () => {
+        const h = (await (await fetch(`${url}/healthz`)).json()) as { plugins: { name: string; status: string }[] };
+        return h.plugins.some((p) => p.name === "fresh" && p.status === "loaded") || undefined;
+      }, 60_000);
+
       // standalone stdio hosts the plugins in its own process
       const standalone = await stdioSession(installed.bin, ["stdio", "--standalone", "--plugins", plugins.path], { ...env, PATCHBAY_HOME: stdioHome.path });
       assert.ok(standalone.tools.includes("hello__greet"), standalone.stderr);
