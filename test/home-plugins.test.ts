@@ -174,7 +174,8 @@ test("stdio without --plugins: the daemon it starts serves (and creates) $PATCHB
 
 test("npm start serves the repository's plugins/ (named in the script), not $PATCHBAY_HOME/plugins", async () => {
   const script: string = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts.start;
-  const m = /^node (dist\/cli\.js start .*)$/.exec(script);
+  // the script may build dist first ("node scripts/build.mjs && node dist/cli.js start …")
+  const m = /(?:^|&& )node (dist\/cli\.js start .*)$/.exec(script);
   assert.ok(m, `unexpected start script: ${script}`);
   const args = m[1].split(/\s+/);
   assert.equal(args[args.indexOf("--plugins") + 1], "plugins");
