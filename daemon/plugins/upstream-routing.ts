@@ -67,6 +67,63 @@ export function routingFetch(base: typeof fetch = fetch): typeof fetch {
   };
 }
 
+/**
+ * A fetch that gives each request a signal of its own. The SDK's HTTP client transports
+ * pass one AbortSignal, alive as long as the transport, to every fetch, and undici adds an
+ * "abort" listener to it per request that goes only when that request is garbage-collected:
+ * relaying 12,000 calls left thousands of listeners (MaxListenersExceededWarning) and RSS
+ * rising. Here the long-lived signal gets one listener per request, removed as soon as the
+ * request is over — its body read to the end, cancelled or failed, or at once when the
+ * answer has no body — and an abort of the transport still aborts every request in flight.
+ */
+export function ownSignalFetch(base: typeof fetch = fetch): typeof fetch {
+  return async (input, init) => {
+    const shared = init?.signal;
+    if (!shared) return base(input, init);
+    const own = new AbortController();
+    const onAbort = () => own.abort(shared.reason);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      shared.removeEventListener("abort", onAbort);
+    };
+    if (shared.aborted) own.abort(shared.reason);
+    else shared.addEventListener("abort", onAbort, { once: true });
+    let res: Response;
+    try {
+      res = await base(input, { ...init, signal: own.signal });
+    } catch (err) {
+      release();
+      throw err;
+    }
+    if (!res.body || res.status === 202 || res.status === 204 || res.headers.get("content-length") === "0") {
+      release();
+      return res;
+    }
+    const reader = res.body.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(ctl) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            release();
+            ctl.close();
+          } else ctl.enqueue(value);
+        } catch (err) {
+          release();
+          ctl.error(err);
+        }
+      },
+      cancel(reason) {
+        release();
+        return reader.cancel(reason);
+      },
+    });
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  };
+}
+
 /** The key a handler received, and the params without it (what may be forwarded). */
 export function takeCallKey<T extends Record<string, unknown> | undefined>(params: T): { key?: string; params: T } {
   const meta = params?._meta as Record<string, unknown> | undefined;
