@@ -405,7 +405,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       const headers = expandRecord(config.headers, env, "headers", file);
       const url = new URL(config.url);
       try {
-        transport = new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: routingFetch(ownSignalFetch(this.instanceFetch())) });
+        transport = new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: routingFetch(ownSignalFetch(this.instanceFetch(), (key) => this.byKey.get(key)?.ended.signal)) });
         await client.connect(transport, { timeout: this.connectTimeoutMs });
         this.transportKind = "streamable-http";
       } catch (err) {
