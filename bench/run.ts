@@ -63,11 +63,13 @@ interface Profile {
   reloads: number;
   listChanged: number;
   wide: { plugins: number; toolsEach: number; calls: number };
+  /** calls relayed through a Streamable HTTP upstream for the relay's RSS growth (after 500 to warm up) */
+  relayCalls: number;
   settleMs: number;
 }
 
 const PROFILES: Record<Mode, Profile> = {
-  full: { loadSeconds: 10, warmSeconds: 2, seqCalls: 2000, latencyWarmSeconds: 2, concSeconds: 5, telemetryPairs: 4, plugins: [1, 20, 100], sessions: 1000, reloads: 1000, listChanged: 50, wide: { plugins: 50, toolsEach: 20, calls: 200 }, settleMs: 2000 },
+  full: { loadSeconds: 10, warmSeconds: 2, seqCalls: 2000, latencyWarmSeconds: 2, concSeconds: 5, telemetryPairs: 4, plugins: [1, 20, 100], sessions: 1000, reloads: 1000, listChanged: 50, wide: { plugins: 50, toolsEach: 20, calls: 200 }, relayCalls: 20_000, settleMs: 2000 },
   quick: {
     loadSeconds: 3,
     warmSeconds: 0.5,
@@ -83,6 +85,7 @@ const PROFILES: Record<Mode, Profile> = {
     reloads: 40,
     listChanged: 50,
     wide: { plugins: 50, toolsEach: 20, calls: 50 },
+    relayCalls: 2_000,
     settleMs: 500,
   },
   smoke: {
@@ -99,6 +102,7 @@ const PROFILES: Record<Mode, Profile> = {
     reloads: 3,
     listChanged: 3,
     wide: { plugins: 2, toolsEach: 5, calls: 5 },
+    relayCalls: 20,
     settleMs: 200,
   },
 };
@@ -565,6 +569,7 @@ async function memory() {
     reloads?: Record<string, unknown>;
     listChanged?: Record<string, unknown>;
     toolsList?: Record<string, unknown>;
+    relay?: Record<string, unknown>;
   } = { idle: {} };
   const rows: (string | number)[][] = [];
   const note: string[] = [];
@@ -746,6 +751,62 @@ async function memory() {
   } catch (err) {
     note.push(`reloads failed: ${errorText(err)}`);
     out.reloads = { error: errorText(err) };
+  }
+
+  // relaying to a Streamable HTTP upstream (daemon A → daemon B's echo), 4 callers at a time:
+  // RSS growth of A, and the MaxListenersExceededWarning lines it printed (issue 21, item 8:
+  // 12,000 relayed calls used to leave 5,316 of them, RSS 132 → 287 MB and rising)
+  progress(`memory: ${P.relayCalls} relayed calls`);
+  const upDir = temp("patchbay-bench-relay-up-");
+  const relayDir = temp("patchbay-bench-relay-");
+  writeEchoPlugin(upDir.path);
+  try {
+    await using(startPatchbay(upDir.path), async (b) => {
+      await waitLoaded(b, 1);
+      writeFileSync(join(relayDir.path, "far.mcp.json"), JSON.stringify({ url: `${b.url}/mcp` }));
+      await using(startPatchbay(relayDir.path), async (a) => {
+        await waitLoaded(a, 1);
+        const c = await httpClient(`${a.url}/mcp`);
+        try {
+          const tool = `far__${PATCHBAY_ECHO}`;
+          const run = async (n: number) => {
+            let next = 0;
+            const caller = async () => {
+              while (next < n) await c.client.callTool({ name: tool, arguments: { text: `relay ${next++}` } });
+            };
+            await Promise.all([caller(), caller(), caller(), caller()]);
+          };
+          await run(Math.min(500, P.relayCalls));
+          await sleep(P.settleMs);
+          const before = await rss(a.pid);
+          const t0 = performance.now();
+          const mid: number[] = [];
+          for (let done = 0; done < P.relayCalls; ) {
+            const n = Math.min(Math.ceil(P.relayCalls / 4), P.relayCalls - done);
+            await run(n);
+            done += n;
+            mid.push(await rss(a.pid));
+          }
+          const seconds = (performance.now() - t0) / 1000;
+          await sleep(P.settleMs * 2);
+          const after = await rss(a.pid);
+          const warnings = (a.output().match(/MaxListenersExceededWarning/g) ?? []).length;
+          out.relay = { calls: P.relayCalls, seconds, rssBefore: before, rssAfter: after, growth: after - before, rssByQuarter: mid, maxListenersWarnings: warnings };
+          rows.push([
+            `RSS growth over ${num(P.relayCalls)} calls relayed to a Streamable HTTP upstream (another daemon), 4 at a time, after ${num(Math.min(500, P.relayCalls))} to warm up; MaxListenersExceededWarning lines`,
+            `${mib(after - before, 1)}; ${warnings} warnings`,
+            `before: ${mib(before)}, by quarter: ${mid.map((m) => mib(m)).join(", ")}, after: ${mib(after)} (${num(Math.round(P.relayCalls / seconds))} calls/s)`,
+            "–",
+            "flat after the first quarter; 0 warnings",
+          ]);
+        } finally {
+          await c.close().catch(() => undefined);
+        }
+      });
+    });
+  } catch (err) {
+    note.push(`relay soak failed: ${errorText(err)}`);
+    out.relay = { error: errorText(err) };
   }
 
   // tools/list with many tools, one page, timed at the client

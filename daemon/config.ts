@@ -35,7 +35,20 @@ export const ConfigSchema = z
     home: z.string().min(1).optional(),
     logLevel: LogLevel.default("info"),
     logFile: z.string().min(1).optional(),
+    // logFile rotates by size: file → file.1 → … → file.N (N = logMaxFiles); 0 files keeps none.
+    logMaxBytes: z.number().int().min(16 * 1024).max(1024 * 1024 * 1024).default(10 * 1024 * 1024),
+    logMaxFiles: z.number().int().min(0).max(100).default(3),
     callTimeoutMs: z.number().int().positive().default(60_000),
+    // An upstream server (NAME.mcp.json) must answer initialize and its first listing within
+    // this long, or it is shown failed and retried with backoff (it used to get callTimeoutMs).
+    upstreamConnectTimeoutMs: z.number().int().min(100).max(600_000).default(15_000),
+    // The largest message a stdio upstream may send (one line, buffered whole); a larger one
+    // ends that connection with an error naming this key.
+    upstreamMaxMessageBytes: z.number().int().min(1024 * 1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+    // Each upstream's stderr is copied to the log at most this many lines a second (bursts up to
+    // upstreamStderrBurst); what goes over is counted and said in one line a second.
+    upstreamStderrLinesPerSecond: z.number().int().min(1).max(100_000).default(50),
+    upstreamStderrBurst: z.number().int().min(1).max(100_000).default(200),
     workerHeapMb: z.number().int().min(16).default(256),
     // An idle plugin's worker thread ends after this long without calls; the next call starts
     // it again. 0 keeps every plugin's thread running.
@@ -107,7 +120,13 @@ const ENV: Record<string, { key: keyof z.input<typeof ConfigSchema>; type: "stri
   PATCHBAY_HOME: { key: "home", type: "string" },
   PATCHBAY_LOG_LEVEL: { key: "logLevel", type: "string" },
   PATCHBAY_LOG_FILE: { key: "logFile", type: "string" },
+  PATCHBAY_LOG_MAX_BYTES: { key: "logMaxBytes", type: "number" },
+  PATCHBAY_LOG_MAX_FILES: { key: "logMaxFiles", type: "number" },
   PATCHBAY_CALL_TIMEOUT_MS: { key: "callTimeoutMs", type: "number" },
+  PATCHBAY_UPSTREAM_CONNECT_TIMEOUT_MS: { key: "upstreamConnectTimeoutMs", type: "number" },
+  PATCHBAY_UPSTREAM_MAX_MESSAGE_BYTES: { key: "upstreamMaxMessageBytes", type: "number" },
+  PATCHBAY_UPSTREAM_STDERR_LINES_PER_SECOND: { key: "upstreamStderrLinesPerSecond", type: "number" },
+  PATCHBAY_UPSTREAM_STDERR_BURST: { key: "upstreamStderrBurst", type: "number" },
   PATCHBAY_SESSION_IDLE_TIMEOUT_MS: { key: "sessionIdleTimeoutMs", type: "number" },
   PATCHBAY_SESSION_EVICT_AFTER_IDLE_MS: { key: "sessionEvictAfterIdleMs", type: "number" },
   PATCHBAY_SESSION_EVICT_DETACHED_AFTER_IDLE_MS: { key: "sessionEvictDetachedAfterIdleMs", type: "number" },

@@ -176,6 +176,19 @@ export class InputNeeded extends PatchbayError {
  * reads. The message names the file and the problem; nothing was written.
  */
 export const ClientConfigError = define("PB_ERR_CLIENT_CONFIG", "ClientConfigError");
+/**
+ * An upstream server (`NAME.mcp.json`) did not answer `initialize` and its first listing
+ * within `upstreamConnectTimeoutMs`; it is shown failed and retried with backoff.
+ */
+export const UpstreamConnectTimeoutError = define("PB_ERR_UPSTREAM_CONNECT_TIMEOUT", "UpstreamConnectTimeoutError");
+/**
+ * An upstream server is this daemon itself, or a daemon that relays this one: connecting
+ * would relay our own tools back to us, nested deeper with every change. Refused, not
+ * retried (until its file is saved again or the daemon restarts).
+ */
+export const UpstreamLoopError = define("PB_ERR_UPSTREAM_LOOP", "UpstreamLoopError");
+/** A message from a stdio upstream server was larger than `upstreamMaxMessageBytes`. */
+export const UpstreamMessageTooLargeError = define("PB_ERR_UPSTREAM_MESSAGE_TOO_LARGE", "UpstreamMessageTooLargeError");
 /** A second daemon tried to start where one already runs. */
 export const AlreadyRunningError = define("PB_ERR_ALREADY_RUNNING", "AlreadyRunningError");
 /** Refusing an unsafe setup (e.g. binding a public address without a token). */

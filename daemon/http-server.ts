@@ -10,6 +10,7 @@ import type { Duplex } from "node:stream";
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
 import { BodyTooLargeError, DaemonShuttingDownError, DuplicateRouteError, Refusal, RequestAbortedError } from "./errors.ts";
+import { INSTANCE_HEADER, instanceHeaderValue } from "./instance.ts";
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => void;
@@ -244,6 +245,8 @@ export class HttpServer {
       return sendJson(res, 400, { error: "bad request URL" });
     }
     try {
+      // who answers, for another daemon that has this one as an upstream (loop detection, instance.ts)
+      res.setHeader(INSTANCE_HEADER, instanceHeaderValue());
       const refused = this.checkOrigin(req);
       if (refused) {
         this.logger.warn({ path: url.pathname, host: req.headers.host, origin: req.headers.origin }, refused);

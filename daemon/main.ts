@@ -120,6 +120,7 @@ async function startCore(config: Config, logger: Logger, opts: { watch: boolean 
     workerGroups: config.workerGroups,
     maxRunningPlugins: config.maxRunningPlugins,
     callTimeoutMs: config.callTimeoutMs,
+    upstream: { connectTimeoutMs: config.upstreamConnectTimeoutMs, maxMessageBytes: config.upstreamMaxMessageBytes, stderrLimits: { ratePerSecond: config.upstreamStderrLinesPerSecond, burst: config.upstreamStderrBurst } },
     debounceMs: config.reloadDebounceMs,
     drainMs: config.shutdownGraceMs,
     logger,
@@ -157,7 +158,7 @@ export interface StartDaemonOptions {
 
 export async function startDaemon(config: Config, opts: StartDaemonOptions = {}): Promise<Daemon> {
   const logs = new LogTail();
-  const logger = opts.logger ?? createLogger({ level: config.logLevel, file: config.logFile, tap: (r) => logs.push(r) });
+  const logger = opts.logger ?? createLogger({ level: config.logLevel, file: config.logFile, maxBytes: config.logMaxBytes, maxFiles: config.logMaxFiles, tap: (r) => logs.push(r) });
   if (!isLoopbackHost(config.host) && !config.token) {
     throw new UnsafeConfigError(`refusing to listen on ${config.host} without a token: anyone who can reach it could run your tools. Set --token (or PATCHBAY_TOKEN), or bind 127.0.0.1.`);
   }
@@ -263,7 +264,7 @@ export interface StdioHost {
 export async function startStdio(config: Config, opts: { logger?: Logger; stdout?: Writable; profile?: string } = {}): Promise<StdioHost> {
   // checked before anything starts: a bad name is a usage error (exit 2), not a failed connection
   if (opts.profile !== undefined && !Object.hasOwn(config.profiles, opts.profile)) throw new UsageError(`--profile: ${unknownProfileMessage(opts.profile, new Profiles(config.profiles))}`);
-  const logger = opts.logger ?? createLogger({ level: config.logLevel, file: config.logFile });
+  const logger = opts.logger ?? createLogger({ level: config.logLevel, file: config.logFile, maxBytes: config.logMaxBytes, maxFiles: config.logMaxFiles });
   const core = await startCore(config, logger, { watch: true });
   // `stdout`: the protocol descriptor when the CLI moved it off fd 1 (see stdio-isolation.ts)
   const transport = new StdioWireTransport(process.stdin, opts.stdout ?? process.stdout, { maxMessageBytes: config.maxBodyBytes });

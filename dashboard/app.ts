@@ -16,7 +16,7 @@ interface StatelessClient { transport: string; clientName?: string; protocolVers
 interface Overview { version: string; pluginsDir: string; uptimeSeconds: number; telemetry: { enabled: boolean; otlp?: { endpoint: string } }; plugins: Plugin[]; tools: Tool[]; sessions: Session[]; statelessClients?: StatelessClient[]; conflicts: string[] }
 interface SpanRec { traceId: string; spanId: string; parentSpanId?: string; name: string; start: number; durationMs: number; error: boolean; origin: string; attributes: Record<string, unknown> }
 interface Trace { traceId: string; root: SpanRec; spans: SpanRec[] }
-interface LogLine { time: number; level: string; msg: string; plugin?: string }
+interface LogLine { time: number; level: string; msg: string; plugin?: string; stderr?: boolean }
 
 const MAX_TRACES = 60;
 const MAX_LOG = 200;
@@ -242,7 +242,11 @@ function connect() {
   });
   es.addEventListener("spans", (e) => addSpans(JSON.parse((e as MessageEvent).data)));
   es.addEventListener("log", (e) => {
-    state.log.push(JSON.parse((e as MessageEvent).data));
+    const line = JSON.parse((e as MessageEvent).data) as LogLine;
+    state.log.push(line);
+    // an upstream's stderr keeps to a third of the list, as in the daemon's tail (log-tail.ts):
+    // a flooding server must not push out everything else while the page is open
+    if (line.stderr && state.log.filter((l) => l.stderr).length > MAX_LOG / 3) state.log.splice(state.log.findIndex((l) => l.stderr), 1);
     if (state.log.length > MAX_LOG) state.log.splice(0, state.log.length - MAX_LOG);
     state.dirty = true;
   });

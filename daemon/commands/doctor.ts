@@ -77,7 +77,7 @@ async function upstreamCheck(file: string, label: string, home: string): Promise
   // the server's stderr, for the report when it fails
   const lines: string[] = [];
   const logger = pino({ level: "warn" }, { write: (s: string) => void lines.push(s) });
-  const server = new UpstreamServer({ file, name: label.replace(/\.mcp\.json$/, ""), config: cfg, env: expansionEnv(process.env, readDotEnv(join(home, ".env"))), callTimeoutMs: DOCTOR_UPSTREAM_TIMEOUT_MS, logger });
+  const server = new UpstreamServer({ file, name: label.replace(/\.mcp\.json$/, ""), config: cfg, env: expansionEnv(process.env, readDotEnv(join(home, ".env"))), callTimeoutMs: DOCTOR_UPSTREAM_TIMEOUT_MS, connectTimeoutMs: DOCTOR_UPSTREAM_TIMEOUT_MS, logger });
   let timer: NodeJS.Timeout | undefined;
   try {
     const manifest = await Promise.race([

@@ -23,7 +23,7 @@ import { PluginWatcher, type WatchEvent } from "./watcher.ts";
 import { pluginEntryFor, scanPluginEntries } from "./plugin-files.ts";
 import type { PluginHost } from "./plugin-host.ts";
 import { expansionEnv, isUpstreamFile, parseUpstreamConfig, readDotEnv } from "./upstream-config.ts";
-import { UpstreamServer, type UpstreamStatus } from "./upstream-server.ts";
+import { UpstreamServer, type UpstreamServerOptions, type UpstreamStatus } from "./upstream-server.ts";
 
 
 export type PluginStatus = "loading" | "loaded" | "error" | "unloaded";
@@ -79,6 +79,8 @@ export interface PluginManagerOptions {
   keepAlivePlugins?: readonly string[];
   /** plugins sharing one thread per group: group name → file-name globs (first match wins) */
   workerGroups?: Readonly<Record<string, readonly string[]>>;
+  /** upstream servers' connect deadline, message size limit and stderr rate (defaults in upstream-server.ts) */
+  upstream?: Pick<UpstreamServerOptions, "connectTimeoutMs" | "maxMessageBytes" | "stderrLimits">;
   /** at most this many code plugins' threads run at once (with parking on): starting one parks the least recently used idle one; 0: no limit */
   maxRunningPlugins?: number;
 }
@@ -432,7 +434,7 @@ export class PluginManager {
     // the last listing survives a restart of the daemon ($PATCHBAY_HOME/data/.upstreams; a
     // dot folder is never a plugin's data folder)
     const cache = { file: join(this.opts.dataDir, ".upstreams", `${name}.json`), key: hash };
-    const server = new UpstreamServer({ file: key, name, config, env, cache, callTimeoutMs: this.opts.callTimeoutMs, logger: log });
+    const server = new UpstreamServer({ file: key, name, config, env, cache, callTimeoutMs: this.opts.callTimeoutMs, ...this.opts.upstream, logger: log });
     let manifest;
     try {
       // a first load keeps retrying an unreachable server; a reload keeps the last good one
@@ -458,6 +460,8 @@ export class PluginManager {
         slot.state.lastError = undefined;
       } else {
         slot.state.lastError = { message: `upstream server: ${info.error}`, at: new Date().toISOString() };
+        // a loop refused on a live connection is not retried: the plugin has failed
+        if (info.refused) slot.state.status = "error";
       }
       this.opts.events?.onReload?.({ plugin: name, file: key, ok: info.ok, durationMs: 0, error: info.ok ? undefined : info.error, kind: "restart" });
     });

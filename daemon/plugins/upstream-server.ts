@@ -13,13 +13,16 @@ import { dirname } from "node:path";
 import type { Logger } from "pino";
 import { Client, SSEClientTransport, StreamableHTTPClientTransport, TRACEPARENT_META_KEY, type Transport } from "@modelcontextprotocol/client";
 import { StdioClientTransport, getDefaultEnvironment } from "@modelcontextprotocol/client/stdio";
-import { CallCancelledError, CallTimeoutError, PluginCallError, PluginLoadError, WorkerGoneError, messageOf } from "../errors.ts";
+import { CallCancelledError, CallTimeoutError, PluginCallError, PluginLoadError, UpstreamConnectTimeoutError, UpstreamLoopError, UpstreamMessageTooLargeError, WorkerGoneError, messageOf } from "../errors.ts";
+import { INSTANCE_HEADER, INSTANCE_ID, parseInstanceHeader, setRelayedIds } from "../instance.ts";
+import { installLineReader } from "./upstream-read-buffer.ts";
+import { DEFAULT_STDERR_LIMITS, StderrLimiter, type StderrLimits } from "./upstream-stderr.ts";
 import type { CallOptions, CallOutcome } from "./plugin-worker.ts";
 import type { HostCall, PluginHost } from "./plugin-host.ts";
 import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./manifest.ts";
 import { expandRecord, expandVars, type UpstreamConfig } from "./upstream-config.ts";
 import { randomBytes } from "node:crypto";
-import { CALL_META_KEY, routingFetch, takeCallKey } from "./upstream-routing.ts";
+import { CALL_META_KEY, ownSignalFetch, routingFetch, takeCallKey } from "./upstream-routing.ts";
 import { NOOP_LEG, startUpstreamSpan, type UpstreamLeg } from "../telemetry/upstream-span.ts";
 import { GUARDED, findCommand, guardedCommand, signalGroup } from "./upstream-launch.ts";
 
@@ -31,6 +34,17 @@ export const RESTART_STABLE_MS = 30_000;
 const LEG_METHOD: Partial<Record<HostCall["kind"], UpstreamLeg["method"]>> = { tool: "tools/call", resource: "resources/read", template: "resources/read", prompt: "prompts/get", complete: "completion/complete" };
 /** the SDK's own request timer, kept out of the way (setTimeout's largest delay) */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** defaults of the config keys upstreamConnectTimeoutMs and upstreamMaxMessageBytes */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
+export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** what the SDK's stdio reader says when a line outgrows its buffer (it then closes the connection) */
+const READ_BUFFER_EXCEEDED = /ReadBuffer exceeded maximum size/;
+
+function isTimeout(err: unknown): boolean {
+  return /timed? ?out/i.test(messageOf(err));
+}
+
+const mib = (bytes: number) => `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MiB`;
 
 /**
  * A failure of the connection itself (no route, refused, the session forgotten) rather than
@@ -48,6 +62,12 @@ export interface UpstreamServerOptions {
   name: string;
   config: UpstreamConfig;
   callTimeoutMs: number;
+  /** initialize and the first listing must be answered within this (default 15 s) */
+  connectTimeoutMs?: number;
+  /** the largest message a stdio upstream may send (default 64 MiB) */
+  maxMessageBytes?: number;
+  /** how much of a stdio upstream's stderr reaches the log */
+  stderrLimits?: StderrLimits;
   logger: Logger;
   env?: NodeJS.ProcessEnv;
   version?: string;
@@ -57,7 +77,8 @@ export interface UpstreamServerOptions {
 
 export interface UpstreamStatus {
   transport: "stdio" | "streamable-http" | "sse";
-  state: "connecting" | "connected" | "restarting" | "stopped";
+  /** refused: a loop back to this daemon (not retried) */
+  state: "connecting" | "connected" | "restarting" | "stopped" | "refused";
   pid?: number;
   restarts: number;
   lastExit?: string;
@@ -68,8 +89,8 @@ export interface UpstreamServerEvents {
   /** the upstream's lists changed (list_changed, or a reconnect): the new manifest */
   manifest: [manifest: PluginManifest];
   "resource-updated": [uri: string];
-  /** the connection ended and a reconnect is scheduled (ok false), or it came back (ok true) */
-  restarted: [info: { reason: string; ok: boolean; error?: string }];
+  /** the connection ended and a reconnect is scheduled (ok false), or it came back (ok true); refused: a loop, not retried */
+  restarted: [info: { reason: string; ok: boolean; error?: string; refused?: boolean }];
 }
 
 interface Inflight {
@@ -131,22 +152,121 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
     };
   }
 
-  /** Connects and lists; rejects with PluginLoadError. */
+  /** Connects and lists; rejects with PluginLoadError (a loop back to this daemon included, which is not retried). */
   async start(): Promise<PluginManifest> {
     this.connectFailed = undefined;
     try {
-      await this.connect();
-      this.manifest = await this.list();
+      this.manifest = await this.connectAndList();
       this.writeCachedManifest(this.manifest);
       this.state = "connected";
       this.everConnected = true;
+      setRelayedIds(this, this.upstreamIds);
       this.resubscribe();
       return this.manifest;
     } catch (err) {
       await this.closeClient();
+      if (err instanceof UpstreamLoopError) {
+        this.opts.logger.error({ code: err.code }, err.message);
+        throw new PluginLoadError(`${this.opts.file}: ${err.message}`, { file: this.opts.file, line: 1 });
+      }
       if (!(err instanceof PluginLoadError)) this.connectFailed = err;
       throw err instanceof PluginLoadError ? err : new PluginLoadError(`${this.opts.file}: could not connect to the upstream server: ${messageOf(err)}`, { file: this.opts.file, line: 1 });
     }
+  }
+
+  /**
+   * connect and list under the connect deadline (upstreamConnectTimeoutMs: a server that never
+   * answers initialize held the daemon's start-up for callTimeoutMs, 60 s), refusing a loop
+   * back to this daemon as soon as an answer names it.
+   */
+  private async connectAndList(): Promise<PluginManifest> {
+    await this.connect();
+    this.checkLoop();
+    const client = this.client;
+    const manifest = await this.list(this.connectTimeoutMs, true);
+    this.checkLoop();
+    // the connection ended while it was being listed (onLost leaves that to us)
+    if (!client || this.client !== client) throw new Error(this.oversized && this.oversized === client ? this.tooLarge("the listing") : "Connection closed");
+    return manifest;
+  }
+
+  private get connectTimeoutMs(): number {
+    return this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  }
+
+  private get maxMessageBytes(): number {
+    return this.opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  }
+
+  private tooLarge(what: string): string {
+    return `a message from the upstream server (${what}) was larger than ${mib(this.maxMessageBytes)} (upstreamMaxMessageBytes); a stdio message is one line, read whole`;
+  }
+
+  /**
+   * What an error during connect or listing means: a message over the size limit (the SDK
+   * only says "Connection closed", having closed the connection itself), or the deadline.
+   */
+  private explain(err: unknown, client: Client | undefined, method: string): unknown {
+    if (err instanceof PluginLoadError || err instanceof UpstreamLoopError) return err;
+    if (client && this.oversized === client) return new UpstreamMessageTooLargeError(this.tooLarge(`the ${method} answer`));
+    if (isTimeout(err)) return new UpstreamConnectTimeoutError(`the upstream server did not answer ${method} within ${this.connectTimeoutMs} ms (upstreamConnectTimeoutMs)`);
+    return err;
+  }
+
+  /** ids the upstream's last HTTP answer named (X-Patchbay-Instance: it is a Patchbay daemon) */
+  private upstreamIds?: string[];
+  /** the client whose stdio reader refused a message over maxMessageBytes */
+  private oversized?: Client;
+
+  /** A fetch that reads who answered (instance.ts) from every answer of the upstream. */
+  private instanceFetch(): typeof fetch {
+    return async (input, init) => {
+      const res = await fetch(input, init);
+      try {
+        this.sawIds(parseInstanceHeader(res.headers.get(INSTANCE_HEADER)));
+      } catch (err) {
+        this.opts.logger.debug({ err: messageOf(err) }, "loop check failed");
+      }
+      return res;
+    };
+  }
+
+  private sawIds(ids: string[]) {
+    this.upstreamIds = ids.length ? ids : undefined;
+    if (this.state !== "connected") return;
+    // a live connection: the upstream may have started relaying us since (A → B, then B → A)
+    if (ids.includes(INSTANCE_ID)) return this.refuseLoop(this.loopError());
+    setRelayedIds(this, this.upstreamIds);
+  }
+
+  private loopError(): InstanceType<typeof UpstreamLoopError> {
+    const ids = this.upstreamIds ?? [];
+    const where = "url" in this.opts.config ? this.opts.config.url : this.opts.file;
+    const me = INSTANCE_ID.slice(0, 8);
+    return new UpstreamLoopError(
+      ids[0] === INSTANCE_ID
+        ? `loop refused: ${where} is this Patchbay daemon itself (instance ${me}); an upstream must be another server`
+        : `loop refused: ${where} is a Patchbay daemon (instance ${ids[0]?.slice(0, 8)}) that relays this one (instance ${me}); relaying it back would nest tools without end`,
+    );
+  }
+
+  private checkLoop() {
+    if (this.upstreamIds?.includes(INSTANCE_ID)) throw this.loopError();
+  }
+
+  /** A loop found on a live or reconnecting connection: closed, its tools gone, not retried. */
+  private refuseLoop(err: InstanceType<typeof UpstreamLoopError>) {
+    if (this.stopped) return;
+    clearTimeout(this.retryTimer);
+    this.state = "refused";
+    this.lastExit = err.message;
+    this.nextRetryAt = undefined;
+    setRelayedIds(this, undefined);
+    this.opts.logger.error({ code: err.code }, err.message);
+    void this.closeClient();
+    this.manifest = { name: this.opts.name, tools: [], resources: [], resourceTemplates: [], prompts: [] };
+    this.emit("manifest", this.manifest);
+    this.emit("restarted", { reason: "loop", ok: false, error: err.message, refused: true });
   }
 
   /**
@@ -199,6 +319,11 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
 
   private makeClient(): Client {
     const client = new Client({ name: "patchbay", version: this.opts.version ?? "0" }, { capabilities: { sampling: {}, elicitation: { form: {} }, roots: {} } });
+    // The SDK's stdio reader refuses a line longer than its buffer and closes the connection;
+    // what follows says only "Connection closed". Remember why, to say it (explain, onLost).
+    client.onerror = (err) => {
+      if (READ_BUFFER_EXCEEDED.test(messageOf(err))) this.oversized = client;
+    };
     // server→client requests go to the client whose call caused them (see ask)
     client.setRequestHandler("sampling/createMessage", (r) => this.ask("sampling/createMessage", r.params as Record<string, unknown>) as never);
     client.setRequestHandler("elicitation/create", (r) => this.ask("elicitation/create", r.params as Record<string, unknown>) as never);
@@ -264,18 +389,15 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
         throw new PluginLoadError(`${file}: command "${config.command}" is not ${/[\\/]/.test(config.command) ? "an executable file" : "on PATH"}`, { file, line: 1 });
       }
       const launch = guardedCommand(config.command, args);
-      const stdio = new StdioClientTransport({ command: launch.command, args: launch.args, env: childEnv, cwd: config.cwd, stderr: "pipe" });
+      const stdio = new StdioClientTransport({ command: launch.command, args: launch.args, env: childEnv, cwd: config.cwd, stderr: "pipe", maxBufferSize: this.maxMessageBytes });
+      // the SDK's reader copies the whole buffer per chunk: a 20 MB listing took 11 s (upstream-read-buffer.ts)
+      installLineReader(stdio, this.maxMessageBytes);
       const err = stdio.stderr;
       if (err) {
-        (err as unknown as NodeJS.ReadableStream).setEncoding("utf8");
-        let buf = "";
-        err.on("data", (chunk: string) => {
-          buf += chunk;
-          const lines = buf.split("\n");
-          buf = lines.pop() ?? "";
-          for (const line of lines) if (line.trim()) this.opts.logger.warn({ stderr: true }, line);
-          if (buf.length > 8192) buf = "";
-        });
+        // rate-limited per upstream: a flooding server must not flood the log (upstream-stderr.ts)
+        const limiter = new StderrLimiter(this.opts.logger, this.opts.stderrLimits ?? DEFAULT_STDERR_LIMITS);
+        err.on("data", (chunk: Buffer | string) => limiter.write(chunk));
+        err.on("end", () => limiter.end());
       }
       transport = stdio;
       await this.connectOrClose(client, transport);
@@ -283,14 +405,19 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       const headers = expandRecord(config.headers, env, "headers", file);
       const url = new URL(config.url);
       try {
-        transport = new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: routingFetch() });
-        await client.connect(transport, { timeout: this.opts.callTimeoutMs });
+        transport = new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: routingFetch(ownSignalFetch(this.instanceFetch(), (key) => this.byKey.get(key)?.ended.signal)) });
+        await client.connect(transport, { timeout: this.connectTimeoutMs });
         this.transportKind = "streamable-http";
       } catch (err) {
+        // a server that does not answer in time would not answer SSE sooner: say so now
+        if (isTimeout(err)) {
+          await client.close().catch(() => undefined);
+          throw this.explain(err, client, "initialize");
+        }
         this.opts.logger.info({ err: messageOf(err) }, "Streamable HTTP failed; trying SSE");
         await client.close().catch(() => undefined);
         const sse = this.makeClient();
-        transport = new SSEClientTransport(url, { requestInit: { headers } });
+        transport = new SSEClientTransport(url, { requestInit: { headers }, fetch: ownSignalFetch(this.instanceFetch()) });
         await this.connectOrClose(sse, transport);
         this.transportKind = "sse";
         return this.adopt(sse, transport);
@@ -306,11 +433,11 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
    */
   private async connectOrClose(client: Client, transport: Transport): Promise<void> {
     try {
-      await client.connect(transport, { timeout: this.opts.callTimeoutMs });
+      await client.connect(transport, { timeout: this.connectTimeoutMs });
     } catch (err) {
       await client.close().catch(() => undefined);
       await transport.close().catch(() => undefined);
-      throw err;
+      throw this.explain(err, client, "initialize");
     }
   }
 
@@ -328,22 +455,32 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
     this.opts.logger.info({ transport: this.transportKind, pid: this.status().pid }, "upstream server connected");
   }
 
-  /** Lists everything (following pagination) into a manifest. */
-  private async list(): Promise<PluginManifest> {
+  /**
+   * Lists everything (following pagination) into a manifest; each request within
+   * `timeoutMs` (the connect deadline while connecting, else the call timeout).
+   */
+  private async list(timeoutMs = this.opts.callTimeoutMs, connecting = false): Promise<PluginManifest> {
     const client = this.client!;
     const caps = client.getServerCapabilities() ?? {};
     const all = async <T>(page: (cursor?: string) => Promise<{ nextCursor?: string } & Record<string, unknown>>, key: string): Promise<T[]> => {
       const out: T[] = [];
       let cursor: string | undefined;
+      const method = `${key === "resourceTemplates" ? "resources/templates" : key}/list`;
       for (let i = 0; i < 1000; i++) {
-        const r = await page(cursor);
+        let r;
+        try {
+          r = await page(cursor);
+        } catch (err) {
+          const why = this.explain(err, client, method);
+          throw why instanceof UpstreamConnectTimeoutError && !connecting ? err : why;
+        }
         out.push(...((r[key] as T[]) ?? []));
         if (!r.nextCursor || r.nextCursor === cursor) break;
         cursor = r.nextCursor;
       }
       return out;
     };
-    const o = { timeout: this.opts.callTimeoutMs };
+    const o = { timeout: timeoutMs };
     const tools = caps.tools ? await all<Record<string, any>>((cursor) => client.listTools({ cursor }, { ...o, cacheMode: "bypass" }) as never, "tools") : [];
     const resources = caps.resources ? await all<Record<string, any>>((cursor) => client.listResources({ cursor }, { ...o, cacheMode: "bypass" }) as never, "resources") : [];
     const templates = caps.resources ? await all<Record<string, any>>((cursor) => client.listResourceTemplates({ cursor }, { ...o, cacheMode: "bypass" }) as never, "resourceTemplates") : [];
@@ -375,7 +512,14 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
 
   private onLost(client: Client) {
     if (this.stopped) return;
-    const code = this.transport instanceof StdioClientTransport ? "the child process exited" : "the connection closed";
+    // while connecting or listing, the attempt in progress fails and schedules the next itself
+    // (both scheduling gave two timers, and two racing attempts every time after)
+    if (this.state !== "connected") {
+      if (this.client === client) this.client = undefined;
+      return;
+    }
+    setRelayedIds(this, undefined);
+    const code = this.oversized === client ? this.tooLarge("while connected") : this.transport instanceof StdioClientTransport ? "the child process exited" : "the connection closed";
     this.client = undefined;
     void client.close().catch(() => undefined);
     signalGroup(this.childPid, "SIGTERM");
@@ -384,7 +528,8 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
   }
 
   private scheduleReconnect(reason: string) {
-    if (this.stopped) return;
+    if (this.stopped || this.state === "refused") return;
+    clearTimeout(this.retryTimer);
     const wait = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** this.failures);
     this.failures++;
     this.state = "restarting";
@@ -397,12 +542,12 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
   }
 
   private async reconnect() {
-    if (this.stopped) return;
+    if (this.stopped || this.state === "refused") return;
     this.state = "connecting";
     try {
-      await this.connect();
-      const m = await this.list();
+      const m = await this.connectAndList();
       if (this.stopped) return void (await this.closeClient());
+      setRelayedIds(this, this.upstreamIds);
       if (this.everConnected) this.restarts++;
       this.everConnected = true;
       this.state = "connected";
@@ -414,6 +559,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       this.emit("restarted", { reason: "reconnected", ok: true });
     } catch (err) {
       await this.closeClient();
+      if (err instanceof UpstreamLoopError) return this.refuseLoop(err);
       this.scheduleReconnect(`reconnect failed: ${messageOf(err)}`);
     }
   }
@@ -473,7 +619,12 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
         opts.onProgress!({ progress: p.progress, total: p.total, message: p.message });
       });
     }
-    const ro = { signal: opts.signal ? AbortSignal.any([opts.signal, expiry.signal]) : expiry.signal, timeout: MAX_TIMER_MS };
+    // the caller's cancel reaches the request through expiry, by a listener removed when the
+    // call ends (AbortSignal.any would keep the pair linked until both are collected)
+    const callerSignal = opts.signal;
+    const onCallerAbort = () => expiry.abort(callerSignal?.reason);
+    callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
+    const ro = { signal: expiry.signal, timeout: MAX_TIMER_MS };
     const method = LEG_METHOD[req.kind];
     const leg = !method ? NOOP_LEG : startUpstreamSpan({
       method,
@@ -518,6 +669,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
     } catch (err) {
       errorType = opts.signal?.aborted ? "cancelled" : timedOut ? "timeout" : typeof (err as { code?: unknown }).code === "number" ? String((err as { code: number }).code) : "upstream_unavailable";
       if (opts.signal?.aborted) throw new CallCancelledError("request cancelled");
+      if (this.oversized === client) throw new UpstreamMessageTooLargeError(`upstream server ${this.opts.name}: ${this.tooLarge(`while answering ${method ?? req.kind}`)}`);
       if (timedOut) throw new CallTimeoutError(`upstream server ${this.opts.name} did not answer within ${timeout} ms`);
       if (err instanceof PluginCallError) throw err;
       const msg = messageOf(err);
@@ -534,6 +686,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
     } finally {
       leg.end(errorType);
       clearTimeout(timer);
+      callerSignal?.removeEventListener("abort", onCallerAbort);
       if (token) this.progress.delete(token);
       if (entry.key) this.byKey.delete(entry.key);
       entry.ended.abort();
@@ -579,6 +732,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
   }
 
   private async closeClient() {
+    setRelayedIds(this, undefined);
     const client = this.client;
     const transport = this.transport;
     this.client = undefined;

@@ -100,7 +100,10 @@ function spawnDaemon(config: Config, logger: Logger): SpawnedDaemon {
   if (config.token) args.push("--token", config.token);
   logger.info({ args }, "no daemon running; starting one in the background");
   const spawned: SpawnedDaemon = { logFile };
-  const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", logFd, logFd], env: { ...process.env, PATCHBAY_HOME: config.home } });
+  // The daemon writes its log to daemon.log itself, so that it rotates it (logMaxBytes); its
+  // raw stdout and stderr (start-up failures, Node's own warnings) are appended there too.
+  const logEnv = config.logFile ? {} : { PATCHBAY_LOG_FILE: logFile };
+  const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", logFd, logFd], env: { ...process.env, ...logEnv, PATCHBAY_HOME: config.home } });
   const exited = (how: string) => {
     spawned.exit ??= { at: Date.now(), how, detail: logTail(logFile, logStart) };
   };

@@ -19,12 +19,14 @@ export interface DaemonOptions {
   home?: string;
   args?: string[];
   env?: Record<string, string>;
+  /** the port to listen on (default 0: any free one) */
+  port?: number;
 }
 
 export async function startDaemonProcess(opts: DaemonOptions): Promise<RunningDaemon> {
   const homeDir = opts.home ? undefined : new TempDir("patchbay-home-");
   const home = opts.home ?? homeDir!.path;
-  const proc = spawn(process.execPath, [CLI, "start", "--port", "0", "--plugins", opts.plugins, ...(opts.args ?? [])], {
+  const proc = spawn(process.execPath, [CLI, "start", "--port", String(opts.port ?? 0), "--plugins", opts.plugins, ...(opts.args ?? [])], {
     env: { ...process.env, PATCHBAY_HOME: home, PATCHBAY_LOG_LEVEL: "debug", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
