@@ -1,6 +1,8 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { exposedName, NAME_PATTERN } from "../daemon/plugins/naming.ts";
+import { compareCodePoints } from "../daemon/code-point-order.ts";
 import { TempDir } from "./helpers/env.ts";
 import { startDaemonProcess } from "./helpers/daemon.ts";
 import { httpClient, textOf } from "./helpers/clients.ts";
@@ -56,4 +58,40 @@ test("through the daemon: same tool name in two plugins, long names, duplicate p
     await c.close();
     await d.stop();
   }
+});
+
+test("the winner of a plugin-name collision does not depend on the locale: file paths compare by code point", async (t) => {
+  // ICU takes its default locale from LANG/LC_ALL even when the OS has no such locale; in
+  // Danish "aa" is the letter å and sorts after "z". Without that, this test proves nothing.
+  const danish = spawnSync(process.execPath, ["-e", 'process.stdout.write(String("aa".localeCompare("z")))'], { env: { ...process.env, LANG: "da_DK.UTF-8", LC_ALL: "da_DK.UTF-8" }, encoding: "utf8" });
+  if (danish.stdout !== "1") return t.skip(`this Node's ICU does not collate Danish (got ${danish.stdout})`);
+  const dir = new TempDir("patchbay-locale-");
+  try {
+    dir.file("aa.mjs", `export default { name: "dup", tools: { which: { handler: () => "aa" } } };`);
+    dir.file("z.mjs", `export default { name: "dup", tools: { which: { handler: () => "z" } } };`);
+    const winners: Record<string, string> = {};
+    for (const locale of ["en_US.UTF-8", "da_DK.UTF-8", "C"]) {
+      const d = await startDaemonProcess({ plugins: dir.path, env: { LANG: locale, LC_ALL: locale } });
+      const c = await httpClient(d.url);
+      try {
+        const served = textOf(await c.client.callTool({ name: "dup__which", arguments: {} }));
+        const reported = ((await d.health()).conflicts as string[]).find((m) => m.startsWith('plugin name "dup"'));
+        winners[locale] = `${served}; reported: ${reported?.replace(/^.*serving .*\//, "serving ")}`;
+      } finally {
+        await c.close();
+        await d.stop();
+      }
+    }
+    const aa = "aa; reported: serving aa.mjs";
+    assert.deepEqual(winners, { "en_US.UTF-8": aa, "da_DK.UTF-8": aa, C: aa });
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test("code point order: uppercase before lowercase, as LC_ALL=C sort; astral after U+FFFF", () => {
+  const names = ["z", "aa", "Z", "é", "\u{1F600}", "\uFF5E", "a"];
+  assert.deepEqual([...names].sort(compareCodePoints), ["Z", "a", "aa", "z", "é", "\uFF5E", "\u{1F600}"]);
+  // the same order as UTF-8 bytes
+  assert.deepEqual([...names].sort(compareCodePoints), [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
 });
