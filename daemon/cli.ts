@@ -4,7 +4,7 @@
  * In `stdio` mode nothing but JSON-RPC may reach stdout, so every message goes to stderr.
  */
 import { parseArgs } from "node:util";
-import { loadConfig, type ConfigOverrides } from "./config.ts";
+import { loadConfig, SHUTDOWN_FORCE_AFTER_MS, type ConfigOverrides } from "./config.ts";
 import { ConfigError, PatchbayError, UsageError, messageOf } from "./errors.ts";
 import { startDaemon, startStdio } from "./main.ts";
 import { VERSION } from "./version.ts";
@@ -138,7 +138,7 @@ async function main(argv: string[]): Promise<number> {
       // before a handler is installed kills the process without a drain).
       const stop = (signal: string) => {
         daemon.logger.info({ signal }, "received signal");
-        const force = setTimeout(() => process.exit(1), config.shutdownGraceMs + 5_000);
+        const force = setTimeout(() => process.exit(1), config.shutdownGraceMs + SHUTDOWN_FORCE_AFTER_MS);
         force.unref();
         daemon.close().then(
           () => process.exit(0),

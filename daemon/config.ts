@@ -23,6 +23,22 @@ function isBindAddress(host: string): boolean {
   return isIP(host) !== 0 || DNS_NAME.test(host);
 }
 
+/**
+ * The longest delay Node's timers take (2^31 − 1 ms, about 24.8 days). A longer one fires
+ * after 1 ms with a TimeoutOverflowWarning: a call timeout of 3e9 would fail every plugin's
+ * load at once, and an idle timeout of 3e9 would close every session at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A duration in ms: a whole number from `min` to `max`, named in the message when out of range. */
+function durationMs(min: number, max: number, why = "") {
+  const range = `must be a whole number of milliseconds from ${min} to ${max}${why}`;
+  return z.number(range).int(range).min(min, range).max(max, range);
+}
+/** How long after `shutdownGraceMs` a stop that has not finished exits anyway (cli.ts). */
+export const SHUTDOWN_FORCE_AFTER_MS = 5_000;
+const TIMER_LIMIT = " (Node's timer limit, about 24.8 days)";
+
 const LogLevel = z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
 
 export const ConfigSchema = z
@@ -35,11 +51,12 @@ export const ConfigSchema = z
     home: z.string().min(1).optional(),
     logLevel: LogLevel.default("info"),
     logFile: z.string().min(1).optional(),
-    callTimeoutMs: z.number().int().positive().default(60_000),
+    // Every plugin load runs under it too: below 100 ms nothing would load.
+    callTimeoutMs: durationMs(100, MAX_TIMER_MS, TIMER_LIMIT).default(60_000),
     workerHeapMb: z.number().int().min(16).default(256),
     // An idle plugin's worker thread ends after this long without calls; the next call starts
     // it again. 0 keeps every plugin's thread running.
-    workerIdleMs: z.number().int().min(0).default(5 * 60_000),
+    workerIdleMs: durationMs(0, MAX_TIMER_MS, TIMER_LIMIT).default(5 * 60_000),
     // At most this many plugins' threads run at once (with parking on): starting one parks the
     // least recently used idle one. 0: no limit.
     maxRunningPlugins: z.number().int().min(0).default(32),
@@ -57,21 +74,24 @@ export const ConfigSchema = z
     maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
     // Sized for thousands of clients that leave without a DELETE (~20–25 KB each while detached).
     maxSessions: z.number().int().positive().default(2048),
-    sessionIdleTimeoutMs: z.number().int().positive().default(30 * 60_000),
+    // Sessions are swept at most once a second, so a shorter timeout would not be kept.
+    sessionIdleTimeoutMs: durationMs(1_000, MAX_TIMER_MS, TIMER_LIMIT).default(30 * 60_000),
     // When the session table is full, a session idle this long (nothing in flight) may be evicted.
-    sessionEvictAfterIdleMs: z.number().int().min(0).default(60_000),
+    sessionEvictAfterIdleMs: durationMs(0, MAX_TIMER_MS, TIMER_LIMIT).default(60_000),
     // …and a detached Streamable HTTP session (no open GET stream, nothing in flight) this long.
-    sessionEvictDetachedAfterIdleMs: z.number().int().min(0).max(86_400_000).default(1_000),
+    sessionEvictDetachedAfterIdleMs: durationMs(0, 86_400_000, " (a day)").default(1_000),
     // 2026-07-28 subscriptions/listen streams open at once on /mcp, all clients together.
     maxListenStreams: z.number().int().min(1).max(65_536).default(1_024),
-    reloadDebounceMs: z.number().int().min(0).default(20),
-    shutdownGraceMs: z.number().int().min(0).default(5_000),
+    // Every save waits this long before it is compiled; a minute already looks like a hang.
+    reloadDebounceMs: durationMs(0, 60_000).default(20),
+    // The forced exit comes SHUTDOWN_FORCE_AFTER_MS after the grace, on one timer.
+    shutdownGraceMs: durationMs(0, MAX_TIMER_MS - SHUTDOWN_FORCE_AFTER_MS, TIMER_LIMIT).default(5_000),
     telemetry: z.boolean().default(true),
     // New traces recorded per second at most; calls beyond it are still counted in metrics
     // and the dashboard's stats. 0 traces every call.
     tracesPerSecond: z.number().int().min(0).default(1000),
-    wsHeartbeatMs: z.number().int().min(100).default(30_000),
-    sseKeepAliveMs: z.number().int().min(100).default(15_000),
+    wsHeartbeatMs: durationMs(100, MAX_TIMER_MS, TIMER_LIMIT).default(30_000),
+    sseKeepAliveMs: durationMs(100, MAX_TIMER_MS, TIMER_LIMIT).default(15_000),
     rateLimitPerMinute: z.number().int().positive().optional(),
     rateLimitPerHour: z.number().int().positive().optional(),
     // Across all sessions together: bounds what a client gains by opening new sessions.
@@ -86,7 +106,7 @@ export const ConfigSchema = z
     // behind a load balancer.
     requestStateKey: z.string().refine((k) => Buffer.byteLength(k) >= 32, "must be at least 32 bytes (share one secret across every daemon behind a balancer)").optional(),
     // How long a client may take to answer an input_required round (2026-07-28).
-    requestStateTtlSeconds: z.number().int().min(1).max(86_400).default(600),
+    requestStateTtlSeconds: z.number().int("must be a whole number of seconds from 1 to 86400 (a day)").min(1, "must be a whole number of seconds from 1 to 86400 (a day)").max(86_400, "must be a whole number of seconds from 1 to 86400 (a day)").default(600),
     // Named views of the registry a client picks per connection (?profile=NAME, --profile NAME).
     profiles: z
       .record(z.string().regex(PROFILE_NAME, "profile names are 1-64 of [A-Za-z0-9_.-]"), ProfileSchema)
@@ -150,13 +170,19 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   return out;
 }
 
-function describeIssues(error: z.ZodError, source: string): string {
+/** `keyLabel` names a key as the user wrote it (an environment variable names its variable too). */
+function describeIssues(error: z.ZodError, source: string, keyLabel = (path: string) => `"${path}"`): string {
   return error.issues
     .map((i) => {
       if (i.code === "unrecognized_keys") return `${source}: unknown key${i.keys.length > 1 ? "s" : ""} ${i.keys.map((k) => `"${[...i.path, k].join(".")}"`).join(", ")}`;
-      return `${source}: "${i.path.join(".") || "(root)"}": ${i.message}`;
+      return `${source}: ${keyLabel(i.path.join(".") || "(root)")}: ${i.message}`;
     })
     .join("\n");
+}
+
+function envLabel(key: string): string {
+  const name = Object.entries(ENV).find(([, e]) => e.key === key)?.[0];
+  return name ? `${name} ("${key}")` : `"${key}"`;
 }
 
 /** The default config file shipped in the package. */
@@ -203,7 +229,7 @@ export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv =
   }
   const fromEnv = envOverrides(env);
   const envCheck = ConfigSchema.partial().safeParse(fromEnv);
-  if (!envCheck.success) throw new ConfigError(describeIssues(envCheck.error, "environment"));
+  if (!envCheck.success) throw new ConfigError(describeIssues(envCheck.error, "environment", envLabel));
   const { config: _ignored, ...flagValues } = flags;
   const cleanFlags = Object.fromEntries(Object.entries(flagValues).filter(([, v]) => v !== undefined));
   const merged = { ...fromFile, ...fromEnv, ...cleanFlags };
