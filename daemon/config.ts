@@ -39,13 +39,31 @@ function durationMs(min: number, max: number, why = "") {
 export const SHUTDOWN_FORCE_AFTER_MS = 5_000;
 const TIMER_LIMIT = " (Node's timer limit, about 24.8 days)";
 
+/**
+ * A token must be one a client can send: HTTP drops leading and trailing whitespace from a
+ * header value and carries bytes, not UTF-8, so eight spaces (which also read as "a token is
+ * set" to the non-loopback check) or "pässwörd" could never match. The token is never echoed.
+ */
+function tokenProblems(token: string, ctx: z.RefinementCtx): void {
+  const problem = /^\s*$/.test(token)
+    ? "must not be empty or only whitespace"
+    : /^\s|\s$/.test(token)
+      ? "must not start or end with whitespace (HTTP drops it from the Authorization header, so no client could send it)"
+      : !/^[\x20-\x7e]+$/.test(token)
+        ? "may hold only printable ASCII characters (letters, digits, punctuation, inner spaces): what an Authorization header carries"
+        : token.length < 8
+          ? "must be at least 8 characters"
+          : undefined;
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+}
+
 const LogLevel = z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
 
 export const ConfigSchema = z
   .object({
     host: z.string().min(1).refine(isBindAddress, 'must be an IP address or a hostname, without scheme, port or brackets (e.g. "127.0.0.1" or "::1")').default("127.0.0.1"),
     port: z.number().int().min(0).max(65535).default(7337),
-    token: z.string().min(8, "token must be at least 8 characters").optional(),
+    token: z.string().superRefine(tokenProblems).optional(),
     // Default: $PATCHBAY_HOME/plugins (see defaultPluginsDir), filled in by loadConfig.
     pluginsDir: z.string().min(1).optional(),
     home: z.string().min(1).optional(),
@@ -180,6 +198,12 @@ function describeIssues(error: z.ZodError, source: string, keyLabel = (path: str
     .join("\n");
 }
 
+const FLAGS: Record<string, string> = { pluginsDir: "--plugins", host: "--host", port: "--port", token: "--token", logLevel: "--log-level" };
+
+function flagLabel(key: string): string {
+  return FLAGS[key] ? `${FLAGS[key]} ("${key}")` : `"${key}"`;
+}
+
 function envLabel(key: string): string {
   const name = Object.entries(ENV).find(([, e]) => e.key === key)?.[0];
   return name ? `${name} ("${key}")` : `"${key}"`;
@@ -232,6 +256,8 @@ export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv =
   if (!envCheck.success) throw new ConfigError(describeIssues(envCheck.error, "environment", envLabel));
   const { config: _ignored, ...flagValues } = flags;
   const cleanFlags = Object.fromEntries(Object.entries(flagValues).filter(([, v]) => v !== undefined));
+  const flagCheck = ConfigSchema.partial().safeParse(cleanFlags);
+  if (!flagCheck.success) throw new ConfigError(describeIssues(flagCheck.error, "command line", flagLabel));
   const merged = { ...fromFile, ...fromEnv, ...cleanFlags };
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, "config"));

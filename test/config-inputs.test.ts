@@ -58,3 +58,27 @@ test("a call timeout past Node's timer limit stops the daemon before it starts, 
   assert.match(viaFile.stderr, /huge-timeout\.json: "callTimeoutMs": must be a whole number of milliseconds from 100 to 2147483647/);
   assert.doesNotMatch(viaEnv.stderr + viaFile.stderr, /TimeoutOverflowWarning/);
 });
+
+test("a token no client could send is refused from the file, the environment and the flag — eight spaces too, with --host 0.0.0.0", () => {
+  for (const [token, message] of [
+    ["        ", /must not be empty or only whitespace/],
+    ["\t\t\t\t\t\t\t\t", /must not be empty or only whitespace/],
+    [" padded-token", /must not start or end with whitespace/],
+    ["padded-token ", /must not start or end with whitespace/],
+    ["pässwörd-token", /only printable ASCII/],
+    ["new\nline-token", /only printable ASCII/],
+    ["short", /at least 8 characters/],
+  ] as const) {
+    refused(() => fromFile("token", { token }), new RegExp(`"token": .*${message.source}`), `file: ${JSON.stringify(token)}`);
+    refused(() => loadConfig({}, { PATCHBAY_TOKEN: token }), new RegExp(`PATCHBAY_TOKEN \\("token"\\): .*${message.source}`), `env: ${JSON.stringify(token)}`);
+    refused(() => loadConfig({ token }, {}), new RegExp(`--token \\("token"\\): .*${message.source}`), `flag: ${JSON.stringify(token)}`);
+  }
+  assert.equal(loadConfig({ token: "inner spaces ok" }, {}).token, "inner spaces ok");
+  const plugins = dir.join("no-plugins");
+  const flag = run(["start", "--host", "0.0.0.0", "--port", "0", "--plugins", plugins, "--token", "        "]);
+  assert.equal(flag.status, 2, flag.stdout);
+  assert.equal(flag.stderr, `patchbay: command line: --token ("token"): must not be empty or only whitespace\n`);
+  const env = run(["start", "--host", "0.0.0.0", "--port", "0", "--plugins", plugins], { PATCHBAY_TOKEN: "        " });
+  assert.equal(env.status, 2, env.stdout);
+  assert.equal(env.stderr, `patchbay: environment: PATCHBAY_TOKEN ("token"): must not be empty or only whitespace\n`);
+});
