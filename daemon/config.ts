@@ -57,12 +57,14 @@ function tokenProblems(token: string, ctx: z.RefinementCtx): void {
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 }
 
+const PORT_RANGE = "must be a whole number from 0 to 65535 (0 picks a free port)";
+
 const LogLevel = z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
 
 export const ConfigSchema = z
   .object({
     host: z.string().min(1).refine(isBindAddress, 'must be an IP address or a hostname, without scheme, port or brackets (e.g. "127.0.0.1" or "::1")').default("127.0.0.1"),
-    port: z.number().int().min(0).max(65535).default(7337),
+    port: z.number(PORT_RANGE).int(PORT_RANGE).min(0, PORT_RANGE).max(65535, PORT_RANGE).default(7337),
     token: z.string().superRefine(tokenProblems).optional(),
     // Default: $PATCHBAY_HOME/plugins (see defaultPluginsDir), filled in by loadConfig.
     pluginsDir: z.string().min(1).optional(),
@@ -171,17 +173,20 @@ const ENV: Record<string, { key: keyof z.input<typeof ConfigSchema>; type: "stri
   PATCHBAY_REQUEST_STATE_TTL_SECONDS: { key: "requestStateTtlSeconds", type: "number" },
 };
 
+const DECIMAL = /^-?\d+(?:\.\d+)?$/;
+
 function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, { key, type }] of Object.entries(ENV)) {
     const raw = env[name];
     if (raw === undefined || raw === "") continue;
     if (type === "number") {
-      const n = Number(raw);
-      if (!Number.isFinite(n)) throw new ConfigError(`${name}: expected a number, got "${raw}"`);
-      out[key] = n;
+      // Number() also reads "0x1F90" as 8080, "1e3", " 80 " and "0b1": decimal digits only.
+      // A sign and a fraction are read so that the range check can name the key.
+      if (!DECIMAL.test(raw)) throw new ConfigError(`environment: ${name}: expected a number in decimal digits, got ${JSON.stringify(raw)}`);
+      out[key] = Number(raw);
     } else if (type === "boolean") {
-      if (!["true", "false", "1", "0"].includes(raw)) throw new ConfigError(`${name}: expected true or false, got "${raw}"`);
+      if (!["true", "false", "1", "0"].includes(raw)) throw new ConfigError(`environment: ${name}: expected true or false (or 1 or 0), got ${JSON.stringify(raw)}`);
       out[key] = raw === "true" || raw === "1";
     } else out[key] = raw;
   }
