@@ -133,7 +133,7 @@ async function main(argv: string[]): Promise<number> {
       const daemon = await startDaemon(config);
       const lines = [
         `Patchbay ${VERSION} is running.`,
-        `  Dashboard:        ${daemon.url}/${config.token ? `?token=${config.token}` : ""}`,
+        `  Dashboard:        ${daemon.url}/${config.token ? `?token=${encodeURIComponent(config.token)}` : ""}`,
         `  MCP (HTTP):       ${daemon.url}/mcp`,
         `  MCP (WebSocket):  ${daemon.url.replace(/^http/, "ws")}/ws`,
         `  MCP (legacy SSE): ${daemon.url}/sse`,

@@ -1,7 +1,8 @@
 /**
- * OAuth discovery documents: Patchbay has no authorization server, so every discovery path
- * answers 404 — before the token check. A 401 there (what any other path gets without the
- * token) tells clients such as mcp-remote to start an OAuth sign-in that can never finish.
+ * The edges of token auth. OAuth discovery documents: Patchbay has no authorization server,
+ * so every discovery path answers 404 — before the token check. A 401 there (what any other
+ * path gets without the token) tells clients such as mcp-remote to start an OAuth sign-in
+ * that can never finish. And a token with URL characters still works from the printed link.
  */
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
@@ -9,7 +10,7 @@ import { TempDir } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
 
 const TOKEN = "discovery-test-token";
-const plugins = new TempDir("patchbay-oauth-discovery-");
+const plugins = new TempDir("patchbay-auth-edges-");
 let withToken: RunningDaemon;
 let open: RunningDaemon;
 before(async () => {
@@ -65,4 +66,20 @@ test("a foreign Origin on a discovery path is still refused first (403)", async 
   const res = await fetch(`${withToken.url}/.well-known/oauth-protected-resource`, { headers: { origin: "http://evil.example" } });
   assert.equal(res.status, 403);
   await res.arrayBuffer();
+});
+
+test("a token with characters a URL gives meaning to works in the printed dashboard link", async () => {
+  const token = "a b#c&d%e+f";
+  const d = await startDaemonProcess({ plugins: plugins.path, args: ["--token", token] });
+  try {
+    const link = /Dashboard:\s+(\S+)/.exec(d.stdout())![1];
+    const res = await fetch(link, { redirect: "manual" });
+    assert.equal(res.status, 302);
+    await res.arrayBuffer();
+    const api = await fetch(`${d.url}/api/overview`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(api.status, 200);
+    await api.arrayBuffer();
+  } finally {
+    await d.stop();
+  }
 });
