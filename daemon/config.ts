@@ -183,35 +183,37 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
     if (type === "number") {
       // Number() also reads "0x1F90" as 8080, "1e3", " 80 " and "0b1": decimal digits only.
       // A sign and a fraction are read so that the range check can name the key.
-      if (!DECIMAL.test(raw)) throw new ConfigError(`environment: ${name}: expected a number in decimal digits, got ${JSON.stringify(raw)}`);
+      if (!DECIMAL.test(raw)) throw new ConfigError(`environment ${name}: expected a number in decimal digits, got ${JSON.stringify(raw)}`);
       out[key] = Number(raw);
     } else if (type === "boolean") {
-      if (!["true", "false", "1", "0"].includes(raw)) throw new ConfigError(`environment: ${name}: expected true or false (or 1 or 0), got ${JSON.stringify(raw)}`);
+      if (!["true", "false", "1", "0"].includes(raw)) throw new ConfigError(`environment ${name}: expected true or false (or 1 or 0), got ${JSON.stringify(raw)}`);
       out[key] = raw === "true" || raw === "1";
     } else out[key] = raw;
   }
   return out;
 }
 
-/** `keyLabel` names a key as the user wrote it (an environment variable names its variable too). */
-function describeIssues(error: z.ZodError, source: string, keyLabel = (path: string) => `"${path}"`): string {
+/** `sourceOf` names where a key's value came from (a variable or flag names itself too). */
+function describeIssues(error: z.ZodError, sourceOf: string | ((key: string) => string)): string {
+  const source = (key: string) => (typeof sourceOf === "string" ? sourceOf : sourceOf(key));
   return error.issues
     .map((i) => {
-      if (i.code === "unrecognized_keys") return `${source}: unknown key${i.keys.length > 1 ? "s" : ""} ${i.keys.map((k) => `"${[...i.path, k].join(".")}"`).join(", ")}`;
-      return `${source}: ${keyLabel(i.path.join(".") || "(root)")}: ${i.message}`;
+      if (i.code === "unrecognized_keys") return `${source("")}: unknown key${i.keys.length > 1 ? "s" : ""} ${i.keys.map((k) => `"${[...i.path, k].join(".")}"`).join(", ")}`;
+      const key = i.path.join(".") || "(root)";
+      return `${source(String(i.path[0] ?? ""))}: "${key}": ${i.message}`;
     })
     .join("\n");
 }
 
 const FLAGS: Record<string, string> = { pluginsDir: "--plugins", host: "--host", port: "--port", token: "--token", logLevel: "--log-level" };
 
-function flagLabel(key: string): string {
-  return FLAGS[key] ? `${FLAGS[key]} ("${key}")` : `"${key}"`;
+function flagSource(key: string): string {
+  return FLAGS[key] ? `command line ${FLAGS[key]}` : "command line";
 }
 
-function envLabel(key: string): string {
+function envSource(key: string): string {
   const name = Object.entries(ENV).find(([, e]) => e.key === key)?.[0];
-  return name ? `${name} ("${key}")` : `"${key}"`;
+  return name ? `environment ${name}` : "environment";
 }
 
 /** The default config file shipped in the package. */
@@ -258,11 +260,11 @@ export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv =
   }
   const fromEnv = envOverrides(env);
   const envCheck = ConfigSchema.partial().safeParse(fromEnv);
-  if (!envCheck.success) throw new ConfigError(describeIssues(envCheck.error, "environment", envLabel));
+  if (!envCheck.success) throw new ConfigError(describeIssues(envCheck.error, envSource));
   const { config: _ignored, ...flagValues } = flags;
   const cleanFlags = Object.fromEntries(Object.entries(flagValues).filter(([, v]) => v !== undefined));
   const flagCheck = ConfigSchema.partial().safeParse(cleanFlags);
-  if (!flagCheck.success) throw new ConfigError(describeIssues(flagCheck.error, "command line", flagLabel));
+  if (!flagCheck.success) throw new ConfigError(describeIssues(flagCheck.error, flagSource));
   const merged = { ...fromFile, ...fromEnv, ...cleanFlags };
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, "config"));

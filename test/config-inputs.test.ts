@@ -44,7 +44,7 @@ test("every duration setting has a range: both ends taken, one past either end r
     for (const bad of [min - 1, max + 1, min + 0.5]) refused(() => fromFile(`${key}-bad`, { [key]: bad }), range, `${key} = ${bad} in the file`);
     if (!envName) continue;
     assert.equal((loadConfig({}, { [envName]: String(max) }) as Record<string, unknown>)[key], max, envName);
-    for (const bad of [min - 1, max + 1]) refused(() => loadConfig({}, { [envName]: String(bad) }), new RegExp(`environment: ${envName} \\("${key}"\\): must be a whole number`), `${envName}=${bad}`);
+    for (const bad of [min - 1, max + 1]) refused(() => loadConfig({}, { [envName]: String(bad) }), new RegExp(`environment ${envName}: "${key}": must be a whole number`), `${envName}=${bad}`);
   }
 });
 
@@ -52,7 +52,7 @@ test("a call timeout past Node's timer limit stops the daemon before it starts, 
   const plugins = dir.join("no-plugins");
   const viaEnv = run(["start", "--port", "0", "--plugins", plugins], { PATCHBAY_CALL_TIMEOUT_MS: String(2 ** 31) });
   assert.equal(viaEnv.status, 2, viaEnv.stderr + viaEnv.stdout);
-  assert.equal(viaEnv.stderr, `patchbay: environment: PATCHBAY_CALL_TIMEOUT_MS ("callTimeoutMs"): must be a whole number of milliseconds from 100 to 2147483647 (Node's timer limit, about 24.8 days)\n`);
+  assert.equal(viaEnv.stderr, `patchbay: environment PATCHBAY_CALL_TIMEOUT_MS: "callTimeoutMs": must be a whole number of milliseconds from 100 to 2147483647 (Node's timer limit, about 24.8 days)\n`);
   const file = dir.file("huge-timeout.json", JSON.stringify({ callTimeoutMs: 3e9 }));
   const viaFile = run(["start", "--port", "0", "--plugins", plugins, "--config", file]);
   assert.equal(viaFile.status, 2, viaFile.stderr + viaFile.stdout);
@@ -71,30 +71,30 @@ test("a token no client could send is refused from the file, the environment and
     ["short", /at least 8 characters/],
   ] as const) {
     refused(() => fromFile("token", { token }), new RegExp(`"token": .*${message.source}`), `file: ${JSON.stringify(token)}`);
-    refused(() => loadConfig({}, { PATCHBAY_TOKEN: token }), new RegExp(`PATCHBAY_TOKEN \\("token"\\): .*${message.source}`), `env: ${JSON.stringify(token)}`);
-    refused(() => loadConfig({ token }, {}), new RegExp(`--token \\("token"\\): .*${message.source}`), `flag: ${JSON.stringify(token)}`);
+    refused(() => loadConfig({}, { PATCHBAY_TOKEN: token }), new RegExp(`environment PATCHBAY_TOKEN: "token": .*${message.source}`), `env: ${JSON.stringify(token)}`);
+    refused(() => loadConfig({ token }, {}), new RegExp(`command line --token: "token": .*${message.source}`), `flag: ${JSON.stringify(token)}`);
   }
   assert.equal(loadConfig({ token: "inner spaces ok" }, {}).token, "inner spaces ok");
   const plugins = dir.join("no-plugins");
   const flag = run(["start", "--host", "0.0.0.0", "--port", "0", "--plugins", plugins, "--token", "        "]);
   assert.equal(flag.status, 2, flag.stdout);
-  assert.equal(flag.stderr, `patchbay: command line: --token ("token"): must not be empty or only whitespace\n`);
+  assert.equal(flag.stderr, `patchbay: command line --token: "token": must not be empty or only whitespace\n`);
   const env = run(["start", "--host", "0.0.0.0", "--port", "0", "--plugins", plugins], { PATCHBAY_TOKEN: "        " });
   assert.equal(env.status, 2, env.stdout);
-  assert.equal(env.stderr, `patchbay: environment: PATCHBAY_TOKEN ("token"): must not be empty or only whitespace\n`);
+  assert.equal(env.stderr, `patchbay: environment PATCHBAY_TOKEN: "token": must not be empty or only whitespace\n`);
 });
 
 test("numbers from the environment are decimal digits only: 0x1F90, 1e3, padded or Infinity are refused naming the variable", () => {
   for (const raw of ["0x1F90", "0o17620", "0b1", "1e3", " 8080", "8080 ", "+8080", "Infinity", "8_080", "８０８０"]) {
-    refused(() => loadConfig({}, { PATCHBAY_PORT: raw }), new RegExp(`^environment: PATCHBAY_PORT: expected a number in decimal digits, got ${JSON.stringify(JSON.stringify(raw)).slice(1, -1).replace(/[+.]/g, "\\$&")}$`), raw);
+    refused(() => loadConfig({}, { PATCHBAY_PORT: raw }), new RegExp(`^environment PATCHBAY_PORT: expected a number in decimal digits, got ${JSON.stringify(JSON.stringify(raw)).slice(1, -1).replace(/[+.]/g, "\\$&")}$`), raw);
   }
   assert.equal(loadConfig({}, { PATCHBAY_PORT: "8080" }).port, 8080);
   assert.equal(loadConfig({}, { PATCHBAY_PORT: "08080" }).port, 8080);
-  refused(() => loadConfig({}, { PATCHBAY_PORT: "65536" }), /PATCHBAY_PORT \("port"\): must be a whole number from 0 to 65535/, "65536");
+  refused(() => loadConfig({}, { PATCHBAY_PORT: "65536" }), /environment PATCHBAY_PORT: "port": must be a whole number from 0 to 65535/, "65536");
   refused(() => loadConfig({}, { PATCHBAY_CALL_TIMEOUT_MS: "0x10000" }), /PATCHBAY_CALL_TIMEOUT_MS: expected a number in decimal digits/, "hex timeout");
   const r = run(["start", "--plugins", dir.join("no-plugins")], { PATCHBAY_PORT: "0x1F90" });
   assert.equal(r.status, 2, r.stdout);
-  assert.equal(r.stderr, `patchbay: environment: PATCHBAY_PORT: expected a number in decimal digits, got "0x1F90"\n`);
+  assert.equal(r.stderr, `patchbay: environment PATCHBAY_PORT: expected a number in decimal digits, got "0x1F90"\n`);
 });
 
 test("a flag that takes a value, given twice, is a usage error naming it (exit 2); a repeated switch is harmless", () => {
