@@ -58,6 +58,7 @@ function tokenProblems(token: string, ctx: z.RefinementCtx): void {
 }
 
 const PORT_RANGE = "must be a whole number from 0 to 65535 (0 picks a free port)";
+const TTL_RANGE = "must be a whole number of seconds from 1 to 86400 (a day)";
 
 const LogLevel = z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
 
@@ -126,7 +127,7 @@ export const ConfigSchema = z
     // behind a load balancer.
     requestStateKey: z.string().refine((k) => Buffer.byteLength(k) >= 32, "must be at least 32 bytes (share one secret across every daemon behind a balancer)").optional(),
     // How long a client may take to answer an input_required round (2026-07-28).
-    requestStateTtlSeconds: z.number().int("must be a whole number of seconds from 1 to 86400 (a day)").min(1, "must be a whole number of seconds from 1 to 86400 (a day)").max(86_400, "must be a whole number of seconds from 1 to 86400 (a day)").default(600),
+    requestStateTtlSeconds: z.number(TTL_RANGE).int(TTL_RANGE).min(1, TTL_RANGE).max(86_400, TTL_RANGE).default(600),
     // Named views of the registry a client picks per connection (?profile=NAME, --profile NAME).
     profiles: z
       .record(z.string().regex(PROFILE_NAME, "profile names are 1-64 of [A-Za-z0-9_.-]"), ProfileSchema)
