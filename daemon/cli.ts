@@ -4,7 +4,7 @@
  * In `stdio` mode nothing but JSON-RPC may reach stdout, so every message goes to stderr.
  */
 import { parseArgs } from "node:util";
-import { loadConfig, type ConfigOverrides } from "./config.ts";
+import { loadConfig, SHUTDOWN_FORCE_AFTER_MS, type ConfigOverrides } from "./config.ts";
 import { ConfigError, PatchbayError, UsageError, messageOf } from "./errors.ts";
 import { startDaemon, startStdio } from "./main.ts";
 import { VERSION } from "./version.ts";
@@ -16,6 +16,7 @@ import { clientList } from "./clients/client-resolve.ts";
 import { runDoctor } from "./commands/doctor.ts";
 import { runBridge } from "./transports/stdio-bridge.ts";
 import { ensureHomePluginsFolder } from "./plugins/home-folder.ts";
+import { ensureHome } from "./home-dir.ts";
 import { canIsolateStdout, protocolStream, runIsolated, takeProtocolFd } from "./stdio-isolation.ts";
 
 const HELP = `patchbay ${VERSION} — one MCP server for every plugin in a folder
@@ -62,31 +63,38 @@ Options:
   -v, --version     print the version
 `;
 
+const OPTIONS = {
+  config: { type: "string" },
+  plugins: { type: "string" },
+  host: { type: "string" },
+  port: { type: "string" },
+  token: { type: "string" },
+  "log-level": { type: "string" },
+  standalone: { type: "boolean" },
+  profile: { type: "string" },
+  write: { type: "boolean" },
+  scope: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "v" },
+} as const;
+
 function parse(argv: string[]) {
+  let parsed;
   try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        config: { type: "string" },
-        plugins: { type: "string" },
-        host: { type: "string" },
-        port: { type: "string" },
-        token: { type: "string" },
-        "log-level": { type: "string" },
-        standalone: { type: "boolean" },
-        profile: { type: "string" },
-        write: { type: "boolean" },
-        scope: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "v" },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, tokens: true, options: OPTIONS });
   } catch (err) {
     throw new UsageError(`${messageOf(err)}\nRun \`patchbay --help\` for usage.`);
   }
+  // parseArgs keeps the last of a repeated flag: `--port 0 --port 1` would serve on 1 with
+  // no word of the 0. A flag that takes a value may be given once.
+  const seen = new Set<string>();
+  for (const t of parsed.tokens) {
+    if (t.kind !== "option" || OPTIONS[t.name as keyof typeof OPTIONS]?.type !== "string") continue;
+    if (seen.has(t.name)) throw new UsageError(`--${t.name} is given more than once; give it once.\nRun \`patchbay --help\` for usage.`);
+    seen.add(t.name);
+  }
+  return parsed;
 }
 
 function overridesFrom(values: ReturnType<typeof parse>["values"]): ConfigOverrides {
@@ -117,6 +125,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "start": {
       const config = loadConfig(overrides);
+      ensureHome(config.home);
       // Without a folder named anywhere: $PATCHBAY_HOME/plugins, made on first start. The
       // daemon `stdio` starts passes that same folder as --plugins and lands here too.
       const home = ensureHomePluginsFolder(config);
@@ -124,7 +133,7 @@ async function main(argv: string[]): Promise<number> {
       const daemon = await startDaemon(config);
       const lines = [
         `Patchbay ${VERSION} is running.`,
-        `  Dashboard:        ${daemon.url}/${config.token ? `?token=${config.token}` : ""}`,
+        `  Dashboard:        ${daemon.url}/${config.token ? `?token=${encodeURIComponent(config.token)}` : ""}`,
         `  MCP (HTTP):       ${daemon.url}/mcp`,
         `  MCP (WebSocket):  ${daemon.url.replace(/^http/, "ws")}/ws`,
         `  MCP (legacy SSE): ${daemon.url}/sse`,
@@ -138,7 +147,7 @@ async function main(argv: string[]): Promise<number> {
       // before a handler is installed kills the process without a drain).
       const stop = (signal: string) => {
         daemon.logger.info({ signal }, "received signal");
-        const force = setTimeout(() => process.exit(1), config.shutdownGraceMs + 5_000);
+        const force = setTimeout(() => process.exit(1), config.shutdownGraceMs + SHUTDOWN_FORCE_AFTER_MS);
         force.unref();
         daemon.close().then(
           () => process.exit(0),
@@ -159,6 +168,7 @@ async function main(argv: string[]): Promise<number> {
         const protocolFd = takeProtocolFd();
         if (protocolFd === undefined && canIsolateStdout()) return runIsolated();
         const config = loadConfig(overrides);
+        ensureHome(config.home);
         const home = ensureHomePluginsFolder(config);
         if (home.created || home.error) process.stderr.write(`patchbay: ${home.created ? `created ${home.dir} with an example plugin and a README.md` : home.error}\n`);
         await startStdio(config, { stdout: protocolFd === undefined ? undefined : protocolStream(protocolFd), profile });
@@ -193,6 +203,18 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * One line for what the user can act on: our own errors, and the file system's (a path that
+ * is a file, a folder without permission), whose stack would point into our code, not theirs.
+ * Anything else is a bug, and its stack is what a report needs.
+ */
+function describeFailure(err: unknown): string {
+  if (err instanceof PatchbayError) return err.message;
+  const sys = err as NodeJS.ErrnoException;
+  if (err instanceof Error && typeof sys.code === "string" && typeof sys.syscall === "string") return err.message;
+  return (err as Error)?.stack ?? String(err);
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) process.exitCode = code;
@@ -202,7 +224,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
     // stderr only: in stdio mode stdout belongs to JSON-RPC. Then exit for real: an open
     // stdin (stdio mode) or a half-started daemon would otherwise keep the process alive.
-    process.stderr.write(`patchbay: ${err instanceof PatchbayError ? err.message : (err as Error)?.stack ?? String(err)}\n`, () => process.exit(code));
+    process.stderr.write(`patchbay: ${describeFailure(err)}\n`, () => process.exit(code));
     setTimeout(() => process.exit(code), 1_000).unref();
   },
 );

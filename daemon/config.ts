@@ -23,13 +23,50 @@ function isBindAddress(host: string): boolean {
   return isIP(host) !== 0 || DNS_NAME.test(host);
 }
 
+/**
+ * The longest delay Node's timers take (2^31 − 1 ms, about 24.8 days). A longer one fires
+ * after 1 ms with a TimeoutOverflowWarning: a call timeout of 3e9 would fail every plugin's
+ * load at once, and an idle timeout of 3e9 would close every session at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A duration in ms: a whole number from `min` to `max`, named in the message when out of range. */
+function durationMs(min: number, max: number, why = "") {
+  const range = `must be a whole number of milliseconds from ${min} to ${max}${why}`;
+  return z.number(range).int(range).min(min, range).max(max, range);
+}
+/** How long after `shutdownGraceMs` a stop that has not finished exits anyway (cli.ts). */
+export const SHUTDOWN_FORCE_AFTER_MS = 5_000;
+const TIMER_LIMIT = " (Node's timer limit, about 24.8 days)";
+
+/**
+ * A token must be one a client can send: HTTP drops leading and trailing whitespace from a
+ * header value and carries bytes, not UTF-8, so eight spaces (which also read as "a token is
+ * set" to the non-loopback check) or "pässwörd" could never match. The token is never echoed.
+ */
+function tokenProblems(token: string, ctx: z.RefinementCtx): void {
+  const problem = /^\s*$/.test(token)
+    ? "must not be empty or only whitespace"
+    : /^\s|\s$/.test(token)
+      ? "must not start or end with whitespace (HTTP drops it from the Authorization header, so no client could send it)"
+      : !/^[\x20-\x7e]+$/.test(token)
+        ? "may hold only printable ASCII characters (letters, digits, punctuation, inner spaces): what an Authorization header carries"
+        : token.length < 8
+          ? "must be at least 8 characters"
+          : undefined;
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+}
+
+const PORT_RANGE = "must be a whole number from 0 to 65535 (0 picks a free port)";
+const TTL_RANGE = "must be a whole number of seconds from 1 to 86400 (a day)";
+
 const LogLevel = z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
 
 export const ConfigSchema = z
   .object({
     host: z.string().min(1).refine(isBindAddress, 'must be an IP address or a hostname, without scheme, port or brackets (e.g. "127.0.0.1" or "::1")').default("127.0.0.1"),
-    port: z.number().int().min(0).max(65535).default(7337),
-    token: z.string().min(8, "token must be at least 8 characters").optional(),
+    port: z.number(PORT_RANGE).int(PORT_RANGE).min(0, PORT_RANGE).max(65535, PORT_RANGE).default(7337),
+    token: z.string().superRefine(tokenProblems).optional(),
     // Default: $PATCHBAY_HOME/plugins (see defaultPluginsDir), filled in by loadConfig.
     pluginsDir: z.string().min(1).optional(),
     home: z.string().min(1).optional(),
@@ -38,10 +75,11 @@ export const ConfigSchema = z
     // logFile rotates by size: file → file.1 → … → file.N (N = logMaxFiles); 0 files keeps none.
     logMaxBytes: z.number().int().min(16 * 1024).max(1024 * 1024 * 1024).default(10 * 1024 * 1024),
     logMaxFiles: z.number().int().min(0).max(100).default(3),
-    callTimeoutMs: z.number().int().positive().default(60_000),
+    // Every plugin load runs under it too: below 100 ms nothing would load.
+    callTimeoutMs: durationMs(100, MAX_TIMER_MS, TIMER_LIMIT).default(60_000),
     // An upstream server (NAME.mcp.json) must answer initialize and its first listing within
     // this long, or it is shown failed and retried with backoff (it used to get callTimeoutMs).
-    upstreamConnectTimeoutMs: z.number().int().min(100).max(600_000).default(15_000),
+    upstreamConnectTimeoutMs: durationMs(100, 600_000).default(15_000),
     // The largest message a stdio upstream may send (one line, buffered whole); a larger one
     // ends that connection with an error naming this key.
     upstreamMaxMessageBytes: z.number().int().min(1024 * 1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
@@ -52,7 +90,7 @@ export const ConfigSchema = z
     workerHeapMb: z.number().int().min(16).default(256),
     // An idle plugin's worker thread ends after this long without calls; the next call starts
     // it again. 0 keeps every plugin's thread running.
-    workerIdleMs: z.number().int().min(0).default(5 * 60_000),
+    workerIdleMs: durationMs(0, MAX_TIMER_MS, TIMER_LIMIT).default(5 * 60_000),
     // At most this many plugins' threads run at once (with parking on): starting one parks the
     // least recently used idle one. 0: no limit.
     maxRunningPlugins: z.number().int().min(0).default(32),
@@ -70,21 +108,24 @@ export const ConfigSchema = z
     maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
     // Sized for thousands of clients that leave without a DELETE (~20–25 KB each while detached).
     maxSessions: z.number().int().positive().default(2048),
-    sessionIdleTimeoutMs: z.number().int().positive().default(30 * 60_000),
+    // Sessions are swept at most once a second, so a shorter timeout would not be kept.
+    sessionIdleTimeoutMs: durationMs(1_000, MAX_TIMER_MS, TIMER_LIMIT).default(30 * 60_000),
     // When the session table is full, a session idle this long (nothing in flight) may be evicted.
-    sessionEvictAfterIdleMs: z.number().int().min(0).default(60_000),
+    sessionEvictAfterIdleMs: durationMs(0, MAX_TIMER_MS, TIMER_LIMIT).default(60_000),
     // …and a detached Streamable HTTP session (no open GET stream, nothing in flight) this long.
-    sessionEvictDetachedAfterIdleMs: z.number().int().min(0).max(86_400_000).default(1_000),
+    sessionEvictDetachedAfterIdleMs: durationMs(0, 86_400_000, " (a day)").default(1_000),
     // 2026-07-28 subscriptions/listen streams open at once on /mcp, all clients together.
     maxListenStreams: z.number().int().min(1).max(65_536).default(1_024),
-    reloadDebounceMs: z.number().int().min(0).default(20),
-    shutdownGraceMs: z.number().int().min(0).default(5_000),
+    // Every save waits this long before it is compiled; a minute already looks like a hang.
+    reloadDebounceMs: durationMs(0, 60_000).default(20),
+    // The forced exit comes SHUTDOWN_FORCE_AFTER_MS after the grace, on one timer.
+    shutdownGraceMs: durationMs(0, MAX_TIMER_MS - SHUTDOWN_FORCE_AFTER_MS, TIMER_LIMIT).default(5_000),
     telemetry: z.boolean().default(true),
     // New traces recorded per second at most; calls beyond it are still counted in metrics
     // and the dashboard's stats. 0 traces every call.
     tracesPerSecond: z.number().int().min(0).default(1000),
-    wsHeartbeatMs: z.number().int().min(100).default(30_000),
-    sseKeepAliveMs: z.number().int().min(100).default(15_000),
+    wsHeartbeatMs: durationMs(100, MAX_TIMER_MS, TIMER_LIMIT).default(30_000),
+    sseKeepAliveMs: durationMs(100, MAX_TIMER_MS, TIMER_LIMIT).default(15_000),
     rateLimitPerMinute: z.number().int().positive().optional(),
     rateLimitPerHour: z.number().int().positive().optional(),
     // Across all sessions together: bounds what a client gains by opening new sessions.
@@ -99,7 +140,7 @@ export const ConfigSchema = z
     // behind a load balancer.
     requestStateKey: z.string().refine((k) => Buffer.byteLength(k) >= 32, "must be at least 32 bytes (share one secret across every daemon behind a balancer)").optional(),
     // How long a client may take to answer an input_required round (2026-07-28).
-    requestStateTtlSeconds: z.number().int().min(1).max(86_400).default(600),
+    requestStateTtlSeconds: z.number(TTL_RANGE).int(TTL_RANGE).min(1, TTL_RANGE).max(86_400, TTL_RANGE).default(600),
     // Named views of the registry a client picks per connection (?profile=NAME, --profile NAME).
     profiles: z
       .record(z.string().regex(PROFILE_NAME, "profile names are 1-64 of [A-Za-z0-9_.-]"), ProfileSchema)
@@ -152,30 +193,47 @@ const ENV: Record<string, { key: keyof z.input<typeof ConfigSchema>; type: "stri
   PATCHBAY_REQUEST_STATE_TTL_SECONDS: { key: "requestStateTtlSeconds", type: "number" },
 };
 
+const DECIMAL = /^-?\d+(?:\.\d+)?$/;
+
 function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, { key, type }] of Object.entries(ENV)) {
     const raw = env[name];
     if (raw === undefined || raw === "") continue;
     if (type === "number") {
-      const n = Number(raw);
-      if (!Number.isFinite(n)) throw new ConfigError(`${name}: expected a number, got "${raw}"`);
-      out[key] = n;
+      // Number() also reads "0x1F90" as 8080, "1e3", " 80 " and "0b1": decimal digits only.
+      // A sign and a fraction are read so that the range check can name the key.
+      if (!DECIMAL.test(raw)) throw new ConfigError(`environment ${name}: expected a number in decimal digits, got ${JSON.stringify(raw)}`);
+      out[key] = Number(raw);
     } else if (type === "boolean") {
-      if (!["true", "false", "1", "0"].includes(raw)) throw new ConfigError(`${name}: expected true or false, got "${raw}"`);
+      if (!["true", "false", "1", "0"].includes(raw)) throw new ConfigError(`environment ${name}: expected true or false (or 1 or 0), got ${JSON.stringify(raw)}`);
       out[key] = raw === "true" || raw === "1";
     } else out[key] = raw;
   }
   return out;
 }
 
-function describeIssues(error: z.ZodError, source: string): string {
+/** `sourceOf` names where a key's value came from (a variable or flag names itself too). */
+function describeIssues(error: z.ZodError, sourceOf: string | ((key: string) => string)): string {
+  const source = (key: string) => (typeof sourceOf === "string" ? sourceOf : sourceOf(key));
   return error.issues
     .map((i) => {
-      if (i.code === "unrecognized_keys") return `${source}: unknown key${i.keys.length > 1 ? "s" : ""} ${i.keys.map((k) => `"${[...i.path, k].join(".")}"`).join(", ")}`;
-      return `${source}: "${i.path.join(".") || "(root)"}": ${i.message}`;
+      if (i.code === "unrecognized_keys") return `${source("")}: unknown key${i.keys.length > 1 ? "s" : ""} ${i.keys.map((k) => `"${[...i.path, k].join(".")}"`).join(", ")}`;
+      const key = i.path.join(".") || "(root)";
+      return `${source(String(i.path[0] ?? ""))}: "${key}": ${i.message}`;
     })
     .join("\n");
+}
+
+const FLAGS: Record<string, string> = { pluginsDir: "--plugins", host: "--host", port: "--port", token: "--token", logLevel: "--log-level" };
+
+function flagSource(key: string): string {
+  return FLAGS[key] ? `command line ${FLAGS[key]}` : "command line";
+}
+
+function envSource(key: string): string {
+  const name = Object.entries(ENV).find(([, e]) => e.key === key)?.[0];
+  return name ? `environment ${name}` : "environment";
 }
 
 /** The default config file shipped in the package. */
@@ -222,9 +280,11 @@ export function loadConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv =
   }
   const fromEnv = envOverrides(env);
   const envCheck = ConfigSchema.partial().safeParse(fromEnv);
-  if (!envCheck.success) throw new ConfigError(describeIssues(envCheck.error, "environment"));
+  if (!envCheck.success) throw new ConfigError(describeIssues(envCheck.error, envSource));
   const { config: _ignored, ...flagValues } = flags;
   const cleanFlags = Object.fromEntries(Object.entries(flagValues).filter(([, v]) => v !== undefined));
+  const flagCheck = ConfigSchema.partial().safeParse(cleanFlags);
+  if (!flagCheck.success) throw new ConfigError(describeIssues(flagCheck.error, flagSource));
   const merged = { ...fromFile, ...fromEnv, ...cleanFlags };
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, "config"));

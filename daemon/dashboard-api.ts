@@ -14,6 +14,7 @@
 import { readFile } from "node:fs/promises";
 import { join, normalize, relative } from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { compareCodePoints } from "./code-point-order.ts";
 import { Refusal } from "./errors.ts";
 import { sendJson } from "./http-server.ts";
 import { pluginSummary, sessionSummary, statelessSummary } from "./health.ts";
@@ -58,7 +59,7 @@ export function overview(d: DashboardDeps) {
     const s = stats.get(t.exposed);
     return { name: t.exposed, plugin: t.plugin.manifest.name, description: t.info.description, calls: s?.calls ?? 0, errors: s?.errors ?? 0, errorRate: s?.errorRate ?? 0, p50: s?.p50 ?? 0, p95: s?.p95 ?? 0, p99: s?.p99 ?? 0, lastCallAt: s?.lastCallAt };
   });
-  tools.sort((a, b) => a.name.localeCompare(b.name));
+  tools.sort((a, b) => compareCodePoints(a.name, b.name));
   // Calls to names the registry does not know share one row, last; a tool's own history
   // goes with it when it is unloaded (the store drops it), so this list is the registry's.
   const unknown = stats.get(UNKNOWN_TOOL);

@@ -193,6 +193,8 @@ export const UpstreamMessageTooLargeError = define("PB_ERR_UPSTREAM_MESSAGE_TOO_
 export const AlreadyRunningError = define("PB_ERR_ALREADY_RUNNING", "AlreadyRunningError");
 /** Refusing an unsafe setup (e.g. binding a public address without a token). */
 export const UnsafeConfigError = define("PB_ERR_UNSAFE_CONFIG", "UnsafeConfigError");
+/** `$PATCHBAY_HOME` cannot be created or written (the message names the path, the cause and the fix). */
+export const HomeUnusableError = define("PB_ERR_HOME_UNUSABLE", "HomeUnusableError");
 /** The stdio bridge cannot reach or start the daemon. */
 export const DaemonUnreachableError = define("PB_ERR_DAEMON_UNREACHABLE", "DaemonUnreachableError");
 /** A request body went past the configured limit. */
@@ -293,6 +295,8 @@ export const Refusal = {
   BadRequest: register("PB_ERR_BAD_REQUEST", "BadRequest", { status: 400 }),
   /** `?profile=NAME` (or `stdio --profile NAME`) names no profile of the config */
   UnknownProfile: register("PB_ERR_UNKNOWN_PROFILE", "UnknownProfile", { status: 400, rpc: RpcCode.InvalidParams }),
+  /** an OAuth discovery document (`/.well-known/oauth-protected-resource` …): there is no authorization server; answered before the token check */
+  NoAuthorizationServer: register("PB_ERR_NO_AUTHORIZATION_SERVER", "NoAuthorizationServer", { status: 404 }),
   /** a failure inside the daemon while answering */
   Internal: register("PB_ERR_INTERNAL", "InternalError", { status: 500, rpc: RpcCode.InternalError }),
   /** `patchbay stdio`: the connection to the daemon was lost while a request was in flight */

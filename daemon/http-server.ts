@@ -26,6 +26,13 @@ const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]", "::1"];
 const TOKEN_COOKIE = "patchbay_token";
 /** Paths that answer without a token (with less detail). */
 const PUBLIC_PATHS = new Set(["/healthz"]);
+/**
+ * OAuth discovery documents, in the forms the MCP SDKs try (RFC 9728 and RFC 8414 with a path
+ * suffix, OpenID Connect with the path before or after). There is no authorization server,
+ * only a static bearer token: a 401 here would read as "sign in with OAuth" to clients such as
+ * mcp-remote, which then wait for a sign-in that cannot happen; a 404 tells them there is none.
+ */
+const OAUTH_DISCOVERY = /^(?:\/\.well-known\/(?:oauth-protected-resource|oauth-authorization-server|openid-configuration)(?:\/.*)?|\/.*\/\.well-known\/(?:openid-configuration|oauth-authorization-server))$/;
 
 /**
  * Server timeouts. Node's `requestTimeout` bounds only the receiving of a request (headers
@@ -251,6 +258,9 @@ export class HttpServer {
       if (refused) {
         this.logger.warn({ path: url.pathname, host: req.headers.host, origin: req.headers.origin }, refused);
         return sendRefusal(res, Refusal.Forbidden, `Forbidden: ${refused}`);
+      }
+      if (OAUTH_DISCOVERY.test(url.pathname)) {
+        return sendJson(res, Refusal.NoAuthorizationServer.status, { error: "no OAuth authorization server: send Authorization: Bearer <token> with the token the daemon was started with" });
       }
       // The dashboard link carries ?token= once; trade it for an HttpOnly cookie.
       const queryToken = url.searchParams.get("token");

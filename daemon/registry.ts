@@ -3,10 +3,11 @@
  * prompt. A plugin version is swapped in one step (`put`), and listeners hear which lists
  * changed, computed by comparing what a client would list before and after, so a reload
  * that changes nothing visible notifies nobody. Conflicts get a deterministic winner
- * (the plugin whose source path sorts first) and are reported, never silent.
+ * (the plugin whose source path sorts first by code point, whatever the locale) and are reported, never silent.
  */
 import { EventEmitter } from "node:events";
 import { UriTemplate } from "@modelcontextprotocol/server";
+import { compareCodePoints } from "./code-point-order.ts";
 import { exposedName } from "./plugins/naming.ts";
 import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./plugins/worker-protocol.ts";
 import type { PluginHost } from "./plugins/plugin-host.ts";
@@ -84,7 +85,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
 
   /** All plugins, winners and losers, sorted by key. */
   list(): RegisteredPlugin[] {
-    return [...this.plugins.values()].sort((a, b) => a.key.localeCompare(b.key));
+    return [...this.plugins.values()].sort((a, b) => compareCodePoints(a.key, b.key));
   }
 
   get(key: string): RegisteredPlugin | undefined {

@@ -23,7 +23,7 @@ import { basename, join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import type { Config } from "../config.ts";
 import { messageOf } from "../errors.ts";
-import { sanitizeSegment } from "../plugins/naming.ts";
+import { validPluginName } from "../plugins/naming.ts";
 import { parseUpstreamConfig, UPSTREAM_SUFFIX, type UpstreamConfig } from "../plugins/upstream-config.ts";
 import { claudeEntry, ENTRY_NAME, PACKAGE_NAME } from "./claude-config.ts";
 import { findClient, type ClientSpec } from "../clients/client-table.ts";
@@ -129,7 +129,7 @@ export function importServers(opts: { client: ClientSpec; clientFile: string; pl
       else outcomes.push({ name, status: "invalid", error: up.error });
       continue;
     }
-    const pluginName = sanitizeSegment(name);
+    const pluginName = validPluginName(name);
     const file = join(opts.pluginsDir, `${pluginName}${UPSTREAM_SUFFIX}`);
     const renamed = pluginName !== name;
     if (existsSync(file)) {

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
 import { ensureHomePluginsFolder } from "../plugins/home-folder.ts";
+import { PLUGIN_NAME_PATTERN } from "../plugins/naming.ts";
 
 export function pluginTemplate(name: string): string {
   return `// ${name}: a Patchbay plugin. Save this file and its tools are live in every connected
@@ -46,7 +47,7 @@ export default definePlugin({
 }
 
 export function runNewPlugin(config: Config, name: string): number {
-  if (!/^[a-zA-Z0-9_-]{1,48}$/.test(name)) {
+  if (!PLUGIN_NAME_PATTERN.test(name)) {
     process.stderr.write(`patchbay: plugin name "${name}" must match ^[a-zA-Z0-9_-]{1,48}$\n`);
     return 2;
   }

@@ -15,6 +15,7 @@ import { messageOf, PluginCompileError, PluginLoadError, type SourceLocation } f
 import type { Registry } from "../registry.ts";
 import { compilePlugin, discardBundle, sweepStaleCaches } from "./compiler.ts";
 import { pluginNameFromPath } from "./naming.ts";
+import { compareCodePoints } from "../code-point-order.ts";
 import { PluginWorker, type WorkerState } from "./plugin-worker.ts";
 import { WorkerPool } from "./worker-pool.ts";
 import { WorkerGroup } from "./worker-group.ts";
@@ -176,7 +177,7 @@ export class PluginManager {
         keptAliveBy: s.worker instanceof PluginWorker ? s.worker.keptAliveBy : undefined,
         workerGroup: s.worker instanceof PluginWorker ? s.worker.group : undefined,
       }))
-      .sort((a, b) => a.key.localeCompare(b.key));
+      .sort((a, b) => compareCodePoints(a.key, b.key));
   }
 
   workers(): { name: string; worker: PluginHost }[] {

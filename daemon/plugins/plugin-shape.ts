@@ -12,6 +12,7 @@ import type { z } from "zod";
 import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
 import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./manifest.ts";
 import { PluginShapeError } from "../errors.ts";
+import { PLUGIN_NAME_PATTERN, validPluginName } from "./naming.ts";
 
 type AnyFn = (...args: any[]) => unknown;
 
@@ -255,7 +256,8 @@ export function loadPluginShape(def: unknown, defaultName: string): LoadedPlugin
   if (!isPlainObject(def)) throw new PluginShapeError("default export: must be an object (use `export default definePlugin({...})`)");
   for (const key of Object.keys(def)) if (!KNOWN_KEYS.has(key)) throw new PluginShapeError(`${key}: unknown field (expected one of ${[...KNOWN_KEYS].join(", ")})`);
   const name = optString(def, "name", "plugin") ?? defaultName;
-  if (!/^[a-zA-Z0-9_-]{1,48}$/.test(name)) throw new PluginShapeError(`name: "${name}" must match ^[a-zA-Z0-9_-]{1,48}$`);
+  // Only a name the plugin sets can be invalid: one from the file name is made valid.
+  if (!PLUGIN_NAME_PATTERN.test(name)) throw new PluginShapeError(`name: ${JSON.stringify(name)} is not a valid plugin name: use 1 to 48 of A-Z a-z 0-9 _ - (such as "${validPluginName(name)}"), or leave name out to use the file name`);
   const plugin: LoadedPlugin = {
     manifest: { name, version: optString(def, "version", "plugin"), description: optString(def, "description", "plugin"), tools: [], resources: [], resourceTemplates: [], prompts: [] },
     tools: new Map(),

@@ -13,6 +13,7 @@
 import type { Context } from "@opentelemetry/api";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
 import { clipString } from "../clip-string.ts";
+import { compareCodePoints } from "../code-point-order.ts";
 
 export interface SpanRecord {
   traceId: string;
@@ -248,7 +249,7 @@ export class DashboardStore implements SpanProcessor {
         const r = w.recent(now);
         return { tool, plugin: w.plugin, calls: w.calls, errors: w.errors, errorRate: w.calls ? w.errors / w.calls : 0, p50: quantile(r, 0.5), p95: quantile(r, 0.95), p99: quantile(r, 0.99), lastCallAt: w.lastCallAt };
       })
-      .sort((a, b) => a.tool.localeCompare(b.tool));
+      .sort((a, b) => compareCodePoints(a.tool, b.tool));
   }
 
   series(tool?: string): SeriesPoint[] {

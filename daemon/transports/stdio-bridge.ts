@@ -12,7 +12,7 @@
  * tells the client to re-list the kinds it listens to. stdout carries nothing but JSON-RPC.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, openSync, closeSync, fstatSync, readFileSync } from "node:fs";
+import { openSync, closeSync, fstatSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { StdioWireTransport } from "./stdio-wire.ts";
@@ -22,6 +22,7 @@ import { DaemonUnreachableError, Refusal, UsageError, messageOf } from "../error
 import { createLogger, type Logger } from "../logger.ts";
 import { distDir } from "../package-root.ts";
 import { readState, type DaemonState } from "../state-file.ts";
+import { ensureHome } from "../home-dir.ts";
 import { WS_SUBPROTOCOL } from "./websocket.ts";
 
 const REINIT_PREFIX = "patchbay-bridge-reinit-";
@@ -88,11 +89,11 @@ function logTail(file: string, from: number): string | undefined {
 function spawnDaemon(config: Config, logger: Logger): SpawnedDaemon {
   const logFile = join(config.home, "daemon.log");
   let logFd: number;
+  ensureHome(config.home);
   try {
-    mkdirSync(config.home, { recursive: true });
     logFd = openSync(logFile, "a");
   } catch (err) {
-    throw new DaemonUnreachableError(`cannot start the daemon: PATCHBAY_HOME ${config.home} is not a writable folder (${messageOf(err)})`, { cause: err });
+    throw new DaemonUnreachableError(`cannot start the daemon: cannot open its log ${logFile}: ${messageOf(err)}`, { cause: err });
   }
   const logStart = fstatSync(logFd).size;
   const args = [join(distDir, "cli.js"), "start", "--port", String(config.port), "--host", config.host, "--plugins", config.pluginsDir];
