@@ -18,7 +18,8 @@ import type { CallGuard, McpDeps } from "./mcp/call-context.ts";
 import { newSessionInfo, serveConnection } from "./mcp/connections.ts";
 import { createReplayCodec } from "./mcp/server-factory.ts";
 import { SessionStore } from "./session-store.ts";
-import { readState, removeState, writeState, type DaemonState } from "./state-file.ts";
+import { removeState, writeState, type DaemonState } from "./state-file.ts";
+import { takeHomeLock } from "./home-lock.ts";
 import { recordPluginEvent, registerPluginGauges } from "./telemetry/instrumentation.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 import { createStreamableHttpEndpoint } from "./transports/streamable-http.ts";
@@ -163,11 +164,8 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     throw new UnsafeConfigError(`refusing to listen on ${config.host} without a token: anyone who can reach it could run your tools. Set --token (or PATCHBAY_TOKEN), or bind 127.0.0.1.`);
   }
   const writeStateFile = opts.writeStateFile ?? true;
-  if (writeStateFile) {
-    // liveness is asked of the recorded port, not of the pid: after a reboot the pid may be anyone's
-    const running = await readState(config.home);
-    if (running) throw new AlreadyRunningError(`a daemon is already running (pid ${running.pid}) at ${running.url}; stop it first or use another PATCHBAY_HOME`);
-  }
+  // One daemon per home, decided before anything else starts; released on close and at exit (home-lock.ts).
+  const homeLock = writeStateFile ? await takeHomeLock(config.home) : undefined;
   const startedAt = Date.now();
   // Only processes that can read the state file (mode 0600) may open bridge sessions.
   const bridgeKey = randomBytes(24).toString("base64url");
@@ -249,6 +247,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
         await core.audit?.close();
         await telemetry?.shutdown();
         if (writeStateFile) removeState(config.home);
+        homeLock?.release();
       })();
       return closing;
     },

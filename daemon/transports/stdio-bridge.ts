@@ -23,6 +23,7 @@ import { createLogger, type Logger } from "../logger.ts";
 import { distDir } from "../package-root.ts";
 import { readState, type DaemonState } from "../state-file.ts";
 import { ensureHome } from "../home-dir.ts";
+import { homeLockOwner, homeLockPath, tryLock, type HeldLock, type LockAttempt, type LockOwner } from "../home-lock.ts";
 import { WS_SUBPROTOCOL } from "./websocket.ts";
 
 const REINIT_PREFIX = "patchbay-bridge-reinit-";
@@ -50,24 +51,57 @@ async function healthy(state: DaemonState): Promise<boolean> {
   }
 }
 
-/** Returns the running daemon's state, starting a detached daemon first if none runs. */
+/**
+ * Returns the running daemon's state, starting a detached daemon first if none runs.
+ *
+ * The home's lock (home-lock.ts) says whether a daemon runs there even before it listens:
+ * while a live process holds it, the bridge waits for that daemon's state file and health
+ * instead of starting another (a slow daemon still loading, as Claude Desktop's retries
+ * found). When nobody holds it, one bridge at a time starts a daemon: the one that takes
+ * `stdio-start.lock`; the others wait for the daemon it starts.
+ */
 export async function ensureDaemon(config: Config, logger: Logger): Promise<DaemonState> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   let child: SpawnedDaemon | undefined;
-  // Re-read the state file on every round: another bridge may start a daemon meanwhile, and
-  // a state file counts only while its port answers with its pid (see readState).
-  while (Date.now() < deadline) {
-    const s = await readState(config.home);
-    if (s && (await healthy(s))) return s;
-    if (!s && !child) child = spawnDaemon(config, logger);
-    // The daemon we started died. Another bridge's daemon may have won the race (ours then
-    // exits with "already running"), so look a little longer before giving up.
-    if (child?.exit && Date.now() - child.exit.at > LOST_RACE_GRACE_MS) {
-      throw new DaemonUnreachableError(`could not start the daemon: it exited (${child.exit.how})${child.exit.detail ? `: ${child.exit.detail}` : ""}\nFull log: ${child.logFile}`);
+  let starting: HeldLock | undefined;
+  let waitedOn: LockOwner | undefined;
+  try {
+    // Re-read on every round: a state file counts only while its port answers with its pid
+    // (see readState), and the lock's holder may change.
+    while (Date.now() < deadline) {
+      const s = await readState(config.home);
+      if (s && (await healthy(s))) return s;
+      const owner = homeLockOwner(config.home);
+      if (owner) waitedOn = owner;
+      else if (!child) {
+        const attempt = tryStartLock(config);
+        if (attempt?.ok) {
+          starting = attempt.lock;
+          // the lock may have been taken between our look and our start lock
+          if (!homeLockOwner(config.home)) child = spawnDaemon(config, logger);
+        }
+      }
+      // The daemon we started died and no live daemon holds the home: it could not start.
+      // (Ours exits with "already running" when another daemon won the home: then wait on that one.)
+      if (child?.exit && !owner && Date.now() - child.exit.at > LOST_RACE_GRACE_MS) {
+        throw new DaemonUnreachableError(`could not start the daemon: it exited (${child.exit.how})${child.exit.detail ? `: ${child.exit.detail}` : ""}\nFull log: ${child.logFile}`);
+      }
+      await sleep(100);
     }
-    await sleep(100);
+  } finally {
+    starting?.release();
   }
-  throw new DaemonUnreachableError(`the daemon did not become healthy within ${START_TIMEOUT_MS / 1000} s; see ${join(config.home, "daemon.log")}`);
+  const who = waitedOn && waitedOn.pid > 0 ? `the daemon (pid ${waitedOn.pid}) that holds ${homeLockPath(config.home)}` : "the daemon";
+  throw new DaemonUnreachableError(`${who} did not become healthy within ${START_TIMEOUT_MS / 1000} s; see ${join(config.home, "daemon.log")}`);
+}
+
+/** One attempt at `stdio-start.lock`; undefined when the home cannot hold it (spawnDaemon then says why). */
+function tryStartLock(config: Config): LockAttempt | undefined {
+  try {
+    return tryLock(join(config.home, "stdio-start.lock"));
+  } catch {
+    return { ok: true, lock: { path: "", release: () => undefined } };
+  }
 }
 
 interface SpawnedDaemon {
