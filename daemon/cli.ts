@@ -4,20 +4,18 @@
  * In `stdio` mode nothing but JSON-RPC may reach stdout, so every message goes to stderr.
  */
 import { parseArgs } from "node:util";
-import { loadConfig, SHUTDOWN_FORCE_AFTER_MS, type ConfigOverrides } from "./config.ts";
+import type { ConfigOverrides } from "./config.ts";
 import { ConfigError, PatchbayError, UsageError, messageOf } from "./errors.ts";
-import { startDaemon, startStdio } from "./main.ts";
 import { VERSION } from "./version.ts";
-import { runStatus } from "./commands/status.ts";
-import { runNewPlugin } from "./commands/new-plugin.ts";
-import { runConnect } from "./commands/connect.ts";
-import { runImport } from "./commands/import-servers.ts";
-import { clientList } from "./clients/client-resolve.ts";
-import { runDoctor } from "./commands/doctor.ts";
-import { runBridge } from "./transports/stdio-bridge.ts";
-import { ensureHomePluginsFolder } from "./plugins/home-folder.ts";
 import { ensureHome } from "./home-dir.ts";
 import { canIsolateStdout, protocolStream, runIsolated, takeProtocolFd } from "./stdio-isolation.ts";
+
+// Each command imports what it needs when it runs, not here: `patchbay stdio` is started by
+// a client waiting for its first answer, and loading the whole daemon (the OpenTelemetry
+// SDK, every transport) first cost it about half a second of CPU per process — twice for
+// --standalone, whose first process only starts the isolated one (README "How fast stdio starts").
+const loadConfig = async (o: ConfigOverrides) => (await import("./config.ts")).loadConfig(o);
+const ensureHomePluginsFolder = async (...a: Parameters<typeof import("./plugins/home-folder.ts").ensureHomePluginsFolder>) => (await import("./plugins/home-folder.ts")).ensureHomePluginsFolder(...a);
 
 const HELP = `patchbay ${VERSION} — one MCP server for every plugin in a folder
 
@@ -124,12 +122,13 @@ async function main(argv: string[]): Promise<number> {
   if (values.scope !== undefined && command !== "connect" && command !== "import") throw new UsageError("--scope applies to `connect` and `import` only");
   switch (command) {
     case "start": {
-      const config = loadConfig(overrides);
+      const config = await loadConfig(overrides);
       ensureHome(config.home);
       // Without a folder named anywhere: $PATCHBAY_HOME/plugins, made on first start. The
       // daemon `stdio` starts passes that same folder as --plugins and lands here too.
-      const home = ensureHomePluginsFolder(config);
+      const home = await ensureHomePluginsFolder(config);
       if (!home.created && home.error) process.stderr.write(`patchbay: ${home.error}\n`);
+      const [{ startDaemon }, { SHUTDOWN_FORCE_AFTER_MS }] = await Promise.all([import("./main.ts"), import("./config.ts")]);
       const daemon = await startDaemon(config);
       const lines = [
         `Patchbay ${VERSION} is running.`,
@@ -167,37 +166,39 @@ async function main(argv: string[]): Promise<number> {
         // Plugins run in this process: put the protocol out of reach of their fd 1 first.
         const protocolFd = takeProtocolFd();
         if (protocolFd === undefined && canIsolateStdout()) return runIsolated();
-        const config = loadConfig(overrides);
+        const config = await loadConfig(overrides);
         ensureHome(config.home);
-        const home = ensureHomePluginsFolder(config);
+        const home = await ensureHomePluginsFolder(config);
         if (home.created || home.error) process.stderr.write(`patchbay: ${home.created ? `created ${home.dir} with an example plugin and a README.md` : home.error}\n`);
+        const { startStdio } = await import("./main.ts");
         await startStdio(config, { stdout: protocolFd === undefined ? undefined : protocolStream(protocolFd), profile });
         return -1;
       }
-      const config = loadConfig(overrides);
+      const config = await loadConfig(overrides);
+      const { runBridge } = await import("./transports/stdio-bridge.ts");
       await runBridge(config, { profile });
       return -1;
     }
     case "status":
-      return runStatus(loadConfig(overrides), { json: values.json === true });
+      return (await import("./commands/status.ts")).runStatus(await loadConfig(overrides), { json: values.json === true });
     case "new-plugin":
       if (rest.length !== 1) throw new UsageError("new-plugin needs exactly one NAME");
-      return runNewPlugin(loadConfig(overrides), rest[0]);
+      return (await import("./commands/new-plugin.ts")).runNewPlugin(await loadConfig(overrides), rest[0]);
     case "connect":
     case "import": {
-      if (rest.length > 1) throw new UsageError(`${command} takes one CLIENT (one of ${clientList()}), got ${rest.length}`);
+      if (rest.length > 1) throw new UsageError(`${command} takes one CLIENT (one of ${(await import("./clients/client-resolve.ts")).clientList()}), got ${rest.length}`);
       const opts = { client: rest[0], write: values.write === true, scope: values.scope };
-      return command === "connect" ? runConnect(loadConfig(overrides), { ...opts, profile }) : runImport(loadConfig(overrides), opts);
+      return command === "connect" ? (await import("./commands/connect.ts")).runConnect(await loadConfig(overrides), { ...opts, profile }) : (await import("./commands/import-servers.ts")).runImport(await loadConfig(overrides), opts);
     }
     // the commands from before connect/import, kept as aliases for Claude Desktop
     case "claude-config":
       if (rest.length) throw new UsageError("claude-config takes no CLIENT (it is `connect claude-desktop`)");
-      return runConnect(loadConfig(overrides), { client: "claude-desktop", write: values.write === true, profile, command: "patchbay claude-config" });
+      return (await import("./commands/connect.ts")).runConnect(await loadConfig(overrides), { client: "claude-desktop", write: values.write === true, profile, command: "patchbay claude-config" });
     case "import-claude-config":
       if (rest.length) throw new UsageError("import-claude-config takes no CLIENT (it is `import claude-desktop`)");
-      return runImport(loadConfig(overrides), { client: "claude-desktop", write: values.write === true, command: "patchbay import-claude-config" });
+      return (await import("./commands/import-servers.ts")).runImport(await loadConfig(overrides), { client: "claude-desktop", write: values.write === true, command: "patchbay import-claude-config" });
     case "doctor":
-      return runDoctor(loadConfig(overrides));
+      return (await import("./commands/doctor.ts")).runDoctor(await loadConfig(overrides));
     default:
       throw new UsageError(`unknown command "${command}". Run \`patchbay --help\`.`);
   }

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Writable } from "node:stream";
 import { StdioWireTransport } from "./transports/stdio-wire.ts";
+import { HeldUntilLoaded } from "./transports/held-until-loaded.ts";
 import type { Config } from "./config.ts";
 import { AlreadyRunningError, DaemonShuttingDownError, UnsafeConfigError, UsageError } from "./errors.ts";
 import { createHealthRoute } from "./health.ts";
@@ -22,13 +23,10 @@ import { removeState, writeState, type DaemonState } from "./state-file.ts";
 import { takeHomeLock } from "./home-lock.ts";
 import { recordPluginEvent, registerPluginGauges } from "./telemetry/instrumentation.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
-import { createStreamableHttpEndpoint } from "./transports/streamable-http.ts";
-import { createWebSocketEndpoint } from "./transports/websocket.ts";
-import { createLegacySseRoutes } from "./transports/legacy-sse.ts";
 import { RateLimiter, type RateLimit, type RateLimitKey } from "./rate-limiter.ts";
 import { AuditLog } from "./audit-log.ts";
 import { VERSION } from "./version.ts";
-import { startTelemetry, type Telemetry } from "./telemetry/sdk.ts";
+import type { Telemetry } from "./telemetry/sdk.ts";
 import { LogTail } from "./log-tail.ts";
 import { createDashboardRoutes } from "./dashboard-api.ts";
 import { distDir } from "./package-root.ts";
@@ -103,7 +101,7 @@ function createGuard(config: Config, logger: Logger, store: SessionStore): { gua
 }
 
 /** The parts every mode shares: registry, sessions, plugins. */
-async function startCore(config: Config, logger: Logger, opts: { watch: boolean }): Promise<Core> {
+async function startCore(config: Config, logger: Logger, opts: { watch: boolean; onLoading?: (loading: Promise<void>) => void }): Promise<Core> {
   const registry = new Registry(config.namespaceSeparator);
   const store = new SessionStore({ maxSessions: config.maxSessions, idleTimeoutMs: config.sessionIdleTimeoutMs, evictAfterIdleMs: config.sessionEvictAfterIdleMs, evictDetachedAfterIdleMs: config.sessionEvictDetachedAfterIdleMs }, logger);
   // one listener fans every change out to all sessions and listen streams
@@ -132,7 +130,10 @@ async function startCore(config: Config, logger: Logger, opts: { watch: boolean 
     loaded: manager.states().filter((s) => s.status === "loaded").length,
     heap: manager.workers().map((w) => ({ plugin: w.name, bytes: w.worker.heapUsed, group: (w.worker as { group?: string }).group })),
   }));
-  await manager.start(opts.watch);
+  // `onLoading`: the caller serves before the first load has settled (stdio --standalone)
+  const loading = manager.start(opts.watch);
+  if (opts.onLoading) opts.onLoading(loading);
+  else await loading;
   const { guard, audit } = createGuard(config, logger, store);
   const mcpDeps: McpDeps = {
     registry,
@@ -166,6 +167,10 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   const writeStateFile = opts.writeStateFile ?? true;
   // One daemon per home, decided before anything else starts; released on close and at exit (home-lock.ts).
   const homeLock = writeStateFile ? await takeHomeLock(config.home) : undefined;
+  // Loaded here rather than at the top: `patchbay stdio --standalone` imports this module and
+  // needs none of them, and the OpenTelemetry SDK and the HTTP transports' packages cost it
+  // about 250 ms of CPU before its first answer (README "How fast stdio starts").
+  const [{ startTelemetry }, { createStreamableHttpEndpoint }, { createWebSocketEndpoint }, { createLegacySseRoutes }] = await Promise.all([import("./telemetry/sdk.ts"), import("./transports/streamable-http.ts"), import("./transports/websocket.ts"), import("./transports/legacy-sse.ts")]);
   const startedAt = Date.now();
   // Only processes that can read the state file (mode 0600) may open bridge sessions.
   const bridgeKey = randomBytes(24).toString("base64url");
@@ -254,6 +259,9 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   };
 }
 
+/** How long requests other than initialize wait for the first load of the plugins in stdio --standalone. */
+const FIRST_LOAD_HOLD_MS = 10_000;
+
 export interface StdioHost {
   core: Core;
   close(): Promise<void>;
@@ -264,9 +272,18 @@ export async function startStdio(config: Config, opts: { logger?: Logger; stdout
   // checked before anything starts: a bad name is a usage error (exit 2), not a failed connection
   if (opts.profile !== undefined && !Object.hasOwn(config.profiles, opts.profile)) throw new UsageError(`--profile: ${unknownProfileMessage(opts.profile, new Profiles(config.profiles))}`);
   const logger = opts.logger ?? createLogger({ level: config.logLevel, file: config.logFile, maxBytes: config.logMaxBytes, maxFiles: config.logMaxFiles });
-  const core = await startCore(config, logger, { watch: true });
+  // Serves at once and loads the plugins meanwhile: initialize is answered before they have
+  // loaded, the other requests wait for them (transports/held-until-loaded.ts).
+  let loading: Promise<void> = Promise.resolve();
+  const core = await startCore(config, logger, {
+    watch: true,
+    onLoading: (p) => {
+      loading = p.catch((err) => logger.error({ err }, "loading the plugins failed"));
+    },
+  });
   // `stdout`: the protocol descriptor when the CLI moved it off fd 1 (see stdio-isolation.ts)
-  const transport = new StdioWireTransport(process.stdin, opts.stdout ?? process.stdout, { maxMessageBytes: config.maxBodyBytes });
+  const wire = new StdioWireTransport(process.stdin, opts.stdout ?? process.stdout, { maxMessageBytes: config.maxBodyBytes });
+  const transport = new HeldUntilLoaded(wire, loading, FIRST_LOAD_HOLD_MS);
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
