@@ -4,7 +4,7 @@
  *   npm run bench                 full run (about 6–10 minutes)
  *   npm run bench -- --quick      shorter rows and fewer reloads (under two minutes)
  *   npm run bench -- --smoke      a tiny workload for the test suite (seconds; numbers meaningless)
- *   options: --sections capacity,latency,telemetry,memory,install   --out DIR (default bench/results)
+ *   options: --sections capacity,latency,first-answer,telemetry,memory,install   --out DIR (default bench/results)
  *
  * Every server runs in its own child process; the load clients run here. Every figure sits
  * next to a baseline measured in the same run, as a ratio. The Markdown report goes to
@@ -19,6 +19,10 @@
  *             flight against Patchbay /ws and a raw `ws` echo.
  *  latency    the SDK client, sequential calls (p50/p99) and 16-way concurrent calls/s, on
  *             every Patchbay transport and on the bare SDK over stdio (v1, v2) and HTTP.
+ *  first-answer  spawn → initialize answered, and → the first tools/list holding the example
+ *             plugins' tools, as Claude Desktop starts a stdio server: stdio --standalone,
+ *             attached with no daemon (the bridge starts one) and with one running; the
+ *             bare SDK v1 stdio server for context.
  *  telemetry  Patchbay Streamable HTTP capacity with telemetry on (default) and off.
  *  memory     idle RSS with 1/20/100 example-size plugins and the cost per plugin; 1,000
  *             idle sessions; RSS growth over 1,000 reloads; save → list_changed; tools/list
@@ -40,9 +44,12 @@ import { canMeasureThreads, servingProcess, threadCpuPerCall } from "./lib/threa
 import { PATCHBAY_ECHO, writeEchoPlugin, writeExamplePlugins, writeWidePlugins, examplePlugin } from "./lib/plugins.ts";
 import { install } from "./lib/install.ts";
 import { machine, gitInfo, num, ms, ratio, x, mib, table } from "./lib/report.ts";
+import { firstAnswer, type FirstAnswer } from "./lib/first-answer.ts";
+import { readFileSync } from "node:fs";
+import { stopPids } from "../test/helpers/daemon.ts";
 
 type Mode = "full" | "quick" | "smoke";
-const SECTIONS = ["capacity", "latency", "telemetry", "memory", "install"] as const;
+const SECTIONS = ["capacity", "latency", "first-answer", "telemetry", "memory", "install"] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Profile {
@@ -66,10 +73,12 @@ interface Profile {
   /** calls relayed through a Streamable HTTP upstream for the relay's RSS growth (after 500 to warm up) */
   relayCalls: number;
   settleMs: number;
+  /** spawns per first-answer row */
+  firstAnswers: number;
 }
 
 const PROFILES: Record<Mode, Profile> = {
-  full: { loadSeconds: 10, warmSeconds: 2, seqCalls: 2000, latencyWarmSeconds: 2, concSeconds: 5, telemetryPairs: 4, plugins: [1, 20, 100], sessions: 1000, reloads: 1000, listChanged: 50, wide: { plugins: 50, toolsEach: 20, calls: 200 }, relayCalls: 20_000, settleMs: 2000 },
+  full: { loadSeconds: 10, warmSeconds: 2, seqCalls: 2000, latencyWarmSeconds: 2, concSeconds: 5, telemetryPairs: 4, plugins: [1, 20, 100], sessions: 1000, reloads: 1000, listChanged: 50, wide: { plugins: 50, toolsEach: 20, calls: 200 }, relayCalls: 20_000, settleMs: 2000, firstAnswers: 7 },
   quick: {
     loadSeconds: 3,
     warmSeconds: 0.5,
@@ -87,6 +96,7 @@ const PROFILES: Record<Mode, Profile> = {
     wide: { plugins: 50, toolsEach: 20, calls: 50 },
     relayCalls: 2_000,
     settleMs: 500,
+    firstAnswers: 3,
   },
   smoke: {
     loadSeconds: 1,
@@ -104,6 +114,7 @@ const PROFILES: Record<Mode, Profile> = {
     wide: { plugins: 2, toolsEach: 5, calls: 5 },
     relayCalls: 20,
     settleMs: 200,
+    firstAnswers: 1,
   },
 };
 
@@ -118,7 +129,7 @@ const { values } = parseArgs({
 const mode: Mode = values.smoke ? "smoke" : values.quick ? "quick" : "full";
 const P = PROFILES[mode];
 /** The smoke run skips telemetry: it only has to prove the harness still works. */
-const defaultSections: readonly Section[] = mode === "smoke" ? ["capacity", "latency", "memory"] : SECTIONS;
+const defaultSections: readonly Section[] = mode === "smoke" ? ["capacity", "latency", "first-answer", "memory"] : SECTIONS;
 // (install packs the checkout and downloads from the npm registry: not in the smoke run)
 const selected = new Set<Section>(values.sections ? (values.sections.split(",").map((s) => s.trim()) as Section[]) : defaultSections);
 for (const s of selected) if (!SECTIONS.includes(s)) throw new Error(`unknown section "${s}"; known: ${SECTIONS.join(", ")}`);
@@ -873,6 +884,77 @@ async function memory() {
   return out;
 }
 
+// ---------------------------------------------------------------- first answer
+
+/**
+ * What a user waits for when Claude Desktop starts Patchbay: from spawning `patchbay stdio`
+ * to `initialize` answered, and to the first `tools/list` that holds the example plugins'
+ * tools (the repository's plugins/ folder). Every spawn is a new process, as Claude starts
+ * one per launch; the median and the slowest of P.firstAnswers.
+ */
+async function firstAnswers() {
+  const examples = join(ROOT, "plugins");
+  const tool = "tasks__create_task";
+  const env = { PATCHBAY_LOG_LEVEL: "warn", PATCHBAY_PORT: "0" };
+  const rows: { id: string; name: string; runs: FirstAnswer[]; error?: string }[] = [];
+  const run = async (id: string, name: string, once: (i: number) => Promise<FirstAnswer>) => {
+    progress(`first answer: ${name}`);
+    const runs: FirstAnswer[] = [];
+    try {
+      for (let i = 0; i < P.firstAnswers; i++) runs.push(await once(i));
+      rows.push({ id, name, runs });
+    } catch (err) {
+      rows.push({ id, name, runs, error: errorText(err) });
+    }
+  };
+  const base = baselineCommand("sdk-v1-stdio");
+  await run("sdk-v1-stdio", "bare SDK v1 McpServer, stdio (one echo tool)", () => firstAnswer(base.command, base.args, {}, "echo"));
+  await run("patchbay-stdio-standalone", "Patchbay stdio --standalone", () => firstAnswer(process.execPath, [CLI, "stdio", "--standalone", "--plugins", examples], { ...env, PATCHBAY_HOME: temp("patchbay-bench-fa-").path }, tool));
+  // cold: a new home each time, so the bridge starts the daemon; warm: that daemon running
+  const homes: string[] = [];
+  const daemonPids = () => homes.flatMap((h) => {
+    try {
+      return [JSON.parse(readFileSync(join(h, "daemon.json"), "utf8")).pid as number];
+    } catch {
+      return [];
+    }
+  });
+  try {
+    await run("patchbay-stdio-attached-cold", "Patchbay stdio attached, no daemon running (the bridge starts it)", async () => {
+      // the previous run's daemon stops first: only one starts at a time, as on a desktop
+      await stopPids(daemonPids());
+      const home = temp("patchbay-bench-fa-").path;
+      homes.push(home);
+      return firstAnswer(process.execPath, [CLI, "stdio", "--plugins", examples], { ...env, PATCHBAY_HOME: home }, tool);
+    });
+    const warmHome = homes.at(-1);
+    if (warmHome) await run("patchbay-stdio-attached-warm", "Patchbay stdio attached, daemon running", () => firstAnswer(process.execPath, [CLI, "stdio", "--plugins", examples], { ...env, PATCHBAY_HOME: warmHome }, tool));
+  } finally {
+    await stopPids(daemonPids());
+  }
+  const med = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
+  emit(`## Time to the first answer over stdio: spawn → initialize, spawn → first tools/list with the example plugins (median / slowest of ${P.firstAnswers})`);
+  emit();
+  emit("The SDK v1 client's StdioClientTransport, as Claude Desktop starts a server. `--standalone` answers initialize before its plugins load and holds tools/list until they have; `lists` > 1 means the tools came with a later list. The bare SDK row serves one echo tool, no plugins: it is the floor of spawning Node with the SDK. CPU is user + system time of the spawned process and its descendants (Linux /proc), which a busy machine changes far less than wall time; for the attached rows it leaves out the daemon, which the bridge starts detached.");
+  emit();
+  emit(
+    table(
+      ["row", "initialize", "first tools/list with the tools", "CPU used by then (initialize / tools/list)", "lists"],
+      rows.map((r) => {
+        if (r.error && r.runs.length === 0) return [r.name, `failed: ${r.error}`, "–", "–", "–"];
+        const wall = (k: "initializeMs" | "toolsListMs") => `${ms(med(r.runs.map((f) => f[k])))} / ${ms(Math.max(...r.runs.map((f) => f[k])))} ms`;
+        const cpu = (k: "initializeCpuMs" | "toolsListCpuMs") => {
+          const v = r.runs.map((f) => f[k]).filter((n): n is number => n !== undefined);
+          return v.length ? ms(med(v)) : "–";
+        };
+        return [r.name, wall("initializeMs"), wall("toolsListMs"), `${cpu("initializeCpuMs")} / ${cpu("toolsListCpuMs")} ms`, String(Math.max(...r.runs.map((f) => f.lists)))];
+      }),
+    ),
+  );
+  emit();
+  return rows;
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -906,7 +988,7 @@ async function main() {
 
   const result: Record<string, unknown> = { mode, date: date.toISOString(), machine: m, git, patchbayCli: cli, settings: P, reduced, sections: [...selected] };
   const failures: { section: string; error: string }[] = [];
-  const runners: Record<Section, () => Promise<unknown>> = { capacity, latency, telemetry, memory, install: () => install({ progress, emit, temp, settleMs: P.settleMs }) };
+  const runners: Record<Section, () => Promise<unknown>> = { capacity, latency, "first-answer": firstAnswers, telemetry, memory, install: () => install({ progress, emit, temp, settleMs: P.settleMs }) };
   const sectionSeconds: Record<string, number> = {};
   for (const s of SECTIONS) {
     if (!selected.has(s)) continue;

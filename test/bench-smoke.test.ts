@@ -65,6 +65,14 @@ test("bench --smoke prints the Markdown report and writes its JSON", { timeout: 
     assert.ok(stdout.includes("### Where a sequential stdio call's time goes"), "the per-thread table is printed");
   }
 
+  // first answer over stdio: every row measured once, each with the example plugins' tools found
+  assert.ok(stdout.includes("## Time to the first answer over stdio"), "the first-answer table is printed");
+  assert.deepEqual(r["first-answer"].map((row: { id: string }) => row.id), ["sdk-v1-stdio", "patchbay-stdio-standalone", "patchbay-stdio-attached-cold", "patchbay-stdio-attached-warm"]);
+  for (const row of r["first-answer"]) {
+    assert.equal(row.error, undefined, `${row.id}: ${row.error}`);
+    assert.equal(row.runs.length, 1);
+    assert.ok(row.runs[0].toolsListMs >= row.runs[0].initializeMs, row.id);
+  }
   for (const k of ["baseline", "idle", "marginalPerPlugin", "sessions", "reloads", "listChanged", "toolsList"]) assert.ok(k in r.memory, `memory.${k}`);
   assert.deepEqual(Object.keys(r.memory.idle).sort(), ["1", "2"]);
 });
