@@ -10,6 +10,7 @@
  * and saves ~50 ms on a save or a wake: worth it while someone edits plugins, not for the
  * hours a daemon sits idle behind Claude Desktop.
  */
+import { endChildrenOfThread, watchPluginChildren } from "./child-processes.ts";
 import { Worker } from "node:worker_threads";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -140,5 +141,8 @@ export function spawnPluginThread(heapMb: number, shared = false): Worker {
     workerData: { preload: PRELOAD, shared },
   });
   w.on("error", () => undefined); // the owner attaches its own handlers; an idle spare has none
+  // children the plugin started end with its thread, and with the process (child-processes.ts)
+  watchPluginChildren();
+  endChildrenOfThread(w);
   return w;
 }
