@@ -75,7 +75,7 @@ export async function ensureDaemon(config: Config, logger: Logger): Promise<Daem
       if (owner) waitedOn = owner;
       else if (!child) {
         const attempt = tryStartLock(config);
-        if (attempt?.ok) {
+        if (attempt.ok) {
           starting = attempt.lock;
           // the lock may have been taken between our look and our start lock
           if (!homeLockOwner(config.home)) child = spawnDaemon(config, logger);
@@ -95,8 +95,11 @@ export async function ensureDaemon(config: Config, logger: Logger): Promise<Daem
   throw new DaemonUnreachableError(`${who} did not become healthy within ${START_TIMEOUT_MS / 1000} s; see ${join(config.home, "daemon.log")}`);
 }
 
-/** One attempt at `stdio-start.lock`; undefined when the home cannot hold it (spawnDaemon then says why). */
-function tryStartLock(config: Config): LockAttempt | undefined {
+/**
+ * One attempt at `stdio-start.lock`. A home that cannot hold it (not a folder, not
+ * writable) counts as taken by us: spawnDaemon then fails on the same home and says why.
+ */
+function tryStartLock(config: Config): LockAttempt {
   try {
     return tryLock(join(config.home, "stdio-start.lock"));
   } catch {
