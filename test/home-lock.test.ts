@@ -180,6 +180,11 @@ test("a second `patchbay stdio` while the daemon is still starting attaches to i
   const d = spawn(process.execPath, [CLI, "start", "--port", "0", "--plugins", slowPlugins], { env: { ...process.env, PATCHBAY_HOME: home, PATCHBAY_LOG_LEVEL: "warn" }, stdio: "ignore" });
   procs.add(d);
   await waitFor("the daemon's lock", () => (existsSync(homeLockPath(home)) ? true : undefined));
+  // not listening yet, but not "none" either
+  if (!existsSync(`${home}/daemon.json`)) {
+    const status = spawnSync(process.execPath, [CLI, "status"], { env: { ...process.env, PATCHBAY_HOME: home }, encoding: "utf8" });
+    if (!existsSync(`${home}/daemon.json`)) assert.match(status.stdout, new RegExp(`^A patchbay daemon is starting \\(pid ${d.pid},`));
+  }
   const c = await stdioClient(["--plugins", slowPlugins], { PATCHBAY_HOME: home, PATCHBAY_PORT: "0", PATCHBAY_LOG_LEVEL: "warn" });
   try {
     assert.equal(textOf(await c.client.callTool({ name: "echo__say", arguments: { text: "x" } }, undefined, { timeout: 20_000 })), "said x");

@@ -1,11 +1,18 @@
 /** `patchbay status`: is a daemon running, where, which plugins, which sessions. */
 import type { Config } from "../config.ts";
 import { readState } from "../state-file.ts";
+import { homeLockOwner, homeLockPath } from "../home-lock.ts";
 
 export async function runStatus(config: Config, opts: { json: boolean }): Promise<number> {
   // a state file counts only if its port answers with its pid (a reused pid proves nothing)
   const state = await readState(config.home);
   if (!state) {
+    // a daemon that holds the home but does not listen yet (home-lock.ts) is not "none"
+    const starting = homeLockOwner(config.home);
+    if (starting && starting.pid > 0) {
+      process.stdout.write(opts.json ? JSON.stringify({ running: false, starting: { pid: starting.pid, since: starting.since } }) + "\n" : `A patchbay daemon is starting (pid ${starting.pid}, holding ${homeLockPath(config.home)}) and does not answer yet.\n`);
+      return 1;
+    }
     process.stdout.write(opts.json ? JSON.stringify({ running: false }) + "\n" : `No patchbay daemon is running (home ${config.home}).\nStart one with \`patchbay start\`.\n`);
     return 1;
   }
