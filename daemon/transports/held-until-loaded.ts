@@ -1,5 +1,5 @@
 /**
- * `patchbay stdio --standalone` answers `initialize` (and `ping`) at once, before its
+ * `patchbay stdio --standalone` answers `initialize`, `server/discover` and `ping` at once, before its
  * plugins have loaded, so a client sees a live server within a second however many plugins
  * the folder holds. Every other request waits here until the first load has settled (or
  * `maxHoldMs` passed): a client's first `tools/list` then holds the plugins' tools rather
@@ -14,8 +14,8 @@ import type { JSONRPCMessage, Transport, TransportSendOptions } from "@modelcont
 
 type Extra = Parameters<NonNullable<Transport["onmessage"]>>[1];
 
-/** Answered before the plugins have loaded: they need nothing from them. */
-const NOT_HELD = new Set(["initialize", "ping"]);
+/** Answered before the plugins have loaded: they need nothing from them (server/discover is 2026-07-28's initialize). */
+const NOT_HELD = new Set(["initialize", "server/discover", "ping"]);
 const LIST_CHANGED = /^notifications\/(tools|resources|prompts)\/list_changed$/;
 
 export class HeldUntilLoaded implements Transport {
