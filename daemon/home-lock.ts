@@ -16,7 +16,7 @@
  *   guard `daemon.lock.takeover` may remove it, and it removes it only if it is still the
  *   stale one it judged; the other then finds the winner's lock. (A starter killed while
  *   holding the guard leaves a guard whose pid is dead, which the next one removes.)
- * - The lock is removed when the process exits (`exit` event: a clean stop, an error, a
+ * - The lock is removed when the process exits (exit-hooks.ts: a clean stop, an error, a
  *   SIGINT/SIGTERM/SIGHUP that nothing else handles). After `kill -9` it stays, stale.
  *
  * Used for the daemon's lock and for `stdio-start.lock` (one bridge at a time starts a
@@ -28,6 +28,7 @@ import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
 import { AlreadyRunningError, ConfigError, messageOf } from "./errors.ts";
 import { isPidAlive, readState, readStateFile } from "./state-file.ts";
+import { atExit } from "./exit-hooks.ts";
 
 export interface LockOwner {
   pid: number;
@@ -152,27 +153,13 @@ function sleepSync(ms: number) {
 
 const held = new Set<HeldLock>();
 let exitHooked = false;
-/**
- * Locks go when the process goes. `exit` runs on a normal end and on process.exit(); a
- * signal that nothing else handles would end the process without it, so for those the
- * lock is removed here and the signal raised again (the process still dies of it).
- */
+/** Locks go when the process goes (exit-hooks.ts: also on a signal nothing else handles). */
 function hookExit() {
   if (exitHooked) return;
   exitHooked = true;
-  process.on("exit", () => {
+  atExit(() => {
     for (const l of [...held]) l.release();
   });
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    const onSignal = () => {
-      // someone else handles it (the daemon's drain): they end the process, `exit` releases
-      if (process.listenerCount(signal) > 1) return;
-      for (const l of [...held]) l.release();
-      process.off(signal, onSignal);
-      process.kill(process.pid, signal);
-    };
-    process.on(signal, onSignal);
-  }
 }
 
 /**

@@ -8,8 +8,10 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { readFileSync, writeFileSync } from "node:fs";
-import { TempDir, waitFor } from "./helpers/env.ts";
+import { CLI, TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
 import { httpClient, stdioClient, type RecordingClient } from "./helpers/clients.ts";
 import { isPidAlive } from "../daemon/state-file.ts";
@@ -97,6 +99,25 @@ test("stdio --standalone: the end of input ends the children its plugins started
   const c = await stdioClient(["--standalone", "--plugins", plugins], { PATCHBAY_HOME: dir.join("home-stdio"), PATCHBAY_LOG_LEVEL: "warn" });
   const started = await spawnChildren(c, "stubborn");
   await c.close();
+  await allGone(started);
+});
+
+test("stdio --standalone: SIGTERM (as a client stopping its server sends) ends the children its plugins started", { skip: process.platform === "win32" && "POSIX signals" }, async () => {
+  const proc = spawn(process.execPath, [CLI, "stdio", "--standalone", "--plugins", plugins], { env: { ...process.env, PATCHBAY_HOME: dir.join("home-stdio-term"), PATCHBAY_LOG_LEVEL: "warn" }, stdio: ["pipe", "pipe", "ignore"] });
+  const got: any[] = [];
+  createInterface({ input: proc.stdout! }).on("line", (line) => got.push(JSON.parse(line)));
+  const ask = (m: { id: number }) => {
+    proc.stdin!.write(JSON.stringify({ jsonrpc: "2.0", ...m }) + "\n");
+    return waitFor(`answer ${m.id}`, () => got.find((a) => a.id === m.id));
+  };
+  await ask({ id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "children", version: "1" } } } as { id: number });
+  const r = await ask({ id: 2, method: "tools/call", params: { name: "spawner__stubborn", arguments: {} } } as { id: number });
+  const started: number[] = r.result.structuredContent?.pids ?? JSON.parse(r.result.content[0].text).pids;
+  for (const pid of started) pids.add(pid);
+  assert.equal(started.some(isGone), false);
+  const exited = once(proc, "exit");
+  proc.kill("SIGTERM"); // stdin stays open: only the signal ends it
+  await exited;
   await allGone(started);
 });
 

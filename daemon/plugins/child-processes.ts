@@ -12,8 +12,8 @@
  * (`watchPluginChildren`) ends the children still running:
  *   - when their plugin thread ends (a reload, a stop, a restart after a crash or a stuck
  *     call): the plugin's teardown() had its chance;
- *   - when the process exits (a clean stop after SIGTERM/SIGINT, stdio's end of input, an
- *     error): SIGTERM, then SIGKILL after up to 1 s for those still running.
+ *   - when the process exits (a clean stop after SIGTERM/SIGINT, stdio's end of input or a
+ *     signal, an error): SIGTERM, then SIGKILL after up to 1 s for those still running.
  * (A child killed after its thread ended stays a zombie until the daemon exits: only the
  * libuv loop that spawned a child reaps it, and that loop has ended with the thread.)
  * A child spawned with `detached: true` leads a process group of its own: the whole group
@@ -28,6 +28,7 @@ import { BroadcastChannel, isMainThread, threadId, type Worker } from "node:work
 import { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { processStartTime } from "../home-lock.ts";
+import { atExit } from "../exit-hooks.ts";
 
 const CHANNEL = "patchbay:plugin-children";
 /** How long children get after SIGTERM before SIGKILL, when the process exits. */
@@ -87,7 +88,8 @@ export function watchPluginChildren(): void {
     if (note.exited) children.delete(note.pid);
     else children.set(note.pid, { thread: note.thread, detached: note.detached, start: processStartTime(note.pid) });
   };
-  process.on("exit", () => endChildren([...children.keys()], EXIT_GRACE_MS));
+  // also on a SIGTERM nothing else handles, as in stdio --standalone (exit-hooks.ts)
+  atExit(() => endChildren([...children.keys()], EXIT_GRACE_MS));
 }
 
 /** In the main thread: when a plugin thread ends, its children still running go with it. */
