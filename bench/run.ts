@@ -935,7 +935,7 @@ async function firstAnswers() {
   const med = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
   emit(`## Time to the first answer over stdio: spawn → initialize, spawn → first tools/list with the example plugins (median / slowest of ${P.firstAnswers})`);
   emit();
-  emit("The SDK v1 client's StdioClientTransport, as Claude Desktop starts a server. `--standalone` answers initialize before its plugins load and holds tools/list until they have; `lists` > 1 means the tools came with a later list. The bare SDK row serves one echo tool, no plugins: it is the floor of spawning Node with the SDK. CPU is user + system time of the spawned process and its descendants (Linux /proc), which a busy machine changes far less than wall time; for the attached rows it leaves out the daemon, which the bridge starts detached.");
+  emit("The SDK v1 client's StdioClientTransport, as Claude Desktop starts a server. `--standalone` answers initialize before its plugins load and holds tools/list until they have; `lists` > 1 means the tools came with a later list. The bare SDK row serves one echo tool, no plugins: it is the floor of spawning Node with the SDK. CPU is user + system time of the spawned process and its descendants (Linux /proc), which a busy machine changes far less than wall time; the cold attached row's includes the daemon the bridge starts (its child, though detached), the warm row's only the bridge.");
   emit();
   emit(
     table(
