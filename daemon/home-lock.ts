@@ -26,7 +26,7 @@
 import { closeSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
-import { AlreadyRunningError, ConfigError, messageOf } from "./errors.ts";
+import { AlreadyRunningError, HomeUnusableError, messageOf } from "./errors.ts";
 import { isPidAlive, readState, readStateFile } from "./state-file.ts";
 import { atExit } from "./exit-hooks.ts";
 
@@ -251,7 +251,7 @@ export async function takeHomeLock(home: string): Promise<HeldLock> {
   try {
     attempt = tryLock(homeLockPath(home));
   } catch (err) {
-    throw new ConfigError(`PATCHBAY_HOME ${home} cannot hold the daemon's lock file (is it a writable folder?): ${messageOf(err)}`, { cause: err });
+    throw new HomeUnusableError(`cannot use PATCHBAY_HOME ${home}: it cannot hold the daemon's lock file (${messageOf(err)}). Point PATCHBAY_HOME at a folder you can write, or fix that path's permissions.`, { cause: err });
   }
   if (!attempt.ok) throw new AlreadyRunningError(alreadyRunning(home, attempt.owner));
   const earlier = await readState(home);
