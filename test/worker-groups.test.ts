@@ -3,6 +3,11 @@
  * others keep a thread each. A reload of one member leaves the others' state alone; a crash
  * or a loop in one member restarts the whole group (its members share fate) and nobody
  * else; members are never parked. Driven through a real daemon process and SDK client.
+ *
+ * `solo` (a thread of its own, kept alive) is the bystander whose state must survive the
+ * group's restarts; `lone` (a thread of its own, parked after 200 ms idle) shows parking.
+ * They are two plugins so that how long a restart takes on a busy machine cannot park the
+ * bystander (parking, by design, drops module state) and make it look "touched".
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -31,7 +36,10 @@ before(async () => {
   plugins.file("ga.mjs", member("a"));
   plugins.file("gb.mjs", member("b"));
   plugins.file("solo.mjs", member("s"));
-  const config = home.file("patchbay.json", JSON.stringify({ workerGroups: { small: ["g*"] }, callTimeoutMs: 1500, workerIdleMs: 200 }));
+  plugins.file("lone.mjs", member("l"));
+  // callTimeoutMs is also every load's deadline: several seconds, so that only `spin` (which
+  // never ends) can miss it, however busy the machine
+  const config = home.file("patchbay.json", JSON.stringify({ workerGroups: { small: ["g*"] }, keepAlivePlugins: ["solo"], callTimeoutMs: 5000, workerIdleMs: 200 }));
   d = await startDaemonProcess({ plugins: plugins.path, args: ["--config", config] });
   c = await httpClient(d.url);
 });
@@ -46,25 +54,29 @@ const call = async (name: string) => textOf(await c.client.callTool({ name, argu
 const states = async () => Object.fromEntries(((await d.health()).plugins as { name: string; worker: string; workerGroup?: string; restarts: number }[]).map((p) => [p.name, p]));
 
 test("members of a group share one thread; a plugin outside it has its own", async () => {
-  const [a, b, s] = [await call("ga__thread"), await call("gb__thread"), await call("solo__thread")];
+  const [a, b, s, l] = [await call("ga__thread"), await call("gb__thread"), await call("solo__thread"), await call("lone__thread")];
   assert.equal(a, b, "ga and gb run in the same thread");
   assert.notEqual(a, s, "solo runs in a thread of its own");
+  assert.notEqual(a, l, "lone runs in a thread of its own");
+  assert.notEqual(s, l);
   const st = await states();
   assert.equal(st.ga.workerGroup, "small");
   assert.equal(st.gb.workerGroup, "small");
   assert.equal(st.solo.workerGroup, undefined);
+  assert.equal(st.lone.workerGroup, undefined);
 });
 
 test("members are not parked when idle; a plugin of its own is; `patchbay status` says which is which", async () => {
   await call("ga__next");
-  await waitFor("solo parked", async () => (await states()).solo.worker === "parked" || undefined);
+  await waitFor("lone parked", async () => (await states()).lone.worker === "parked" || undefined);
   const st = await states();
   assert.equal(st.ga.worker, "running");
   assert.equal(st.gb.worker, "running");
+  assert.equal(st.solo.worker, "running", "kept alive by keepAlivePlugins");
   const status = spawnSync(process.execPath, [CLI, "status"], { env: { ...process.env, PATCHBAY_HOME: d.home }, encoding: "utf8" });
   assert.equal(status.status, 0, status.stderr);
   assert.match(status.stdout, /ga\s+loaded\s+v1 · worker group small/);
-  assert.match(status.stdout, /solo\s+loaded\s+v1 · parked/);
+  assert.match(status.stdout, /lone\s+loaded\s+v1 · parked/);
 });
 
 test("reloading one member keeps the other's state and thread", async () => {
@@ -79,6 +91,7 @@ test("reloading one member keeps the other's state and thread", async () => {
 
 test("a member that crashes the thread restarts the whole group; the others are untouched", async () => {
   const groupThread = await call("ga__thread");
+  const soloThread = await call("solo__thread");
   const solo = await call("solo__next");
   await call("gb__next");
   assert.equal(await call("ga__crash"), "bye");
@@ -89,9 +102,11 @@ test("a member that crashes the thread restarts the whole group; the others are 
   });
   assert.equal(await call("gb__next"), "b1", "gb restarted with fresh state: it shares the crash");
   assert.equal(await call("ga__thread"), fresh, "both restarted into one new thread");
-  assert.equal(await call("solo__next"), `s${Number(solo.slice(1)) + 1}`, "solo was not touched");
+  assert.equal(await call("solo__next"), `s${Number(solo.slice(1)) + 1}`, "solo was not touched: its module state");
+  assert.equal(await call("solo__thread"), soloThread, "solo was not touched: its thread");
   const st = await states();
   assert.ok(st.ga.restarts >= 1 && st.gb.restarts >= 1, "both count a restart");
+  assert.equal(st.solo.restarts, 0, "solo was not restarted");
 });
 
 test("a member stuck in a loop is cut off with its group, which serves again", async () => {
