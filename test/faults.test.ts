@@ -1,15 +1,20 @@
 /**
  * One failing plugin never stops the host: throws, hangs, exits — each call fails cleanly,
  * other plugins keep answering, the bad worker is restarted.
+ *
+ * The call timeout (also the deadline of every load, restarts included) is 5 s: only a
+ * handler that never ends misses it, however busy the machine. Handlers that a test cancels
+ * leave a mark in their data folder when they begin, and the test cancels once it is there.
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
 import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
 
 const plugins = new TempDir("patchbay-faults-");
+const CALL_TIMEOUT_MS = 5_000;
 let d: RunningDaemon;
 let c: RecordingClient;
 
@@ -21,25 +26,34 @@ import { writeFileSync } from "node:fs";
 export default definePlugin({
   tools: {
     throws: { handler: () => { throw new Error("kaput: the handler failed"); } },
-    loop: { description: "sync infinite loop", handler: () => { for (;;) {} } },
+    loop: { description: "sync infinite loop", handler: (_a, ctx) => { writeFileSync(ctx.dataDir + "/began-loop", ""); for (;;) {} } },
     exit: { handler: () => { process.exit(3); } },
     ok: { input: { n: z.number() }, handler: ({ n }) => \`fine \${n}\` },
     noisy: { handler: () => { console.log("plugin stdout line"); return "quiet"; } },
     wait: {
       description: "waits until cancelled, then leaves a mark in its data folder",
-      handler: (_a, ctx) => new Promise((resolve) => ctx.signal.addEventListener("abort", () => {
-        writeFileSync(ctx.dataDir + "/aborted.txt", String(ctx.signal.reason));
-        resolve("aborted");
-      })),
+      handler: (_a, ctx) => {
+        writeFileSync(ctx.dataDir + "/began-wait", "");
+        return new Promise((resolve) => ctx.signal.addEventListener("abort", () => {
+          writeFileSync(ctx.dataDir + "/aborted.txt", String(ctx.signal.reason));
+          resolve("aborted");
+        }));
+      },
     },
-    stops: { description: "waits until cancelled, then ends", handler: (_a, ctx) => new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve("stopped"))) },
+    stops: {
+      description: "waits until cancelled, then ends",
+      handler: (_a, ctx) => {
+        writeFileSync(ctx.dataDir + "/began-stops", "");
+        return new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve("stopped")));
+      },
+    },
     leak: { description: "allocates until the worker's heap limit", handler: () => { const keep = []; for (;;) keep.push(new Array(1e5).fill(Math.random())); } },
   },
 });
 `,
   );
   plugins.file("other.mjs", `export default { tools: { ping: { handler: () => "pong" } } };\n`);
-  d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_CALL_TIMEOUT_MS: "1500", PATCHBAY_WORKER_HEAP_MB: "48" } });
+  d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_CALL_TIMEOUT_MS: String(CALL_TIMEOUT_MS), PATCHBAY_WORKER_HEAP_MB: "48" } });
   c = await httpClient(d.url);
 });
 after(async () => {
@@ -49,6 +63,10 @@ after(async () => {
 });
 
 const call = (name: string, args: Record<string, unknown> = {}) => c.client.callTool({ name, arguments: args });
+/** Forgets that `tool` of faulty began, so the next mark is the next call's. */
+const forgetBegan = (tool: string) => rmSync(`${d.home}/data/faulty/began-${tool}`, { force: true });
+/** Waits until a call of `tool` of faulty is running (its handler left its mark). */
+const began = (tool: string) => waitFor(`faulty__${tool} running`, () => existsSync(`${d.home}/data/faulty/began-${tool}`) || undefined, 30_000);
 const restartsOf = async (name: string) => (await d.health()).plugins.find((p: any) => p.name === name).restarts as number;
 
 test("a handler that throws gives an isError result with its message", async () => {
@@ -80,7 +98,7 @@ test("a sync infinite loop: that call times out, other plugins answer, the worke
   assert.equal(textOf(await call("other__ping")), "pong");
   const r = await stuck;
   assert.equal(r.isError, true);
-  assert.match(textOf(r), /did not answer within 1500 ms/);
+  assert.match(textOf(r), new RegExp(`did not answer within ${CALL_TIMEOUT_MS} ms`));
   await waitFor("restart", async () => ((await restartsOf("faulty")) > before) || undefined);
   assert.equal(textOf(await call("faulty__ok", { n: 1 })), "fine 1");
   assert.match(d.stderr(), /plugin worker is stuck; restarting it/);
@@ -89,7 +107,7 @@ test("a sync infinite loop: that call times out, other plugins answer, the worke
 test("a healthy call that arrives while a stuck worker is probed waits for the restarted worker", async () => {
   const before = await restartsOf("faulty");
   const stuck = await call("faulty__loop");
-  assert.match(textOf(stuck), /did not answer within 1500 ms/);
+  assert.match(textOf(stuck), new RegExp(`did not answer within ${CALL_TIMEOUT_MS} ms`));
   // The worker is being probed now (a loop answers no ping): this call must not be queued
   // behind the loop and fail with it ("worker restarted: stuck"), but run on the fresh thread.
   const healthy = await call("faulty__ok", { n: 4 });
@@ -98,19 +116,20 @@ test("a healthy call that arrives while a stuck worker is probed waits for the r
   assert.ok((await restartsOf("faulty")) > before, "the stuck worker was restarted");
 });
 
-/** Calls `name`, and cancels the call 200 ms later, as a client whose user gave up. */
-async function callThenCancel(name: string) {
+/** Calls faulty's `tool`, and cancels the call once it runs, as a client whose user gave up. */
+async function callThenCancel(tool: string) {
   const ac = new AbortController();
-  const running = c.client.callTool({ name, arguments: {} }, undefined, { signal: ac.signal });
-  await new Promise((r) => setTimeout(r, 200));
+  forgetBegan(tool);
+  const running = c.client.callTool({ name: `faulty__${tool}`, arguments: {} }, undefined, { signal: ac.signal });
+  await began(tool);
   ac.abort("the user gave up");
   await assert.rejects(running);
 }
 
 test("a cancelled call stuck in a sync loop: the thread is found stuck at the call's own deadline and restarted, with no later call needed", async () => {
   const before = await restartsOf("faulty");
-  await callThenCancel("faulty__loop");
-  // nobody calls the plugin: the cancelled call's deadline (1500 ms) reveals the loop
+  await callThenCancel("loop");
+  // nobody calls the plugin: the cancelled call's deadline reveals the loop
   await waitFor("restart after the cancelled call's deadline", async () => ((await restartsOf("faulty")) > before) || undefined);
   assert.match(d.stderr(), /a cancelled call did not end by its timeout/);
   assert.equal(textOf(await call("faulty__ok", { n: 5 })), "fine 5");
@@ -118,10 +137,11 @@ test("a cancelled call stuck in a sync loop: the thread is found stuck at the ca
 
 test("a cancelled call that ends when told to costs no restart, and the plugin answers at once", async () => {
   const before = await restartsOf("faulty");
-  await callThenCancel("faulty__stops");
+  await callThenCancel("stops");
   assert.equal(textOf(await call("faulty__ok", { n: 6 })), "fine 6");
-  // past the cancelled call's deadline (1500 ms): still no restart
-  await new Promise((r) => setTimeout(r, 2_000));
+  // Past the cancelled call's deadline: still no restart. (A wait for something not to
+  // happen: a busy machine can only make this pass wrongly, never fail wrongly.)
+  await new Promise((r) => setTimeout(r, CALL_TIMEOUT_MS + 500));
   assert.equal(await restartsOf("faulty"), before);
 });
 
@@ -148,8 +168,9 @@ test("a plugin that exhausts its heap limit: the call fails, the daemon lives, t
 
 test("closing a session aborts the plugin calls it had in flight", async () => {
   const other = await httpClient(d.url);
+  forgetBegan("wait");
   const pending = other.client.callTool({ name: "faulty__wait", arguments: {} }).catch(() => "rejected");
-  await new Promise((r) => setTimeout(r, 200));
+  await began("wait");
   await (other.client.transport as any).terminateSession();
   await other.close();
   await pending;
