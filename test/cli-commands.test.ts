@@ -3,7 +3,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync, existsSync } from "node:fs";
-import { CLI, TempDir } from "./helpers/env.ts";
+import { CLI, TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess } from "./helpers/daemon.ts";
 import { httpClient, textOf } from "./helpers/clients.ts";
 import { claudeConfigPath } from "../daemon/commands/claude-config.ts";
@@ -77,12 +77,25 @@ test("doctor reports a broken Claude config, a missing entry command and a plugi
 });
 
 test("SIGTERM lets an in-flight call finish, closes sessions, removes the state file, exits 0", async () => {
-  dir.file("grace-plugins/slow.mjs", `export default { tools: { slow: { handler: () => new Promise((r) => setTimeout(() => r("finished"), 600)) } } };`);
-  const d = await startDaemonProcess({ plugins: dir.join("grace-plugins") });
+  // the call says when it runs, and ends only once the test lets it: after the SIGTERM
+  const began = dir.join("grace-began");
+  const release = dir.join("grace-release");
+  dir.file(
+    "grace-plugins/slow.mjs",
+    `import { writeFileSync, existsSync } from "node:fs";
+export default { tools: { slow: { handler: () => new Promise((r) => {
+  writeFileSync(${JSON.stringify(began)}, "");
+  const t = setInterval(() => existsSync(${JSON.stringify(release)}) && (clearInterval(t), r("finished")), 20);
+}) } } };`,
+  );
+  // a grace period no busy machine exhausts: the call ends when the test says so
+  const d = await startDaemonProcess({ plugins: dir.join("grace-plugins"), env: { PATCHBAY_SHUTDOWN_GRACE_MS: "60000" } });
   const c = await httpClient(d.url);
   const call = c.client.callTool({ name: "slow__slow", arguments: {} });
-  await new Promise((r) => setTimeout(r, 150));
+  await waitFor("the call running", () => existsSync(began) || undefined, 30_000);
   const exited = d.stop();
+  await waitFor("the daemon shutting down", () => /shutting down/.test(d.stderr()) || undefined, 30_000);
+  dir.file("grace-release", "");
   assert.equal(textOf(await call), "finished");
   assert.equal(await exited, 0);
   assert.equal(existsSync(`${d.home}/daemon.json`), false);
