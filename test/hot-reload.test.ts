@@ -143,14 +143,27 @@ test("a save that changes nothing visible sends no list_changed", async () => {
 });
 
 test("a call in flight during a reload finishes on the old version; new calls get the new one", async () => {
-  const slow = (word: string) => `export default { tools: { slow: { handler: () => new Promise((r) => setTimeout(() => r("${word}"), 700)) }, fast: { handler: () => "${word}" } } };\n`;
+  // slow says when it runs and ends once the test lets it, after the new version serves
+  const marks = new TempDir("patchbay-reload-marks-");
+  const [began, release] = [marks.join("began"), marks.join("release")];
+  const slow = (word: string) => `import { writeFileSync, existsSync } from "node:fs";
+export default { tools: {
+  slow: { handler: () => new Promise((r) => {
+    writeFileSync(${JSON.stringify(began)}, "");
+    const t = setInterval(() => existsSync(${JSON.stringify(release)}) && (clearInterval(t), r("${word}")), 20);
+  }) },
+  fast: { handler: () => "${word}" },
+} };
+`;
   plugins.file("drain.mjs", slow("old"));
   await serves("drain__fast", "old");
   const inflight = callText("drain__slow");
-  await new Promise((r) => setTimeout(r, 100));
+  await waitFor("the slow call running on the old version", () => existsSync(began) || undefined);
   plugins.file("drain.mjs", slow("new"));
   await serves("drain__fast", "new");
+  writeFileSync(release, "");
   assert.equal(await inflight, "old");
+  marks.cleanup();
   await removePlugin("drain.mjs", "drain");
 });
 
