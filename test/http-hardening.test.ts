@@ -153,7 +153,9 @@ test("server timeouts are on by default (headers ≤ request, keep-alive a few s
   assert.deepEqual({ headersMs: server.headersTimeout, requestMs: server.requestTimeout, keepAliveMs: server.keepAliveTimeout }, { headersMs: DEFAULT_HTTP_TIMEOUTS.headersMs, requestMs: DEFAULT_HTTP_TIMEOUTS.requestMs, keepAliveMs: DEFAULT_HTTP_TIMEOUTS.keepAliveMs });
 });
 
-const SHORT: Partial<HttpTimeouts> = { headersMs: 300, requestMs: 300, checkIntervalMs: 50 };
+// Short enough to watch them cut, long enough (1 s) that the few ms between this process's
+// connect and its write cannot be taken for a slow client, even when the machine is busy.
+const SHORT: Partial<HttpTimeouts> = { headersMs: 1_000, requestMs: 1_000, checkIntervalMs: 50 };
 
 test("a body that never completes is cut by the request timeout (408) and its reader settles", { timeout: HANG }, async () => {
   const settled = deferred<unknown>();
@@ -178,7 +180,7 @@ test("the request timeout does not cut a long response stream or an upgraded Web
         let n = 0;
         const timer = setInterval(() => {
           res.write(`data: ${n}\n\n`);
-          if (++n === 10) {
+          if (++n === 25) {
             clearInterval(timer);
             res.end();
           }
@@ -189,13 +191,15 @@ test("the request timeout does not cut a long response stream or an upgraded Web
     { timeouts: SHORT },
   );
   try {
-    // Ten events 100 ms apart: the stream outlives the 300 ms request timeout several times.
+    // 25 events 100 ms apart: the stream outlives the 1 s request timeout more than twice.
     const r = await get(s.port, "/stream");
     assert.equal(r.status, 200);
-    assert.equal(r.body.match(/^data: /gm)?.length, 10);
+    assert.equal(r.body.match(/^data: /gm)?.length, 25);
     const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`);
     await once(ws, "open");
-    await new Promise((r) => setTimeout(r, 800));
+    // past the request timeout (a wait for something not to happen: a busy machine can only
+    // make it pass wrongly, never fail wrongly)
+    await new Promise((r) => setTimeout(r, 2_500));
     ws.send("still here");
     const [echo] = await once(ws, "message");
     assert.equal(String(echo), "still here");
