@@ -17,15 +17,17 @@ import { isPidAlive } from "../daemon/state-file.ts";
 
 const dir = new TempDir("patchbay-lifecycle-");
 const plugins = dir.join("plugins");
-// A tool that ignores cancellation, as many real ones do, and notes when it started.
+// A tool that ignores cancellation, as many real ones do, and notes when it started. With
+// `until` it sleeps until that file exists (the test says when), else for `ms`.
 dir.file(
   "plugins/sleepy.mjs",
-  `import { appendFileSync } from "node:fs";
+  `import { appendFileSync, existsSync } from "node:fs";
 export default { tools: { sleep: {
-  input: { type: "object", properties: { ms: { type: "number" }, tag: { type: "string" } }, required: ["ms", "tag"] },
-  handler: async ({ ms, tag }, ctx) => {
+  input: { type: "object", properties: { ms: { type: "number" }, tag: { type: "string" }, until: { type: "string" } }, required: ["ms", "tag"] },
+  handler: async ({ ms, tag, until }, ctx) => {
     appendFileSync(ctx.dataDir + "/started.log", tag + "\\n");
-    await new Promise((r) => setTimeout(r, ms));
+    if (until) await new Promise((r) => { const t = setInterval(() => existsSync(until) && (clearInterval(t), r()), 20); });
+    else await new Promise((r) => setTimeout(r, ms));
     return "slept " + tag;
   },
 } } };
@@ -60,8 +62,8 @@ async function clientsFor(url: string): Promise<Record<"http" | "sse" | "ws", Re
 /** Calls settle to a result or an error, never a hang: 20 s is the clients' own timeout. */
 const CLIENT_TIMEOUT = { timeout: 20_000 };
 type Settled = { result?: any; error?: Error };
-function sleepCall(c: RecordingClient, ms: number, tag: string): Promise<Settled> {
-  return c.client.callTool({ name: "sleepy__sleep", arguments: { ms, tag } }, undefined, CLIENT_TIMEOUT).then(
+function sleepCall(c: RecordingClient, ms: number, tag: string, until?: string): Promise<Settled> {
+  return c.client.callTool({ name: "sleepy__sleep", arguments: { ms, tag, ...(until ? { until } : {}) } }, undefined, CLIENT_TIMEOUT).then(
     (result) => ({ result }),
     (error: Error) => ({ error }),
   );
@@ -125,9 +127,13 @@ async function stdioThatMustExit(env: Record<string, string>, boundMs = 30_000) 
 }
 
 test("SIGTERM with calls in flight on Streamable HTTP, legacy SSE and WebSocket: every call answers, then exit 0", async () => {
-  const d = await daemon();
+  // the calls end when the test lets them, once it has seen the drain refuse new work; the
+  // grace period is one no busy machine exhausts
+  const config = dir.file("long-grace.json", JSON.stringify({ shutdownGraceMs: 60_000 }));
+  const release = dir.join("release-drain");
+  const d = await daemon({ args: ["--config", config] });
   const c = await clientsFor(d.url);
-  const calls = { http: sleepCall(c.http, 2_000, "http"), sse: sleepCall(c.sse, 2_000, "sse"), ws: sleepCall(c.ws, 2_000, "ws") };
+  const calls = { http: sleepCall(c.http, 0, "http", release), sse: sleepCall(c.sse, 0, "sse", release), ws: sleepCall(c.ws, 0, "ws", release) };
   await waitFor("all three calls running", () => startedTags(d.home).length === 3 || undefined);
   const exit = sigterm(d);
   await waitFor("shutdown to begin", () => /shutting down/.test(d.stderr()) || undefined);
@@ -135,6 +141,14 @@ test("SIGTERM with calls in flight on Streamable HTTP, legacy SSE and WebSocket:
   // draining: nothing new is accepted, on a new connection or on an open session
   const probe = await fetch(`${d.url}/healthz`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.status, (e: Error) => e.message);
   const late = sleepCall(c.ws, 10, "late");
+  {
+    // the late call is refused while the three still run
+    const { result, error } = await late;
+    const lateText = result ? textOf(result) : error!.message;
+    assert.ok(error || result.isError, `a call that arrives during the drain fails: ${lateText}`);
+    assert.match(lateText, /shutting down/);
+  }
+  writeFileSync(release, "");
 
   for (const [transport, call] of Object.entries(calls)) {
     const { result, error } = await call;
@@ -143,10 +157,6 @@ test("SIGTERM with calls in flight on Streamable HTTP, legacy SSE and WebSocket:
     assert.notEqual(result.isError, true, transport);
   }
   assert.notEqual(probe, 200, "a request during the drain is refused");
-  const { result, error } = await late;
-  const lateText = result ? textOf(result) : error!.message;
-  assert.ok(error || result.isError, `a call that arrives during the drain fails: ${lateText}`);
-  assert.match(lateText, /shutting down/);
   assert.equal(await exit, 0);
   assert.equal(existsSync(`${d.home}/daemon.json`), false);
 });
