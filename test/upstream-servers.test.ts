@@ -20,9 +20,12 @@ import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 const req = createRequire(join(ROOT, "package.json"));
 const root = new TempDir("patchbay-upstream-");
 const pluginsDir = root.join("plugins");
+/** While this file exists, the echo server exits at once: an outage that lasts until the test ends it. */
+const hold = root.join("hold-upstream");
 const serverJs = root.file(
   "servers/echo-server.cjs",
-  `const { McpServer } = require(${JSON.stringify(req.resolve("@modelcontextprotocol/sdk/server/mcp.js"))});
+  `if (require("node:fs").existsSync(${JSON.stringify(hold)})) process.exit(1);
+const { McpServer } = require(${JSON.stringify(req.resolve("@modelcontextprotocol/sdk/server/mcp.js"))});
 const { StdioServerTransport } = require(${JSON.stringify(req.resolve("@modelcontextprotocol/sdk/server/stdio.js"))});
 const { z } = require(${JSON.stringify(req.resolve("zod"))});
 const server = new McpServer({ name: "echo-server", version: "1.2.3" });
@@ -92,11 +95,10 @@ test("progress arrives and cancelling ends the call", async () => {
   const r = await c.client.callTool({ name: "up__slow", arguments: { steps: 3 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
   assert.equal(textOf(r), "done");
   assert.deepEqual(progress, [1, 2, 3]);
+  // a call that would run for hours (and a client that would wait as long): only the cancel ends it
   const ac = new AbortController();
-  const started = Date.now();
-  const pending = c.client.callTool({ name: "up__slow", arguments: { steps: 100 } }, undefined, { signal: ac.signal, onprogress: () => ac.abort() });
-  await assert.rejects(pending);
-  assert.ok(Date.now() - started < 5_000);
+  const pending = c.client.callTool({ name: "up__slow", arguments: { steps: 100_000 } }, undefined, { signal: ac.signal, onprogress: () => ac.abort("the user gave up"), timeout: 24 * 3_600_000 });
+  await assert.rejects(pending, /the user gave up/);
   assert.equal(textOf(await call("up__echo", { text: "b" })), `b|v1-${SECRET}`);
 });
 
@@ -118,14 +120,16 @@ test("a sampling request from the upstream reaches the calling client and its an
 test("a killed child is restarted; calls during the outage fail fast", async () => {
   const pid = Number(textOf(await call("up__pid")));
   assert.equal((await state()).upstream.pid, pid);
+  // the outage lasts until the test ends it: a call during it must fail without waiting for
+  // the reconnect (which cannot come before the call has its answer) or a timeout
+  writeFileSync(hold, "");
   process.kill(pid, "SIGKILL");
-  await waitFor("outage seen", async () => ((await state()).upstream.state !== "connected") || undefined, 5_000, 5);
-  const t0 = Date.now();
+  await waitFor("outage seen", async () => ((await state()).upstream.state !== "connected") || undefined, 30_000);
   const during = await call("up__echo", { text: "x" }).catch((e) => ({ isError: true, content: [{ type: "text", text: String(e) }] }));
-  if ((await state()).upstream.state !== "connected") {
-    assert.equal(during.isError, true);
-    assert.ok(Date.now() - t0 < 2_000);
-  }
+  assert.equal(during.isError, true);
+  assert.doesNotMatch(textOf(during as any), /time(d)? ?out|did not answer/i);
+  assert.notEqual((await state()).upstream.state, "connected", "the call failed during the outage");
+  rmSync(hold);
   const newPid = await waitFor("reconnected", async () => {
     const r = await call("up__pid").catch(() => undefined);
     return r && !r.isError && Number(textOf(r)) !== pid ? Number(textOf(r)) : undefined;
@@ -150,7 +154,7 @@ test("editing reconnects, a broken file keeps the last good version, deleting un
   const pid = Number(textOf(await call("up__pid")));
   rmSync(cfgFile);
   await waitFor("unloaded", async () => !(await c.client.listTools()).tools.some((t) => t.name === "up__echo") || undefined);
-  await waitFor("child gone", () => !alive(pid) || undefined, 10_000);
+  await waitFor("child gone", () => !alive(pid) || undefined, 30_000);
   assert.ok(!JSON.stringify(await d.health()).includes(SECRET));
 });
 
@@ -177,5 +181,5 @@ test("the daemon's shutdown stops the child", async () => {
   const pid = Number(textOf(await call("up__pid")));
   await c.close();
   await d.stop();
-  await waitFor("child gone after stop", () => !alive(pid) || undefined, 10_000);
+  await waitFor("child gone after stop", () => !alive(pid) || undefined, 30_000);
 });
