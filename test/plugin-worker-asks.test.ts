@@ -202,14 +202,14 @@ test("cancellation and the call timeout reject a question still waiting", async 
   const ac = new AbortController();
   const cancelled = w.call({ kind: "tool", target: "wait", args: {} }, { signal: ac.signal, onClientRequest: () => (setImmediate(() => ac.abort()), never()) });
   await assert.rejects(cancelled, CallCancelledError);
-  const seen = await waitFor("the plugin's rejected await", () => (existsSync(marker) ? JSON.parse(readFileSync(marker, "utf8")) : undefined), 5_000);
+  const seen = await waitFor("the plugin's rejected await", () => (existsSync(marker) ? JSON.parse(readFileSync(marker, "utf8")) : undefined), 30_000);
   assert.equal(seen.name, "AbortError");
   assert.equal(seen.aborted, true);
   assert.match(seen.message, /^ctx\.elicit: the call was cancelled before the client answered \(cancelled by client\)/);
 
   const timedOut = w.call({ kind: "tool", target: "wait", args: {} }, { timeoutMs: 200, onClientRequest: never });
   await assert.rejects(timedOut, CallTimeoutError);
-  await waitFor("the timeout's rejected await", () => (existsSync(marker) && /\(timeout\)/.test(readFileSync(marker, "utf8")) ? true : undefined), 5_000);
+  await waitFor("the timeout's rejected await", () => (existsSync(marker) && /\(timeout\)/.test(readFileSync(marker, "utf8")) ? true : undefined), 30_000);
 });
 
 test("prompt renderers and resource readers can ask too", async () => {
@@ -222,10 +222,10 @@ test("prompt renderers and resource readers can ask too", async () => {
 });
 
 test("ctx.resourceUpdated(uri) reaches the host as a resource-updated event, from setup and from handlers", async () => {
-  await waitFor("the update sent from setup", () => (updates.includes("asks://from-setup") ? true : undefined), 5_000);
+  await waitFor("the update sent from setup", () => (updates.includes("asks://from-setup") ? true : undefined), 30_000);
   updates = [];
   assert.equal(text(await call("touch", {}, { args: { uri: "asks://doc" } })), "touched");
-  await waitFor("the update", () => (updates.length > 0 ? true : undefined), 5_000);
+  await waitFor("the update", () => (updates.length > 0 ? true : undefined), 30_000);
   assert.deepEqual(updates, ["asks://doc"]);
   assert.equal(text(await call("badTouch")), "TypeError: ctx.resourceUpdated(uri): uri must be a non-empty string");
 });

@@ -28,7 +28,7 @@ export function notificationRecorder() {
       notifications.push({ method: n.method, params: n.params });
       waiters.splice(0).forEach((w) => w());
     },
-    waitNotification(method: string, n = 1, timeoutMs = 20_000): Promise<void> {
+    waitNotification(method: string, n = 1, timeoutMs = 30_000): Promise<void> {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no ${method} (#${n}) within ${timeoutMs} ms; got ${JSON.stringify(notifications.map((x) => x.method))}`)), timeoutMs);
         const check = () => {

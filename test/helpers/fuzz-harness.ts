@@ -376,7 +376,7 @@ export class FuzzDaemon {
   }
 
   /** Polls until the open-session count is `expected` (closes are asynchronous); returns the last count. */
-  async settleSessions(expected: number, timeoutMs = 5_000): Promise<number> {
+  async settleSessions(expected: number, timeoutMs = 30_000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     let n = await this.sessionsOpen();
     while (n !== expected && Date.now() < deadline) {

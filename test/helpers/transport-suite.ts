@@ -164,7 +164,7 @@ export function transportSuite(name: string, start: (pluginsDir: string, home: s
   });
 }
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 20_000) {
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check().catch(() => false)) return;
