@@ -5,11 +5,15 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync, writeFileSync } from "node:fs";
 import { TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
 import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
 
 const plugins = new TempDir("patchbay-cap-");
+const marks = new TempDir("patchbay-cap-marks-");
+const holdBegan = marks.join("hold-began");
+const holdRelease = marks.join("hold-release");
 let d: RunningDaemon;
 let c: RecordingClient;
 
@@ -20,7 +24,16 @@ export default { ${extra} tools: { next: { handler: () => String(++n) } } };
 before(async () => {
   for (const name of ["a", "b", "c"]) plugins.file(`${name}.mjs`, counter());
   plugins.file("kept.mjs", counter("keepAlive: true,"));
-  plugins.file("slow.mjs", `export default { tools: { hold: { handler: () => new Promise((r) => setTimeout(() => r("held"), 1500)) } } };\n`);
+  // hold says when it runs and ends only once the test lets it
+  plugins.file(
+    "slow.mjs",
+    `import { writeFileSync, existsSync } from "node:fs";
+export default { tools: { hold: { handler: () => new Promise((r) => {
+  writeFileSync(${JSON.stringify(holdBegan)}, "");
+  const t = setInterval(() => existsSync(${JSON.stringify(holdRelease)}) && (clearInterval(t), r("held")), 20);
+}) } } };
+`,
+  );
   d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_WORKER_IDLE_MS: "600000", PATCHBAY_MAX_RUNNING_PLUGINS: "3" } });
   c = await httpClient(d.url);
 });
@@ -28,6 +41,7 @@ after(async () => {
   await c?.close();
   await d?.stop();
   plugins.cleanup();
+  marks.cleanup();
 });
 
 const next = async (name: string) => textOf(await c.client.callTool({ name: `${name}__next`, arguments: {} }));
@@ -61,7 +75,7 @@ test("starting a plugin beyond the limit parks the least recently used one; the 
 test("plugins with a call in flight or keepAlive are passed over", async () => {
   // kept is the least recently used of all; a call to slow is running while a, c and b start
   const held = c.client.callTool({ name: "slow__hold", arguments: {} });
-  await waitFor("slow running", async () => (await workers()).slow === "running" || undefined);
+  await waitFor("slow's call running", () => existsSync(holdBegan) || undefined);
   await next("a");
   await next("c");
   await next("b");
@@ -72,5 +86,6 @@ test("plugins with a call in flight or keepAlive are passed over", async () => {
   // each start parked the least recently used idle one: a, then c
   await parked("a");
   await parked("c");
+  writeFileSync(holdRelease, "");
   assert.equal(textOf(await held), "held");
 });
