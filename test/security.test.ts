@@ -59,7 +59,8 @@ test("with a token: every endpoint but /healthz needs it; /healthz says only ali
 });
 
 test("open-session limit → 503; idle sessions are closed and free their slot", async () => {
-  const d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_MAX_SESSIONS: "2", PATCHBAY_SESSION_IDLE_TIMEOUT_MS: "1200" } });
+  // 5 s idle: two sessions and a third request surely come before the first goes idle that long
+  const d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_MAX_SESSIONS: "2", PATCHBAY_SESSION_IDLE_TIMEOUT_MS: "5000" } });
   try {
     const a = await httpClient(d.url);
     const b = await httpClient(d.url);
@@ -80,8 +81,15 @@ test("open-session limit → 503; idle sessions are closed and free their slot",
 
 test("the idle timeout closes idle WebSocket connections, not ones waiting on a long call or holding a 2026-07-28 listen stream", { timeout: 60_000 }, async () => {
   const dir = new TempDir("patchbay-idle-ws-");
-  dir.file("slow.mjs", `export default { tools: { wait: { handler: () => new Promise((r) => setTimeout(() => r("waited"), 3000)) } } };`);
-  const d = await startDaemonProcess({ plugins: dir.path, env: { PATCHBAY_SESSION_IDLE_TIMEOUT_MS: "1200" } });
+  // the long call ends only once the idle connection has been closed by the timeout; 5 s idle:
+  // the three connections surely start their call and their stream before that
+  const release = dir.join("release");
+  dir.file(
+    "slow.mjs",
+    `import { existsSync } from "node:fs";
+export default { tools: { wait: { handler: () => new Promise((r) => { const t = setInterval(() => existsSync(${JSON.stringify(release)}) && (clearInterval(t), r("waited")), 20); }) } } };`,
+  );
+  const d = await startDaemonProcess({ plugins: dir.path, env: { PATCHBAY_SESSION_IDLE_TIMEOUT_MS: "5000" } });
   const idle = await wsClient(d.url);
   const waiting = await wsClient(d.url);
   const listening = await v2WsClient(d.url, { modern: true });
@@ -89,9 +97,11 @@ test("the idle timeout closes idle WebSocket connections, not ones waiting on a 
     let idleClosed = false;
     idle.client.onclose = () => (idleClosed = true);
     const sub = await listening.client.listen({ toolsListChanged: true });
-    // a call that outlasts the idle timeout more than twice over is answered
-    assert.equal(textOf(await waiting.client.callTool({ name: "slow__wait", arguments: {} })), "waited");
+    // a call that outlasts the idle timeout is answered
+    const call = waiting.client.callTool({ name: "slow__wait", arguments: {} }, undefined, { timeout: 120_000 });
     await waitFor("the idle connection closed by the timeout", () => idleClosed || undefined);
+    dir.file("release", "");
+    assert.equal(textOf(await call), "waited");
     // the listener is still there to hear a change
     const before = listening.count("notifications/tools/list_changed");
     dir.file("late.mjs", `export default { tools: { t: { handler: () => "t" } } };`);
