@@ -4,8 +4,8 @@
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { TempDir } from "./helpers/env.ts";
+import { existsSync, readFileSync } from "node:fs";
+import { TempDir, waitFor } from "./helpers/env.ts";
 import { stdioClient, textOf } from "./helpers/clients.ts";
 import { stopPids } from "./helpers/daemon.ts";
 
@@ -13,8 +13,9 @@ const plugins = new TempDir("patchbay-bridge-plugins-");
 const home = new TempDir("patchbay-bridge-home-");
 const pids = new Set<number>();
 
-plugins.file("slow.mjs", `export default { tools: {
-  wait: { handler: (_a, ctx) => new Promise((r) => { const t = setTimeout(() => r("waited"), 30000); ctx.signal.addEventListener("abort", () => { clearTimeout(t); r("aborted"); }); }) },
+plugins.file("slow.mjs", `import { writeFileSync } from "node:fs";
+export default { tools: {
+  wait: { handler: (_a, ctx) => new Promise((r) => { writeFileSync(ctx.dataDir + "/began-wait", ""); const t = setTimeout(() => r("waited"), 30000); ctx.signal.addEventListener("abort", () => { clearTimeout(t); r("aborted"); }); }) },
   hi: { handler: () => "hi" },
 } };`);
 
@@ -43,7 +44,7 @@ test("starts the daemon when none runs, relays calls, and shows as a stdio sessi
 
     // kill the daemon hard while a call is in flight: the call fails clearly, no hang
     const inflight = c.client.callTool({ name: "slow__wait", arguments: {} });
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor("the call running in the daemon", () => existsSync(home.join("data", "slow", "began-wait")) || undefined);
     const n = c.count("notifications/tools/list_changed");
     process.kill(first.pid, "SIGKILL");
     await assert.rejects(inflight, (e: any) => e.code === -32000 && /connection lost during tools\/call/.test(e.message));

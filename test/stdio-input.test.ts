@@ -9,6 +9,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { rmSync, writeFileSync } from "node:fs";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface } from "node:readline";
 import { CLI, TempDir } from "./helpers/env.ts";
@@ -17,10 +18,19 @@ import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
 const LIMIT = 65_536;
 const plugins = new TempDir("patchbay-stdio-input-");
 const standaloneHome = new TempDir("patchbay-stdio-input-home-");
+const release = standaloneHome.join("release-slow");
 let d: RunningDaemon;
 
 before(async () => {
-  plugins.file("p.mjs", `export default { tools: { slow: { handler: () => new Promise((r) => setTimeout(() => r("slow done"), 1500)) }, t: { handler: () => "ok" } } };`);
+  // slow ends only once the test lets it, after the refusal and a later call have come back
+  plugins.file(
+    "p.mjs",
+    `import { existsSync } from "node:fs";
+export default { tools: {
+  slow: { handler: () => new Promise((r) => { const t = setInterval(() => existsSync(${JSON.stringify(release)}) && (clearInterval(t), r("slow done")), 20); }) },
+  t: { handler: () => "ok" },
+} };`,
+  );
   d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_MAX_BODY_BYTES: String(LIMIT) } });
 });
 after(async () => {
@@ -80,6 +90,7 @@ const nested = (levels: number) => "[".repeat(levels) + "]".repeat(levels);
 
 for (const mode of ["standalone", "attached"] as const) {
   test(`stdio ${mode}: every bad line gets its answer, the connection stays usable, and the end of input ends the process`, { timeout: 60_000 }, async () => {
+    rmSync(release, { force: true });
     const s = run(mode === "standalone" ? ["--standalone", "--plugins", plugins.path] : [], mode === "standalone" ? standaloneHome.path : d.home);
     try {
       assert.equal((await s.ask(INIT)).result?.serverInfo?.name, "patchbay");
@@ -110,6 +121,7 @@ for (const mode of ["standalone", "attached"] as const) {
       assert.equal(refused.error?.code, -32600, JSON.stringify(refused).slice(0, 300));
       assert.match(refused.error.message, /over the 65536 byte limit/);
       assert.deepEqual((await s.ask({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "p__t", arguments: {} } } as any)).result?.content, [{ type: "text", text: "ok" }]);
+      writeFileSync(release, "");
       assert.deepEqual((await s.answerTo("slow")).result?.content, [{ type: "text", text: "slow done" }], "the call in flight was not lost");
       assert.ok(!s.got.some((m) => m.method === "notifications/tools/list_changed"), "the bridge did not reconnect");
       // the daemon is unharmed
