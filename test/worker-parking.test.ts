@@ -33,7 +33,14 @@ export default definePlugin({
 `);
   plugins.file("other.mjs", `export default { tools: { ping: { handler: () => "pong" } } };\n`);
   plugins.file("crashy.mjs", `export default { tools: { exit: { handler: () => { process.exit(7); } }, ok: { handler: () => "still here" } } };\n`);
-  plugins.file("counter.mjs", counter());
+  // hold: a call that ends once the test lets it; while it runs the plugin cannot be parked
+  plugins.file(
+    "counter.mjs",
+    counter().replace(
+      "tools: {",
+      `tools: { hold: { handler: () => new Promise((r) => { writeFileSync(${JSON.stringify(conf.join("began-hold"))}, ""); const t = setInterval(() => existsSync(${JSON.stringify(conf.join("release-hold"))}) && (clearInterval(t), r("held")), 20); }) },`,
+    ).replace("let n = 0;", `import { existsSync, writeFileSync } from "node:fs";\nlet n = 0;`),
+  );
   plugins.file("kept.mjs", counter("keepAlive: true,"));
   plugins.file("pinned.mjs", counter());
   plugins.file("ticker.mjs", `let t;
@@ -114,8 +121,13 @@ test("the first call to a parked plugin starts it and returns the right result; 
 
 test("module-level state lasts while the thread runs and is lost when the plugin is parked", async () => {
   await parked("counter");
+  // a call in flight keeps the thread up, however long the calls take on a busy machine
+  const held = call("counter__hold");
+  await waitFor("the held call running", () => existsSync(conf.join("began-hold")) || undefined);
   assert.equal(textOf(await call("counter__next")), "1");
   assert.equal(textOf(await call("counter__next")), "2");
+  writeFileSync(conf.join("release-hold"), "");
+  assert.equal(textOf(await held), "held");
   await parked("counter");
   assert.equal(textOf(await call("counter__next")), "1");
 });
