@@ -165,7 +165,7 @@ test("a live stream gets the whole overview first, then only the keys that chang
   assert.equal(res.status, 200);
   const s = res.stream!;
   try {
-    const first = await s.next(5_000);
+    const first = await s.next(30_000);
     assert.equal(first?.event, "overview");
     for (const k of ["version", "uptimeSeconds", "telemetry", "pluginsDir", "plugins", "tools", "sessions", "conflicts"]) assert.ok(k in first!.data, `first event lacks ${k}`);
     // No traffic for a few ticks: whatever comes must not repeat the unchanged sections.
@@ -208,7 +208,7 @@ test(`at most ${MAX_EVENT_STREAMS} live streams; the next gets 503 + Retry-After
       return undefined;
     });
     open.push(again);
-    assert.equal((await again.next(5_000))?.event, "overview");
+    assert.equal((await again.next(30_000))?.event, "overview");
   } finally {
     for (const s of open) s.close();
   }
