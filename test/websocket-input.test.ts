@@ -3,7 +3,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import WebSocket from "ws";
-import { TempDir } from "./helpers/env.ts";
+import { TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
 
 const plugins = new TempDir("patchbay-ws-");
@@ -97,6 +97,6 @@ test("a closed WebSocket frees its session", async () => {
   const before = (await d.health()).sessions.open;
   ws.close();
   await closed(ws);
-  for (let i = 0; i < 100 && (await d.health()).sessions.open >= before; i++) await new Promise((r) => setTimeout(r, 20));
+  await waitFor("the session freed", async () => (await d.health()).sessions.open < before || undefined);
   assert.equal((await d.health()).sessions.open, before - 1);
 });

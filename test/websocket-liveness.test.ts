@@ -11,7 +11,10 @@ let d: RunningDaemon;
 
 before(async () => {
   plugins.file("big.mjs", `export default { tools: { blob: { handler: () => "x".repeat(60000) } } };`);
-  d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_WS_HEARTBEAT_MS: "200", PATCHBAY_MAX_BODY_BYTES: "65536" } });
+  // A live peer has one heartbeat to answer a ping, a silent one is dropped one to two
+  // heartbeats after it connects: 2 s, so that a busy machine can neither make a live peer
+  // miss its pong nor drop the silent one before the test has looked at its session.
+  d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_WS_HEARTBEAT_MS: "2000", PATCHBAY_MAX_BODY_BYTES: "65536" } });
 });
 after(async () => {
   await d?.stop();
@@ -23,11 +26,12 @@ const openSessions = async () => (await d.health()).sessions.open as number;
 
 test("a peer that never answers pings is dropped by the heartbeat", async () => {
   const ws = new WebSocket(`${d.url.replace("http", "ws")}/ws`, ["mcp"], { autoPong: false });
+  const closed = once(ws, "close");
   await once(ws, "open");
   ws.send(INIT(1));
   await once(ws, "message");
   assert.equal(await openSessions(), 1);
-  const [code] = await once(ws, "close");
+  const [code] = await closed;
   assert.equal(code, 1006, "terminated without a close handshake");
   await waitFor("session freed", async () => (await openSessions()) === 0 || undefined);
 });
