@@ -34,12 +34,12 @@ const spawn = () => {
 const logger = pino({ level: "silent" });
 
 /** The worker of a plugin in `group` whose bundle is `file` (these tests skip the compiler). */
-const worker = (group: WorkerGroup, name: string, file: string, callTimeoutMs = 10_000) =>
+const worker = (group: WorkerGroup, name: string, file: string, callTimeoutMs = 30_000) =>
   new PluginWorker({ file, bundlePath: file, defaultName: name, dataDir: dir.join(`data-${name}`), heapMb: 64, callTimeoutMs, logger, pool: group, group: group.name });
 
 let versions = 0;
 /** A new version of a plugin with code `body` (a bundle of its own, as each reload compiles), not yet started. */
-const member = (group: WorkerGroup, name: string, body: string, callTimeoutMs = 10_000) => worker(group, name, dir.file(`${name}-${++versions}.mjs`, body), callTimeoutMs);
+const member = (group: WorkerGroup, name: string, body: string, callTimeoutMs = 30_000) => worker(group, name, dir.file(`${name}-${++versions}.mjs`, body), callTimeoutMs);
 
 /** Tools that tell their thread and loop forever. */
 const PROBE = `import { threadId } from "node:worker_threads";
@@ -52,7 +52,7 @@ export default { tools: { next: { handler: () => String(++n) }, thread: { handle
 `;
 
 /** A new version of a PROBE plugin, started. */
-async function start(group: WorkerGroup, name: string, callTimeoutMs = 10_000): Promise<PluginWorker> {
+async function start(group: WorkerGroup, name: string, callTimeoutMs = 30_000): Promise<PluginWorker> {
   const w = member(group, name, PROBE, callTimeoutMs);
   await w.start();
   return w;
@@ -94,12 +94,14 @@ test("a plugin found stuck after a call timeout ends the thread; the group's oth
   spawned = 0;
   const group = new WorkerGroup({ name: "g2", heapMb: 64, patienceMs: 5_000, logger, spawn });
   // `spin` never ends, so it cannot meet any deadline; the deadline is also the stuck
-  // plugin's load deadline when it restarts, so it must be one a load meets on a busy machine
-  const stuck = await start(group, "stuck", 5_000);
+  // plugin's load deadline when it restarts, so it must be one a load meets on a busy machine.
+  // The bystander loads first: a group's first load also waits for its thread to boot (as
+  // the restart's first load does: hence 10 s).
   const bystander = await start(group, "bystander");
+  const stuck = await start(group, "stuck", 10_000);
   const first = await threadOf(bystander);
   const restarted = new Promise((r) => bystander.once("restarted", r));
-  await assert.rejects(stuck.call({ kind: "tool", target: "spin", args: {} }), /did not answer within 5000 ms/);
+  await assert.rejects(stuck.call({ kind: "tool", target: "spin", args: {} }), /did not answer within 10000 ms/);
   assert.deepEqual(await restarted, { reason: "worker exited with code 1", ok: true });
   const fresh = await threadOf(bystander);
   assert.notEqual(fresh, first);
@@ -246,10 +248,13 @@ test("loads that wait behind each other in the shared thread get their time from
   // to spare for the load itself on a busy machine); eight of them take longer than two
   // deadlines, and a busier machine only makes the wait longer
   const slow = `const end = Date.now() + 800; while (Date.now() < end);\n${COUNTER}`;
+  // the thread boots (under the first load's deadline) before the timed loads come
+  const first = member(group, "first", COUNTER);
+  await first.start();
   const workers = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => member(group, `slow${i}`, slow, 3_000));
   await Promise.all(workers.map((w) => w.start()));
   for (const w of workers) assert.equal(await textOf(w, "next"), "1");
-  await Promise.all(workers.map((w) => w.stop(0)));
+  await Promise.all([first, ...workers].map((w) => w.stop(0)));
   await group.close();
 });
 
