@@ -97,7 +97,9 @@ test("a member that crashes the thread restarts the whole group; the others are 
   const soloThread = await call("solo__thread");
   const solo = await call("solo__next");
   await call("gb__next");
-  assert.equal(await call("ga__crash"), "bye");
+  // it answers and ends the thread right after: which reaches the daemon first is a race
+  // (seen both ways on a busy machine), so the call either answers or names the crash
+  assert.match(await call("ga__crash"), /^bye$|worker exited with code 3/);
   const fresh = await waitFor("group restarted", async () => {
     // while the group restarts, calls fail (a tool error naming the restart)
     const t = await call("gb__thread").catch(() => undefined);
