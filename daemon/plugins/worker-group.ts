@@ -11,7 +11,7 @@
  * code behind (and whatever its teardown left running): after enough reloads a new thread
  * takes the next loads, and the old one ends when its last plugin has moved or been unloaded.
  */
-import { MessageChannel, type MessagePort, type Worker } from "node:worker_threads";
+import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from "node:worker_threads";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import type { PluginThread, TakeOptions, ThreadSource } from "./plugin-thread.ts";
@@ -230,22 +230,24 @@ class GroupMember extends EventEmitter implements PluginThread {
     readonly newVersion: boolean,
   ) {
     super();
-    port.on("message", (m: WorkerToHost | WorkerToHost[]) => {
-      if (this.loading && !Array.isArray(m)) {
-        if (m.type === "load-started") thread.loadQueueMovedAt = performance.now();
-        else if (m.type === "loaded" || m.type === "load-error") {
-          this.loading = false;
-          thread.loadQueueMovedAt = performance.now();
-        }
-      }
-      this.emit("message", m);
-    });
+    port.on("message", (m: WorkerToHost | WorkerToHost[]) => this.receive(m));
     // as a Worker's: an "error" nobody listens to must not throw in the thread's handler
     this.on("error", () => undefined);
   }
 
   get loadQueueMovedAt(): number {
     return this.thread.loadQueueMovedAt;
+  }
+
+  private receive(m: WorkerToHost | WorkerToHost[]) {
+    if (this.loading && !Array.isArray(m)) {
+      if (m.type === "load-started") this.thread.loadQueueMovedAt = performance.now();
+      else if (m.type === "loaded" || m.type === "load-error") {
+        this.loading = false;
+        this.thread.loadQueueMovedAt = performance.now();
+      }
+    }
+    this.emit("message", m);
   }
 
   postMessage(msg: unknown): void {
@@ -275,6 +277,11 @@ class GroupMember extends EventEmitter implements PluginThread {
   threadEnded(code: number, byOthersLoad = false): void {
     if (this.gone) return;
     this.endedByOthersLoad = byOthersLoad;
+    // What a running plugin sent before its thread ended (an answer, then process.exit) may
+    // still wait on the port: delivered first, as a Worker delivers its own port's messages
+    // before "exit"; closing the port would drop them, and a call that was answered would
+    // fail. (A load the end interrupted stays interrupted: it is loaded again.)
+    if (!this.loading) for (let m; (m = receiveMessageOnPort(this.port)); ) this.receive(m.message as WorkerToHost | WorkerToHost[]);
     this.port.close();
     this.finish(code);
   }
