@@ -31,8 +31,9 @@ function fakeSession(store: SessionStore, id: string, transport: TransportKind):
 }
 
 test("store: a full table evicts detached sessions first, least recently used; never one listening, busy, used within the floor, or stdio", () => {
-  // 8 slots, 6 per transport; a detached session may go after 1 s idle, a connected one after 60 s
-  const store = new SessionStore({ maxSessions: 8, idleTimeoutMs: 3_600_000, evictAfterIdleMs: 60_000, evictDetachedAfterIdleMs: 1_000 });
+  // 8 slots, 6 per transport; a detached session may go after 10 s idle (far from the 500 ms
+  // "between calls" one, so a paused test process cannot move it past the floor), a connected one after 60 s
+  const store = new SessionStore({ maxSessions: 8, idleTimeoutMs: 3_600_000, evictAfterIdleMs: 60_000, evictDetachedAfterIdleMs: 10_000 });
   try {
     const now = Date.now();
     const idle = (h: SessionHandle, ms: number) => (h.info.lastActivityAt = now - ms);
@@ -49,16 +50,16 @@ test("store: a full table evicts detached sessions first, least recently used; n
       store.streamOpened(id)();
       idle(h, ms);
     };
-    left("left-10s", 10_000);
-    left("left-2s", 2_000);
+    left("left-30s", 30_000);
+    left("left-20s", 20_000);
     idle(fakeSession(store, "between-calls", "streamable-http"), 500);
     // no stream ever: a client that does not listen, or is between initialize and its first call
-    idle(fakeSession(store, "no-stream-20s", "streamable-http"), 20_000);
+    idle(fakeSession(store, "no-stream-40s", "streamable-http"), 40_000);
     assert.equal(store.size, 6);
 
     // HTTP holds its share: each newcomer takes a detached session's slot, those whose
     // client closed its stream first, least recently used first
-    for (const expected of ["left-10s", "left-2s", "no-stream-20s"]) {
+    for (const expected of ["left-30s", "left-20s", "no-stream-40s"]) {
       assert.deepEqual(store.admit("streamable-http"), { ok: true });
       assert.ok(gone(expected), `${expected} evicted`);
       fakeSession(store, `new-${expected}`, "streamable-http");
@@ -75,9 +76,9 @@ test("store: a full table evicts detached sessions first, least recently used; n
     const stdio = fakeSession(store, "stdio", "stdio");
     idle(stdio, 3_600_000);
     assert.equal(store.size, 8);
-    idle(store.get("new-left-10s")!, 2_000);
+    idle(store.get("new-left-30s")!, 20_000);
     assert.deepEqual(store.admit("websocket"), { ok: true });
-    assert.ok(gone("new-left-10s"), "the detached session (2 s) went before the WebSocket idle for 5 min");
+    assert.ok(gone("new-left-30s"), "the detached session (20 s) went before the WebSocket idle for 5 min");
     fakeSession(store, "ws-new", "websocket");
     assert.deepEqual(store.admit("websocket"), { ok: true });
     assert.ok(gone("ws-idle"), "then the WebSocket idle past evictAfterIdleMs");

@@ -10,7 +10,7 @@ import { WorkerPool } from "../daemon/plugins/worker-pool.ts";
 import { waitFor } from "./helpers/env.ts";
 
 test("a spare is booted after each take and terminated once unused for spareIdleMs", async () => {
-  const pool = new WorkerPool({ heapMb: 64, warm: true, spareIdleMs: 300 });
+  const pool = new WorkerPool({ heapMb: 64, warm: true, spareIdleMs: 3_000 });
   try {
     assert.equal(pool.hasSpare, true, "a warm pool boots a spare at once");
     const { worker, release } = await pool.take();
