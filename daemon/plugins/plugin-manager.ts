@@ -338,7 +338,7 @@ export class PluginManager {
       idleMs: this.opts.workerIdleMs ?? 0,
       // A plugin nobody has called lately is parked as soon as it has reported its manifest;
       // one in use (its old version running) stays up for the next call.
-      firstIdleMs: slot.worker instanceof PluginWorker && slot.worker.state === "running" ? this.opts.workerIdleMs : 0,
+      firstIdleMs: slot.worker instanceof PluginWorker && slot.worker.inUse ? this.opts.workerIdleMs : 0,
       alwaysOn: this.opts.keepAlivePlugins,
     });
     let manifest;
@@ -401,7 +401,7 @@ export class PluginManager {
     log.info({ version: slot.state.version, tools: manifest.tools.length, ms: Math.round(durationMs), compileMs: Math.round(compileMs) }, kind === "load" ? "plugin loaded" : "plugin reloaded");
     this.opts.events?.onReload?.({ plugin: manifest.name, file: key, ok: true, durationMs, kind });
     // The old version drains in the background, so the next save need not wait for it.
-    if (old) this.retire(old, oldBundle !== compiled.bundlePath ? oldBundle : undefined);
+    if (old) this.retire(old, oldBundle !== compiled.bundlePath ? oldBundle : undefined, worker);
   }
 
   /**
@@ -497,8 +497,12 @@ export class PluginManager {
   /** old versions draining their in-flight calls after a reload */
   private retiring = new Map<PluginHost, Promise<void>>();
 
-  private retire(worker: PluginHost, bundlePath?: string) {
-    const p = worker.stop(this.opts.drainMs).then(() => {
+  private retire(worker: PluginHost, bundlePath?: string, successor?: PluginHost) {
+    // Calls already sent to the old version finish there: each has its own call timeout, so
+    // the drain waits that long (a reload must not cut a long call short at shutdown's grace).
+    const graceMs = Math.max(this.opts.drainMs, this.opts.callTimeoutMs);
+    const stopped = worker instanceof PluginWorker && successor ? worker.retire(successor, graceMs) : worker.stop(graceMs);
+    const p = stopped.then(() => {
       if (bundlePath) discardBundle(bundlePath);
     });
     this.retiring.set(worker, p);

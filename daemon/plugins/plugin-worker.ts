@@ -141,6 +141,10 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   /** what calls still pending when the drain ends (and calls that arrive after stop) fail with */
   private stopError?: Error;
   private parked = false;
+  /** the version that replaced this one in the registry (set by `retire`) */
+  private successor?: PluginHost;
+  /** calls inside `call` that have not been sent yet (waiting for a wake, park or restart) */
+  private waitingCalls = 0;
   private waking?: Promise<void>;
   private parking?: Promise<void>;
   private idleTimer?: NodeJS.Timeout;
@@ -308,14 +312,46 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
 
   /** Sends a call to the plugin. Rejects with PluginCallError, CallTimeoutError, WorkerGoneError or CallCancelledError. */
   async call(req: Omit<CallRequest, "type" | "id">, opts: CallOptions = {}): Promise<CallOutcome> {
-    for (;;) {
-      // While a worker is probed after a timeout, restarted or parked, calls wait for the
-      // outcome instead of joining a thread that may be stuck or ending, and failing with it.
-      while (!this.stopped && (this.suspect || this.restarting || this.parking)) await (this.suspect ?? this.restarting ?? this.parking);
-      if (this.stopped || this.worker || !this.parked) break;
-      await this.wake();
+    this.waitingCalls++;
+    try {
+      for (;;) {
+        // While a worker is probed after a timeout, restarted or parked, calls wait for the
+        // outcome instead of joining a thread that may be stuck or ending, and failing with it.
+        while (!this.stopped && (this.suspect || this.restarting || this.parking)) await (this.suspect ?? this.restarting ?? this.parking);
+        if (this.stopped || this.worker || !this.parked) break;
+        try {
+          await this.wake();
+        } catch (err) {
+          // a wake cut short because a newer version took over is not this call's failure
+          if (!(this.stopped && this.successor)) throw err;
+        }
+      }
+    } finally {
+      this.waitingCalls--;
     }
+    // A call routed here before a reload swapped this version out, but that reaches it only
+    // now (it waited for a wake, a park or a restart, across the swap): it runs on the version
+    // that replaced this one, as a call routed a moment later would. Failing it would lose a
+    // call the reload promised to keep. Calls already sent here finish here (see `stop`).
+    if (this.stopped && this.successor) return this.successor.call(req, opts);
     return this.send(req, opts);
+  }
+
+  /**
+   * This version was replaced by `successor` in the registry: calls that still reach it go
+   * there instead (see `call`). Then it drains as `stop` does.
+   */
+  retire(successor: PluginHost, graceMs: number): Promise<void> {
+    this.successor = successor;
+    return this.stop(graceMs);
+  }
+
+  /**
+   * Whether the plugin is in use: its thread runs, or calls are waiting for it to start. A
+   * new version of a plugin in use is not parked as soon as it has loaded.
+   */
+  get inUse(): boolean {
+    return this.state === "running" || this.waitingCalls > 0;
   }
 
   /** Starts a parked plugin again: a thread from the pool loads the same bundle (and runs setup). */
