@@ -144,6 +144,12 @@ export class PluginCallError extends PatchbayError {
     this.name = "PluginCallError";
   }
 }
+/** A plugin source or helper file is a FIFO, socket, device or folder: it is never opened (a FIFO would block the read). */
+export const NotRegularFileError = define("PB_ERR_NOT_REGULAR_FILE", "NotRegularFileError");
+/** A plugin did not finish compiling or loading within its own deadline at start or reload. */
+export const PluginLoadTimeoutError = define("PB_ERR_PLUGIN_LOAD_TIMEOUT", "PluginLoadTimeoutError");
+/** The watched plugins folder is missing or cannot be read: nothing from it is served until it comes back. */
+export const PluginsFolderUnavailableError = define("PB_ERR_PLUGINS_FOLDER_UNAVAILABLE", "PluginsFolderUnavailableError");
 /** A call did not finish within the configured call timeout. */
 export const CallTimeoutError = define("PB_ERR_CALL_TIMEOUT", "CallTimeoutError");
 /** The worker serving a call died or was restarted before it answered. */

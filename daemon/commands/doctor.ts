@@ -9,7 +9,7 @@ import type { Config } from "../config.ts";
 import { claudeConfigPath, ENTRY_NAME } from "./claude-config.ts";
 import { isDaemonAlive, readStateFile } from "../state-file.ts";
 import { compilePlugin } from "../plugins/compiler.ts";
-import { scanPluginEntries } from "../plugins/plugin-files.ts";
+import { notRegularFile, scanPluginEntries } from "../plugins/plugin-files.ts";
 import { pluginNameFromPath } from "../plugins/naming.ts";
 import { messageOf } from "../errors.ts";
 import { expansionEnv, isUpstreamFile, parseUpstreamConfig, readDotEnv } from "../plugins/upstream-config.ts";
@@ -140,6 +140,12 @@ export async function doctorChecks(config: Config, claudeFile = claudeConfigPath
     for (const entryFile of scanPluginEntries(config.pluginsDir)) {
       const rel = relative(config.pluginsDir, entryFile);
       const label = rel.split(sep)[0];
+      // a FIFO named like a plugin would block the read for ever
+      const irregular = await notRegularFile(entryFile);
+      if (irregular) {
+        checks.push({ name: `plugin ${label}`, ok: "warn", detail: irregular, fix: "remove it, or give it a name that is not a plugin's; the daemon skips it" });
+        continue;
+      }
       if (isUpstreamFile(entryFile)) {
         checks.push(await upstreamCheck(entryFile, label, config.home));
         continue;
