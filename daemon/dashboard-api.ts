@@ -70,6 +70,10 @@ export function overview(d: DashboardDeps) {
     uptimeSeconds: Math.round((Date.now() - d.startedAt) / 1000),
     telemetry: { enabled: d.telemetry !== undefined, otlp: d.otlp, spans: d.telemetry?.totalSpans ?? 0 },
     pluginsDir: d.pluginsDir,
+    // missing or unreadable, and since when (the dashboard shows a banner)
+    pluginsFolder: d.manager.folderStatus(),
+    // the first load after start: done yet, and how many plugins still load
+    startup: d.manager.startup(),
     plugins: d.manager.states().map((p) => ({ ...pluginSummary(p), relFile: relative(d.pluginsDir, p.file), heapBytes: heap.get(p.name) ?? 0 })),
     tools: rows,
     // client name and version are whatever the client sent at initialize

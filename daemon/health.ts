@@ -1,6 +1,13 @@
 /**
  * `/healthz`: liveness and readiness in one JSON document. Without the token (when one is
  * set) it says only whether the daemon is alive.
+ *
+ * Liveness is the HTTP status: 200 while the daemon runs — also while its plugins still load
+ * after start, or its plugins folder is missing, because it does serve (and a client that
+ * attaches then gets the plugins as they come) — and 503 once it drains to stop. Readiness is
+ * `ready` in the body: every plugin loaded (or failed), none loading, the folder there, not
+ * draining; `status` says which of those is not so ("loading", "degraded") and `reason` why.
+ * `GET /healthz?ready` answers 503 until ready, for a load balancer's readiness probe.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { sendJson } from "./http-server.ts";
@@ -14,7 +21,8 @@ export interface HealthDeps {
   store: SessionStore;
   version: string;
   startedAt: number;
-  isReady: () => boolean;
+  /** shutting down: refusing new work */
+  isDraining: () => boolean;
   isAuthorized: (req: IncomingMessage) => boolean;
 }
 
@@ -80,18 +88,39 @@ export function statelessSummary(c: StatelessClientInfo) {
   };
 }
 
+/** What /healthz's `status` and `reason` say, most serious first. */
+function overall(d: HealthDeps, plugins: PluginState[]): { status: "ok" | "loading" | "degraded" | "draining"; reason?: string } {
+  if (d.isDraining()) return { status: "draining", reason: "the daemon is shutting down" };
+  const folder = d.manager.folderStatus();
+  if (folder.state !== "ok") return { status: "degraded", reason: `${folder.reason ?? `the plugins folder is ${folder.state}`} (since ${folder.since}); ${folder.state === "unreadable" ? "the plugins loaded from it keep serving" : "no plugins are served from it"} until it is back` };
+  const loading = plugins.filter((p) => p.status === "loading");
+  const startup = d.manager.startup();
+  if (!startup.done || loading.length > 0) {
+    const names = loading.slice(0, 5).map((p) => p.name).join(", ");
+    return { status: "loading", reason: loading.length ? `${loading.length} plugin${loading.length === 1 ? "" : "s"} still loading (${names}${loading.length > 5 ? ", …" : ""})` : "reading the plugins folder" };
+  }
+  return { status: "ok" };
+}
+
 export function healthReport(d: HealthDeps) {
   const plugins = d.manager.states();
   const sessions = d.store.list();
   const byTransport: Record<string, number> = {};
   for (const s of sessions) byTransport[s.transport] = (byTransport[s.transport] ?? 0) + 1;
+  const { status, reason } = overall(d, plugins);
+  const startup = d.manager.startup();
   return {
-    status: "ok",
-    ready: d.isReady(),
+    status,
+    reason,
+    ready: status === "ok",
     version: d.version,
     pid: process.pid,
     uptimeSeconds: Math.round((Date.now() - d.startedAt) / 1000),
-    counts: { plugins: plugins.length, loaded: plugins.filter((p) => p.status === "loaded").length, errors: plugins.filter((p) => p.lastError).length, tools: d.registry.tools.size, resources: d.registry.resources.size, resourceTemplates: d.registry.templates.length, prompts: d.registry.prompts.size },
+    pluginsFolder: d.manager.folderStatus(),
+    startup: { done: startup.done, ms: startup.ms },
+    /** names of the plugins still loading */
+    loading: plugins.filter((p) => p.status === "loading").map((p) => p.name),
+    counts: { plugins: plugins.length, loaded: plugins.filter((p) => p.status === "loaded").length, loading: startup.loading, skipped: plugins.filter((p) => p.status === "skipped").length, errors: plugins.filter((p) => p.lastError).length, tools: d.registry.tools.size, resources: d.registry.resources.size, resourceTemplates: d.registry.templates.length, prompts: d.registry.prompts.size },
     plugins: plugins.map(pluginSummary),
     conflicts: d.registry.conflicts,
     sessions: {
@@ -106,8 +135,10 @@ export function healthReport(d: HealthDeps) {
 
 export function createHealthRoute(d: HealthDeps) {
   return (req: IncomingMessage, res: ServerResponse) => {
+    // liveness only: it answers, so it is up
     if (!d.isAuthorized(req)) return sendJson(res, 200, { status: "ok" });
     const report = healthReport(d);
-    sendJson(res, report.ready ? 200 : 503, report);
+    const readiness = new URL(req.url ?? "/", "http://x").searchParams.has("ready");
+    sendJson(res, d.isDraining() || (readiness && !report.ready) ? 503 : 200, report);
   };
 }

@@ -43,6 +43,11 @@ export interface Daemon {
   store: SessionStore;
   logger: Logger;
   telemetry?: Telemetry;
+  /**
+   * Settles once every plugin found at start has loaded or failed. The daemon listens
+   * before that: plugins join as they load (list_changed), and /healthz says which still load.
+   */
+  pluginsLoaded(): Promise<void>;
   /** Stops accepting, drains in-flight calls (bounded), closes sessions and workers. */
   close(): Promise<void>;
 }
@@ -100,7 +105,12 @@ function createGuard(config: Config, logger: Logger, store: SessionStore): { gua
   };
 }
 
-/** The parts every mode shares: registry, sessions, plugins. */
+/**
+ * The parts every mode shares: registry, sessions, plugins. Returns without waiting for a
+ * single plugin: the folder loads in the background (`manager.initialLoad`), so a daemon
+ * listens, and a stdio session answers `initialize`, whatever the folder holds.
+ * `onLoading` hears of that first load (stdio --standalone holds requests on it).
+ */
 async function startCore(config: Config, logger: Logger, opts: { watch: boolean; onLoading?: (loading: Promise<void>) => void }): Promise<Core> {
   const registry = new Registry(config.namespaceSeparator);
   const store = new SessionStore({ maxSessions: config.maxSessions, idleTimeoutMs: config.sessionIdleTimeoutMs, evictAfterIdleMs: config.sessionEvictAfterIdleMs, evictDetachedAfterIdleMs: config.sessionEvictDetachedAfterIdleMs }, logger);
@@ -111,7 +121,8 @@ async function startCore(config: Config, logger: Logger, opts: { watch: boolean;
   registry.on("updated", (uri) => store.resourceUpdated(uri));
   const manager = new PluginManager({
     pluginsDir: config.pluginsDir,
-    cacheDir: join(config.home, "cache", `${process.pid}`),
+    // the compile cache, shared by every start on this home (compiler.ts)
+    cacheDir: join(config.home, "cache"),
     dataDir: join(config.home, "data"),
     heapMb: config.workerHeapMb,
     workerIdleMs: config.workerIdleMs,
@@ -130,10 +141,8 @@ async function startCore(config: Config, logger: Logger, opts: { watch: boolean;
     loaded: manager.states().filter((s) => s.status === "loaded").length,
     heap: manager.workers().map((w) => ({ plugin: w.name, bytes: w.worker.heapUsed, group: (w.worker as { group?: string }).group })),
   }));
-  // `onLoading`: the caller serves before the first load has settled (stdio --standalone)
-  const loading = manager.start(opts.watch);
-  if (opts.onLoading) opts.onLoading(loading);
-  else await loading;
+  manager.start(opts.watch);
+  opts.onLoading?.(manager.initialLoad);
   const { guard, audit } = createGuard(config, logger, store);
   const mcpDeps: McpDeps = {
     registry,
@@ -147,6 +156,7 @@ async function startCore(config: Config, logger: Logger, opts: { watch: boolean;
     clientRequestTimeoutMs: config.callTimeoutMs,
     cacheScope: config.token ? "private" : "public",
     profiles,
+    startup: { done: () => manager.startup().done, settled: manager.initialLoad },
   };
   return { logger, registry, store, manager, mcpDeps, audit };
 }
@@ -179,7 +189,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   const core = await startCore(config, logger, { watch: true });
   const { registry, store, manager, mcpDeps } = core;
   telemetry?.bindRegistry(registry);
-  let ready = true;
+  let draining = false;
   const http = new HttpServer({ host: config.host, token: config.token, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins }, logger);
   const sse = createLegacySseRoutes(mcpDeps, { maxBodyBytes: config.maxBodyBytes, keepAliveMs: config.sseKeepAliveMs }, logger);
   const endpoints: Endpoint[] = [
@@ -191,7 +201,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     for (const [path, handler] of Object.entries(e.routes ?? {})) http.route(path, handler);
     for (const [path, handler] of Object.entries(e.upgrades ?? {})) http.upgrade(path, handler);
   }
-  http.route("/healthz", readOnly(createHealthRoute({ registry, manager, store, version: VERSION, startedAt, isReady: () => ready, isAuthorized: (req) => http.isAuthorized(req) })));
+  http.route("/healthz", readOnly(createHealthRoute({ registry, manager, store, version: VERSION, startedAt, isDraining: () => draining, isAuthorized: (req) => http.isAuthorized(req) })));
   const dashboard = createDashboardRoutes({ registry, manager, store, telemetry: telemetry?.store, logs, version: VERSION, startedAt, staticDir: join(distDir, "dashboard"), pluginsDir: config.pluginsDir, otlp: telemetry?.otlp });
   http.route("/", readOnly(dashboard.index));
   http.routePrefix("/dashboard/", readOnly(dashboard.assets));
@@ -220,7 +230,8 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     const state: DaemonState = { pid: process.pid, host: config.host, port, url, token: config.token, bridgeKey, startedAt: new Date(startedAt).toISOString(), version: VERSION, pluginsDir: config.pluginsDir };
     writeState(config.home, state);
   }
-  logger.info({ url, plugins: manager.states().length, tools: registry.tools.size }, "patchbay daemon listening");
+  const startup = manager.startup();
+  logger.info({ url, ms: Date.now() - startedAt, plugins: manager.states().length, loading: startup.loading, tools: registry.tools.size }, startup.done ? "patchbay daemon listening" : "patchbay daemon listening; plugins still loading");
 
   let closing: Promise<void> | undefined;
   return {
@@ -232,9 +243,10 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     store,
     logger,
     telemetry,
+    pluginsLoaded: () => manager.initialLoad,
     close() {
       closing ??= (async () => {
-        ready = false;
+        draining = true;
         clearInterval(heapProbe);
         logger.info({ graceMs: config.shutdownGraceMs, inflight: manager.inflight() }, "shutting down: draining calls, closing sessions and workers");
         const drained = (async () => {

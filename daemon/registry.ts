@@ -97,6 +97,14 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.mutate(() => this.plugins.set(plugin.key, plugin));
   }
 
+  /** Swaps several plugin versions in (or adds them) in one step: one rebuild, one "changed" (a folder loading at start). */
+  putMany(plugins: RegisteredPlugin[]): void {
+    if (plugins.length === 0) return;
+    this.mutate(() => {
+      for (const p of plugins) this.plugins.set(p.key, p);
+    });
+  }
+
   remove(key: string): void {
     if (!this.plugins.has(key)) return;
     this.mutate(() => this.plugins.delete(key));

@@ -46,6 +46,11 @@ async function startCli(args: string[], env: Record<string, string>, cwd = ROOT)
     });
     proc.once("exit", (code) => reject(new Error(`daemon exited with ${code} before listening:\n${err}`)));
   });
+  // it listens before its plugins have loaded: these tests look at what the folder serves
+  await waitFor("plugins loaded", async () => {
+    const h = (await (await fetch(`${url}/healthz`)).json()) as any;
+    return (h.startup?.done && h.counts.loading === 0) || undefined;
+  });
   return {
     url,
     stdout: () => out,

@@ -1,13 +1,13 @@
 /**
  * The daemon's life from outside: SIGTERM with calls in flight on every transport, `kill -9`
  * then start, start after a reboot-like stale state file, `stdio` when the daemon cannot
- * start, and the per-process bundle cache. Real processes, official SDK clients.
+ * start, and the compile cache in $PATCHBAY_HOME/cache. Real processes, official SDK clients.
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { CLI, TempDir, waitFor } from "./helpers/env.ts";
@@ -178,11 +178,11 @@ test("SIGTERM with calls that outlast the grace period: every client gets an err
   assert.equal(await exit, 0);
 });
 
-test("kill -9, then start again: the stale state file is ignored and the leftover cache swept", async () => {
+test("kill -9, then start again: the stale state file is ignored and the compile cache reused", async () => {
   const home = dir.join("home-kill9");
   const first = await daemon({ home });
   const firstPid = first.proc.pid!;
-  await waitFor("first cache", () => existsSync(`${home}/cache/${firstPid}`) || undefined);
+  await waitFor("first cache", () => (existsSync(`${home}/cache/bundles`) && readdirSync(`${home}/cache/bundles`).length > 0) || undefined);
   const gone = once(first.proc, "exit");
   first.proc.kill("SIGKILL");
   await gone;
@@ -191,7 +191,7 @@ test("kill -9, then start again: the stale state file is ignored and the leftove
 
   const second = await daemon({ home });
   assert.equal(JSON.parse(readFileSync(`${home}/daemon.json`, "utf8")).pid, second.proc.pid);
-  assert.equal(existsSync(`${home}/cache/${firstPid}`), false, "the dead daemon's cache is swept");
+  assert.match(second.stderr(), /"plugin":"sleepy".*"cached":true.*"plugin loaded"/, "the plugin came from the compile cache");
   const c = await httpClient(second.url);
   clients.add(c);
   assert.equal(textOf(await c.client.callTool({ name: "sleepy__sleep", arguments: { ms: 1, tag: "after kill -9" } })), "slept after kill -9");
@@ -254,16 +254,18 @@ test("stdio when the daemon cannot start (its port is taken by another program):
   }
 });
 
-test("cache/<pid>: removed on a clean exit; folders of dead processes swept at start, live ones kept", async () => {
+test("compile cache: kept across a clean exit and used by the next start; per-process cache folders of earlier versions swept when their process is dead, live ones kept", async () => {
   const home = dir.join("home-cache");
   const dead = deadPid();
   dir.file(`home-cache/cache/${dead}/old-bundle.mjs`, "export default {};\n");
   dir.file(`home-cache/cache/${process.pid}/live-bundle.mjs`, "export default {};\n");
   const d = await daemon({ home });
-  const own = `${home}/cache/${d.proc.pid}`;
   assert.equal(existsSync(`${home}/cache/${dead}`), false, "a dead process's cache is swept");
   assert.equal(existsSync(`${home}/cache/${process.pid}`), true, "a live process's cache is kept");
-  assert.equal(existsSync(own), true);
+  assert.doesNotMatch(d.stderr(), /"cached":true/, "nothing was cached before the first start");
   assert.equal(await d.stop(), 0);
-  assert.equal(existsSync(own), false, "the daemon removes its own cache on exit");
+  assert.equal(readdirSync(`${home}/cache/bundles`).length, 1, "the bundle stays for the next start");
+  const again = await daemon({ home });
+  assert.match(again.stderr(), /"plugin":"sleepy".*"cached":true.*"plugin loaded"/);
+  assert.equal(await again.stop(), 0);
 });

@@ -123,7 +123,8 @@ for (const mode of ["standalone", "attached"] as const) {
       assert.deepEqual((await s.ask({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "p__t", arguments: {} } } as any)).result?.content, [{ type: "text", text: "ok" }]);
       writeFileSync(release, "");
       assert.deepEqual((await s.answerTo("slow")).result?.content, [{ type: "text", text: "slow done" }], "the call in flight was not lost");
-      assert.ok(!s.got.some((m) => m.method === "notifications/tools/list_changed"), "the bridge did not reconnect");
+      // (standalone answers initialize before its plugins have loaded: their list_changed is expected there)
+      if (mode === "attached") assert.ok(!s.got.some((m) => m.method === "notifications/tools/list_changed"), "the bridge did not reconnect");
       // the daemon is unharmed
       if (mode === "attached") assert.equal((await d.health()).status, "ok");
     } finally {

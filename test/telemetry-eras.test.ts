@@ -22,6 +22,7 @@ before(async () => {
   plugins.file("demo.mjs", `export default { tools: { hello: { handler: () => "hello" } } };\n`);
   const config = loadConfig({ pluginsDir: plugins.path, port: 0, home: home.path, config: undefined }, {});
   d = await startDaemon(config, { logger: pino({ level: "silent" }), writeStateFile: false, telemetry: { extraSpanProcessors: [new SimpleSpanProcessor({ exporter: spans })] } });
+  await d.pluginsLoaded();
 });
 after(async () => {
   await d?.close();

@@ -37,6 +37,7 @@ server.connect(new StdioServerTransport());
   plugins.file("up.mcp.json", JSON.stringify({ command: process.execPath, args: [server] }));
   const config = loadConfig({ pluginsDir: plugins.path, port: 0, home: home.path, config: undefined }, {});
   d = await startDaemon(config, { logger: pino({ level: "silent" }), writeStateFile: false, telemetry });
+  await d.pluginsLoaded();
   c = await httpClient(d.url, { name: "otel-up-test" });
 });
 after(async () => {

@@ -36,6 +36,7 @@ export default definePlugin({
   );
   const config = loadConfig({ pluginsDir: plugins.path, port: 0, home: home.path, config: undefined }, {});
   d = await startDaemon(config, { logger: pino({ level: "silent" }), writeStateFile: false, telemetry });
+  await d.pluginsLoaded();
   c = await httpClient(d.url, { name: "otel-test" });
 });
 after(async () => {

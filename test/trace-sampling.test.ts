@@ -53,6 +53,7 @@ before(async () => {
   // one trace a second: the calls below all land within a second or so of each other
   const config = loadConfig({ pluginsDir: plugins.path, port: 0, home: home.path, config: undefined, tracesPerSecond: 1 }, {});
   d = await startDaemon(config, { logger: pino({ level: "silent" }), writeStateFile: false, telemetry });
+  await d.pluginsLoaded();
   c = await httpClient(d.url, { name: "sampling-test" });
 });
 after(async () => {

@@ -30,11 +30,14 @@ export async function runStatus(config: Config, opts: { json: boolean }): Promis
   }
   const out: string[] = [];
   out.push(`Patchbay ${health.version} running (pid ${state.pid}) at ${state.url} since ${state.startedAt}`);
-  out.push(`Plugins folder: ${state.pluginsDir}`);
-  out.push(`Plugins (${health.plugins?.length ?? 0}):`);
+  const folder = health.pluginsFolder;
+  out.push(`Plugins folder: ${state.pluginsDir}${folder && folder.state !== "ok" ? `  ${String(folder.state).toUpperCase()} since ${folder.since}: ${folder.reason}` : ""}`);
+  if (health.status && health.status !== "ok") out.push(`Status: ${health.status}${health.reason ? ` — ${health.reason}` : ""}`);
+  out.push(`Plugins (${health.plugins?.length ?? 0}${health.counts?.loading ? `, ${health.counts.loading} still loading` : ""}):`);
   for (const p of health.plugins ?? []) {
     const thread = p.workerGroup ? ` · worker group ${p.workerGroup}` : p.worker === "parked" ? " · parked" : "";
-    out.push(`  ${p.status === "loaded" ? "✓" : "✗"} ${p.name.padEnd(20)} ${p.status.padEnd(8)} v${p.version}${thread}${p.lastError ? `  error: ${p.lastError.message.split("\n")[0]}` : ""}`);
+    const mark = p.status === "loaded" ? "✓" : p.status === "loading" ? "…" : "✗";
+    out.push(`  ${mark} ${p.name.padEnd(20)} ${p.status.padEnd(8)} v${p.version}${thread}${p.lastError ? `  ${p.status === "skipped" ? "" : "error: "}${p.lastError.message.split("\n")[0]}` : ""}`);
   }
   out.push(`Tools: ${health.counts?.tools}  Resources: ${health.counts?.resources}  Resource templates: ${health.counts?.resourceTemplates}  Prompts: ${health.counts?.prompts}`);
   const sessions = health.sessions ?? { open: 0, byTransport: {} };

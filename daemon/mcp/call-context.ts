@@ -49,6 +49,7 @@ import type { RegisteredPlugin, Registry } from "../registry.ts";
 import type { SessionInfo, SessionStore, TransportKind } from "../session-store.ts";
 import { startRequestSpan, type RequestSpan, type SpanCaller } from "../telemetry/instrumentation.ts";
 import { LOGGING_LEVELS } from "./envelope-shape.ts";
+import type { StartupGate } from "./startup-wait.ts";
 
 /** What one server instance serves: a 2025 session, a WebSocket/stdio connection, or any stateless request (pooled). */
 export interface Connection {
@@ -111,6 +112,8 @@ export interface McpDeps {
   cacheScope: "public" | "private";
   /** the config's named profiles (none: every client sees everything) */
   profiles?: Profiles;
+  /** the plugins folder's first load after start; listings wait for it a while (startup-wait.ts) */
+  startup?: StartupGate;
 }
 
 /** Most questions one call may ask across all its rounds; a plugin asking in a loop gets an error, not endless rounds. */

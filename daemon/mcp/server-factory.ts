@@ -18,6 +18,7 @@ import { installResources } from "./resources.ts";
 import { installPrompts } from "./prompts.ts";
 import { installCompletions } from "./completions.ts";
 import { installSubscriptions } from "./subscriptions.ts";
+import { startupWait } from "./startup-wait.ts";
 
 export const SERVER_NAME = "patchbay";
 const INSTRUCTIONS = "Patchbay aggregates the tools, resources and prompts of every plugin in its plugins folder. Tool and prompt names are <plugin>__<name>.";
@@ -83,6 +84,9 @@ export class PatchbayServer extends Server {
     const needsInit = method !== "initialize" && method !== "ping";
     const checked: RequestHandler = async (request, ctx) => {
       if (needsInit && this.conn.era === "legacy" && this.getClientVersion() === undefined) throw new NotInitializedError(method);
+      // while the plugins folder is still loading after start, listings wait for it a while
+      const wait = startupWait(this.deps.startup, this.deps.registry, request);
+      if (wait) await wait;
       try {
         return await inner(request, ctx);
       } catch (err) {

@@ -6,28 +6,58 @@
  * last good version serving and records a located error. Reloads of one plugin are
  * serialized, and saves that arrive meanwhile coalesce into one more reload, so the last
  * save always wins.
+ *
+ * Start-up never waits for plugins: `start` returns at once, every plugin in the folder is
+ * listed as "loading" and loads in the background — several at a time (load-queue.ts), each
+ * under its own deadline — and joins the registry as it arrives (clients hear list_changed).
+ * `initialLoad` settles once they all have. The folder itself is watched from outside too
+ * (watcher.ts FolderMonitor): deleted, moved away or unreadable it is reported, and when it
+ * comes back it is watched and loaded again.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, join, relative, sep } from "node:path";
 import type { Logger } from "pino";
-import { messageOf, PluginCompileError, PluginLoadError, type SourceLocation } from "../errors.ts";
-import type { Registry } from "../registry.ts";
-import { compilePlugin, discardBundle, sweepStaleCaches } from "./compiler.ts";
+import { messageOf, PluginCompileError, PluginLoadError, PluginLoadTimeoutError, type SourceLocation } from "../errors.ts";
+import type { RegisteredPlugin, Registry } from "../registry.ts";
+import { compilePlugin, discardBundle, forgetCompiled, pruneCompileCache, readParkedManifest, sweepStaleCaches, writeParkedManifest } from "./compiler.ts";
 import { pluginNameFromPath } from "./naming.ts";
 import { compareCodePoints } from "../code-point-order.ts";
 import { PluginWorker, type WorkerState } from "./plugin-worker.ts";
 import { WorkerPool } from "./worker-pool.ts";
 import { WorkerGroup } from "./worker-group.ts";
 import { globToRegExp } from "../name-glob.ts";
-import { PluginWatcher, type WatchEvent } from "./watcher.ts";
-import { pluginEntryFor, scanPluginEntries } from "./plugin-files.ts";
+import { FolderMonitor, PluginWatcher, probeFolder, type FolderProbe, type FolderState, type WatchEvent } from "./watcher.ts";
+import { notRegularFile, pluginEntryFor, scanPluginEntries } from "./plugin-files.ts";
+import { LoadQueue } from "./load-queue.ts";
 import type { PluginHost } from "./plugin-host.ts";
 import { expansionEnv, isUpstreamFile, parseUpstreamConfig, readDotEnv } from "./upstream-config.ts";
 import { UpstreamServer, type UpstreamServerOptions, type UpstreamStatus } from "./upstream-server.ts";
 
 
-export type PluginStatus = "loading" | "loaded" | "error" | "unloaded";
+/** `skipped`: not a regular file (a FIFO, socket or device named like a plugin); never opened */
+export type PluginStatus = "loading" | "loaded" | "error" | "skipped" | "unloaded";
+
+/** The plugins folder as `/healthz`, `status` and the dashboard report it. */
+export interface PluginsFolderStatus {
+  path: string;
+  state: FolderState;
+  /** why nothing is served from it, when it is not "ok" */
+  reason?: string;
+  /** when it reached this state */
+  since: string;
+}
+
+/** The first load of the folder after start. */
+export interface StartupStatus {
+  /** every plugin found at start has loaded or failed */
+  done: boolean;
+  /** plugins still loading (at start or since: a new file, a folder that came back) */
+  loading: number;
+  /** from `start` to the last first load, once done */
+  ms?: number;
+}
 
 /** What the dashboard, `/healthz` and `status` show about one plugin source. */
 export interface PluginState {
@@ -84,6 +114,8 @@ export interface PluginManagerOptions {
   upstream?: Pick<UpstreamServerOptions, "connectTimeoutMs" | "maxMessageBytes" | "stderrLimits">;
   /** at most this many code plugins' threads run at once (with parking on): starting one parks the least recently used idle one; 0: no limit */
   maxRunningPlugins?: number;
+  /** plugin loads (compile + first start) running at once (default: 2 per core, 4–16) */
+  loadConcurrency?: number;
 }
 
 interface Slot {
@@ -93,6 +125,8 @@ interface Slot {
   running?: Promise<void>;
   dirty: boolean;
   timer?: NodeJS.Timeout;
+  /** a run has read (or begun to read) the plugin's files */
+  began?: boolean;
 }
 
 /** how a parked plugin's failed start shows in `lastError` (cleared by the next start that works) */
@@ -100,11 +134,29 @@ const WAKE_FAILED = "could not be started again: ";
 
 /** when to look at a new top-level folder again for an index the watcher may have missed */
 const NEW_FOLDER_RECHECKS_MS = [100, 500, 2_000];
+/** a load still running after this long gives its place in the queue to the next one (it goes on) */
+const LOAD_TURN_MS = 2_000;
+/**
+ * While the folder loads at start, plugins join the registry in batches this far apart:
+ * each join rebuilds the registry and tells every client its lists changed, which for 500
+ * plugins one by one would be 500 rebuilds and 500 notifications per client.
+ */
+const STARTUP_PUBLISH_MS = 100;
 
 export class PluginManager {
   private slots = new Map<string, Slot>();
   private watcher?: PluginWatcher;
+  private monitor?: FolderMonitor;
+  private folder: PluginsFolderStatus;
   private closed = false;
+  private readonly queue: LoadQueue;
+  /** settles once every plugin found at start has loaded or failed (see `start`) */
+  initialLoad: Promise<void> = Promise.resolve();
+  private startedAt?: number;
+  private startupMs?: number;
+  /** first loads gathered for one registry swap while the folder loads at start */
+  private pendingPuts = new Map<string, RegisteredPlugin>();
+  private publishTimer?: NodeJS.Timeout;
   private readonly pool: WorkerPool;
   private readonly groupPatterns: { name: string; patterns: RegExp[] }[];
   private readonly groups = new Map<string, WorkerGroup>();
@@ -112,6 +164,8 @@ export class PluginManager {
   constructor(private readonly opts: PluginManagerOptions) {
     this.pool = new WorkerPool({ heapMb: opts.heapMb, warm: opts.warmWorker ?? true });
     this.groupPatterns = Object.entries(opts.workerGroups ?? {}).map(([name, globs]) => ({ name, patterns: globs.map(globToRegExp) }));
+    this.queue = new LoadQueue(opts.loadConcurrency ?? Math.min(16, Math.max(4, 2 * availableParallelism())), LOAD_TURN_MS);
+    this.folder = { path: opts.pluginsDir, state: "ok", since: new Date().toISOString() };
   }
 
   /** The worker group a plugin file's thread is shared in, if the config puts it in one. */
@@ -144,17 +198,127 @@ export class PluginManager {
     }
   }
 
-  /** Loads every plugin in the folder, then starts watching. Resolves when all first loads settled. */
-  async start(watch = true): Promise<void> {
-    sweepStaleCaches(dirname(this.opts.cacheDir));
+  /**
+   * Starts watching and loading the folder and returns at once: nothing here waits for a
+   * plugin. Every plugin found is listed as "loading" and joins the registry when it has
+   * loaded; `initialLoad` settles once all of them have loaded or failed.
+   */
+  start(watch = true): void {
+    if (this.startedAt !== undefined) return;
+    this.startedAt = performance.now();
+    sweepStaleCaches(this.opts.cacheDir);
+    this.initialLoad = this.loadFolder(watch)
+      .catch((err) => this.opts.logger.error({ err: messageOf(err) }, "loading the plugins folder failed"))
+      .finally(() => this.finishStartup());
+  }
+
+  private async loadFolder(watch: boolean): Promise<void> {
+    const dir = this.opts.pluginsDir;
+    if (watch) this.monitor = new FolderMonitor(dir, (now, before) => this.onFolderChange(now, before), this.opts.logger);
+    const probe = this.monitor?.current ?? probeFolder(dir);
+    this.setFolder(probe);
+    if (probe.state !== "ok") {
+      this.opts.logger.warn({ dir }, `${probe.reason}; serving no plugins from it until it is there${watch ? " (watching for it)" : ""}`);
+      return;
+    }
+    // listed at once, so /healthz and the dashboard show what is still loading
+    const entries = scanPluginEntries(dir);
+    for (const e of entries) this.slotFor(e);
+    const loads = entries.map((e) => this.schedule(e, 0));
     if (watch) {
+      this.watcher = new PluginWatcher(dir, (e) => this.onWatchEvent(e), this.opts.logger);
+      await this.watcher.ready();
+      this.lookAgainAfterWatching();
+    }
+    await Promise.all(loads);
+    await this.settled();
+  }
+
+  /**
+   * The folder was read before the watcher was ready (so that loading need not wait for it
+   * either): a file added or saved in between raised no event. Look again: new entries load,
+   * and a plugin whose files were already read loads once more (an unchanged one is
+   * recognised by the compile cache and left as it is).
+   */
+  private lookAgainAfterWatching() {
+    if (this.closed) return;
+    let entries: string[] = [];
+    try {
+      entries = scanPluginEntries(this.opts.pluginsDir);
+    } catch {
+      // gone meanwhile: the folder monitor reports it
+    }
+    for (const e of entries) if (!this.slots.has(e)) void this.schedule(e, 0);
+    for (const [key, slot] of this.slots) {
+      if (!slot.began) continue;
+      if (slot.running) slot.dirty = true;
+      else void this.schedule(key, 0);
+    }
+  }
+
+  private finishStartup() {
+    this.flushPublish();
+    if (this.startupMs !== undefined) return;
+    this.startupMs = performance.now() - (this.startedAt ?? 0);
+    const states = this.states();
+    this.opts.logger.info({ plugins: states.length, loaded: states.filter((p) => p.status === "loaded").length, failed: states.filter((p) => p.status === "error").length, ms: Math.round(this.startupMs) }, "plugins folder loaded");
+    // what restarts no longer need (entries of deleted plugins, old bundles), off the start path
+    if (!this.closed) setImmediate(() => pruneCompileCache(this.opts.cacheDir)).unref();
+  }
+
+  /** How far the first load of the folder has come. */
+  startup(): StartupStatus {
+    let loading = 0;
+    for (const s of this.slots.values()) if (s.state.status === "loading") loading++;
+    return { done: this.startupMs !== undefined, loading, ms: this.startupMs === undefined ? undefined : Math.round(this.startupMs) };
+  }
+
+  /** Whether the plugins folder is there and readable. */
+  folderStatus(): PluginsFolderStatus {
+    return { ...this.folder };
+  }
+
+  private setFolder(probe: FolderProbe) {
+    if (probe.state === this.folder.state && probe.reason === this.folder.reason) return;
+    this.folder = { path: this.opts.pluginsDir, state: probe.state, reason: probe.reason, since: new Date().toISOString() };
+  }
+
+  /**
+   * The folder went missing, stopped being readable, came back, or is another folder now
+   * (deleted and made again, moved into place). Missing: its plugins are unloaded, as if
+   * each file were deleted. Unreadable: nothing can be known, so the last loaded versions
+   * keep serving. Back (or replaced): watched afresh and loaded again.
+   */
+  private onFolderChange(now: FolderProbe, before: FolderProbe) {
+    if (this.closed) return;
+    this.setFolder(now);
+    const log = this.opts.logger;
+    if (now.state !== "ok") {
+      log.warn({ dir: this.opts.pluginsDir, state: now.state }, `${now.reason}; ${now.state === "unreadable" ? "the plugins loaded from it keep serving" : "its plugins are unloaded"} until it is back`);
+      if (now.state !== "unreadable") for (const key of this.slots.keys()) void this.schedule(key, 0);
+      return;
+    }
+    log.info({ dir: this.opts.pluginsDir, was: before.state === "ok" ? "replaced by another folder" : before.state }, "plugins folder is back; loading it again");
+    void this.rearm().catch((err) => log.error({ err: messageOf(err) }, "could not watch the plugins folder again"));
+  }
+
+  private async rearm(): Promise<void> {
+    if (this.monitor === undefined) return;
+    if (this.watcher) await this.watcher.restart();
+    else {
       this.watcher = new PluginWatcher(this.opts.pluginsDir, (e) => this.onWatchEvent(e), this.opts.logger);
       await this.watcher.ready();
     }
-    const entries = existsSync(this.opts.pluginsDir) ? scanPluginEntries(this.opts.pluginsDir) : [];
-    if (!existsSync(this.opts.pluginsDir)) this.opts.logger.warn({ dir: this.opts.pluginsDir }, "plugins folder does not exist; watching for it to appear is not supported — create it and restart");
-    await Promise.all(entries.map((e) => this.schedule(e, 0)));
-    await this.settled();
+    if (this.closed) return;
+    let entries: string[] = [];
+    try {
+      entries = scanPluginEntries(this.opts.pluginsDir);
+    } catch {
+      return; // gone again: the monitor says so
+    }
+    // new files load; known ones load again if they changed (and unload if they are gone)
+    for (const e of entries) void this.schedule(e, 0);
+    for (const key of this.slots.keys()) if (!entries.includes(key)) void this.schedule(key, 0);
   }
 
   /** Waits until no reload is pending or running. */
@@ -195,21 +359,22 @@ export class PluginManager {
   /**
    * Stops watching and loading, then drains every worker — serving and retiring alike —
    * for at most `graceMs` in total (default `drainMs`): calls in flight may answer, calls
-   * still running at the end fail with `failWith`, new calls fail with it at once. Removes
-   * this process's bundle cache folder.
+   * still running at the end fail with `failWith`, new calls fail with it at once. The
+   * compile cache stays for the next start.
    */
   async close(opts: { graceMs?: number; failWith?: Error } = {}): Promise<void> {
     this.closed = true;
     const deadline = Date.now() + (opts.graceMs ?? this.opts.drainMs);
     const left = () => Math.max(0, deadline - Date.now());
     this.pool.close();
+    this.queue.close();
+    this.monitor?.close();
+    clearTimeout(this.publishTimer);
+    this.pendingPuts.clear();
     for (const s of this.slots.values()) if (s.timer) clearTimeout(s.timer);
     // Every worker refuses new calls from this moment; the ones in flight get until the deadline.
     const stopped = Promise.all([
-      ...[...this.slots.values()].map(async (s) => {
-        await s.worker?.stop(left(), opts.failWith);
-        if (s.bundlePath) discardBundle(s.bundlePath);
-      }),
+      ...[...this.slots.values()].map((s) => s.worker?.stop(left(), opts.failWith)),
       ...[...this.retiring.keys()].map((w) => w.stop(left(), opts.failWith)),
     ]);
     await this.watcher?.close();
@@ -219,7 +384,6 @@ export class PluginManager {
     await Promise.allSettled([...this.retiring.values()]);
     await Promise.race([running, delay(2_000)]);
     await Promise.all([...this.groups.values()].map((g) => g.close()));
-    rmSync(this.opts.cacheDir, { recursive: true, force: true });
   }
 
   private entryFor(path: string): string | undefined {
@@ -259,6 +423,25 @@ export class PluginManager {
     for (const key of touched) if (this.slots.has(key) || existsSync(key)) void this.schedule(key, this.opts.debounceMs);
   }
 
+  /**
+   * The manifest a plugin reported the last time this very bundle loaded and then parked, if
+   * it may be listed from that without starting its thread: parking is on, nothing keeps it
+   * running (keepAlive, keepAlivePlugins, a worker group) and it parked last time (no
+   * background work held it). A restart over hundreds of unchanged plugins then boots no
+   * thread at all; each starts on its first call, as a parked plugin does. The price: a
+   * plugin whose tools depend on something outside its files (its data folder, the
+   * environment) is listed as it was until that first call, when a different manifest
+   * replaces the listing (list_changed) as after any wake.
+   */
+  private parkedManifest(defaultName: string, bundlePath: string, group: WorkerGroup | undefined) {
+    if (!this.opts.workerIdleMs || group) return undefined;
+    const alwaysOn = this.opts.keepAlivePlugins ?? [];
+    if (alwaysOn.includes(defaultName)) return undefined;
+    const record = readParkedManifest(this.opts.cacheDir, bundlePath);
+    if (!record || record.keepAlive === true || alwaysOn.includes(record.manifest.name)) return undefined;
+    return record;
+  }
+
   /** Loads a top-level folder plugin whose index appeared without an event. */
   private recheckFolder(dir: string) {
     if (this.closed) return;
@@ -291,7 +474,7 @@ export class PluginManager {
           resolve();
           return;
         }
-        slot.running = this.run(slot).finally(() => {
+        slot.running = this.queue.run(() => this.run(slot)).finally(() => {
           slot.running = undefined;
           if (slot.dirty && !this.closed) {
             slot.dirty = false;
@@ -304,15 +487,23 @@ export class PluginManager {
   }
 
   private async run(slot: Slot): Promise<void> {
+    if (this.closed) return;
     const { key } = slot.state;
     const started = performance.now();
-    if (!existsSync(key)) return this.unload(slot, started);
+    slot.began = true;
+    if (!existsSync(key)) {
+      // in a folder that cannot be read every file looks absent: that says nothing about the plugin
+      if (probeFolder(this.opts.pluginsDir).state === "unreadable") return;
+      return this.unload(slot, started);
+    }
+    const irregular = await notRegularFile(key);
+    if (irregular) return this.skip(slot, irregular, started);
     if (isUpstreamFile(key)) return this.runUpstream(slot, started);
     const defaultName = slot.state.name;
     const log = this.opts.logger.child({ plugin: defaultName });
     let compiled;
     try {
-      compiled = await compilePlugin(key, this.opts.cacheDir, defaultName);
+      compiled = await withDeadline(compilePlugin(key, this.opts.cacheDir, defaultName), this.opts.callTimeoutMs, () => new PluginLoadTimeoutError(`${key}: compiling took longer than ${this.opts.callTimeoutMs} ms`));
     } catch (err) {
       if (err instanceof PluginCompileError) this.watcher?.watchFiles([key]);
       return this.fail(slot, err, started);
@@ -342,13 +533,29 @@ export class PluginManager {
       alwaysOn: this.opts.keepAlivePlugins,
     });
     let manifest;
-    try {
-      manifest = await worker.start();
-    } catch (err) {
-      await worker.stop(0);
-      if (compiled.bundlePath !== slot.bundlePath) discardBundle(compiled.bundlePath);
-      return this.fail(slot, err, started);
+    const parked = !slot.worker && compiled.cached ? this.parkedManifest(defaultName, compiled.bundlePath, group) : undefined;
+    if (parked) {
+      // unchanged since it last loaded and parked: listed without a thread (see parkedManifest)
+      manifest = worker.startParked(parked.manifest, parked.keepAlive);
+    } else {
+      try {
+        manifest = await worker.start();
+      } catch (err) {
+        // the bundle stays: it is the compile cache's, and a restart would fail the same way
+        await worker.stop(0);
+        return this.fail(slot, err, started);
+      }
     }
+    // what it reported when it parked: the next start lists it from this (see parkedManifest)
+    let recorded = parked ? JSON.stringify(parked) : undefined;
+    worker.on("parked", () => {
+      if (slot.worker !== worker || !worker.manifest) return;
+      const record = { manifest: worker.manifest, keepAlive: worker.keepAlive };
+      const text = JSON.stringify(record);
+      if (text === recorded) return;
+      recorded = text;
+      writeParkedManifest(this.opts.cacheDir, compiled.bundlePath, record);
+    });
     if (this.closed) {
       await worker.stop(0);
       return;
@@ -358,7 +565,7 @@ export class PluginManager {
     worker.on("manifest", (m) => {
       if (slot.worker !== worker) return;
       log.warn("the plugin reported other tools, resources or prompts when it was started again; listing those");
-      this.opts.registry.put({ key, file: key, manifest: m, worker });
+      this.publish({ key, file: key, manifest: m, worker }, true);
     });
     worker.on("wake-failed", (error) => {
       log.error({ error }, "parked plugin could not be started (for a call or a subscriber)");
@@ -376,7 +583,7 @@ export class PluginManager {
       if (!info.ok) {
         slot.state.status = "error";
         slot.state.lastError = { message: `worker restart failed: ${info.error}`, at: new Date().toISOString() };
-        this.opts.registry.remove(key);
+        this.unpublish(key);
       }
       this.opts.events?.onReload?.({ plugin: slot.state.name, file: key, ok: info.ok, durationMs: 0, error: info.ok ? undefined : info.error, kind: "restart" });
     });
@@ -394,11 +601,11 @@ export class PluginManager {
       lastReloadAt: new Date().toISOString(),
       lastError: undefined,
     });
-    // the swap: from here new calls go to the new worker
-    this.opts.registry.put({ key, file: key, manifest, worker });
-    for (const c of this.opts.registry.conflicts) log.warn(c);
+    // the swap: from here new calls go to the new worker (a first load at start may join
+    // with others a moment later; a reload swaps at once, before the old one is retired)
+    this.publish({ key, file: key, manifest, worker }, old !== undefined);
     const durationMs = performance.now() - started;
-    log.info({ version: slot.state.version, tools: manifest.tools.length, ms: Math.round(durationMs), compileMs: Math.round(compileMs) }, kind === "load" ? "plugin loaded" : "plugin reloaded");
+    log.info({ version: slot.state.version, tools: manifest.tools.length, ms: Math.round(durationMs), compileMs: Math.round(compileMs), cached: compiled.cached ?? false, parked: parked !== undefined }, kind === "load" ? "plugin loaded" : "plugin reloaded");
     this.opts.events?.onReload?.({ plugin: manifest.name, file: key, ok: true, durationMs, kind });
     // The old version drains in the background, so the next save need not wait for it.
     if (old) this.retire(old, oldBundle !== compiled.bundlePath ? oldBundle : undefined, worker);
@@ -450,7 +657,7 @@ export class PluginManager {
     }
     server.on("manifest", (m) => {
       if (slot.worker !== server) return;
-      this.opts.registry.put({ key, file: key, manifest: m, worker: server });
+      this.publish({ key, file: key, manifest: m, worker: server }, true);
     });
     server.on("resource-updated", (uri) => this.opts.registry.resourceUpdated(uri));
     server.on("restarted", (info) => {
@@ -477,8 +684,7 @@ export class PluginManager {
       lastReloadAt: new Date().toISOString(),
       lastError: undefined,
     });
-    this.opts.registry.put({ key, file: key, manifest, worker: server });
-    for (const c of this.opts.registry.conflicts) log.warn(c);
+    this.publish({ key, file: key, manifest, worker: server }, old !== undefined);
     const durationMs = performance.now() - started;
     const up = server.status();
     if (up.state !== "connected") {
@@ -509,6 +715,55 @@ export class PluginManager {
     void p.finally(() => this.retiring.delete(worker));
   }
 
+  /**
+   * Puts a plugin version into the registry: at once for a reload (the old version is
+   * retired right after) or once start-up is over; a first load during start-up joins the
+   * others of the next STARTUP_PUBLISH_MS in one swap.
+   */
+  private publish(p: RegisteredPlugin, now: boolean) {
+    if (now || this.startupMs !== undefined || this.closed) {
+      this.pendingPuts.delete(p.key);
+      this.opts.registry.put(p);
+      this.logConflicts();
+      return;
+    }
+    this.pendingPuts.set(p.key, p);
+    this.publishTimer ??= setTimeout(() => this.flushPublish(), STARTUP_PUBLISH_MS);
+  }
+
+  private flushPublish() {
+    clearTimeout(this.publishTimer);
+    this.publishTimer = undefined;
+    if (this.pendingPuts.size === 0 || this.closed) return;
+    const batch = [...this.pendingPuts.values()];
+    this.pendingPuts.clear();
+    this.opts.registry.putMany(batch);
+    this.logConflicts();
+  }
+
+  private logConflicts() {
+    for (const c of this.opts.registry.conflicts) this.opts.logger.warn(c);
+  }
+
+  private unpublish(key: string) {
+    this.pendingPuts.delete(key);
+    this.opts.registry.remove(key);
+  }
+
+  /** A FIFO, socket or device named like a plugin: never opened (a FIFO would block the read), shown as skipped. */
+  private async skip(slot: Slot, why: string, started: number) {
+    const { key } = slot.state;
+    const had = slot.worker;
+    if (slot.state.status !== "skipped") this.opts.logger.warn({ plugin: slot.state.name, file: key }, why);
+    slot.worker = undefined;
+    slot.state.status = "skipped";
+    slot.state.hash = undefined;
+    slot.state.lastError = { message: why, at: new Date().toISOString() };
+    this.unpublish(key);
+    this.opts.events?.onReload?.({ plugin: slot.state.name, file: key, ok: false, durationMs: performance.now() - started, error: why, kind: had ? "unload" : "load" });
+    if (had) this.retire(had);
+  }
+
   private fail(slot: Slot, err: unknown, started: number) {
     const location = err instanceof PluginCompileError || err instanceof PluginLoadError ? err.location : undefined;
     slot.state.lastError = { message: messageOf(err), location, at: new Date().toISOString() };
@@ -519,8 +774,9 @@ export class PluginManager {
 
   private async unload(slot: Slot, started: number) {
     const { key } = slot.state;
-    this.opts.registry.remove(key);
+    this.unpublish(key);
     this.slots.delete(key);
+    forgetCompiled(this.opts.cacheDir, key);
     this.opts.logger.info({ plugin: slot.state.name }, "plugin unloaded");
     this.opts.events?.onReload?.({ plugin: slot.state.name, file: key, ok: true, durationMs: performance.now() - started, kind: "unload" });
     await slot.worker?.stop(this.opts.drainMs);
@@ -530,4 +786,15 @@ export class PluginManager {
 
 function delay(ms: number) {
   return new Promise<void>((r) => setTimeout(r, ms).unref());
+}
+
+/** `p`, or `error()` if it has not settled within `ms` (it goes on; its outcome is ignored). */
+function withDeadline<T>(p: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(error()), ms);
+    timer.unref();
+  });
+  p.catch(() => undefined);
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

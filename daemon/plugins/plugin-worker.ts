@@ -100,6 +100,8 @@ export interface PluginWorkerEvents {
   "wake-failed": [error: string];
   /** a call or a first subscriber found the plugin parked and started it again */
   woken: [];
+  /** its thread was parked (ended after its teardown): nothing of its own kept it running */
+  parked: [];
 }
 
 const STUCK_PROBE_MS = 1_000;
@@ -220,6 +222,24 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     this.attach(worker);
     this.armIdle(this.opts.firstIdleMs);
     return manifest;
+  }
+
+  /**
+   * Lists the plugin from the manifest its last load reported, with no thread: it is parked
+   * as if it had been loaded and had parked, and its first call (or subscriber) starts it.
+   * For a restart over an unchanged plugin that parked last time (see plugin-manager.ts):
+   * booting hundreds of threads only to park them again is most of a start's time.
+   */
+  startParked(manifest: PluginManifest, keepAlive?: boolean): PluginManifest {
+    this.manifest = manifest;
+    this.pluginKeepAlive = keepAlive;
+    this.parked = true;
+    return manifest;
+  }
+
+  /** The plugin's own `keepAlive`, as its last load reported it. */
+  get keepAlive(): boolean | undefined {
+    return this.pluginKeepAlive;
   }
 
   /**
@@ -471,6 +491,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
       this.parked = !this.stopped;
       this.heapUsed = 0;
       this.parks++;
+      this.emit("parked");
       this.opts.logger.debug({ plugin: this.opts.defaultName }, "idle plugin parked");
       await worker.terminate().catch(() => undefined);
     })().finally(() => (this.parking = undefined));

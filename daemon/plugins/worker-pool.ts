@@ -28,6 +28,12 @@ const PRELOAD = [pathToFileURL(join(distDir, "api.js")).href];
  * more than a few at a time is no faster on a few cores anyway.
  */
 const MAX_BOOTING = 8;
+/**
+ * A load still running after this long (a plugin whose import or setup waits on something)
+ * gives its boot slot to the next one: otherwise eight such plugins would hold every other
+ * load, and every wake of a parked plugin, until their load deadline (`callTimeoutMs`).
+ */
+const BOOT_SLOT_HOLD_MS = 2_000;
 
 /** How long an unused spare thread is kept. */
 export const SPARE_IDLE_MS = 30_000;
@@ -55,9 +61,12 @@ export class WorkerPool implements ThreadSource {
     const release = () => {
       if (released) return;
       released = true;
+      clearTimeout(hold);
       this.booting--;
       this.queue.shift()?.();
     };
+    const hold = setTimeout(release, BOOT_SLOT_HOLD_MS);
+    hold.unref();
     let w: Worker;
     try {
       w = this.spare ?? this.spawn();

@@ -45,7 +45,9 @@ function sleep(ms: number) {
 async function healthy(state: DaemonState): Promise<boolean> {
   try {
     const res = await fetch(`${state.url}/healthz`, { signal: AbortSignal.timeout(2_000) });
-    return res.ok && ((await res.json()) as { status?: string }).status === "ok";
+    // up is enough: a daemon still loading its plugins (status "loading"), or missing its
+    // folder ("degraded"), serves, and the client hears of plugins as they arrive
+    return res.ok && typeof ((await res.json()) as { status?: unknown }).status === "string";
   } catch {
     return false;
   }

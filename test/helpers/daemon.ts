@@ -21,6 +21,12 @@ export interface DaemonOptions {
   env?: Record<string, string>;
   /** the port to listen on (default 0: any free one) */
   port?: number;
+  /**
+   * Wait until /healthz says every plugin found at start has loaded or failed (default true).
+   * The daemon listens before its plugins have loaded; tests that expect the folder's tools
+   * to be there wait for this, tests of the loading itself pass false.
+   */
+  waitForPlugins?: boolean;
 }
 
 export async function startDaemonProcess(opts: DaemonOptions): Promise<RunningDaemon> {
@@ -42,6 +48,20 @@ export async function startDaemonProcess(opts: DaemonOptions): Promise<RunningDa
     proc.stdout!.on("data", onData);
     proc.once("exit", (code) => reject(new Error(`daemon exited with ${code} before listening:\n${err}`)));
   });
+  const tokenAt = opts.args?.indexOf("--token") ?? -1;
+  const token = tokenAt >= 0 ? opts.args![tokenAt + 1] : opts.env?.PATCHBAY_TOKEN;
+  if (opts.waitForPlugins ?? true) {
+    await waitFor(
+      "the daemon's plugins to load",
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode} while loading its plugins:\n${err}`);
+        const h = await fetch(`${url}/healthz`, { headers: token ? { authorization: `Bearer ${token}` } : {} }).then((r) => r.json() as Promise<any>, () => undefined);
+        // a daemon older than the start-up report (none) or one that says all loaded
+        return h && (h.startup === undefined || (h.startup.done && h.counts?.loading === 0)) ? true : undefined;
+      },
+      120_000,
+    );
+  }
   return {
     url,
     home,
