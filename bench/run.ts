@@ -4,7 +4,7 @@
  *   npm run bench                 full run (about 6–10 minutes)
  *   npm run bench -- --quick      shorter rows and fewer reloads (under two minutes)
  *   npm run bench -- --smoke      a tiny workload for the test suite (seconds; numbers meaningless)
- *   options: --sections capacity,latency,first-answer,telemetry,memory,install   --out DIR (default bench/results)
+ *   options: --sections capacity,latency,first-answer,telemetry,memory,install,startup   --out DIR (default bench/results)
  *
  * Every server runs in its own child process; the load clients run here. Every figure sits
  * next to a baseline measured in the same run, as a ratio. The Markdown report goes to
@@ -31,12 +31,14 @@
  *             tools/list (beside npx of server-everything), installed size and package
  *             count (beside the bare SDK), idle RSS of the installed daemon with the example
  *             plugins (beside the bare SDK server); see bench/lib/install.ts.
+ *  startup    start → listening and start → all loaded with 100 and 500 example-size
+ *             plugins (quick: 20 and 100), on an empty home and again on the same home.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { buildBaseline, snapshotDist, removeSnapshot, baselineCommand, CLI, ROOT, Temp, rssOf, threadsOf, sleep, startBaseline, startPatchbay, startSupergateway, waitLoaded, type Server } from "./lib/proc.ts";
+import { buildBaseline, snapshotDist, removeSnapshot, baselineCommand, CLI, ROOT, Temp, rssOf, threadsOf, sleep, startBaseline, startPatchbay, startSupergateway, waitLoaded, waitStartupDone, type Server } from "./lib/proc.ts";
 import { httpLoad, wsLoad, initializeSession, legacyCall, modernCall, probe, summarize, type HttpShape, type LoadResult } from "./lib/load.ts";
 import { httpClient, sseClient, stdioClient, wsClient, sequential, concurrent, type BenchClient } from "./lib/sdk.ts";
 import { workerRoundTrip } from "./lib/worker-hop.ts";
@@ -49,7 +51,7 @@ import { readFileSync } from "node:fs";
 import { stopPids } from "../test/helpers/daemon.ts";
 
 type Mode = "full" | "quick" | "smoke";
-const SECTIONS = ["capacity", "latency", "first-answer", "telemetry", "memory", "install"] as const;
+const SECTIONS = ["capacity", "latency", "first-answer", "telemetry", "memory", "install", "startup"] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Profile {
@@ -75,10 +77,12 @@ interface Profile {
   settleMs: number;
   /** spawns per first-answer row */
   firstAnswers: number;
+  /** folder sizes for start → listening and start → all loaded, cold and with the compile cache */
+  startupPlugins: number[];
 }
 
 const PROFILES: Record<Mode, Profile> = {
-  full: { loadSeconds: 10, warmSeconds: 2, seqCalls: 2000, latencyWarmSeconds: 2, concSeconds: 5, telemetryPairs: 4, plugins: [1, 20, 100], sessions: 1000, reloads: 1000, listChanged: 50, wide: { plugins: 50, toolsEach: 20, calls: 200 }, relayCalls: 20_000, settleMs: 2000, firstAnswers: 7 },
+  full: { loadSeconds: 10, warmSeconds: 2, seqCalls: 2000, latencyWarmSeconds: 2, concSeconds: 5, telemetryPairs: 4, plugins: [1, 20, 100], sessions: 1000, reloads: 1000, listChanged: 50, wide: { plugins: 50, toolsEach: 20, calls: 200 }, relayCalls: 20_000, settleMs: 2000, firstAnswers: 7, startupPlugins: [100, 500] },
   quick: {
     loadSeconds: 3,
     warmSeconds: 0.5,
@@ -97,6 +101,7 @@ const PROFILES: Record<Mode, Profile> = {
     relayCalls: 2_000,
     settleMs: 500,
     firstAnswers: 3,
+    startupPlugins: [20, 100],
   },
   smoke: {
     loadSeconds: 1,
@@ -115,6 +120,7 @@ const PROFILES: Record<Mode, Profile> = {
     relayCalls: 20,
     settleMs: 200,
     firstAnswers: 1,
+    startupPlugins: [3],
   },
 };
 
@@ -129,7 +135,7 @@ const { values } = parseArgs({
 const mode: Mode = values.smoke ? "smoke" : values.quick ? "quick" : "full";
 const P = PROFILES[mode];
 /** The smoke run skips telemetry: it only has to prove the harness still works. */
-const defaultSections: readonly Section[] = mode === "smoke" ? ["capacity", "latency", "first-answer", "memory"] : SECTIONS;
+const defaultSections: readonly Section[] = mode === "smoke" ? ["capacity", "latency", "first-answer", "memory", "startup"] : SECTIONS;
 // (install packs the checkout and downloads from the npm registry: not in the smoke run)
 const selected = new Set<Section>(values.sections ? (values.sections.split(",").map((s) => s.trim()) as Section[]) : defaultSections);
 for (const s of selected) if (!SECTIONS.includes(s)) throw new Error(`unknown section "${s}"; known: ${SECTIONS.join(", ")}`);
@@ -955,6 +961,55 @@ async function firstAnswers() {
   return rows;
 }
 
+// ---------------------------------------------------------------- start-up
+
+/**
+ * How soon a daemon listens, and how soon it has loaded its folder, with N example-size
+ * plugins: first on an empty home (every plugin compiled), then started again on the same
+ * home (the compile cache in $PATCHBAY_HOME/cache). Times are from spawning
+ * `patchbay start` (Node's own start included) to the URL on its stdout, and to /healthz
+ * reporting every plugin loaded (polled every 20 ms).
+ */
+async function startup() {
+  const out: Record<string, unknown>[] = [];
+  const rows: (string | number)[][] = [];
+  const note: string[] = [];
+  for (const n of P.startupPlugins) {
+    const dir = temp(`patchbay-bench-startup${n}-`);
+    writeExamplePlugins(dir.path, n);
+    const home = temp(`patchbay-bench-startup-home${n}-`);
+    const figures: Record<string, { listenMs: number; loadedMs: number; loaded?: number; errors?: number }> = {};
+    for (const kind of ["cold", "cached"] as const) {
+      progress(`startup: ${n} plugins, ${kind === "cold" ? "empty home" : "compile cache from the run before"}`);
+      try {
+        const t0 = performance.now();
+        await using(startPatchbay(dir.path, {}, [], { home: home.path }), async (d) => {
+          const listenMs = performance.now() - t0;
+          const h = await waitStartupDone(d);
+          const loadedMs = performance.now() - t0;
+          figures[kind] = { listenMs, loadedMs, loaded: h.counts?.loaded, errors: h.counts?.errors };
+          out.push({ plugins: n, kind, listenMs: Math.round(listenMs), loadedMs: Math.round(loadedMs), daemonLoadMs: h.startup?.ms, loaded: h.counts?.loaded, errors: h.counts?.errors });
+          if (h.counts?.loaded !== n) note.push(`${n} plugins, ${kind}: ${h.counts?.loaded} loaded, ${h.counts?.errors} with errors`);
+        });
+      } catch (err) {
+        note.push(`${n} plugins, ${kind}: ${errorText(err)}`);
+        out.push({ plugins: n, kind, error: errorText(err) });
+      }
+    }
+    const c = figures.cold;
+    const w = figures.cached;
+    rows.push([`${n} example-size plugins (5 tools each)`, c ? `${num(c.listenMs)} ms` : "failed", c ? `${num(c.loadedMs / 1000, 1)} s` : "failed", w ? `${num(w.listenMs)} ms` : "failed", w ? `${num(w.loadedMs / 1000, 1)} s` : "failed", "listening < 1 s"]);
+  }
+  emit("## Start-up");
+  emit();
+  emit("From spawning `patchbay start` (Node's own start included) to the URL on its stdout (listening), and to `/healthz` reporting every plugin loaded. Cold: an empty `$PATCHBAY_HOME`; cached: started again on the same home, so the compile cache in `$PATCHBAY_HOME/cache` holds every bundle.");
+  emit();
+  emit(table(["plugins", "start → listening (cold)", "start → all loaded (cold)", "start → listening (cached)", "start → all loaded (cached)", "target (issue 21)"], rows));
+  for (const line of note) emit(`- ${line}`);
+  emit();
+  return out;
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -974,6 +1029,7 @@ async function main() {
           `${P.telemetryPairs} telemetry on/off pairs (full: ${PROFILES.full.telemetryPairs})`,
           `RSS growth over ${P.reloads} reloads (full: ${PROFILES.full.reloads})`,
           `tools/list timed over ${P.wide.calls} calls (full: ${PROFILES.full.wide.calls})`,
+          `start-up with ${P.startupPlugins.join(" and ")} plugins (full: ${PROFILES.full.startupPlugins.join(" and ")})`,
           ...(mode === "quick" ? ["no latency row for the SDK v2 createMcpHandler over HTTP (context only)"] : []),
           ...(mode === "smoke" ? [`plugins ${P.plugins.join("/")}, ${P.sessions} sessions, ${P.wide.plugins * P.wide.toolsEach} tools listed, only some rows: numbers are meaningless`] : []),
         ];
@@ -988,7 +1044,7 @@ async function main() {
 
   const result: Record<string, unknown> = { mode, date: date.toISOString(), machine: m, git, patchbayCli: cli, settings: P, reduced, sections: [...selected] };
   const failures: { section: string; error: string }[] = [];
-  const runners: Record<Section, () => Promise<unknown>> = { capacity, latency, "first-answer": firstAnswers, telemetry, memory, install: () => install({ progress, emit, temp, settleMs: P.settleMs }) };
+  const runners: Record<Section, () => Promise<unknown>> = { capacity, latency, "first-answer": firstAnswers, telemetry, memory, install: () => install({ progress, emit, temp, settleMs: P.settleMs }), startup };
   const sectionSeconds: Record<string, number> = {};
   for (const s of SECTIONS) {
     if (!selected.has(s)) continue;

@@ -13,7 +13,11 @@ interface Plugin { name: string; file: string; relFile: string; status: string; 
 interface Upstream { transport: string; state: string; pid?: number; restarts: number; lastExit?: string; nextRetryAt?: string }
 interface Session { id: string; transport: string; bridged: boolean; profile?: string; clientName?: string; protocolVersion?: string; calls: number; errors: number; startedAt: string }
 interface StatelessClient { transport: string; clientName?: string; protocolVersion: string; calls: number; errors: number; lastActivityAt: string }
-interface Overview { version: string; pluginsDir: string; uptimeSeconds: number; telemetry: { enabled: boolean; otlp?: { endpoint: string } }; plugins: Plugin[]; tools: Tool[]; sessions: Session[]; statelessClients?: StatelessClient[]; conflicts: string[] }
+/** the plugins folder: "ok", or missing / unreadable / not a folder (with why, and since when) */
+interface PluginsFolder { state: string; reason?: string; since: string }
+/** the first load after start, and how many plugins still load */
+interface Startup { done: boolean; loading: number; ms?: number }
+interface Overview { version: string; pluginsDir: string; pluginsFolder?: PluginsFolder; startup?: Startup; uptimeSeconds: number; telemetry: { enabled: boolean; otlp?: { endpoint: string } }; plugins: Plugin[]; tools: Tool[]; sessions: Session[]; statelessClients?: StatelessClient[]; conflicts: string[] }
 interface SpanRec { traceId: string; spanId: string; parentSpanId?: string; name: string; start: number; durationMs: number; error: boolean; origin: string; attributes: Record<string, unknown> }
 interface Trace { traceId: string; root: SpanRec; spans: SpanRec[] }
 interface LogLine { time: number; level: string; msg: string; plugin?: string; stderr?: boolean }
@@ -62,7 +66,9 @@ function renderHeader(o: Overview) {
   const loaded = o.plugins.filter((p) => p.status === "loaded").length;
   const errs = o.plugins.filter((p) => p.lastError).length;
   const tools = o.tools.filter((t) => !t.unknown).length;
-  setHtml("#counts", `<span><b>${loaded}</b>/${o.plugins.length} plugins</span><span><b>${tools}</b> tools</span><span><b>${o.sessions.length}</b> sessions</span>${errs ? `<span class="bad"><b>${errs}</b> plugin errors</span>` : ""}`);
+  const folder = o.pluginsFolder && o.pluginsFolder.state !== "ok" ? `<span class="bad folder-state" title="since ${esc(o.pluginsFolder.since)}">plugins folder ${esc(o.pluginsFolder.state)}: ${esc(o.pluginsFolder.reason ?? "")}</span>` : "";
+  const loading = o.startup?.loading ? `<span class="warn loading-count"><b>${o.startup.loading}</b> still loading</span>` : "";
+  setHtml("#counts", `${folder}<span><b>${loaded}</b>/${o.plugins.length} plugins</span>${loading}<span><b>${tools}</b> tools</span><span><b>${o.sessions.length}</b> sessions</span>${errs ? `<span class="bad"><b>${errs}</b> plugin errors</span>` : ""}`);
 }
 
 function renderTools(o: Overview) {
@@ -91,7 +97,8 @@ function memoryCell(p: Plugin) {
 
 function renderPlugins(o: Overview) {
   const rows = o.plugins.map((p) => {
-    const cls = p.status === "loaded" ? (p.lastError ? "warn" : "ok") : "bad";
+    // loading: not yet served, not a failure; skipped: a FIFO or other non-file named like a plugin
+    const cls = p.status === "loaded" ? (p.lastError ? "warn" : "ok") : p.status === "loading" || p.status === "skipped" ? "warn" : "bad";
     const loc = p.lastError?.location ? `${p.lastError.location.file}:${p.lastError.location.line}${p.lastError.location.column ? `:${p.lastError.location.column}` : ""}` : "";
     const err = p.lastError ? `<tr class="plugin-error" data-plugin="${esc(p.name)}"><td colspan="6" class="error">${esc(loc && !p.lastError.message.includes(loc) ? `${loc}\n` : "")}${esc(p.lastError.message)}${p.status === "loaded" && (!p.upstream || p.upstream.state === "connected") ? "\n(the last good version keeps serving)" : ""}</td></tr>` : "";
     return `<tr data-plugin="${esc(p.name)}" title="${esc(p.file)}"><td>${esc(p.name)} <span class="muted file">${esc(p.relFile)}</span>${p.shadowedBy ? ` <span class="pill warn" title="${esc(p.shadowedBy)}">shadowed</span>` : ""}${p.upstream ? upstreamLine(p.upstream) : ""}</td>
@@ -99,7 +106,8 @@ function renderPlugins(o: Overview) {
       <td class="num">${p.version}${p.pluginVersion ? ` <span class="muted">(${esc(p.pluginVersion)})</span>` : ""}</td><td>${ago(p.lastReloadAt)}</td>
       <td class="num memory">${memoryCell(p)}</td><td class="num">${p.restarts}</td></tr>${err}`;
   });
-  setHtml("#plugins-table tbody", rows.join("") || `<tr><td colspan="6" class="muted">No plugins in the folder.</td></tr>`);
+  const empty = o.pluginsFolder && o.pluginsFolder.state !== "ok" ? `${o.pluginsFolder.reason ?? `The plugins folder is ${o.pluginsFolder.state}.`} Its plugins load again when it is back.` : "No plugins in the folder.";
+  setHtml("#plugins-table tbody", rows.join("") || `<tr><td colspan="6" class="muted">${esc(empty)}</td></tr>`);
   setHtml("#conflicts", o.conflicts.map((c) => `<li>${esc(c)}</li>`).join(""));
 }
 

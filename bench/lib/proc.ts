@@ -146,38 +146,43 @@ export interface Patchbay extends Server {
   plugins: string;
 }
 
-/** `patchbay start --port 0` with PATCHBAY_HOME in a fresh temp folder; `url` is the origin. */
-export async function startPatchbay(plugins: string, env: Record<string, string> = {}, args: string[] = []): Promise<Patchbay> {
+/**
+ * `patchbay start --port 0` with PATCHBAY_HOME in a fresh temp folder (or `opts.home`, kept
+ * at stop: a second start on it finds the first one's compile cache); `url` is the origin.
+ * Resolves once it listens, which is before its plugins have loaded (see `waitLoaded`).
+ */
+export async function startPatchbay(plugins: string, env: Record<string, string> = {}, args: string[] = [], opts: { home?: string } = {}): Promise<Patchbay> {
   // One retry: a daemon that exits at once is most often a dist/ being rebuilt under it.
   try {
-    return await startPatchbayOnce(plugins, env, args);
+    return await startPatchbayOnce(plugins, env, args, opts.home);
   } catch (err) {
     await sleep(2_000);
-    return startPatchbayOnce(plugins, env, args).catch((again: Error) => {
+    return startPatchbayOnce(plugins, env, args, opts.home).catch((again: Error) => {
       throw new Error(`${again.message} (second attempt; first: ${(err as Error).message})`);
     });
   }
 }
 
-async function startPatchbayOnce(plugins: string, env: Record<string, string>, args: string[]): Promise<Patchbay> {
-  const home = new Temp("patchbay-bench-home-");
+async function startPatchbayOnce(plugins: string, env: Record<string, string>, args: string[], givenHome?: string): Promise<Patchbay> {
+  const home = givenHome ? undefined : new Temp("patchbay-bench-home-");
+  const homePath = givenHome ?? home!.path;
   const server = await spawnServer(
     "patchbay",
     process.execPath,
     [CLI, "start", "--port", "0", "--plugins", plugins, ...args],
-    { ...process.env, PATCHBAY_HOME: home.path, PATCHBAY_LOG_LEVEL: "warn", ...env },
+    { ...process.env, PATCHBAY_HOME: homePath, PATCHBAY_LOG_LEVEL: "warn", ...env },
     /MCP \(HTTP\):\s+(http:\/\/\S+)\/mcp/,
   ).catch((err) => {
-    home.cleanup();
+    home?.cleanup();
     throw err;
   });
   return {
     ...server,
-    home: home.path,
+    home: homePath,
     plugins,
     async stop() {
       await server.stop();
-      home.cleanup();
+      home?.cleanup();
     },
   };
 }
@@ -241,6 +246,22 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(everyMs);
   }
+}
+
+/**
+ * Resolves with /healthz once every plugin found at start has loaded or failed (the daemon
+ * listens before that), polling every `everyMs`.
+ */
+export function waitStartupDone(d: Patchbay, timeoutMs = 600_000, everyMs = 20) {
+  return waitFor(
+    "the plugins folder loaded",
+    async () => {
+      const h = (await (await fetch(`${d.url}/healthz`)).json()) as { startup?: { done?: boolean; ms?: number }; counts?: { loaded?: number; loading?: number; errors?: number } };
+      return h.startup?.done && h.counts?.loading === 0 ? h : undefined;
+    },
+    timeoutMs,
+    everyMs,
+  );
 }
 
 /** Resolves once /healthz reports `n` plugins loaded. */
