@@ -135,8 +135,9 @@ export function healthReport(d: HealthDeps) {
 
 export function createHealthRoute(d: HealthDeps) {
   return (req: IncomingMessage, res: ServerResponse) => {
-    // liveness only: it answers, so it is up
-    if (!d.isAuthorized(req)) return sendJson(res, 200, { status: "ok" });
+    // liveness only: it answers, so it is up — unless it is stopping, which a bridge without
+    // the token must see too, or it would attach to a daemon about to go
+    if (!d.isAuthorized(req)) return d.isDraining() ? sendJson(res, 503, { status: "draining" }) : sendJson(res, 200, { status: "ok" });
     const report = healthReport(d);
     const readiness = new URL(req.url ?? "/", "http://x").searchParams.has("ready");
     sendJson(res, d.isDraining() || (readiness && !report.ready) ? 503 : 200, report);

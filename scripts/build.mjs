@@ -60,10 +60,10 @@ const result = await Promise.all([
         "const __dirname = __pbDirname(__filename);",
       ].join("\n"),
     },
+    // whitespace and syntax only: identifiers are not minified, so a user's stack trace still
+    // names our functions
     minifyWhitespace: true,
     minifySyntax: true,
-    // identifiers stay readable so a user's stack trace still names our functions
-    keepNames: false,
     legalComments: "linked",
     metafile: true,
     plugins: [bundleGrpcRequires],

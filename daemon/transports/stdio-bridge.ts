@@ -12,7 +12,7 @@
  * tells the client to re-list the kinds it listens to. stdout carries nothing but JSON-RPC.
  */
 import { spawn } from "node:child_process";
-import { openSync, closeSync, fstatSync, readFileSync } from "node:fs";
+import { openSync, closeSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { StdioWireTransport } from "./stdio-wire.ts";
@@ -86,7 +86,7 @@ export async function ensureDaemon(config: Config, logger: Logger): Promise<Daem
       // The daemon we started died and no live daemon holds the home: it could not start.
       // (Ours exits with "already running" when another daemon won the home: then wait on that one.)
       if (child?.exit && !owner && Date.now() - child.exit.at > LOST_RACE_GRACE_MS) {
-        throw new DaemonUnreachableError(`could not start the daemon: it exited (${child.exit.how})${child.exit.detail ? `: ${child.exit.detail}` : ""}\nFull log: ${child.logFile}`);
+        throw new DaemonUnreachableError(`could not start the daemon: it exited (${child.exit.how})${child.exit.detail ? `: ${child.exit.detail}` : ""}\nIts output: ${child.rawFile}; its log: ${child.logFile}`);
       }
       await sleep(100);
     }
@@ -111,6 +111,8 @@ function tryStartLock(config: Config): LockAttempt {
 
 interface SpawnedDaemon {
   logFile: string;
+  /** the daemon's raw stdout and stderr */
+  rawFile: string;
   exit?: { at: number; how: string; detail?: string };
 }
 
@@ -127,30 +129,33 @@ function logTail(file: string, from: number): string | undefined {
 
 function spawnDaemon(config: Config, logger: Logger): SpawnedDaemon {
   const logFile = join(config.home, "daemon.log");
-  let logFd: number;
+  // The daemon writes its log to daemon.log itself, so that it rotates it (logMaxBytes). Its raw
+  // stdout and stderr (start-up failures, Node's own warnings, output of children a plugin
+  // starts with inherited stdio) go to a file of their own, emptied at each start: appended to
+  // daemon.log through a descriptor the child holds, they would keep growing a file rotation
+  // had already renamed and deleted, out of sight until the daemon exits.
+  const rawFile = join(config.home, "daemon.stdio.log");
+  let rawFd: number;
   ensureHome(config.home);
   try {
-    logFd = openSync(logFile, "a");
+    rawFd = openSync(rawFile, "w");
   } catch (err) {
-    throw new DaemonUnreachableError(`cannot start the daemon: cannot open its log ${logFile}: ${messageOf(err)}`, { cause: err });
+    throw new DaemonUnreachableError(`cannot start the daemon: cannot open ${rawFile}: ${messageOf(err)}`, { cause: err });
   }
-  const logStart = fstatSync(logFd).size;
   const args = [join(distDir, "cli.js"), "start", "--port", String(config.port), "--host", config.host, "--plugins", config.pluginsDir];
   if (config.configFile) args.push("--config", config.configFile);
   if (config.token) args.push("--token", config.token);
   logger.info({ args }, "no daemon running; starting one in the background");
-  const spawned: SpawnedDaemon = { logFile };
-  // The daemon writes its log to daemon.log itself, so that it rotates it (logMaxBytes); its
-  // raw stdout and stderr (start-up failures, Node's own warnings) are appended there too.
+  const spawned: SpawnedDaemon = { logFile: config.logFile ?? logFile, rawFile };
   const logEnv = config.logFile ? {} : { PATCHBAY_LOG_FILE: logFile };
-  const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", logFd, logFd], env: { ...process.env, ...logEnv, PATCHBAY_HOME: config.home } });
+  const child = spawn(process.execPath, args, { detached: true, windowsHide: true, stdio: ["ignore", rawFd, rawFd], env: { ...process.env, ...logEnv, PATCHBAY_HOME: config.home } });
   const exited = (how: string) => {
-    spawned.exit ??= { at: Date.now(), how, detail: logTail(logFile, logStart) };
+    spawned.exit ??= { at: Date.now(), how, detail: logTail(rawFile, 0) };
   };
   child.once("exit", (code, signal) => exited(signal ? `signal ${signal}` : `exit code ${code}`));
   child.once("error", (err) => exited(messageOf(err)));
   child.unref();
-  closeSync(logFd);
+  closeSync(rawFd);
   return spawned;
 }
 
