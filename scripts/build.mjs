@@ -10,8 +10,8 @@
 // exporters are dynamic imports, so they become chunks loaded only when OTLP is configured.
 // The dashboard is bundled whole for the browser.
 import { build } from "esbuild";
-import { rmSync, mkdirSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { rmSync, mkdirSync, copyFileSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { execFileSync } from "node:child_process";
 
 const RUNTIME_EXTERNAL = ["esbuild", "zod", "zod/*"];
@@ -34,6 +34,29 @@ const bundleGrpcRequires = {
     });
   },
 };
+
+/**
+ * The licence texts of every package bundled into dist (MIT, ISC, BSD, Apache-2.0 with its
+ * NOTICE): bundling copies their code, so the package must carry their notices.
+ */
+function thirdPartyLicenses(metafiles) {
+  const dirs = new Set();
+  for (const m of metafiles)
+    for (const input of Object.keys(m.inputs)) {
+      const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+      if (match) dirs.add(match[1]);
+    }
+  const sections = [];
+  for (const dir of [...dirs].sort()) {
+    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+    const texts = readdirSync(dir)
+      .filter((f) => /^(licen[cs]e|notice|copying)/i.test(f))
+      .sort()
+      .map((f) => readFileSync(join(dir, f), "utf8").trim());
+    sections.push(`## ${pkg.name} ${pkg.version}\n\nLicense: ${typeof pkg.license === "string" ? pkg.license : JSON.stringify(pkg.license ?? "see the package")}\n\n${texts.length ? texts.map((t) => "```\n" + t + "\n```").join("\n\n") : "(the package ships no licence file; its package.json names the licence above)"}`);
+  }
+  return `# Third-party software bundled into dist/\n\nPatchbay bundles these packages into its own files; their licences follow.\n\n${sections.join("\n\n")}\n`;
+}
 
 rmSync("dist", { recursive: true, force: true });
 mkdirSync("dist/dashboard", { recursive: true });
@@ -69,8 +92,9 @@ const result = await Promise.all([
     plugins: [bundleGrpcRequires],
     logLevel: "warning",
   }),
-  build({ entryPoints: ["dashboard/app.ts"], bundle: true, platform: "browser", format: "iife", target: "es2022", minify: true, outfile: "dist/dashboard/app.js", logLevel: "warning" }),
+  build({ entryPoints: ["dashboard/app.ts"], bundle: true, platform: "browser", format: "iife", target: "es2022", minify: true, outfile: "dist/dashboard/app.js", metafile: true, logLevel: "warning" }),
 ]);
+writeFileSync("dist/THIRD_PARTY_LICENSES.md", thirdPartyLicenses([result[0].metafile, result[1].metafile]));
 if (process.env.PATCHBAY_BUILD_META) writeFileSync(process.env.PATCHBAY_BUILD_META, JSON.stringify(result[0].metafile));
 copyFileSync("dashboard/index.html", "dist/dashboard/index.html");
 copyFileSync("dashboard/style.css", "dist/dashboard/style.css");

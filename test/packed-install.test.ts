@@ -42,7 +42,7 @@ after(() => tmp.cleanup());
 
 test("the tarball holds what users run and nothing only the checkout needs", () => {
   const files = packed.files;
-  for (const f of ["package.json", "README.md", "dist/cli.js", "dist/api.js", "dist/worker-entry.js", "dist/types/api.d.ts", "dist/dashboard/index.html", "dist/dashboard/app.js", "config/patchbay.json"]) {
+  for (const f of ["package.json", "README.md", "LICENSE", "dist/THIRD_PARTY_LICENSES.md", "dist/cli.js", "dist/api.js", "dist/worker-entry.js", "dist/types/api.d.ts", "dist/dashboard/index.html", "dist/dashboard/app.js", "config/patchbay.json"]) {
     assert.ok(files.includes(f), `${f} missing from the tarball`);
   }
   const stray = files.filter((f) => /^(test|bench|scripts|daemon|dashboard|docs|\.ci|\.cache)\//.test(f) || /\.map$/.test(f));
