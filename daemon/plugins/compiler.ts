@@ -18,7 +18,7 @@ import { build, version as esbuildVersion, type Loader, type Plugin as EsbuildPl
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { NotRegularFileError, PluginCompileError } from "../errors.ts";
 import { distDir } from "../package-root.ts";
 import { isPidAlive } from "../state-file.ts";
@@ -104,6 +104,18 @@ function indexFileFor(cacheDir: string, entry: string): string {
   return join(cacheDir, "index", `${digest(entry).slice(0, 32)}.json`);
 }
 
+/** Whether every `file:` URL a bundle imports (its node_modules packages, the API) exists. */
+function externalsPresent(bundle: string): boolean {
+  for (const m of bundle.matchAll(/(?:from\s*|import\s*\(?\s*)"(file:\/\/[^"]+)"/g)) {
+    try {
+      if (!existsSync(fileURLToPath(m[1]))) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
 /** The cached bundle for `entry` if every input it was made from still reads the same. */
 async function fromCache(cacheDir: string, entry: string): Promise<CompiledPlugin | undefined> {
   let saved: CacheEntry;
@@ -121,6 +133,15 @@ async function fromCache(cacheDir: string, entry: string): Promise<CompiledPlugi
     } catch {
       return undefined; // gone, or no longer a regular file: esbuild says what is wrong
     }
+  }
+  // Packages the plugin imports stay external, named by absolute file URLs resolved when it
+  // was compiled (see the resolve plugin above): an `npm install` since then may have moved or
+  // removed them, which no input's content shows. Compile again rather than load a bundle
+  // whose imports are gone.
+  try {
+    if (!externalsPresent(readFileSync(bundlePath, "utf8"))) return undefined;
+  } catch {
+    return undefined;
   }
   try {
     // used now: the prune at start keeps what was used lately
