@@ -171,27 +171,32 @@ test("N cold `patchbay stdio` at once on an empty home: one daemon, every client
   }
 });
 
-test("a second `patchbay stdio` while the daemon is still starting attaches to it instead of starting another", async () => {
-  const home = dir.join("home-stdio-slow");
-  // a daemon that holds the home but listens only after a slow plugin has loaded
-  const slowPlugins = dir.join("slow-plugins");
-  dir.file("slow-plugins/echo.mjs", readFileSync(`${plugins}/echo.mjs`, "utf8"));
-  dir.file("slow-plugins/slow.mjs", `await new Promise((r) => setTimeout(r, 1500));\nexport default { tools: { nap: { handler: async () => "ok" } } };\n`);
-  const d = spawn(process.execPath, [CLI, "start", "--port", "0", "--plugins", slowPlugins], { env: { ...process.env, PATCHBAY_HOME: home, PATCHBAY_LOG_LEVEL: "warn" }, stdio: "ignore" });
-  procs.add(d);
-  await waitFor("the daemon's lock", () => (existsSync(homeLockPath(home)) ? true : undefined));
-  // not listening yet, but not "none" either
-  if (!existsSync(`${home}/daemon.json`)) {
-    const status = spawnSync(process.execPath, [CLI, "status"], { env: { ...process.env, PATCHBAY_HOME: home }, encoding: "utf8" });
-    if (!existsSync(`${home}/daemon.json`)) assert.match(status.stdout, new RegExp(`^A patchbay daemon is starting \\(pid ${d.pid},`));
-  }
-  const c = await stdioClient(["--plugins", slowPlugins], { PATCHBAY_HOME: home, PATCHBAY_PORT: "0", PATCHBAY_LOG_LEVEL: "warn" });
+test("`patchbay stdio` while another process holds the home waits for it instead of starting a daemon, and goes on once the holder is gone", async () => {
+  const home = dir.join("home-stdio-held");
+  mkdirSync(home, { recursive: true });
+  // A live process that holds the home's lock but never listens: what a daemon that is still
+  // starting looks like to a bridge. Its lock names its own pid and start time.
+  const holder = spawn(process.execPath, ["-e", "setInterval(() => {}, 1e9)"], { stdio: "ignore" });
+  procs.add(holder);
+  await waitFor("the holder's start time", () => processStartTime(holder.pid!) ?? undefined);
+  writeFileSync(homeLockPath(home), JSON.stringify({ pid: holder.pid, start: processStartTime(holder.pid!), since: new Date().toISOString() }));
+  const connecting = stdioClient(["--plugins", plugins], { PATCHBAY_HOME: home, PATCHBAY_PORT: "0", PATCHBAY_LOG_LEVEL: "warn" });
+  connecting.catch(() => undefined);
+  // a negative window: a bridge that ignored the lock would have started its daemon by now
+  // (a slow machine can only make this pass wrongly, never fail wrongly)
+  await new Promise((r) => setTimeout(r, 2_000));
+  if (process.platform === "linux") assert.deepEqual(daemonsOn(home), [], "no daemon started while another process held the home");
+  assert.equal(existsSync(`${home}/daemon.json`), false);
+  // the holder goes without cleaning up: its lock is stale now, and the waiting bridge starts one
+  holder.kill("SIGKILL");
+  await once(holder, "exit");
+  const c = await connecting;
   try {
     assert.equal(textOf(await c.client.callTool({ name: "echo__say", arguments: { text: "x" } }, undefined, { timeout: 20_000 })), "said x");
-    assert.equal(JSON.parse(readFileSync(`${home}/daemon.json`, "utf8")).pid, d.pid, "the bridge attached to the daemon that held the home");
-    if (process.platform === "linux") assert.deepEqual(daemonsOn(home), [d.pid]);
+    const state = JSON.parse(readFileSync(`${home}/daemon.json`, "utf8")) as { pid: number };
+    strayPids.add(state.pid);
+    if (process.platform === "linux") assert.deepEqual(daemonsOn(home), [state.pid]);
   } finally {
     await c.close();
-    await stop(d);
   }
 });
