@@ -267,5 +267,8 @@ export function alreadyRunning(home: string, owner: LockOwner): string {
   const state = readStateFile(home);
   const where = state && state.pid === owner.pid ? `at ${state.url}` : "still starting (no URL yet)";
   const who = owner.pid > 0 ? `(pid ${owner.pid}) ${where}` : "(starting)";
-  return `a daemon is already running ${who} for PATCHBAY_HOME ${home}; stop it first, or use another PATCHBAY_HOME`;
+  // Outside Linux a lock records no start time, so a crashed daemon's pid reused by another
+  // program looks alive: say how to get out of that
+  const stale = state && state.pid === owner.pid ? "" : ` (if pid ${owner.pid} is not a patchbay daemon, delete ${homeLockPath(home)})`;
+  return `a daemon is already running ${who} for PATCHBAY_HOME ${home}; stop it first, or use another PATCHBAY_HOME${stale}`;
 }
