@@ -5,9 +5,10 @@
  * synchronous write each (O_APPEND), so order and rotation are exact and nothing is lost on
  * a crash; a failing disk is logged, never thrown into a request.
  */
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, statSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "pino";
+import { shiftGenerations } from "./rotate-files.ts";
 
 export interface AuditEntry {
   time: string;
@@ -55,19 +56,7 @@ export class AuditLog {
   private rotate() {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
-    rmSync(`${this.file}.${this.opts.maxFiles}`, { force: true });
-    for (let i = this.opts.maxFiles - 1; i >= 1; i--) {
-      try {
-        renameSync(`${this.file}.${i}`, `${this.file}.${i + 1}`);
-      } catch {
-        // that generation does not exist yet
-      }
-    }
-    try {
-      renameSync(this.file, `${this.file}.1`);
-    } catch {
-      // nothing to rotate
-    }
+    shiftGenerations(this.file, this.opts.maxFiles);
     this.size = 0;
   }
 

@@ -4,10 +4,11 @@
  * rotates by size (file → file.1 → … → file.N): a daemon left running for weeks, or an
  * upstream that floods its stderr, must not fill the disk.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { pino, type Logger } from "pino";
 import pretty from "pino-pretty";
+import { shiftGenerations } from "./rotate-files.ts";
 
 export type { Logger };
 
@@ -64,23 +65,7 @@ export class RotatingFile implements pino.DestinationStream {
   private rotate() {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
-    if (this.maxFiles === 0) {
-      rmSync(this.file, { force: true });
-    } else {
-      rmSync(`${this.file}.${this.maxFiles}`, { force: true });
-      for (let i = this.maxFiles - 1; i >= 1; i--) {
-        try {
-          renameSync(`${this.file}.${i}`, `${this.file}.${i + 1}`);
-        } catch {
-          // that generation does not exist yet
-        }
-      }
-      try {
-        renameSync(this.file, `${this.file}.1`);
-      } catch {
-        // nothing to rotate
-      }
-    }
+    shiftGenerations(this.file, this.maxFiles);
     this.open();
   }
 
