@@ -15,7 +15,7 @@
  * comes back it is watched and loaded again.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join, relative, sep } from "node:path";
 import type { Logger } from "pino";
@@ -143,6 +143,22 @@ const LOAD_TURN_MS = 2_000;
  */
 const STARTUP_PUBLISH_MS = 100;
 
+/**
+ * Whether any of `files` was modified at or after `since` (or cannot be read now). The kernel
+ * stamps a write with a coarse clock (a few ms behind `Date.now()`), and some file systems keep
+ * whole seconds only: the margin takes both into account, at worst loading a plugin once more.
+ */
+function changedSince(files: string[], since: number): boolean {
+  return files.some((f) => {
+    try {
+      const { mtimeMs } = statSync(f);
+      return mtimeMs >= since - (mtimeMs % 1000 === 0 ? 2_000 : 50);
+    } catch {
+      return true;
+    }
+  });
+}
+
 export class PluginManager {
   private slots = new Map<string, Slot>();
   private watcher?: PluginWatcher;
@@ -222,13 +238,14 @@ export class PluginManager {
       return;
     }
     // listed at once, so /healthz and the dashboard show what is still loading
+    const scannedAt = Date.now();
     const entries = scanPluginEntries(dir);
     for (const e of entries) this.slotFor(e);
     const loads = entries.map((e) => this.schedule(e, 0));
     if (watch) {
       this.watcher = new PluginWatcher(dir, (e) => this.onWatchEvent(e), this.opts.logger);
       await this.watcher.ready();
-      this.lookAgainAfterWatching();
+      this.lookAgainAfterWatching(scannedAt);
     }
     await Promise.all(loads);
     await this.settled();
@@ -237,10 +254,11 @@ export class PluginManager {
   /**
    * The folder was read before the watcher was ready (so that loading need not wait for it
    * either): a file added or saved in between raised no event. Look again: new entries load,
-   * and a plugin whose files were already read loads once more (an unchanged one is
-   * recognised by the compile cache and left as it is).
+   * and a plugin whose known files changed since the folder was read loads once more. (Loading
+   * every plugin again restarted a failed upstream server's connection and its backoff, and
+   * loaded a failed plugin twice.)
    */
-  private lookAgainAfterWatching() {
+  private lookAgainAfterWatching(scannedAt: number) {
     if (this.closed) return;
     let entries: string[] = [];
     try {
@@ -250,7 +268,7 @@ export class PluginManager {
     }
     for (const e of entries) if (!this.slots.has(e)) void this.schedule(e, 0);
     for (const [key, slot] of this.slots) {
-      if (!slot.began) continue;
+      if (!slot.began || !changedSince(slot.state.inputs, scannedAt)) continue;
       if (slot.running) slot.dirty = true;
       else void this.schedule(key, 0);
     }
