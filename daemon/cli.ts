@@ -138,7 +138,8 @@ async function main(argv: string[]): Promise<number> {
         `  MCP (legacy SSE): ${daemon.url}/sse`,
         `  Metrics:          ${daemon.url}/metrics`,
         `  Health:           ${daemon.url}/healthz`,
-        `  Plugins folder:   ${config.pluginsDir} (${daemon.manager.states().length} plugins, ${daemon.registry.tools.size} tools)`,
+        // it listens before plugins load: say so rather than count tools that are still coming
+        `  Plugins folder:   ${config.pluginsDir} (${daemon.manager.states().length} plugins, ${daemon.manager.startup().done ? `${daemon.registry.tools.size} tools` : "loading; /healthz and the dashboard show them as they come"})`,
         ...(home.created ? [`                    created it with an example plugin and a README.md — drop your plugins there`] : []),
         `Press Ctrl-C to stop.`,
       ];
