@@ -4,7 +4,7 @@
  * only fight over a few cores and memory. A load that takes long — an upstream server that
  * does not answer, a plugin whose setup waits on the network — keeps running under its own
  * deadline but gives its place to the next one after `holdMs`, so a few slow plugins cannot
- * hold up the rest of the folder.
+ * hold up the rest of the folder. The worker pool bounds thread boots with one too.
  */
 export class LoadQueue {
   private active = 0;
@@ -16,8 +16,11 @@ export class LoadQueue {
     private readonly holdMs: number,
   ) {}
 
-  /** Runs `load` when a place is free; resolves or rejects with it. */
-  async run<T>(load: () => Promise<T>): Promise<T> {
+  /**
+   * Waits for a free place and takes it; the returned function gives it back (at most once
+   * counts). After `holdMs` the place is given back anyway, whatever the holder still does.
+   */
+  async acquire(): Promise<() => void> {
     if (!this.closed && this.active >= this.concurrency) await new Promise<void>((r) => this.waiting.push(r));
     this.active++;
     let released = false;
@@ -30,6 +33,12 @@ export class LoadQueue {
     };
     const timer = setTimeout(release, this.holdMs);
     timer.unref();
+    return release;
+  }
+
+  /** Runs `load` when a place is free; resolves or rejects with it. */
+  async run<T>(load: () => Promise<T>): Promise<T> {
+    const release = await this.acquire();
     try {
       return await load();
     } finally {

@@ -17,6 +17,7 @@ import { pathToFileURL } from "node:url";
 import { distDir } from "../package-root.ts";
 import type { Logger } from "pino";
 import type { ThreadSource } from "./plugin-thread.ts";
+import { LoadQueue } from "./load-queue.ts";
 
 export const WORKER_ENTRY = join(distDir, "worker-entry.js");
 /** What every thread imports while it waits for its plugin: the API nearly every plugin imports. */
@@ -42,10 +43,10 @@ export class WorkerPool implements ThreadSource {
   private spare?: Worker;
   private spareTimer?: NodeJS.Timeout;
   private closed = false;
-  private booting = 0;
-  private queue: (() => void)[] = [];
+  private readonly bootSlots: LoadQueue;
 
   constructor(private readonly opts: { heapMb: number; warm: boolean; maxBooting?: number; spareIdleMs?: number }) {
+    this.bootSlots = new LoadQueue(opts.maxBooting ?? MAX_BOOTING, BOOT_SLOT_HOLD_MS);
     if (opts.warm) this.refill();
   }
 
@@ -55,18 +56,7 @@ export class WorkerPool implements ThreadSource {
    * (or failed to).
    */
   async take(): Promise<{ worker: Worker; release: () => void }> {
-    if (this.booting >= (this.opts.maxBooting ?? MAX_BOOTING)) await new Promise<void>((r) => this.queue.push(r));
-    this.booting++;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      clearTimeout(hold);
-      this.booting--;
-      this.queue.shift()?.();
-    };
-    const hold = setTimeout(release, BOOT_SLOT_HOLD_MS);
-    hold.unref();
+    const release = await this.bootSlots.acquire();
     let w: Worker;
     try {
       w = this.spare ?? this.spawn();
@@ -85,7 +75,7 @@ export class WorkerPool implements ThreadSource {
   close(): void {
     this.closed = true;
     // boots waiting for a turn go ahead (and find the manager closed)
-    this.queue.splice(0).forEach((r) => r());
+    this.bootSlots.close();
     clearTimeout(this.spareTimer);
     void this.spare?.terminate();
     this.spare = undefined;
