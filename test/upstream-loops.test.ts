@@ -8,24 +8,12 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
-import { EXAMPLE_PLUGINS, TempDir, waitFor } from "./helpers/env.ts";
+import { EXAMPLE_PLUGINS, TempDir, freePort, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess } from "./helpers/daemon.ts";
 import { httpClient, textOf } from "./helpers/clients.ts";
 import { stderrProblems } from "./helpers/fuzz-harness.ts";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const plugin = async (d: { health(): Promise<any> }, name: string) => (await d.health()).plugins.find((p: any) => p.name === name);
 const toolNames = async (url: string) => {

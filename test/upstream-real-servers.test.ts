@@ -10,11 +10,10 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { ROOT, TempDir, waitFor } from "./helpers/env.ts";
+import { ROOT, TempDir, freePort, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
 import { isPidAlive } from "../daemon/state-file.ts";
 import { connect, textOf, type RecordingClient } from "./helpers/clients.ts";
@@ -41,17 +40,6 @@ let d: RunningDaemon;
 let c: RecordingClient;
 let httpServer: ChildProcess | undefined;
 let httpPort = 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** server-everything's Streamable HTTP mode, on a port of our choosing (its PORT variable). */
 async function startEverythingHttp(port: number): Promise<ChildProcess> {
