@@ -43,7 +43,7 @@ test("whatever mayBeModern lets through as 2025 traffic, the SDK's classifier ro
       const route = classifyInboundRequest({ httpMethod: "POST", protocolVersionHeader: v, mcpMethodHeader: m, body: b });
       assert.equal(route.kind, "legacy", JSON.stringify({ b, v, m, route }));
     }),
-    { numRuns: 2_000 },
+    { seed: 20261125, numRuns: 2_000 },
   );
 });
 
