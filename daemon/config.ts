@@ -11,6 +11,7 @@ import { z } from "zod";
 import { ConfigError } from "./errors.ts";
 import { packageRoot } from "./package-root.ts";
 import { PROFILE_NAME, ProfileSchema } from "./profiles.ts";
+import { DEFAULT_SEARCH_THRESHOLD_TOKENS, exposeFields } from "./context/expose-settings.ts";
 
 // Underscores are not DNS but do occur in /etc/hosts and container names, which resolve.
 const DNS_NAME = /^(?=.{1,253}\.?$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
@@ -141,6 +142,12 @@ export const ConfigSchema = z
     requestStateKey: z.string().refine((k) => Buffer.byteLength(k) >= 32, "must be at least 32 bytes (share one secret across every daemon behind a balancer)").optional(),
     // How long a client may take to answer an input_required round (2026-07-28).
     requestStateTtlSeconds: z.number(TTL_RANGE).int(TTL_RANGE).min(1, TTL_RANGE).max(86_400, TTL_RANGE).default(600),
+    // How the default view (clients without a profile) lists tools: all, search (pinned tools
+    // plus patchbay__search_tools and patchbay__call_tool), or auto (search once the full
+    // listing passes searchThresholdTokens). Each profile may set its own.
+    expose: exposeFields.expose.default("all"),
+    pin: exposeFields.pin.default([]),
+    searchThresholdTokens: exposeFields.searchThresholdTokens.default(DEFAULT_SEARCH_THRESHOLD_TOKENS),
     // Named views of the registry a client picks per connection (?profile=NAME, --profile NAME).
     profiles: z
       .record(z.string().regex(PROFILE_NAME, "profile names are 1-64 of [A-Za-z0-9_.-]"), ProfileSchema)
@@ -191,6 +198,8 @@ const ENV: Record<string, { key: keyof z.input<typeof ConfigSchema>; type: "stri
   PATCHBAY_SHUTDOWN_GRACE_MS: { key: "shutdownGraceMs", type: "number" },
   PATCHBAY_REQUEST_STATE_KEY: { key: "requestStateKey", type: "string" },
   PATCHBAY_REQUEST_STATE_TTL_SECONDS: { key: "requestStateTtlSeconds", type: "number" },
+  PATCHBAY_EXPOSE: { key: "expose", type: "string" },
+  PATCHBAY_SEARCH_THRESHOLD_TOKENS: { key: "searchThresholdTokens", type: "number" },
 };
 
 const DECIMAL = /^-?\d+(?:\.\d+)?$/;

@@ -9,6 +9,7 @@
  * draining; `status` says which of those is not so ("loading", "degraded") and `reason` why.
  * `GET /healthz?ready` answers 503 until ready, for a load balancer's readiness probe.
  */
+import type { ContextCosts } from "./context/definition-costs.ts";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { sendJson } from "./http-server.ts";
 import type { PluginManager, PluginState } from "./plugins/plugin-manager.ts";
@@ -24,6 +25,8 @@ export interface HealthDeps {
   /** shutting down: refusing new work */
   isDraining: () => boolean;
   isAuthorized: (req: IncomingMessage) => boolean;
+  /** token costs of the listings (context/definition-costs.ts) */
+  costs?: ContextCosts;
 }
 
 /** How a plugin is reported to users (`/healthz`, `status`, the dashboard). */
@@ -123,6 +126,8 @@ export function healthReport(d: HealthDeps) {
     counts: { plugins: plugins.length, loaded: plugins.filter((p) => p.status === "loaded").length, loading: startup.loading, skipped: plugins.filter((p) => p.status === "skipped").length, errors: plugins.filter((p) => p.lastError).length, tools: d.registry.tools.size, resources: d.registry.resources.size, resourceTemplates: d.registry.templates.length, prompts: d.registry.prompts.size },
     plugins: plugins.map(pluginSummary),
     conflicts: d.registry.conflicts,
+    // estimated tokens of what each view lists (o200k), and how each view exposes tools
+    context: d.costs?.snapshot(),
     sessions: {
       open: sessions.length,
       byTransport,

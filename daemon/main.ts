@@ -21,7 +21,8 @@ import { createReplayCodec } from "./mcp/server-factory.ts";
 import { SessionStore } from "./session-store.ts";
 import { removeState, writeState, type DaemonState } from "./state-file.ts";
 import { takeHomeLock } from "./home-lock.ts";
-import { recordPluginEvent, registerPluginGauges } from "./telemetry/instrumentation.ts";
+import { recordPluginEvent, registerListingGauge, registerPluginGauges } from "./telemetry/instrumentation.ts";
+import { startContextEconomy, type ContextEconomyParts } from "./context/context-economy.ts";
 import type { Endpoint } from "./transports/endpoint.ts";
 import { RateLimiter, type RateLimit, type RateLimitKey } from "./rate-limiter.ts";
 import { AuditLog } from "./audit-log.ts";
@@ -59,6 +60,8 @@ interface Core {
   manager: PluginManager;
   mcpDeps: McpDeps;
   audit?: AuditLog;
+  /** token costs and tool search; its counting thread ends on close */
+  context: ContextEconomyParts;
 }
 
 const GUARDED = new Set(["tools/call", "resources/read", "prompts/get"]);
@@ -137,6 +140,8 @@ async function startCore(config: Config, logger: Logger, opts: { watch: boolean;
     registry,
     events: { onReload: recordPluginEvent },
   });
+  const context = startContextEconomy(config, registry, profiles);
+  registerListingGauge(() => context.costs.snapshot().views);
   registerPluginGauges(() => ({
     loaded: manager.states().filter((s) => s.status === "loaded").length,
     heap: manager.workers().map((w) => ({ plugin: w.name, bytes: w.worker.heapUsed, group: (w.worker as { group?: string }).group })),
@@ -157,8 +162,9 @@ async function startCore(config: Config, logger: Logger, opts: { watch: boolean;
     cacheScope: config.token ? "private" : "public",
     profiles,
     startup: { done: () => manager.startup().done, settled: manager.initialLoad },
+    context,
   };
-  return { logger, registry, store, manager, mcpDeps, audit };
+  return { logger, registry, store, manager, mcpDeps, audit, context };
 }
 
 export interface StartDaemonOptions {
@@ -188,7 +194,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   const telemetry = config.telemetry ? await startTelemetry({ logger, tracesPerSecond: config.tracesPerSecond, ...opts.telemetry }) : undefined;
   const core = await startCore(config, logger, { watch: true });
   const { registry, store, manager, mcpDeps } = core;
-  telemetry?.bindRegistry(registry);
+  telemetry?.bindRegistry(registry, [core.context.builtins.searchName, core.context.builtins.callName]);
   let draining = false;
   const http = new HttpServer({ host: config.host, token: config.token, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins }, logger);
   const sse = createLegacySseRoutes(mcpDeps, { maxBodyBytes: config.maxBodyBytes, keepAliveMs: config.sseKeepAliveMs }, logger);
@@ -201,8 +207,8 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     for (const [path, handler] of Object.entries(e.routes ?? {})) http.route(path, handler);
     for (const [path, handler] of Object.entries(e.upgrades ?? {})) http.upgrade(path, handler);
   }
-  http.route("/healthz", readOnly(createHealthRoute({ registry, manager, store, version: VERSION, startedAt, isDraining: () => draining, isAuthorized: (req) => http.isAuthorized(req) })));
-  const dashboard = createDashboardRoutes({ registry, manager, store, telemetry: telemetry?.store, logs, version: VERSION, startedAt, staticDir: join(distDir, "dashboard"), pluginsDir: config.pluginsDir, otlp: telemetry?.otlp });
+  http.route("/healthz", readOnly(createHealthRoute({ registry, manager, store, version: VERSION, startedAt, isDraining: () => draining, isAuthorized: (req) => http.isAuthorized(req), costs: core.context.costs })));
+  const dashboard = createDashboardRoutes({ registry, manager, store, telemetry: telemetry?.store, logs, version: VERSION, startedAt, staticDir: join(distDir, "dashboard"), pluginsDir: config.pluginsDir, otlp: telemetry?.otlp, costs: core.context.costs });
   http.route("/", readOnly(dashboard.index));
   http.routePrefix("/dashboard/", readOnly(dashboard.assets));
   http.routePrefix("/api/", dashboard.api);
@@ -219,6 +225,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   } catch (err) {
     await manager.close();
     await store.closeAll("startup failed");
+    await core.context.close();
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
       throw new AlreadyRunningError(`port ${config.port} on ${config.host} is already in use (another patchbay daemon? try \`patchbay status\`, or --port 0)`);
     }
@@ -262,6 +269,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
         await http.close(drained);
         await drained;
         await core.audit?.close();
+        await core.context.close();
         await telemetry?.shutdown();
         if (writeStateFile) removeState(config.home);
         homeLock?.release();
@@ -302,6 +310,7 @@ export async function startStdio(config: Config, opts: { logger?: Logger; stdout
       await core.store.closeAll("stdio closed");
       await core.manager.close();
       await core.audit?.close();
+      await core.context.close();
     })());
   serveConnection(core.mcpDeps, transport, newSessionInfo(randomUUID(), "stdio"), opts.profile === undefined ? undefined : core.mcpDeps.profiles?.get(opts.profile));
   process.stdin.on("end", () => void close().then(() => process.exit(0)));

@@ -14,11 +14,14 @@ import { z } from "zod";
 import type { ExposedPrompt, ExposedTemplate, ExposedTool, ListChanges, Registry } from "./registry.ts";
 import { templateMatches } from "./registry.ts";
 import { globToRegExp } from "./name-glob.ts";
+import { exposeFields } from "./context/expose-settings.ts";
 
 export const ProfileSchema = z
   .object({
     include: z.array(z.string().min(1)).optional(),
     exclude: z.array(z.string().min(1)).optional(),
+    // how this profile's clients see tools (context/expose-settings.ts); unset: the top-level keys
+    ...exposeFields,
   })
   .strict();
 export type ProfileConfig = z.infer<typeof ProfileSchema>;
@@ -31,7 +34,7 @@ export class Profile {
   private readonly exclude: RegExp[];
   private readonly cache = new Map<string, boolean>();
 
-  constructor(readonly name: string, config: ProfileConfig) {
+  constructor(readonly name: string, readonly config: ProfileConfig) {
     this.include = config.include?.map(globToRegExp);
     this.exclude = (config.exclude ?? []).map(globToRegExp);
   }
@@ -87,9 +90,21 @@ export class Profiles {
   private readonly profiles = new Map<string, Profile>();
   private last = new Map<string, Signatures>();
   private lastAll?: string;
+  /** how each profile exposes tools now (search mode changes its tool list); see exposeModeOf */
+  private modeOf?: (p: Profile) => string;
 
   constructor(configs: Record<string, ProfileConfig> = {}, private readonly registry?: Registry) {
     for (const [name, cfg] of Object.entries(configs)) this.profiles.set(name, new Profile(name, cfg));
+    this.snapshot();
+  }
+
+  /**
+   * Makes a profile's expose mode part of its tool-list signature, so that a switch between
+   * `all` and `search` (context/definition-costs.ts) tells that profile's clients their list
+   * changed, and only them.
+   */
+  exposeModeOf(fn: (p: Profile) => string): void {
+    this.modeOf = fn;
     this.snapshot();
   }
 
@@ -131,7 +146,7 @@ export class Profiles {
       const prompts = [...r.prompts.values()].filter((x) => p.allows(x.exposed)).map((x) => [x.exposed, x.info.title, x.info.description, x.info.arguments]);
       const templates = visibleTemplates(r, p);
       const resources = [[...r.resources.values()].filter((x) => p.allows(x.info.uri)).map((x) => x.info), templates.map((t) => [t.info, t.plugin.key])];
-      next.set(p.name, { tools: JSON.stringify(tools.sort()), prompts: JSON.stringify(prompts.sort()), resources: JSON.stringify(resources), dynamic: templates.some((t) => t.info.listable) });
+      next.set(p.name, { tools: JSON.stringify(tools.sort()) + (this.modeOf?.(p) ?? ""), prompts: JSON.stringify(prompts.sort()), resources: JSON.stringify(resources), dynamic: templates.some((t) => t.info.listable) });
     }
     this.last = next;
   }

@@ -61,6 +61,14 @@ export const RESOURCES_CHANGED_COALESCE_MS = 50;
 export const MAX_PENDING_UPDATES = 10_000;
 
 export class Registry extends EventEmitter<RegistryEvents> {
+  /**
+   * Tells every listener that tool lists may have changed although no plugin did: a view's
+   * expose mode switched (context/definition-costs.ts). Profiles work out whose view moved.
+   */
+  toolViewsChanged(): void {
+    this.emit("changed", { tools: true, resources: false, prompts: false });
+  }
+
   private plugins = new Map<string, RegisteredPlugin>();
   tools = new Map<string, ExposedTool>();
   prompts = new Map<string, ExposedPrompt>();

@@ -43,6 +43,17 @@ export async function runStatus(config: Config, opts: { json: boolean }): Promis
   const sessions = health.sessions ?? { open: 0, byTransport: {} };
   out.push(`Sessions: ${sessions.open}${Object.keys(sessions.byTransport).length ? " (" + Object.entries(sessions.byTransport).map(([k, v]) => `${k}: ${v}`).join(", ") + ")" : ""}`);
   for (const s of sessions.list ?? []) out.push(`  ${(s.bridged ? "stdio (bridge)" : s.transport).padEnd(16)} ${(s.clientName ?? "(not initialized)").padEnd(28)} ${s.calls} calls, ${s.errors} errors`);
+  const ctx = health.context;
+  if (ctx) {
+    const k = (n: number) => (n >= 10_000 ? `${Math.round(n / 1000)}k` : n.toLocaleString("en-US"));
+    out.push(`Context cost (estimated tokens, ${ctx.encoding}${ctx.exact ? "" : ", counting"}): tools ${k(ctx.totals.toolTokens)}, prompts ${k(ctx.totals.promptTokens)}, resource templates ${k(ctx.totals.templateTokens)}`);
+    for (const v of ctx.views ?? []) {
+      const how = v.effective === "search" ? `search${v.expose === "auto" ? " (auto: over " + k(v.threshold) + ")" : ""}: ${k(v.searchTokens)} listed instead of ${k(v.allTokens)}` : `all${v.expose === "auto" ? " (auto: under " + k(v.threshold) + ")" : ""}: ${k(v.allTokens)}`;
+      out.push(`  ${String(v.view).padEnd(20)} ${String(v.tools).padStart(4)} tools  ${how}`);
+    }
+    const top = (ctx.plugins ?? []).slice(0, 5).map((p: { plugin: string; tokens: number }) => `${p.plugin} ${k(p.tokens)}`);
+    if (top.length) out.push(`  most expensive plugins: ${top.join(", ")}`);
+  }
   for (const c of health.conflicts ?? []) out.push(`Conflict: ${c}`);
   process.stdout.write(out.join("\n") + "\n");
   return 0;

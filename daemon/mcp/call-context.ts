@@ -47,6 +47,8 @@ import type { CallKind, ClientRequest, WorkerSpan } from "../plugins/worker-prot
 import type { Profile, Profiles } from "../profiles.ts";
 import type { RegisteredPlugin, Registry } from "../registry.ts";
 import type { SessionInfo, SessionStore, TransportKind } from "../session-store.ts";
+import type { ContextCosts } from "../context/definition-costs.ts";
+import type { BuiltinTools } from "../context/builtin-tools.ts";
 import { startRequestSpan, type RequestSpan, type SpanCaller } from "../telemetry/instrumentation.ts";
 import { LOGGING_LEVELS } from "./envelope-shape.ts";
 import type { StartupGate } from "./startup-wait.ts";
@@ -114,6 +116,14 @@ export interface McpDeps {
   profiles?: Profiles;
   /** the plugins folder's first load after start; listings wait for it a while (startup-wait.ts) */
   startup?: StartupGate;
+  /** token costs, expose modes and the two search tools (context/) */
+  context?: ContextEconomy;
+}
+
+/** What tools/list and tools/call need of the context economy. */
+export interface ContextEconomy {
+  costs: ContextCosts;
+  builtins: BuiltinTools;
 }
 
 /** Most questions one call may ask across all its rounds; a plugin asking in a loop gets an error, not endless rounds. */
@@ -276,6 +286,11 @@ export class CallContext {
     } finally {
       done?.();
     }
+  }
+
+  /** The size of this call's result, for its span and the dashboard. */
+  noteResultSize(bytes: number): void {
+    this.span.setResultSize(bytes);
   }
 
   /**

@@ -1,17 +1,13 @@
 /** prompts/list and prompts/get over the live registry. */
-import { ProtocolError, ProtocolErrorCode, type GetPromptResult, type Prompt } from "@modelcontextprotocol/server";
+import { ProtocolError, ProtocolErrorCode, type GetPromptResult } from "@modelcontextprotocol/server";
 import { CallCancelledError, messageOf } from "../errors.ts";
 import { PluginCallError } from "../plugins/plugin-worker.ts";
 import { visiblePrompt } from "../profiles.ts";
-import type { ExposedPrompt } from "../registry.ts";
+import { promptItem } from "../list-items.ts";
 import { InputNeeded } from "./call-context.ts";
 import { listingOf, profileListing } from "./listing.ts";
 import { paginate } from "./pagination.ts";
 import type { PatchbayServer } from "./server-factory.ts";
-
-function promptItem(p: ExposedPrompt): Prompt {
-  return { name: p.exposed, title: p.info.title, description: p.info.description, arguments: p.info.arguments };
-}
 
 export function installPrompts(server: PatchbayServer): void {
   const { registry, pageSize } = server.deps;

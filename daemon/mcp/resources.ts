@@ -2,6 +2,7 @@
 import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, type ReadResourceResult, type Resource } from "@modelcontextprotocol/server";
 import { CallCancelledError, messageOf } from "../errors.ts";
 import { visibleResource, visibleTemplates } from "../profiles.ts";
+import { templateItem } from "../list-items.ts";
 import { InputNeeded } from "./call-context.ts";
 import { paginate } from "./pagination.ts";
 import type { PatchbayServer } from "./server-factory.ts";
@@ -36,7 +37,7 @@ export function installResources(server: PatchbayServer): void {
 
   server.setRequestHandler("resources/templates/list", (req, ctx) =>
     server.serve(ctx, { method: "resources/templates/list" }, async () => {
-      const all = visibleTemplates(registry, profile).map((t) => ({ uriTemplate: t.info.uriTemplate, name: t.info.name, title: t.info.title, description: t.info.description, mimeType: t.info.mimeType }));
+      const all = visibleTemplates(registry, profile).map(templateItem);
       const { page, nextCursor } = paginate(all, req.params?.cursor, pageSize);
       return { resourceTemplates: page, nextCursor };
     }),

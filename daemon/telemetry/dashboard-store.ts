@@ -40,6 +40,9 @@ export interface ToolStats {
   p95: number;
   p99: number;
   lastCallAt: number;
+  /** result sizes in bytes over the same window (calls that returned a result) */
+  resultBytesP50: number;
+  resultBytesP99: number;
 }
 
 export interface SeriesPoint {
@@ -78,15 +81,18 @@ class ToolWindow {
   plugin?: string;
   private durations = new Float64Array(WINDOW_SAMPLES);
   private times = new Float64Array(WINDOW_SAMPLES);
+  /** NaN: that call had no result (an error) */
+  private sizes = new Float64Array(WINDOW_SAMPLES);
   private n = 0;
   private next = 0;
   /** per-second buckets: [epochSecond, calls, max, samples…] kept small */
   private buckets = new Map<number, number[]>();
 
-  add(ms: number, at: number, error: boolean) {
+  add(ms: number, at: number, error: boolean, bytes?: number) {
     this.calls++;
     if (error) this.errors++;
     this.lastCallAt = at;
+    this.sizes[this.next] = bytes ?? NaN;
     this.durations[this.next] = ms;
     this.times[this.next] = at;
     this.next = (this.next + 1) % WINDOW_SAMPLES;
@@ -108,6 +114,12 @@ class ToolWindow {
   recent(now: number): number[] {
     const out: number[] = [];
     for (let i = 0; i < this.n; i++) if (now - this.times[i] <= WINDOW_MS) out.push(this.durations[i]);
+    return out.sort((a, b) => a - b);
+  }
+
+  recentSizes(now: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.n; i++) if (now - this.times[i] <= WINDOW_MS && !Number.isNaN(this.sizes[i])) out.push(this.sizes[i]);
     return out.sort((a, b) => a - b);
   }
 
@@ -210,7 +222,7 @@ export class DashboardStore implements SpanProcessor {
    * Counts one finished tools/call in its tool's window (fed for every call by the
    * instrumentation, whether or not the call's trace was sampled).
    */
-  recordToolCall(tool: string, plugin: string | undefined, durationMs: number, error: boolean, at: number): void {
+  recordToolCall(tool: string, plugin: string | undefined, durationMs: number, error: boolean, at: number, resultBytes?: number): void {
     try {
       const known = this.isKnownTool(tool);
       const name = known ? tool : UNKNOWN_TOOL;
@@ -220,7 +232,7 @@ export class DashboardStore implements SpanProcessor {
         this.tools.set(name, w);
       }
       if (known && plugin !== undefined) w.plugin = plugin;
-      w.add(durationMs, at, error);
+      w.add(durationMs, at, error, resultBytes);
     } catch {
       // a dashboard problem must never reach a request
     }
@@ -247,7 +259,8 @@ export class DashboardStore implements SpanProcessor {
     return [...this.tools.entries()]
       .map(([tool, w]) => {
         const r = w.recent(now);
-        return { tool, plugin: w.plugin, calls: w.calls, errors: w.errors, errorRate: w.calls ? w.errors / w.calls : 0, p50: quantile(r, 0.5), p95: quantile(r, 0.95), p99: quantile(r, 0.99), lastCallAt: w.lastCallAt };
+        const sizes = w.recentSizes(now);
+        return { tool, plugin: w.plugin, calls: w.calls, errors: w.errors, errorRate: w.calls ? w.errors / w.calls : 0, p50: quantile(r, 0.5), p95: quantile(r, 0.95), p99: quantile(r, 0.99), lastCallAt: w.lastCallAt, resultBytesP50: quantile(sizes, 0.5), resultBytesP99: quantile(sizes, 0.99) };
       })
       .sort((a, b) => compareCodePoints(a.tool, b.tool));
   }

@@ -214,7 +214,8 @@ function putAttributes(span: Span, attrs: Attributes): void {
  * wiring (sdk.ts) when telemetry is on.
  */
 export interface CallSink {
-  toolCall(name: string, plugin: string | undefined, durationMs: number, error: boolean, at: number): void;
+  /** resultBytes: the tool result's size (context/result-size.ts), when it had one */
+  toolCall(name: string, plugin: string | undefined, durationMs: number, error: boolean, at: number, resultBytes?: number): void;
 }
 let callSink: CallSink | undefined;
 export function setCallSink(sink: CallSink | undefined): void {
@@ -227,6 +228,8 @@ export interface RequestSpan {
   setAttributes(a: Attributes): void;
   /** Records the plugin's own work, timed inside its worker, as a child span. */
   addWorkerSpan(ws: WorkerSpan | undefined): void;
+  /** Records the size of a tool's result: `patchbay.result.size` on the span, and the dashboard's per-tool sizes. */
+  setResultSize(bytes: number): void;
   /** Ends the span and records the duration metric; errorType marks a failure. */
   end(errorType?: string): void;
 }
@@ -248,7 +251,7 @@ export interface RequestStart {
   requestId?: string | number;
 }
 
-const NOOP: RequestSpan = { setAttributes() {}, addWorkerSpan() {}, end() {} };
+const NOOP: RequestSpan = { setAttributes() {}, addWorkerSpan() {}, setResultSize() {}, end() {} };
 
 /**
  * Whether `_meta` carries anything the registered propagator reads (`traceparent`,
@@ -264,6 +267,7 @@ function carriesContext(meta: Record<string, unknown>): boolean {
 class LiveRequestSpan implements RequestSpan {
   traceparent?: string;
   private readonly started = performance.now();
+  private resultBytes?: number;
 
   constructor(
     private readonly req: RequestStart,
@@ -299,6 +303,11 @@ class LiveRequestSpan implements RequestSpan {
     }
   }
 
+  setResultSize(bytes: number): void {
+    this.resultBytes = bytes;
+    if (this.span.isRecording()) this.span.setAttribute("patchbay.result.size", bytes);
+  }
+
   end(errorType?: string): void {
     try {
       const span = this.span;
@@ -315,7 +324,7 @@ class LiveRequestSpan implements RequestSpan {
       const tool = req.attributes["gen_ai.tool.name"];
       if (callSink && req.method === "tools/call" && typeof tool === "string") {
         const plugin = req.attributes["patchbay.plugin.name"];
-        callSink.toolCall(tool, typeof plugin === "string" ? plugin : undefined, ms, errorType !== undefined, Date.now());
+        callSink.toolCall(tool, typeof plugin === "string" ? plugin : undefined, ms, errorType !== undefined, Date.now(), this.resultBytes);
       }
     } catch {
       // telemetry is best-effort
@@ -385,6 +394,20 @@ export function recordPluginEvent(e: { plugin: string; file: string; ok: boolean
       span.setAttribute("error.type", e.kind === "restart" ? "worker_restart_failed" : "plugin_load_error");
     }
     span.end(end);
+  } catch {
+    /* best-effort */
+  }
+}
+
+/**
+ * `patchbay.tools.listing.tokens`: the tokens of the tool listing each view's clients get now
+ * (the search-mode listing for a view in search mode), by `patchbay.profile`.
+ */
+export function registerListingGauge(read: () => { view: string; listedTokens: number }[]): void {
+  try {
+    I().meter.createObservableGauge("patchbay.tools.listing.tokens", { unit: "{token}", description: "Estimated tokens (o200k) of the tools/list each profile's clients get" }).addCallback((r) => {
+      for (const v of read()) r.observe(v.listedTokens, { "patchbay.profile": v.view });
+    });
   } catch {
     /* best-effort */
   }

@@ -43,7 +43,8 @@ export interface Telemetry {
    * metric series and dashboard stats (other names count as `_OTHER` / `(unknown)`), and a
    * tool's dashboard stats go when the tool does. Until bound, every name is unknown.
    */
-  bindRegistry(registry: Registry): void;
+  /** ownTools: Patchbay's own tool names (the search tools), known like the registry's */
+  bindRegistry(registry: Registry, ownTools?: readonly string[]): void;
   shutdown(): Promise<void>;
 }
 
@@ -116,17 +117,19 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
   trace.setGlobalTracerProvider(tracerProvider);
   resetInstruments();
   setDurationSink(durationSink);
-  setCallSink({ toolCall: (tool, plugin, ms, error, at) => store.recordToolCall(tool, plugin, ms, error, at) });
+  setCallSink({ toolCall: (tool, plugin, ms, error, at, bytes) => store.recordToolCall(tool, plugin, ms, error, at, bytes) });
   let unbind: (() => void) | undefined;
   return {
     store,
     otlp,
     metricsHandler: (req, res) => prometheus.getMetricsRequestHandler(req, res),
-    bindRegistry(registry) {
+    bindRegistry(registry, ownTools = []) {
       unbind?.();
+      const own = new Set(ownTools);
       // `registry.tools` is replaced on every change, so look it up at call time.
-      setKnownNames({ tool: (n) => registry.tools.has(n), prompt: (n) => registry.prompts.has(n) });
-      store.bindKnownTools((n) => registry.tools.has(n));
+      const knownTool = (n: string) => registry.tools.has(n) || own.has(n);
+      setKnownNames({ tool: knownTool, prompt: (n) => registry.prompts.has(n) });
+      store.bindKnownTools(knownTool);
       const onChanged = (c: ListChanges) => {
         if (c.tools) store.retainKnownTools();
       };

@@ -1,0 +1,107 @@
+/**
+ * Search over the tools a view may call, for `patchbay__search_tools` and for the closest
+ * names when `patchbay__call_tool` is given an unknown one. MiniSearch (BM25 with field
+ * boosts, prefix and fuzzy matching) over each tool's exposed name, title, description,
+ * parameter names and descriptions, and its plugin's name and description.
+ *
+ * One index per registry version (the registry swaps its tools map on every change, so the
+ * map is the version): a search runs against the map it was given, so it never returns a tool
+ * that is gone, and a tool added by a reload is found as soon as the new map is in place —
+ * before any client hears `list_changed`. The profile filter runs inside the search, so a tool
+ * outside the view is never returned, not even as a near miss.
+ */
+import MiniSearch from "minisearch";
+import type { ExposedTool } from "../registry.ts";
+
+interface ToolDoc {
+  id: string;
+  name: string;
+  title: string;
+  description: string;
+  params: string;
+  plugin: string;
+}
+
+const FIELDS = ["name", "title", "description", "params", "plugin"] as const;
+const BOOST = { name: 3, title: 2, description: 1, params: 1, plugin: 1.5 };
+
+/** Splits identifiers as well as prose: `create_issue`, `createIssue`, `github__list-prs`. */
+function tokenize(text: string): string[] {
+  return text
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((t) => t.length > 0);
+}
+
+/** Words that say nothing about which tool fits ("a tool to get the list of…"). */
+const STOP = new Set("a an and are as at be by can do does for from get give how i in into is it its me my of on or please show some that the this to tool tools use using want what which with would you your".split(" "));
+
+function processTerm(term: string): string | null {
+  const t = term.toLowerCase();
+  return STOP.has(t) ? null : t;
+}
+
+function paramText(schema: Record<string, unknown> | undefined): string {
+  const props = schema && typeof schema.properties === "object" && schema.properties ? (schema.properties as Record<string, unknown>) : {};
+  const parts: string[] = [];
+  for (const [name, p] of Object.entries(props)) {
+    parts.push(name);
+    const d = p && typeof p === "object" ? (p as { description?: unknown }).description : undefined;
+    if (typeof d === "string") parts.push(d);
+  }
+  return parts.join(" ");
+}
+
+function docOf(t: ExposedTool): ToolDoc {
+  const m = t.plugin.manifest;
+  return {
+    id: t.exposed,
+    name: t.exposed,
+    title: [t.info.title, (t.info.annotations as { title?: unknown } | undefined)?.title].filter((x) => typeof x === "string").join(" "),
+    description: t.info.description ?? "",
+    params: paramText(t.info.inputSchema),
+    plugin: [m.name, m.description ?? ""].join(" "),
+  };
+}
+
+const indexes = new WeakMap<Map<string, ExposedTool>, MiniSearch<ToolDoc>>();
+
+/** The index of one registry version, built on first use (see `warm`). */
+export function indexOf(tools: Map<string, ExposedTool>): MiniSearch<ToolDoc> {
+  let index = indexes.get(tools);
+  if (!index) {
+    index = new MiniSearch<ToolDoc>({ fields: [...FIELDS], storeFields: [], tokenize, processTerm });
+    index.addAll([...tools.values()].map(docOf));
+    indexes.set(tools, index);
+  }
+  return index;
+}
+
+export interface SearchHit {
+  tool: ExposedTool;
+  score: number;
+}
+
+/**
+ * The best `limit` tools of this registry version for a query, among those `allows` lets
+ * through. Words are matched whole, by prefix (`repo` finds `repository`) and, past four
+ * letters, with one typo in five letters.
+ */
+export function searchTools(tools: Map<string, ExposedTool>, query: string, limit: number, allows?: (name: string) => boolean): SearchHit[] {
+  if (tools.size === 0) return [];
+  const index = indexOf(tools);
+  const hits = index.search(query, {
+    boost: BOOST,
+    prefix: (term) => term.length >= 3,
+    fuzzy: (term) => (term.length > 4 ? 0.2 : false),
+    combineWith: "OR",
+    filter: allows ? (r) => allows(r.id as string) : undefined,
+  });
+  const out: SearchHit[] = [];
+  for (const h of hits) {
+    const tool = tools.get(h.id as string);
+    if (tool) out.push({ tool, score: h.score });
+    if (out.length >= limit) break;
+  }
+  return out;
+}
