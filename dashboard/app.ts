@@ -7,7 +7,10 @@
  */
 import uPlot from "uplot";
 
-interface Tool { name: string; plugin: string; unknown?: boolean; calls: number; errors: number; errorRate: number; p50: number; p95: number; p99: number }
+interface Tool { name: string; plugin: string; unknown?: boolean; calls: number; errors: number; errorRate: number; p50: number; p95: number; p99: number; tokens?: number; resultBytesP50?: number; resultBytesP99?: number; resultTokensP50?: number; resultTokensP99?: number }
+/** one view (the default view or a profile): how it exposes tools and what its listings cost */
+interface ViewCost { view: string; expose: string; effective: string; threshold: number; tools: number; allTokens: number; searchTokens: number; listedTokens: number }
+interface ContextCost { encoding: string; exact: boolean; totals: { tools: number; toolTokens: number; promptTokens: number; templateTokens: number; definitionTokens: number }; plugins: { plugin: string; tools: number; tokens: number }[]; topTools: { name: string; plugin: string; tokens: number }[]; views: ViewCost[] }
 interface Plugin { name: string; file: string; relFile: string; status: string; version: number; pluginVersion?: string; lastReloadAt?: string; lastError?: { message: string; location?: { file: string; line: number; column?: number } }; shadowedBy?: string; restarts: number; heapBytes: number; upstream?: Upstream; worker?: "running" | "parked"; keptAliveBy?: string; workerGroup?: string }
 /** a `NAME.mcp.json` plugin's connection: heapBytes is then the child's resident memory */
 interface Upstream { transport: string; state: string; pid?: number; restarts: number; lastExit?: string; nextRetryAt?: string }
@@ -17,7 +20,7 @@ interface StatelessClient { transport: string; clientName?: string; protocolVers
 interface PluginsFolder { state: string; reason?: string; since: string }
 /** the first load after start, and how many plugins still load */
 interface Startup { done: boolean; loading: number; ms?: number }
-interface Overview { version: string; pluginsDir: string; pluginsFolder?: PluginsFolder; startup?: Startup; uptimeSeconds: number; telemetry: { enabled: boolean; otlp?: { endpoint: string } }; plugins: Plugin[]; tools: Tool[]; sessions: Session[]; statelessClients?: StatelessClient[]; conflicts: string[] }
+interface Overview { version: string; pluginsDir: string; pluginsFolder?: PluginsFolder; startup?: Startup; uptimeSeconds: number; telemetry: { enabled: boolean; otlp?: { endpoint: string } }; plugins: Plugin[]; tools: Tool[]; sessions: Session[]; statelessClients?: StatelessClient[]; conflicts: string[]; context?: ContextCost }
 interface SpanRec { traceId: string; spanId: string; parentSpanId?: string; name: string; start: number; durationMs: number; error: boolean; origin: string; attributes: Record<string, unknown> }
 interface Trace { traceId: string; root: SpanRec; spans: SpanRec[] }
 interface LogLine { time: number; level: string; msg: string; plugin?: string; stderr?: boolean }
@@ -57,6 +60,14 @@ function ago(iso?: string | number): string {
   const s = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
   return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
 }
+function tokens(n: number | undefined): string {
+  if (!n) return "–";
+  return n >= 10_000 ? `${(n / 1000).toFixed(n >= 100_000 ? 0 : 1)}k` : n.toLocaleString("en-US");
+}
+function size(b: number | undefined): string {
+  if (!b) return "–";
+  return b < 1024 ? `${b} B` : b < 1024 * 1024 ? `${(b / 1024).toFixed(1)} KB` : `${(b / 1024 / 1024).toFixed(1)} MB`;
+}
 function bytes(n: number): string {
   return n ? `${(n / 1024 / 1024).toFixed(1)} MB` : "–";
 }
@@ -76,8 +87,27 @@ function renderTools(o: Overview) {
     <td class="name${t.unknown ? " muted" : ""}" ${t.unknown ? `title="calls to tool names that are not loaded"` : ""}>${esc(t.name)}</td><td class="muted">${esc(t.plugin || "–")}</td>
     <td class="num calls">${t.calls}</td><td class="num errors ${t.errors ? "bad" : ""}">${t.errors}</td>
     <td class="num rate">${t.calls ? (t.errorRate * 100).toFixed(1) + "%" : "–"}</td>
-    <td class="num p50">${ms(t.p50)}</td><td class="num p95">${ms(t.p95)}</td><td class="num p99">${ms(t.p99)}</td></tr>`);
-  setHtml("#tools-table tbody", rows.join("") || `<tr><td colspan="8" class="muted">No tools loaded.</td></tr>`);
+    <td class="num p50">${ms(t.p50)}</td><td class="num p95">${ms(t.p95)}</td><td class="num p99">${ms(t.p99)}</td>
+    <td class="num tokens">${tokens(t.tokens)}</td>
+    <td class="num result-size" title="${t.resultBytesP99 ? `~${t.resultTokensP50} / ~${t.resultTokensP99} tokens` : ""}">${t.resultBytesP99 ? `${size(t.resultBytesP50)} / ${size(t.resultBytesP99)}` : "–"}</td></tr>`);
+  setHtml("#tools-table tbody", rows.join("") || `<tr><td colspan="10" class="muted">No tools loaded.</td></tr>`);
+}
+
+function renderContext(o: Overview) {
+  const c = o.context;
+  if (!c) return;
+  const t = c.totals;
+  const n = (v: number) => (v ? tokens(v) : "0");
+  setHtml("#context-summary", `<span><b>${n(t.toolTokens)}</b> tokens of tools</span><span><b>${n(t.promptTokens)}</b> of prompts</span><span><b>${n(t.templateTokens)}</b> of resource templates</span><span class="muted">${c.exact ? "counted" : "counting… (estimated at bytes/4 meanwhile)"}</span>`);
+  setHtml("#context-views tbody", c.views
+    .map((v) => {
+      const saves = v.allTokens > 0 ? Math.max(0, 1 - v.searchTokens / v.allTokens) : 0;
+      const how = v.expose === "auto" ? `auto → ${v.effective} <span class="muted">(threshold ${tokens(v.threshold)})</span>` : esc(v.effective);
+      return `<tr data-view="${esc(v.view)}"><td>${esc(v.view)}</td><td class="expose"><span class="pill ${v.effective === "search" ? "ok" : ""}">${how}</span></td><td class="num">${v.tools}</td><td class="num all-tokens">${tokens(v.allTokens)}</td><td class="num search-tokens">${tokens(v.searchTokens)}</td><td class="num listed-tokens"><b>${tokens(v.listedTokens)}</b></td><td class="num saves">${v.allTokens > v.searchTokens ? `${(saves * 100).toFixed(0)} %` : "–"}</td></tr>`;
+    })
+    .join(""));
+  setHtml("#context-plugins tbody", c.plugins.slice(0, 8).map((p) => `<tr><td>${esc(p.plugin)}</td><td class="num">${p.tools}</td><td class="num">${tokens(p.tokens)}</td></tr>`).join("") || `<tr><td colspan="3" class="muted">No tools loaded.</td></tr>`);
+  setHtml("#context-tools tbody", c.topTools.slice(0, 8).map((x) => `<tr><td>${esc(x.name)}</td><td class="num">${tokens(x.tokens)}</td></tr>`).join("") || `<tr><td colspan="2" class="muted">No tools loaded.</td></tr>`);
 }
 
 function upstreamLine(u: Upstream) {
@@ -207,6 +237,7 @@ function render() {
   if (o) {
     renderHeader(o);
     renderTools(o);
+    renderContext(o);
     renderPlugins(o);
     renderSessions(o);
   }

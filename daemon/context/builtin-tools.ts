@@ -23,40 +23,30 @@ export function builtinTools(separator: string): BuiltinTools {
   const search: Tool = {
     name: searchName,
     title: "Search tools",
-    description: `Finds the tools for a task among all the tools Patchbay serves (only a few are listed directly, to save context). Describe what you want to do in plain words; returns the best matching tools with their input schemas. Then call one with ${callName}.`,
+    description: `Find tools for a task (most tools are not listed, to save context). Returns the best matches with their input schemas; call one with ${callName}.`,
     inputSchema: {
       type: "object",
       properties: {
-        query: { type: "string", description: "What you want to do, in plain words (e.g. \"open a pull request\", \"read a file\")" },
-        limit: { type: "integer", minimum: 1, maximum: SEARCH_LIMIT_MAX, default: SEARCH_LIMIT_DEFAULT, description: `How many tools to return (default ${SEARCH_LIMIT_DEFAULT}, at most ${SEARCH_LIMIT_MAX})` },
+        query: { type: "string", description: "What you want to do, in plain words" },
+        limit: { type: "integer", minimum: 1, maximum: SEARCH_LIMIT_MAX, default: SEARCH_LIMIT_DEFAULT },
       },
       required: ["query"],
     },
-    outputSchema: {
-      type: "object",
-      properties: {
-        tools: {
-          type: "array",
-          items: { type: "object", properties: { name: { type: "string" }, title: { type: "string" }, description: { type: "string" }, inputSchema: { type: "object" } }, required: ["name", "inputSchema"] },
-        },
-      },
-      required: ["tools"],
-    },
-    annotations: { title: "Search tools", readOnlyHint: true, openWorldHint: false },
+    annotations: { readOnlyHint: true, openWorldHint: false },
   };
   const call: Tool = {
     name: callName,
     title: "Call a tool",
-    description: `Calls a tool found with ${searchName} by its exact name, with arguments that match its input schema. Returns what the tool returns.`,
+    description: `Call a tool found with ${searchName}, by its exact name, with arguments matching its input schema.`,
     inputSchema: {
       type: "object",
       properties: {
-        name: { type: "string", description: `The tool's exact name, as ${searchName} returned it` },
-        arguments: { type: "object", description: "The tool's arguments, matching its input schema" },
+        name: { type: "string" },
+        arguments: { type: "object" },
       },
       required: ["name"],
     },
-    annotations: { title: "Call a tool", openWorldHint: true },
+    annotations: { openWorldHint: true },
   };
   return { searchName, callName, items: [search, call] };
 }
