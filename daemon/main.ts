@@ -60,7 +60,7 @@ interface Core {
   manager: PluginManager;
   mcpDeps: McpDeps;
   audit?: AuditLog;
-  /** token costs and tool search; its counting thread ends on close */
+  /** token costs and tool search; its counting process ends on close */
   context: ContextEconomyParts;
 }
 

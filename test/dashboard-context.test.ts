@@ -47,7 +47,7 @@ after(async () => {
 test("the Context cost card shows each view's listing, its expose mode and what search saves", { skip: SKIP }, async () => {
   await page.goto(d.url);
   await page.locator('#context-views tr[data-view="default"]').waitFor();
-  // counts arrive from the counting thread; the card says "counted" when they are exact
+  // counts arrive from the counting process; the card says "counted" when they are exact
   await page.waitForFunction(() => document.querySelector("#context-summary")?.textContent?.includes("counted"));
   const view = (name: string, col: string) => page.locator(`#context-views tr[data-view="${name}"] td.${col}`);
   assert.match((await view("default", "expose").textContent()) ?? "", /auto → search/);

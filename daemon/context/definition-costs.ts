@@ -6,7 +6,7 @@
  *
  * Computed lazily for the registry's current maps (the registry swaps its maps on every
  * change, so they are the version) and recounted on every reload. Exact counts come from the
- * counting thread a moment after a change; until then a new definition is estimated at
+ * counting process a moment after a change; until then a new definition is estimated at
  * bytes/4. When exact counts move a view across its `auto` threshold, `onModesChanged` says
  * so, and the caller tells that view's clients that their tool list changed.
  */

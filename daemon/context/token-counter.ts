@@ -1,19 +1,19 @@
 /**
  * Counts what definitions cost a model, in o200k tokens (an open encoding: the counts are an
- * estimate of any one model's tokenizer). Counting happens in a thread of its own
- * (token-count-thread.ts) that ends after `idleMs` without work, so the ~55 MB the encoding
- * occupies is paid only while plugins change. Counts are cached by text, so a reload counts
- * only the definitions that changed.
+ * estimate of any one model's tokenizer). Counting happens in a child process
+ * (token-count-process.ts) that exits after `idleMs` without work, so the ~55 MB the
+ * encoding occupies is paid only while plugins change. Counts are cached by text, so a reload
+ * counts only the definitions that changed.
  *
- * Never throws into its callers: a failed count (no thread, a crash) falls back to the
- * bytes/4 estimate and says so with `exact: false`.
+ * Never throws into its callers: a failed count (no process, a crash) leaves the bytes/4
+ * estimate in place (`exact: false` in the costs) and is not retried.
  */
-import { Worker } from "node:worker_threads";
+import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { distDir } from "../package-root.ts";
-import type { CountReply, CountRequest } from "./token-count-thread.ts";
+import type { CountReply, CountRequest } from "./token-count-process.ts";
 
-export const TOKEN_COUNT_ENTRY = join(distDir, "token-count-thread.js");
+export const TOKEN_COUNT_ENTRY = join(distDir, "token-count-process.js");
 
 /** The usual rule of thumb for JSON and English: about four bytes a token. */
 export function estimateTokens(bytes: number): number {
@@ -25,7 +25,7 @@ const MAX_CACHED = 50_000;
 
 export class TokenCounter {
   private readonly cache = new Map<string, number>();
-  private worker?: Worker;
+  private child?: ChildProcess;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (c: number[] | undefined) => void }>();
   private idleTimer?: NodeJS.Timeout;
@@ -58,11 +58,11 @@ export class TokenCounter {
   private ask(texts: string[]): Promise<number[] | undefined> {
     return new Promise((resolve) => {
       try {
-        const w = this.thread();
+        const c = this.process();
         const id = this.nextId++;
         this.waiting.set(id, { resolve });
         if (this.idleTimer) clearTimeout(this.idleTimer);
-        w.postMessage({ id, texts } satisfies CountRequest);
+        c.send({ id, texts } satisfies CountRequest);
       } catch (err) {
         this.fail((err as Error).message);
         resolve(undefined);
@@ -70,45 +70,57 @@ export class TokenCounter {
     });
   }
 
-  private thread(): Worker {
-    if (this.worker) return this.worker;
-    const w = new Worker(this.opts.entry ?? TOKEN_COUNT_ENTRY, { stdout: true, stderr: true, resourceLimits: { maxOldGenerationSizeMb: 256 } });
-    w.unref();
-    w.on("message", (reply: CountReply) => {
+  private process(): ChildProcess {
+    if (this.child) return this.child;
+    // execArgv: none of the daemon's (a test runner's loader would slow every start)
+    const c = fork(this.opts.entry ?? TOKEN_COUNT_ENTRY, [], { execArgv: [], stdio: ["ignore", "ignore", "ignore", "ipc"], serialization: "json" });
+    c.on("message", (reply: CountReply) => {
       const waiter = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
       if (reply.error) this.fail(reply.error);
       waiter?.resolve(reply.counts);
       if (this.waiting.size === 0) this.armIdle();
     });
-    w.on("error", (err) => this.fail(err.message));
-    w.on("exit", () => {
-      if (this.worker === w) this.worker = undefined;
+    c.on("error", (err) => this.fail(err.message));
+    c.on("exit", (code, signal) => {
+      if (this.child === c) this.child = undefined;
+      if (this.waiting.size > 0 && !this.closing) this.fail(`the token-counting process exited (${signal ?? code})`);
       for (const { resolve } of this.waiting.values()) resolve(undefined);
       this.waiting.clear();
     });
-    this.worker = w;
-    return w;
+    // an idle child must not keep the daemon's event loop alive
+    c.unref();
+    c.channel?.unref();
+    this.child = c;
+    return c;
   }
 
   private armIdle(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => void this.worker?.terminate(), this.opts.idleMs ?? 10_000);
+    this.idleTimer = setTimeout(() => this.child?.disconnect(), this.opts.idleMs ?? 10_000);
     this.idleTimer.unref();
   }
 
   private fail(message: string): void {
     this.failed ??= message;
-    void this.worker?.terminate();
+    this.child?.kill();
   }
 
-  /** Whether the counting thread is running (tests: it must end when idle). */
+  private closing = false;
+
+  /** Whether the counting process is running (tests: it must end when idle). */
   get running(): boolean {
-    return this.worker !== undefined;
+    return this.child !== undefined;
   }
 
+  /** Ends the counting process, if any, and waits for it to be gone. */
   async close(): Promise<void> {
+    this.closing = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    await this.worker?.terminate();
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const gone = new Promise<void>((resolve) => c.once("exit", () => resolve()));
+    c.kill();
+    await gone;
   }
 }
