@@ -1,8 +1,8 @@
 /**
- * The error catalogue (daemon/errors.ts) against the README's "What each bad input gets"
- * table: every JSON-RPC code Patchbay answers with and every HTTP status it refuses with is
- * listed there (and the table lists no code the catalogue does not know), and no JSON-RPC
- * code has two meanings.
+ * The error catalogue (daemon/errors.ts) against the "What each bad input gets" table of
+ * docs/endpoints-and-errors.md: every JSON-RPC code Patchbay answers with and every HTTP
+ * status it refuses with is listed there (and the table lists no code the catalogue does not
+ * know), and no JSON-RPC code has two meanings.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,16 +13,16 @@ import { RPC_CODES, RpcCode, errorCatalogue, Refusal } from "../daemon/errors.ts
 
 const root = join(import.meta.dirname, "..");
 
-/** The answer column of the README's table: the codes and statuses a user is told about. */
-function readmeAnswers(readme: string): { codes: Set<number>; statuses: Set<number> } {
-  const start = readme.indexOf("What each bad input gets");
-  assert.ok(start >= 0, "README has no \"What each bad input gets\" table");
-  const end = readme.indexOf("\n#", start);
-  const rows = readme
+/** The answer column of the doc's table: the codes and statuses a user is told about. */
+function docAnswers(doc: string): { codes: Set<number>; statuses: Set<number> } {
+  const start = doc.indexOf("What each bad input gets");
+  assert.ok(start >= 0, "docs/endpoints-and-errors.md has no \"What each bad input gets\" table");
+  const end = doc.indexOf("\n#", start);
+  const rows = doc
     .slice(start, end < 0 ? undefined : end)
     .split("\n")
     .filter((l) => l.startsWith("|") && !/^\|\s*-+\s*\|/.test(l) && !/^\|\s*input\s*\|/.test(l));
-  assert.ok(rows.length > 10, "the README table has rows");
+  assert.ok(rows.length > 10, "the doc's table has rows");
   const codes = new Set<number>();
   const statuses = new Set<number>();
   for (const row of rows) {
@@ -35,20 +35,20 @@ function readmeAnswers(readme: string): { codes: Set<number>; statuses: Set<numb
   return { codes, statuses };
 }
 
-const readme = () => readFileSync(join(root, "README.md"), "utf8");
+const errorsDoc = () => readFileSync(join(root, "docs", "endpoints-and-errors.md"), "utf8");
 
-test("every JSON-RPC code in the catalogue's table is in the README's error table, and the README lists no other", () => {
-  const { codes } = readmeAnswers(readme());
+test("every JSON-RPC code in the catalogue's table is in the error table of docs/endpoints-and-errors.md, and the doc lists no other", () => {
+  const { codes } = docAnswers(errorsDoc());
   const table = new Set(RPC_CODES.map((c) => c.code as number));
-  for (const c of table) assert.ok(codes.has(c), `README's error table does not list JSON-RPC ${c} (${RPC_CODES.find((x) => x.code === c)?.meaning})`);
-  for (const c of codes) assert.ok(table.has(c), `README's error table lists JSON-RPC ${c}, which is not in RPC_CODES (daemon/errors.ts)`);
+  for (const c of table) assert.ok(codes.has(c), `the error table of docs/endpoints-and-errors.md does not list JSON-RPC ${c} (${RPC_CODES.find((x) => x.code === c)?.meaning})`);
+  for (const c of codes) assert.ok(table.has(c), `the error table of docs/endpoints-and-errors.md lists JSON-RPC ${c}, which is not in RPC_CODES (daemon/errors.ts)`);
 });
 
-test("every HTTP status the catalogue uses is in the README's error table, and the README lists no other", () => {
-  const { statuses } = readmeAnswers(readme());
+test("every HTTP status the catalogue uses is in the error table of docs/endpoints-and-errors.md, and the doc lists no other", () => {
+  const { statuses } = docAnswers(errorsDoc());
   const used = new Set(errorCatalogue().flatMap((e) => (e.status === undefined ? [] : [e.status])));
-  for (const s of used) assert.ok(statuses.has(s), `README's error table does not list HTTP ${s} (${errorCatalogue().filter((e) => e.status === s).map((e) => e.code).join(", ")})`);
-  for (const s of statuses) assert.ok(used.has(s), `README's error table lists HTTP ${s}, which no catalogue entry answers`);
+  for (const s of used) assert.ok(statuses.has(s), `the error table of docs/endpoints-and-errors.md does not list HTTP ${s} (${errorCatalogue().filter((e) => e.status === s).map((e) => e.code).join(", ")})`);
+  for (const s of statuses) assert.ok(used.has(s), `the error table of docs/endpoints-and-errors.md lists HTTP ${s}, which no catalogue entry answers`);
 });
 
 test("no JSON-RPC code has two meanings", () => {
@@ -105,10 +105,10 @@ test("the daemon answers no JSON-RPC code outside the catalogue, and no refusal 
   }
 });
 
-test("the README parser sees a removed row (the check can fail)", () => {
-  const text = readme();
+test("the doc-table parser sees a removed row (the check can fail)", () => {
+  const text = errorsDoc();
   const row = text.split("\n").find((l) => l.includes("over a rate limit"));
   assert.ok(row);
-  const { codes } = readmeAnswers(text.replace(`${row}\n`, ""));
+  const { codes } = docAnswers(text.replace(`${row}\n`, ""));
   assert.ok(!codes.has(RpcCode.RateLimited), "without its row, -32029 is missing from the table");
 });
