@@ -13,7 +13,7 @@ import { canIsolateStdout, protocolStream, runIsolated, takeProtocolFd } from ".
 // Each command imports what it needs when it runs, not here: `patchbay stdio` is started by
 // a client waiting for its first answer, and loading the whole daemon (the OpenTelemetry
 // SDK, every transport) first cost it about half a second of CPU per process — twice for
-// --standalone, whose first process only starts the isolated one (README "How fast stdio starts").
+// --standalone, whose first process only starts the isolated one (docs/endpoints-and-errors.md "How fast stdio starts").
 const loadConfig = async (o: ConfigOverrides) => (await import("./config.ts")).loadConfig(o);
 const ensureHomePluginsFolder = async (...a: Parameters<typeof import("./plugins/home-folder.ts").ensureHomePluginsFolder>) => (await import("./plugins/home-folder.ts")).ensureHomePluginsFolder(...a);
 

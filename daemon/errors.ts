@@ -6,7 +6,7 @@
  * here and nowhere else.
  *
  * `RPC_CODES` is the one list of JSON-RPC codes Patchbay answers with (its own and those
- * the SDK answers for it), each with its one meaning. The README's "What each bad input
+ * the SDK answers for it), each with its one meaning. docs/endpoints-and-errors.md "What each bad input
  * gets" table lists every one of them and every HTTP status used here
  * (test/error-catalogue.test.ts).
  */

@@ -21,7 +21,7 @@
  *
  * Used for the daemon's lock and for `stdio-start.lock` (one bridge at a time starts a
  * daemon, see transports/stdio-bridge.ts). `patchbay stdio --standalone` takes no lock:
- * see README "One daemon per home".
+ * see docs/configuration.md "One daemon per home".
  */
 import { closeSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";

@@ -185,7 +185,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   const homeLock = writeStateFile ? await takeHomeLock(config.home) : undefined;
   // Loaded here rather than at the top: `patchbay stdio --standalone` imports this module and
   // needs none of them, and the OpenTelemetry SDK and the HTTP transports' packages cost it
-  // about 250 ms of CPU before its first answer (README "How fast stdio starts").
+  // about 250 ms of CPU before its first answer (docs/endpoints-and-errors.md "How fast stdio starts").
   const [{ startTelemetry }, { createStreamableHttpEndpoint }, { createWebSocketEndpoint }, { createLegacySseRoutes }] = await Promise.all([import("./telemetry/sdk.ts"), import("./transports/streamable-http.ts"), import("./transports/websocket.ts"), import("./transports/legacy-sse.ts")]);
   const startedAt = Date.now();
   // Only processes that can read the state file (mode 0600) may open bridge sessions.

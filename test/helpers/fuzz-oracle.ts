@@ -1,6 +1,6 @@
 /**
  * What the fuzz tests expect of an answer, written from the specs (JSON-RPC 2.0, MCP
- * 2025-11-25, the README's table of refusals), not from the daemon's code: the shape of
+ * 2025-11-25, docs/endpoints-and-errors.md's table of refusals), not from the daemon's code: the shape of
  * every JSON-RPC message, which sent messages need a reply and with which id, the error
  * codes a client mistake may get, and which Host/Origin/credentials must be refused.
  */
@@ -55,7 +55,7 @@ export type MessageKind = "request" | "notification" | "response" | "invalid" | 
  */
 export function classifyMessage(m: unknown): MessageKind {
   if (!isPlainObject(m)) return "invalid";
-  // README: a message nested deeper than 256 levels is refused (-32600) on every transport
+  // docs/endpoints-and-errors.md: a message nested deeper than 256 levels is refused (-32600) on every transport
   if (nestedDeeperThan(m, MAX_JSON_DEPTH)) return "invalid";
   if (m.jsonrpc !== "2.0") return "invalid";
   if ("method" in m) {
@@ -198,7 +198,7 @@ function isLoopbackLiteral(hostname: string): boolean {
 }
 
 /**
- * What the README promises for these headers on `pathname` (with `token` set or not):
+ * What docs/endpoints-and-errors.md promises for these headers on `pathname` (with `token` set or not):
  * foreign Host or Origin → 403; missing/wrong token on anything but /healthz → 401.
  */
 export function securityExpectation(h: SentSecurityHeaders, ctx: { token?: string; pathname: string; search: string }): SecurityExpectation {
