@@ -89,8 +89,9 @@ function renderTools(o: Overview) {
     <td class="num rate">${t.calls ? (t.errorRate * 100).toFixed(1) + "%" : "–"}</td>
     <td class="num p50">${ms(t.p50)}</td><td class="num p95">${ms(t.p95)}</td><td class="num p99">${ms(t.p99)}</td>
     <td class="num tokens">${tokens(t.tokens)}</td>
-    <td class="num result-size" title="${t.resultBytesP99 ? `~${t.resultTokensP50} / ~${t.resultTokensP99} tokens` : ""}">${t.resultBytesP99 ? `${size(t.resultBytesP50)} / ${size(t.resultBytesP99)}` : "–"}</td></tr>`);
-  setHtml("#tools-table tbody", rows.join("") || `<tr><td colspan="10" class="muted">No tools loaded.</td></tr>`);
+    <td class="num result-size">${t.resultBytesP99 ? `${size(t.resultBytesP50)} / ${size(t.resultBytesP99)}` : "–"}</td>
+    <td class="num result-tokens muted">${t.resultBytesP99 ? `${tokens(t.resultTokensP50)} / ${tokens(t.resultTokensP99)}` : "–"}</td></tr>`);
+  setHtml("#tools-table tbody", rows.join("") || `<tr><td colspan="11" class="muted">No tools loaded.</td></tr>`);
 }
 
 function renderContext(o: Overview) {

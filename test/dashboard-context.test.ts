@@ -70,7 +70,9 @@ test("the tools table shows each tool's definition cost and its result sizes aft
   for (let i = 0; i < 3; i++) await c.client.callTool({ name: "patchbay__call_tool", arguments: { name: "archive__find", arguments: { query: "q" + i } } });
   await page.waitForFunction(() => document.querySelector('#tools-table tr[data-tool="archive__find"] td.calls')?.textContent === "3");
   await page.waitForFunction(() => /KB/.test(document.querySelector('#tools-table tr[data-tool="archive__find"] td.result-size')?.textContent ?? ""));
+  // 2,000 "x" and the query: 2,002 bytes, about 501 tokens at bytes/4
   assert.match((await page.locator('#tools-table tr[data-tool="archive__find"] td.result-size').textContent()) ?? "", /^2\.0 KB \/ 2\.0 KB$/);
+  assert.equal(await page.locator('#tools-table tr[data-tool="archive__find"] td.result-tokens').textContent(), "501 / 501");
   mkdirSync(OUT, { recursive: true });
   await page.locator("#context-card").screenshot({ path: join(OUT, "dashboard-context.png") });
   await page.screenshot({ path: join(OUT, "dashboard-context-full.png"), fullPage: true });
