@@ -21,6 +21,8 @@ import { estimateTokens, type TokenCounter } from "./token-counter.ts";
 export const DEFAULT_VIEW = "default";
 /** …unless a profile has that name: then the no-profile view is this. */
 export const DEFAULT_VIEW_FALLBACK = "(no profile)";
+/** How long registry changes are gathered before their definitions are counted. */
+const COUNT_AFTER_MS = 250;
 /** Rows of the most expensive tools kept in a snapshot. */
 const TOP_TOOLS = 10;
 
@@ -88,6 +90,7 @@ export class ContextCosts {
   private readonly texts = new WeakMap<object, string>();
   private readonly onChanged = () => this.changed();
   private closed = false;
+  private countTimer?: NodeJS.Timeout;
 
   constructor(private readonly deps: ContextCostsDeps) {
     this.builtinTexts = deps.builtins.items.map((t) => JSON.stringify(t));
@@ -101,6 +104,7 @@ export class ContextCosts {
 
   close(): void {
     this.closed = true;
+    if (this.countTimer) clearTimeout(this.countTimer);
     this.deps.registry.off("changed", this.onChanged);
   }
 
@@ -141,6 +145,15 @@ export class ContextCosts {
   private changed(): void {
     // the registry's change notified every view already; remember what it saw
     this.published = this.current().modes;
+    // A start loads plugins one after another: gather their changes into one count, which
+    // also keeps the counting process from competing with the first answers of a cold start.
+    this.countTimer ??= setTimeout(() => this.count(), COUNT_AFTER_MS);
+    this.countTimer.unref();
+  }
+
+  private count(): void {
+    this.countTimer = undefined;
+    if (this.closed) return;
     const { registry } = this.deps;
     const texts = [...this.builtinTexts, ...[...registry.tools.values()].map((t) => this.text(t, () => toolItem(t))), ...[...registry.prompts.values()].map((p) => this.text(p, () => promptItem(p))), ...registry.templates.map((t) => this.text(t, () => templateItem(t)))];
     void this.deps.counter.countAll(texts).then(() => {
