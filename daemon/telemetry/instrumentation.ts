@@ -405,7 +405,7 @@ export function recordPluginEvent(e: { plugin: string; file: string; ok: boolean
  */
 export function registerListingGauge(read: () => { view: string; listedTokens: number }[]): void {
   try {
-    I().meter.createObservableGauge("patchbay.tools.listing.tokens", { unit: "{token}", description: "Estimated tokens (o200k) of the tools/list each profile's clients get" }).addCallback((r) => {
+    I().meter.createObservableGauge("patchbay.tools.listing.tokens", { description: "Estimated tokens (o200k) of the tools/list each profile's clients get" }).addCallback((r) => {
       for (const v of read()) r.observe(v.listedTokens, { "patchbay.profile": v.view });
     });
   } catch {
