@@ -21,13 +21,15 @@ const TOOLS_CHANGED = "notifications/tools/list_changed";
 const SEARCH = "patchbay__search_tools";
 const CALL = "patchbay__call_tool";
 const THRESHOLD = 400;
+/** the solo profile's own threshold (it inherits `expose: "auto"`) */
+const SOLO_THRESHOLD = 50;
 
 const home = new TempDir("patchbay-ctx-auto-home-");
 const plugins = new TempDir("patchbay-ctx-auto-plugins-");
 const cfg = new TempDir("patchbay-ctx-auto-config-");
 const configFile = cfg.file(
   "patchbay.json",
-  JSON.stringify({ expose: "auto", searchThresholdTokens: THRESHOLD, profiles: { side: { include: ["base__*"] }, every: { expose: "all" } } }),
+  JSON.stringify({ expose: "auto", searchThresholdTokens: THRESHOLD, profiles: { side: { include: ["base__*"] }, every: { expose: "all" }, solo: { include: ["solo__*"], searchThresholdTokens: SOLO_THRESHOLD } } }),
 );
 plugins.file("base.mjs", `export default { name: "base", tools: { ping: { description: "Ping", handler: () => "pong" } } };\n`);
 
@@ -132,4 +134,31 @@ test("auto: a view the estimate put over its threshold but the exact count keeps
   rmSync(plugins.join("sparse.mjs"));
   await c.waitNotification(TOOLS_CHANGED, 3);
   assert.deepEqual(await names(c), ["base__ping"]);
+});
+
+// todo: a known product bug, reported to the lead (issue 19): registry.toolViewsChanged() notifies
+// every client without a profile of any view's switch (profiles.ts changesFor gives them the
+// whole change). Drop the todo once the default view hears only its own switches.
+test("auto: a profile crossing its own threshold tells its clients; the default view, which did not switch, hears only the tool added", { todo: "clients without a profile hear every profile's expose switch" }, async () => {
+  const DIGITS = Array.from({ length: 40 }, (_, i) => String(i % 10)).join(" ");
+  const solo = itemOf("solo", DIGITS);
+  assert.ok(estimate(solo) <= SOLO_THRESHOLD && countItem(solo) > SOLO_THRESHOLD, `estimate ${estimate(solo)}, count ${countItem(solo)}`);
+  assert.ok(base + countItem(solo) <= THRESHOLD, "the default view stays under its own threshold");
+  const ws = (query: string) => new WebSocketClientTransport(new URL(`${d.url.replace(/^http/, "ws")}/ws${query}`));
+  const soloClient = await keep(connect(ws("?profile=solo")));
+  const plain = await keep(connect(ws("")));
+  const side = await keep(connect(ws("?profile=side")));
+  assert.deepEqual(await names(soloClient), []);
+
+  plugins.file("solo.mjs", pluginWith("solo", DIGITS));
+  await soloClient.waitNotification(TOOLS_CHANGED, 2);
+  assert.deepEqual(await names(soloClient), [SEARCH, CALL]);
+  const ctx = await exactContext(() => d.health());
+  assert.equal(effective(ctx, "solo"), "search");
+  assert.equal(effective(ctx, "default"), "all");
+  assert.deepEqual(await names(plain), ["base__ping", "solo__blob"]);
+  await plain.client.ping();
+  await side.client.ping();
+  assert.equal(side.count(TOOLS_CHANGED), 0);
+  assert.equal(plain.count(TOOLS_CHANGED), 1, "a client without a profile heard of the solo profile's switch, which changed nothing it lists");
 });

@@ -7,8 +7,9 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { countTokens, encode, decode } from "gpt-tokenizer/encoding/o200k_base";
-import { TempDir, waitFor } from "./helpers/env.ts";
+import { CLI, TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
 import { countItem, exactContext, gaugeSeries, rawList } from "./helpers/context.ts";
 import { TokenCounter } from "../daemon/context/token-counter.ts";
@@ -110,6 +111,24 @@ test("each tool, prompt and template costs exactly the o200k count of its list i
   const overview = await (await fetch(`${d.url}/api/overview`)).json();
   assert.deepEqual(overview.context, c);
   for (const t of tools) assert.equal(overview.tools.find((r: any) => r.name === t.name)?.tokens, countItem(t), `${t.name}'s dashboard row`);
+});
+
+test("patchbay status prints the context cost: totals, each view's listing, the most expensive plugins", async () => {
+  const c = await exactContext(() => d.health());
+  const r = spawnSync(process.execPath, [CLI, "status", "--config", configFile], { env: { ...process.env, PATCHBAY_HOME: home.path }, encoding: "utf8", timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.split("\n");
+  const at = lines.findIndex((l) => l.startsWith("Context cost"));
+  assert.ok(at >= 0, r.stdout);
+  const { toolTokens, promptTokens, templateTokens } = c.totals;
+  assert.ok(toolTokens < 10_000, "small numbers are printed whole");
+  assert.equal(lines[at], `Context cost (estimated tokens, o200k_base): tools ${toolTokens}, prompts ${promptTokens}, resource templates ${templateTokens}`);
+  const row = (name: string) => lines.slice(at + 1).find((l) => l.trim().startsWith(name + " "))?.replace(/\s+/g, " ").trim();
+  assert.equal(row("default"), `default 2 tools all: ${view(c, "default").allTokens}`);
+  assert.equal(row("onlyRich"), `onlyRich 1 tools all: ${view(c, "onlyRich").allTokens}`);
+  assert.equal(row("onlyTiny"), `onlyTiny 1 tools search: ${view(c, "onlyTiny").searchTokens} listed instead of 23`);
+  const rich = c.plugins.find((p: any) => p.plugin === "rich").tokens;
+  assert.ok(lines.includes(`  most expensive plugins: rich ${rich}, tiny 23`), r.stdout);
 });
 
 /** Waits for the listing to show `ready`, then for exact counts, and checks every figure against the raw listings. */

@@ -145,6 +145,12 @@ const OPENERS: ((profile?: string) => Opener)[] = [
   (p) => v2("2026-07-28 stdio", () => new V2StdioTransport({ command: process.execPath, args: stdioArgs(p), env: stdioEnv(), stderr: "pipe" })),
 ];
 
+/** `patchbay stdio --standalone`: its own host in the client's child process, same config. */
+const STANDALONE: ((profile?: string) => Opener)[] = [
+  (p) => v1("2025 stdio standalone", () => new StdioClientTransport({ command: process.execPath, args: [...stdioArgs(p), "--standalone"], env: stdioEnv(), stderr: "pipe" })),
+  (p) => v2("2026-07-28 stdio standalone", () => new V2StdioTransport({ command: process.execPath, args: [...stdioArgs(p), "--standalone"], env: stdioEnv(), stderr: "pipe" })),
+];
+
 /** The results of a call through call_tool and a direct call, which must be the same. */
 async function both(c: Caller, name: string, args: Record<string, unknown>) {
   const via = await c.call(CALL, { name, arguments: args });
@@ -210,8 +216,8 @@ const names = (tools: any[]) => tools.map((t) => t.name);
 const fullNames = () => names(full);
 
 /** Opens each transport in turn for the view, checks its listing and runs the calls. */
-async function overEveryTransport(profile: string | undefined, listing: () => string[]) {
-  for (const open of OPENERS) {
+async function overEveryTransport(profile: string | undefined, listing: () => string[], openers = OPENERS) {
+  for (const open of openers) {
     const c = await open(profile)();
     try {
       assert.deepEqual(names(await c.listTools()), listing(), `${c.label}: tools/list`);
@@ -225,7 +231,7 @@ async function overEveryTransport(profile: string | undefined, listing: () => st
 test('expose "search" (the default view): the two search tools and the pins only; search and call_tool on every transport, both eras', async () => {
   const ctx = (await d.health()).context;
   assert.equal(ctx.views.find((v: any) => v.view === "default").effective, "search");
-  await overEveryTransport(undefined, () => [SEARCH, CALL, "kit__pinned"]);
+  await overEveryTransport(undefined, () => [SEARCH, CALL, "kit__pinned"], [...OPENERS, ...STANDALONE]);
 });
 
 test('expose "all" (a profile): every tool and no search tools in the listing; call_tool still answers as a direct call', async () => {

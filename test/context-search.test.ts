@@ -15,7 +15,7 @@ import { TempDir } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
 import { connect, ensureGlobalWebSocket, httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
 import { connectV2, type V2Client } from "./helpers/clients-v2.ts";
-import { rawList } from "./helpers/context.ts";
+import { countItem, exactContext, rawList } from "./helpers/context.ts";
 
 const TOOLS_CHANGED = "notifications/tools/list_changed";
 const SEARCH = "patchbay__search_tools";
@@ -24,7 +24,7 @@ const CALL = "patchbay__call_tool";
 const home = new TempDir("patchbay-ctx-search-home-");
 const plugins = new TempDir("patchbay-ctx-search-plugins-");
 const cfg = new TempDir("patchbay-ctx-search-config-");
-const configFile = cfg.file("patchbay.json", JSON.stringify({ expose: "search", profiles: { narrow: { include: ["visible__*"] } } }));
+const configFile = cfg.file("patchbay.json", JSON.stringify({ expose: "search", pin: ["hidden__*", "visible__notes_read"], profiles: { narrow: { include: ["visible__*"] } } }));
 
 const VISIBLE = `export default { name: "visible", description: "Notes",
   tools: {
@@ -83,7 +83,13 @@ test("profile leakage: a tool outside the profile is never found nor callable th
   const ws = await keep(connect(new WebSocketClientTransport(new URL(`${d.url.replace(/^http/, "ws")}/ws?profile=narrow`))));
   const modern = await keep(connectV2(new V2HttpTransport(new URL(`${d.url}/mcp?profile=narrow`)), { modern: true }));
   const narrow = (await rawList(d.url, "tools/list", "?profile=narrow")).map((t) => t.name);
-  assert.deepEqual(narrow, [SEARCH, CALL], "narrow is in search mode, nothing pinned");
+  // the inherited pins: the hidden one is not listed, nor counted in the view's search listing
+  assert.deepEqual(narrow, [SEARCH, CALL, "visible__notes_read"]);
+  assert.deepEqual((await rawList(d.url, "tools/list")).map((t) => t.name), [SEARCH, CALL, "hidden__vault_open", "visible__notes_read"], "the control: pinned in the default view");
+  const ctx = await exactContext(() => d.health());
+  const narrowCost = ctx.views.find((v: any) => v.view === "narrow");
+  assert.equal(narrowCost.searchTokens, (await rawList(d.url, "tools/list", "?profile=narrow")).reduce((n, t) => n + countItem(t), 0));
+  assert.equal(narrowCost.tools, 3);
   const visible = ["visible__notes_read", "visible__notes_write", "visible__vault_status"];
   for (const c of [v1, ws, modern] as AnyClient[]) {
     for (const query of HIDDEN_QUERIES) {
@@ -113,6 +119,28 @@ test("profile leakage: a tool outside the profile is never found nor callable th
   }
   const h = await d.health();
   assert.equal(h.counts.tools, 4, "the hidden tool is loaded all along");
+});
+
+test("search_tools and call_tool check their own arguments, and call_tool does not call the search tools", async () => {
+  const c = await keep(httpClient(d.url));
+  const refused = async (name: string, args: Record<string, unknown>, message: RegExp) => {
+    const r = await call(c, name, args);
+    assert.equal(r.isError, true, JSON.stringify(r));
+    assert.match(textOf(r), message);
+  };
+  await refused(SEARCH, { query: "" }, /"query" must be a non-empty string/);
+  await refused(SEARCH, { query: "   " }, /"query" must be a non-empty string/);
+  await refused(SEARCH, {}, /"query"/);
+  for (const limit of [0, 21, 2.5, "3", -1]) await refused(SEARCH, { query: "note", limit }, /"limit" must be a whole number from 1 to 20/);
+  assert.equal((await found(c, "note", 1)).length, 1);
+  assert.deepEqual(await found(c, "nothing like this zzzqqq"), []);
+  await refused(CALL, {}, /"name" must be the name of a tool/);
+  await refused(CALL, { name: "" }, /"name" must be the name of a tool/);
+  await refused(CALL, { name: "visible__notes_read", arguments: ["a"] }, /"arguments" must be an object/);
+  await refused(CALL, { name: CALL, arguments: { name: "visible__notes_read" } }, /^Unknown tool: patchbay__call_tool\./);
+  await refused(CALL, { name: SEARCH, arguments: { query: "note" } }, /^Unknown tool: patchbay__search_tools\./);
+  // arguments may be left out: the tool gets none
+  assert.equal(textOf(await call(c, CALL, { name: "visible__notes_read" })), "a note");
 });
 
 const FRESH = (description: string) => `export default { name: "fresh", tools: { gadget: { description: ${JSON.stringify(description)}, handler: () => "gadget" } } };\n`;
