@@ -20,9 +20,12 @@ const logs = new TempDir("patchbay-ctx-account-logs-");
 const auditFile = logs.join("audit.log");
 plugins.file(
   "kit.mjs",
-  `export default { name: "kit", tools: {
+  `let started = 0, aborted = 0;
+export default { name: "kit", tools: {
   echo: { input: { type: "object", properties: { text: { type: "string" } }, required: ["text"] }, handler: ({ text }) => ({ echoed: text.toUpperCase() }) },
   fail: { handler: () => { throw new Error("kit failed on purpose"); } },
+  hang: { handler: async (_a, ctx) => { started++; await new Promise((r) => ctx.signal.addEventListener("abort", r)); aborted++; return "ended"; } },
+  state: { handler: () => ({ started, aborted }) },
 } };\n`,
 );
 
@@ -125,4 +128,30 @@ test("the rate limit counts a call through call_tool as a call, and refuses it a
   const directRefused = await refusal(c.client.callTool({ name: "kit__echo", arguments: { text: "x" } }));
   assert.deepEqual(viaRefused, directRefused);
   assert.match(directRefused.message, new RegExp(`at most ${LIMIT} calls per minute`));
+});
+
+test("cancelling a call through call_tool cancels the real tool's run, as for a direct call", async () => {
+  const c = await client("canceller");
+  // asked on a session of its own each time: the canceller's session has a rate limit to keep
+  const state = async () => {
+    const probe = await httpClient(d.url, { name: "probe" });
+    try {
+      return (await probe.client.callTool({ name: "kit__state", arguments: {} })).structuredContent as { started: number; aborted: number };
+    } finally {
+      await probe.close();
+    }
+  };
+  const s0 = await state();
+  for (const [how, params] of [
+    ["via call_tool", { name: CALL, arguments: { name: "kit__hang", arguments: {} } }],
+    ["direct", { name: "kit__hang", arguments: {} }],
+  ] as const) {
+    const ac = new AbortController();
+    const pending = c.client.callTool(params, undefined, { signal: ac.signal });
+    const running = await waitFor(`${how}: the tool running`, async () => ((await state()).started > s0.started + (how === "direct" ? 1 : 0) ? true : undefined), 30_000, 100);
+    assert.ok(running);
+    ac.abort("changed my mind");
+    await assert.rejects(pending);
+    await waitFor(`${how}: the tool's signal aborted`, async () => ((await state()).aborted > s0.aborted + (how === "direct" ? 1 : 0) ? true : undefined), 30_000, 100);
+  }
 });

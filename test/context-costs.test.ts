@@ -27,7 +27,7 @@ const RICH = (extra = "", lookupDescription = "Look up a customer record by id o
   description: "Customer records",
   tools: {
     lookup: {
-      title: "Customer lookup",
+      title: "Customer lookup — café ☕",
       description: ${JSON.stringify(lookupDescription)},
       input: { type: "object", properties: { id: { type: "string", description: "The customer's id, e.g. C-1042" }, email: { type: "string", format: "email" }, fields: { type: "array", items: { type: "string", enum: ["name", "phone", "address"] }, maxItems: 3 } }, additionalProperties: false },
       output: { type: "object", properties: { name: { type: "string" }, phone: { type: "string" } }, required: ["name"] },
@@ -209,6 +209,15 @@ test("the counting thread ends when idle, starts again for new work, and counts 
   } finally {
     await counter.close();
   }
+  // a thread that cannot start: the caller is never failed, counts stay estimates
+  const broken = new TokenCounter({ idleMs: 50, entry: plugins.join("no-such-thread.js") });
+  await broken.countAll(["x"]);
+  assert.equal(broken.cached("x"), undefined);
+  assert.equal(typeof broken.failed, "string");
+  await broken.countAll(["y"]);
+  await waitFor("the broken thread gone", () => !broken.running || undefined, 30_000);
+  await broken.close();
+
   const closing = new TokenCounter({ idleMs: 60_000 });
   await closing.countAll(["x"]);
   assert.equal(closing.running, true, "busy a moment ago: still there within its idle time");
