@@ -17,7 +17,7 @@ import { TokenCounter } from "../daemon/context/token-counter.ts";
 const home = new TempDir("patchbay-ctx-costs-home-");
 const plugins = new TempDir("patchbay-ctx-costs-plugins-");
 const cfg = new TempDir("patchbay-ctx-costs-config-");
-const configFile = cfg.file("patchbay.json", JSON.stringify({ profiles: { onlyRich: { include: ["rich__*"] }, onlyTiny: { include: ["tiny__*"], expose: "search", pin: ["tiny__ping"] } } }));
+const configFile = cfg.file("patchbay.json", JSON.stringify({ profiles: { onlyRich: { include: ["rich__*"] }, onlyTiny: { include: ["tiny__*"], expose: "search", pin: ["tiny__ping"] }, at23: { include: ["tiny__*"], expose: "auto", searchThresholdTokens: 23 }, at22: { include: ["tiny__*"], expose: "auto", searchThresholdTokens: 22 } } }));
 
 /** The smallest definition there is: its list item is counted by hand below. */
 const TINY = `export default { name: "tiny", tools: { ping: { description: "Ping", handler: () => "pong" } } };\n`;
@@ -75,6 +75,29 @@ test("the tokenizer, counted by hand: the tiny tool's list item is these 23 o200
   // the profile that sees only it: 23 in full, and its search listing is the two search tools + the pinned 23
   assert.equal(view(c, "onlyTiny").allTokens, 23);
   assert.equal(view(c, "onlyTiny").tools, 1);
+});
+
+test("auto at the threshold: a listing of exactly searchThresholdTokens is still listed in full; one token over is search", async () => {
+  const c = await exactContext(() => d.health());
+  assert.deepEqual([view(c, "at23").allTokens, view(c, "at23").effective], [23, "all"]);
+  assert.deepEqual([view(c, "at22").allTokens, view(c, "at22").effective], [23, "search"]);
+  assert.deepEqual((await rawList(d.url, "tools/list", "?profile=at23")).map((t) => t.name), ["tiny__ping"]);
+  assert.deepEqual((await rawList(d.url, "tools/list", "?profile=at22")).map((t) => t.name), ["patchbay__search_tools", "patchbay__call_tool"]);
+});
+
+test("a profile named default: the view without a profile is shown as (no profile), in /healthz and on the gauge", async () => {
+  const file = cfg.file("default-profile.json", JSON.stringify({ profiles: { default: { include: ["tiny__*"] } } }));
+  const h = new TempDir("patchbay-ctx-costs-home2-");
+  const other = await startDaemonProcess({ plugins: plugins.path, home: h.path, args: ["--config", file] });
+  try {
+    const c = await exactContext(() => other.health());
+    assert.deepEqual(c.views.map((v: any) => [v.view, v.tools]), [["(no profile)", 2], ["default", 1]]);
+    const gauge = await gaugeSeries(other.url, "patchbay_tools_listing_tokens", "patchbay_profile");
+    assert.deepEqual(gauge, { "(no profile)": view(c, "(no profile)").listedTokens, default: 23 });
+  } finally {
+    await other.stop();
+    h.cleanup();
+  }
 });
 
 test("each tool, prompt and template costs exactly the o200k count of its list item as received; totals add up", async () => {
@@ -150,7 +173,7 @@ async function settled(ready: (tools: any[]) => boolean, what: string) {
   // the gauge carries one series per view, each the tokens that view's clients are listed
   const gauge = await gaugeSeries(d.url, "patchbay_tools_listing_tokens", "patchbay_profile");
   assert.deepEqual(gauge, Object.fromEntries(c.views.map((v: any) => [v.view, v.listedTokens])), `${what}: gauge`);
-  assert.deepEqual(Object.keys(gauge).sort(), ["default", "onlyRich", "onlyTiny"]);
+  assert.deepEqual(Object.keys(gauge).sort(), ["at22", "at23", "default", "onlyRich", "onlyTiny"]);
   return { c, all };
 }
 
