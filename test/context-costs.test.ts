@@ -2,12 +2,12 @@
  * What every listed definition costs, counted: the daemon's o200k counts (/healthz `context`,
  * /api/overview, the gauge on /metrics) against counts made here, with the same open
  * tokenizer, of the list items exactly as a client receives them; totals per plugin and per
- * view following reloads and profiles; and the counting thread that ends when idle.
+ * view following reloads and profiles; and the counting process that ends when idle.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
-import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
 import { countTokens, encode, decode } from "gpt-tokenizer/encoding/o200k_base";
 import { CLI, TempDir, waitFor } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
@@ -213,37 +213,71 @@ test("totals follow reloads (add a tool, change a description, delete a plugin) 
   assert.deepEqual(back.c.plugins, start.c.plugins);
 });
 
-test("the counting thread ends when idle, starts again for new work, and counts as the tokenizer does", async () => {
+/** The daemon's token-counting child processes (Linux: read from /proc). */
+function countingChildren(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid && readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("token-count-process")) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+test("the daemon's counting process exits when idle, and a reload starts one again", { skip: process.platform !== "linux" && "reads /proc" }, async () => {
+  const pid = d.proc.pid!;
+  // the scan finds such a process: one of this test's own, named alike
+  const decoy = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)", "token-count-process"], { stdio: "ignore" });
+  try {
+    await waitFor("the decoy seen", () => countingChildren(process.pid).includes(decoy.pid!) || undefined, 30_000);
+  } finally {
+    decoy.kill();
+  }
+  // new text to count: exact counts, then no process left once it has been idle a while
+  plugins.file("tiny.mjs", TINY.replace(`"Ping"`, `"Ping, once more"`));
+  await waitFor("the description on the listing", async () => (await rawList(d.url, "tools/list")).some((t) => t.description === "Ping, once more") || undefined, 60_000, 50);
+  const c = await exactContext(() => d.health());
+  assert.equal(c.plugins.find((p: any) => p.plugin === "tiny").tokens, countItem({ name: "tiny__ping", description: "Ping, once more", inputSchema: { type: "object", properties: {} } }));
+  await waitFor("the idle counting process to exit", () => countingChildren(pid).length === 0 || undefined, 60_000, 100);
+  plugins.file("tiny.mjs", TINY);
+});
+
+test("the counting process ends when idle, starts again for new work, and counts as the tokenizer does", async () => {
   const counter = new TokenCounter({ idleMs: 50 });
   try {
-    assert.equal(counter.running, false, "nothing to count: no thread");
+    assert.equal(counter.running, false, "nothing to count: no process");
     const texts = ["hello world", JSON.stringify({ name: "a__b", inputSchema: { type: "object", properties: {} } })];
     await counter.countAll(texts);
     assert.equal(counter.failed, undefined);
     assert.deepEqual(texts.map((t) => counter.cached(t)), texts.map((t) => countTokens(t)));
     assert.equal(counter.cached(texts[1]), 19);
-    await waitFor("the idle counting thread to end", () => !counter.running || undefined, 30_000);
-    // cached: no thread is started for texts already counted
+    await waitFor("the idle counting process to end", () => !counter.running || undefined, 30_000);
+    // cached: no process is started for texts already counted
     await counter.countAll(texts);
     assert.equal(counter.running, false);
     await counter.countAll(["something new"]);
     assert.equal(counter.cached("something new"), countTokens("something new"));
-    await waitFor("the idle counting thread to end again", () => !counter.running || undefined, 30_000);
+    await waitFor("the idle counting process to end again", () => !counter.running || undefined, 30_000);
   } finally {
     await counter.close();
   }
-  // a thread that cannot start: the caller is never failed, counts stay estimates
+  // a process that cannot start: the caller is never failed, counts stay estimates
   const broken = new TokenCounter({ idleMs: 50, entry: plugins.join("no-such-thread.js") });
   await broken.countAll(["x"]);
   assert.equal(broken.cached("x"), undefined);
   assert.equal(typeof broken.failed, "string");
   await broken.countAll(["y"]);
-  await waitFor("the broken thread gone", () => !broken.running || undefined, 30_000);
+  await waitFor("the broken process gone", () => !broken.running || undefined, 30_000);
   await broken.close();
 
   const closing = new TokenCounter({ idleMs: 60_000 });
   await closing.countAll(["x"]);
   assert.equal(closing.running, true, "busy a moment ago: still there within its idle time");
   await closing.close();
-  await waitFor("close() to end the thread", () => !closing.running || undefined, 30_000);
+  await waitFor("close() to end the process", () => !closing.running || undefined, 30_000);
 });
