@@ -136,10 +136,10 @@ test("auto: a view the estimate put over its threshold but the exact count keeps
   assert.deepEqual(await names(c), ["base__ping"]);
 });
 
-// todo: a known product bug, reported to the lead (issue 19): registry.toolViewsChanged() notifies
-// every client without a profile of any view's switch (profiles.ts changesFor gives them the
-// whole change). Drop the todo once the default view hears only its own switches.
-test("auto: a profile crossing its own threshold tells its clients; the default view, which did not switch, hears only the tool added", { todo: "clients without a profile hear every profile's expose switch" }, async () => {
+/** What a client without a profile heard during the solo profile's switch (for the todo below). */
+let plainHeard: number | undefined;
+
+test("auto: a profile crossing its own threshold tells its clients (2025 session, 2026-07-28 listen), and not a profile that did not switch", async () => {
   const DIGITS = Array.from({ length: 40 }, (_, i) => String(i % 10)).join(" ");
   const solo = itemOf("solo", DIGITS);
   assert.ok(estimate(solo) <= SOLO_THRESHOLD && countItem(solo) > SOLO_THRESHOLD, `estimate ${estimate(solo)}, count ${countItem(solo)}`);
@@ -148,11 +148,17 @@ test("auto: a profile crossing its own threshold tells its clients; the default 
   const soloClient = await keep(connect(ws("?profile=solo")));
   const plain = await keep(connect(ws("")));
   const side = await keep(connect(ws("?profile=side")));
+  const soloModern = await keep(connectV2(new V2HttpTransport(new URL(`${d.url}/mcp?profile=solo`)), { modern: true }));
+  const sub = await soloModern.client.listen({ toolsListChanged: true });
+  open.push({ close: () => sub.close() });
   assert.deepEqual(await names(soloClient), []);
 
   plugins.file("solo.mjs", pluginWith("solo", DIGITS));
+  // the tool added, then the switch
   await soloClient.waitNotification(TOOLS_CHANGED, 2);
+  await soloModern.waitNotification(TOOLS_CHANGED, 2);
   assert.deepEqual(await names(soloClient), [SEARCH, CALL]);
+  assert.deepEqual(await names(soloModern), [SEARCH, CALL]);
   const ctx = await exactContext(() => d.health());
   assert.equal(effective(ctx, "solo"), "search");
   assert.equal(effective(ctx, "default"), "all");
@@ -160,5 +166,13 @@ test("auto: a profile crossing its own threshold tells its clients; the default 
   await plain.client.ping();
   await side.client.ping();
   assert.equal(side.count(TOOLS_CHANGED), 0);
-  assert.equal(plain.count(TOOLS_CHANGED), 1, "a client without a profile heard of the solo profile's switch, which changed nothing it lists");
+  plainHeard = plain.count(TOOLS_CHANGED);
+  assert.ok(plainHeard >= 1, "the default view heard of the tool added");
+});
+
+// todo: a product bug, reported to the lead (issue 19): registry.toolViewsChanged() notifies
+// every client without a profile of any view's switch (profiles.ts changesFor gives them the
+// whole change). Drop the todo once the default view hears only its own switches.
+test("auto: the default view, which did not switch, hears only the tool added, not the solo profile's switch", { todo: "clients without a profile hear every profile's expose switch" }, () => {
+  assert.equal(plainHeard, 1, "a client without a profile heard of the solo profile's switch, which changed nothing it lists");
 });
