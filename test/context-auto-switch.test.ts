@@ -90,8 +90,8 @@ test("auto: exact counts push a view over its threshold → list_changed and the
 
   plugins.file("dense.mjs", pluginWith("dense", DENSE));
   // one notice for the reload (a tool added, still under the estimate), one for the switch
-  await legacy.waitNotification(TOOLS_CHANGED, 2);
-  await modern.waitNotification(TOOLS_CHANGED, 2);
+  await legacy.waitNotification(TOOLS_CHANGED, 2, 60_000);
+  await modern.waitNotification(TOOLS_CHANGED, 2, 60_000);
   assert.deepEqual(await names(legacy), [SEARCH, CALL]);
   assert.deepEqual(await names(modern), [SEARCH, CALL]);
   const c1 = await exactContext(() => d.health());
@@ -107,8 +107,8 @@ test("auto: exact counts push a view over its threshold → list_changed and the
   assert.equal(every.count(TOOLS_CHANGED), 1, "every heard the new tool, not the default view's switch");
 
   rmSync(plugins.join("dense.mjs"));
-  await legacy.waitNotification(TOOLS_CHANGED, 3);
-  await modern.waitNotification(TOOLS_CHANGED, 3);
+  await legacy.waitNotification(TOOLS_CHANGED, 3, 60_000);
+  await modern.waitNotification(TOOLS_CHANGED, 3, 60_000);
   assert.deepEqual(await names(legacy), ["base__ping"]);
   assert.deepEqual(await names(modern), ["base__ping"]);
   assert.equal(effective(await exactContext(() => d.health()), "default"), "all");
@@ -126,13 +126,13 @@ test("auto: a view the estimate put over its threshold but the exact count keeps
   assert.deepEqual(await names(c), ["base__ping"]);
   plugins.file("sparse.mjs", pluginWith("sparse", SPARSE));
   // the reload (listed as search on the estimate), then the exact count (back to all)
-  await c.waitNotification(TOOLS_CHANGED, 2);
+  await c.waitNotification(TOOLS_CHANGED, 2, 60_000);
   assert.deepEqual(await names(c), ["base__ping", "sparse__blob"]);
   const ctx = await exactContext(() => d.health());
   assert.equal(effective(ctx, "default"), "all");
   assert.equal(ctx.views.find((v: any) => v.view === "default").allTokens, base + countItem(sparse));
   rmSync(plugins.join("sparse.mjs"));
-  await c.waitNotification(TOOLS_CHANGED, 3);
+  await c.waitNotification(TOOLS_CHANGED, 3, 60_000);
   assert.deepEqual(await names(c), ["base__ping"]);
 });
 
@@ -155,8 +155,8 @@ test("auto: a profile crossing its own threshold tells its clients (2025 session
 
   plugins.file("solo.mjs", pluginWith("solo", DIGITS));
   // the tool added, then the switch
-  await soloClient.waitNotification(TOOLS_CHANGED, 2);
-  await soloModern.waitNotification(TOOLS_CHANGED, 2);
+  await soloClient.waitNotification(TOOLS_CHANGED, 2, 60_000);
+  await soloModern.waitNotification(TOOLS_CHANGED, 2, 60_000);
   assert.deepEqual(await names(soloClient), [SEARCH, CALL]);
   assert.deepEqual(await names(soloModern), [SEARCH, CALL]);
   const ctx = await exactContext(() => d.health());

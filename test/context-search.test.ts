@@ -156,7 +156,7 @@ test("the index after add, edit and delete: found right after list_changed, by i
   ];
   const nextChange = async () => {
     const counts = clients.map(([, c]) => c.count(TOOLS_CHANGED));
-    return () => Promise.all(clients.map(([, c], i) => c.waitNotification(TOOLS_CHANGED, counts[i] + 1)));
+    return () => Promise.all(clients.map(([, c], i) => c.waitNotification(TOOLS_CHANGED, counts[i] + 1, 60_000)));
   };
   for (const [, c] of clients) assert.deepEqual(await found(c as AnyClient, "xylophone tuning"), []);
 
