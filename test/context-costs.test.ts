@@ -63,7 +63,6 @@ test("the tokenizer, counted by hand: the tiny tool's list item is these 23 o200
   const [item] = (await rawList(d.url, "tools/list", "?profile=onlyTiny")).filter((t) => t.name === "tiny__ping");
   const text = JSON.stringify(item);
   assert.equal(text, `{"name":"tiny__ping","description":"Ping","inputSchema":{"type":"object","properties":{}}}`);
-  // eslint-disable-next-line prettier/prettier
   const pieces = ['{"', "name", '":"', "tiny", "__", "ping", '","', "description", '":"', "Ping", '","', "input", "Schema", '":{"', "type", '":"', "object", '","', "properties", '":', "{", "}}", "}"];
   assert.equal(pieces.join(""), text);
   assert.deepEqual(encode(text).map((t) => decode([t])), pieces);
