@@ -126,10 +126,10 @@ function v1(label: string, transport: () => any): Opener {
   };
 }
 
-function v2(label: string, transport: () => any): Opener {
+function v2(label: string, transport: () => any, modern = true): Opener {
   return async () => {
-    const c = await connectV2(transport(), { modern: true, name: `ctx-modes-${label}` });
-    assert.equal(c.client.getProtocolEra(), "modern", label);
+    const c = await connectV2(transport(), { modern, name: `ctx-modes-${label}` });
+    assert.equal(c.client.getProtocolEra(), modern ? "modern" : "legacy", label);
     return {
       label,
       asked: c.asked,
@@ -141,12 +141,13 @@ function v2(label: string, transport: () => any): Opener {
 }
 
 const wsBase = () => d.url.replace(/^http/, "ws");
-/** 2025-11-25 sessions (v1 SDK client) on all four transports, and 2026-07-28 (v2 SDK client) on the three that carry it. */
+/** 2025-11-25 sessions (v1 SDK client) on all four transports (and the v2 client's over HTTP), and 2026-07-28 (v2 SDK client) on the three that carry it. */
 const OPENERS: ((profile?: string) => Opener)[] = [
   (p) => v1("2025 Streamable HTTP", () => new StreamableHTTPClientTransport(new URL(`${d.url}/mcp${q(p)}`))),
   (p) => v1("2025 legacy SSE", () => new SSEClientTransport(new URL(`${d.url}/sse${q(p)}`))),
   (p) => v1("2025 WebSocket", () => new WebSocketClientTransport(new URL(`${wsBase()}/ws${q(p)}`))),
   (p) => v1("2025 stdio", () => new StdioClientTransport({ command: process.execPath, args: stdioArgs(p), env: stdioEnv(), stderr: "pipe" })),
+  (p) => v2("2025 Streamable HTTP, v2 client", () => new V2HttpTransport(new URL(`${d.url}/mcp${q(p)}`)), false),
   (p) => v2("2026-07-28 Streamable HTTP", () => new V2HttpTransport(new URL(`${d.url}/mcp${q(p)}`))),
   (p) => v2("2026-07-28 WebSocket", () => new WsClientTransport(`${wsBase()}/ws${q(p)}`)),
   (p) => v2("2026-07-28 stdio", () => new V2StdioTransport({ command: process.execPath, args: stdioArgs(p), env: stdioEnv(), stderr: "pipe" })),

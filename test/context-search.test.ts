@@ -24,7 +24,7 @@ const CALL = "patchbay__call_tool";
 const home = new TempDir("patchbay-ctx-search-home-");
 const plugins = new TempDir("patchbay-ctx-search-plugins-");
 const cfg = new TempDir("patchbay-ctx-search-config-");
-const configFile = cfg.file("patchbay.json", JSON.stringify({ expose: "search", pin: ["hidden__*", "visible__notes_read"], profiles: { narrow: { include: ["visible__*"] } } }));
+const configFile = cfg.file("patchbay.json", JSON.stringify({ expose: "search", pin: ["hidden__*", "visible__notes_read"], pageSize: 2, profiles: { narrow: { include: ["visible__*"] } } }));
 
 const VISIBLE = `export default { name: "visible", description: "Notes",
   tools: {
@@ -85,6 +85,7 @@ test("profile leakage: a tool outside the profile is never found nor callable th
   const narrow = (await rawList(d.url, "tools/list", "?profile=narrow")).map((t) => t.name);
   // the inherited pins: the hidden one is not listed, nor counted in the view's search listing
   assert.deepEqual(narrow, [SEARCH, CALL, "visible__notes_read"]);
+  // (two pages of two: pageSize applies to the search listing as to any other)
   assert.deepEqual((await rawList(d.url, "tools/list")).map((t) => t.name), [SEARCH, CALL, "hidden__vault_open", "visible__notes_read"], "the control: pinned in the default view");
   const ctx = await exactContext(() => d.health());
   const narrowCost = ctx.views.find((v: any) => v.view === "narrow");
