@@ -76,7 +76,9 @@ export interface ProfiledChanges extends ListChanges {
 
 /** What a client with this profile should hear of a change (everything without a profile). */
 export function changesFor(c: ProfiledChanges, profile: Profile | undefined): ListChanges {
-  return (profile && c.byProfile?.get(profile.name)) || c;
+  if (profile) return c.byProfile?.get(profile.name) || c;
+  // an expose switch of some views only: the no-profile view hears it only if it switched
+  return c.defaultViewTools === false ? { ...c, tools: false } : c;
 }
 
 interface Signatures {

@@ -43,6 +43,11 @@ export interface ListChanges {
   tools: boolean;
   resources: boolean;
   prompts: boolean;
+  /**
+   * Set only by `toolViewsChanged`: whether the view of clients without a profile switched.
+   * Profiled views work out their own switch from their signatures (profiles.ts).
+   */
+  defaultViewTools?: boolean;
 }
 
 export interface RegistryEvents {
@@ -65,8 +70,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
    * Tells every listener that tool lists may have changed although no plugin did: a view's
    * expose mode switched (context/definition-costs.ts). Profiles work out whose view moved.
    */
-  toolViewsChanged(): void {
-    this.emit("changed", { tools: true, resources: false, prompts: false });
+  toolViewsChanged(defaultView: boolean): void {
+    this.emit("changed", { tools: true, resources: false, prompts: false, defaultViewTools: defaultView });
   }
 
   private plugins = new Map<string, RegisteredPlugin>();

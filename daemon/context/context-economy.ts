@@ -27,7 +27,7 @@ export function startContextEconomy(config: Pick<Config, "namespaceSeparator" | 
     top: { expose: config.expose, pin: config.pin, searchThresholdTokens: config.searchThresholdTokens },
     counter,
     builtins,
-    onModesChanged: () => registry.toolViewsChanged(),
+    onModesChanged: (defaultView) => registry.toolViewsChanged(defaultView),
   });
   profiles?.exposeModeOf((p) => costs.mode(p));
   costs.start();

@@ -76,8 +76,8 @@ export interface ContextCostsDeps {
   top: ExposeConfig;
   counter: TokenCounter;
   builtins: BuiltinTools;
-  /** exact counts moved some view across its `auto` threshold */
-  onModesChanged?: () => void;
+  /** exact counts moved some view across its `auto` threshold; `defaultView`: the no-profile view is one of them */
+  onModesChanged?: (defaultView: boolean) => void;
 }
 
 export class ContextCosts {
@@ -162,7 +162,7 @@ export class ContextCosts {
       const now = this.current().modes;
       const before = this.published;
       this.published = now;
-      if (before && [...now].some(([v, m]) => before.get(v) !== m)) this.deps.onModesChanged?.();
+      if (before && [...now].some(([v, m]) => before.get(v) !== m)) this.deps.onModesChanged?.(before.get(undefined) !== now.get(undefined));
     });
   }
 
