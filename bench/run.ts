@@ -4,7 +4,7 @@
  *   npm run bench                 full run (about 6–10 minutes)
  *   npm run bench -- --quick      shorter rows and fewer reloads (under two minutes)
  *   npm run bench -- --smoke      a tiny workload for the test suite (seconds; numbers meaningless)
- *   options: --sections capacity,latency,first-answer,telemetry,memory,install,startup   --out DIR (default bench/results)
+ *   options: --sections capacity,latency,first-answer,telemetry,memory,install,startup,search   --out DIR (default bench/results)
  *
  * Every server runs in its own child process; the load clients run here. Every figure sits
  * next to a baseline measured in the same run, as a ratio. The Markdown report goes to
@@ -33,6 +33,9 @@
  *             plugins (beside the bare SDK server); see bench/lib/install.ts.
  *  startup    start → listening and start → all loaded with 100 and 500 example-size
  *             plugins (quick: 20 and 100), on an empty home and again on the same home.
+ *  search     recall@1/@5 of patchbay__search_tools over real servers' tools and labelled
+ *             tasks, full vs search-mode listing tokens, search and index-build time at
+ *             1,000 tools; see bench/lib/search-eval.ts.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -47,11 +50,12 @@ import { PATCHBAY_ECHO, writeEchoPlugin, writeExamplePlugins, writeWidePlugins, 
 import { install } from "./lib/install.ts";
 import { machine, gitInfo, num, ms, ratio, x, mib, table } from "./lib/report.ts";
 import { firstAnswer, type FirstAnswer } from "./lib/first-answer.ts";
+import { searchEval } from "./lib/search-eval.ts";
 import { readFileSync } from "node:fs";
 import { stopPids } from "../test/helpers/daemon.ts";
 
 type Mode = "full" | "quick" | "smoke";
-const SECTIONS = ["capacity", "latency", "first-answer", "telemetry", "memory", "install", "startup"] as const;
+const SECTIONS = ["capacity", "latency", "first-answer", "telemetry", "memory", "install", "startup", "search"] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Profile {
@@ -135,7 +139,7 @@ const { values } = parseArgs({
 const mode: Mode = values.smoke ? "smoke" : values.quick ? "quick" : "full";
 const P = PROFILES[mode];
 /** The smoke run skips telemetry: it only has to prove the harness still works. */
-const defaultSections: readonly Section[] = mode === "smoke" ? ["capacity", "latency", "first-answer", "memory", "startup"] : SECTIONS;
+const defaultSections: readonly Section[] = mode === "smoke" ? ["capacity", "latency", "first-answer", "memory", "startup", "search"] : SECTIONS;
 // (install packs the checkout and downloads from the npm registry: not in the smoke run)
 const selected = new Set<Section>(values.sections ? (values.sections.split(",").map((s) => s.trim()) as Section[]) : defaultSections);
 for (const s of selected) if (!SECTIONS.includes(s)) throw new Error(`unknown section "${s}"; known: ${SECTIONS.join(", ")}`);
@@ -1044,7 +1048,7 @@ async function main() {
 
   const result: Record<string, unknown> = { mode, date: date.toISOString(), machine: m, git, patchbayCli: cli, settings: P, reduced, sections: [...selected] };
   const failures: { section: string; error: string }[] = [];
-  const runners: Record<Section, () => Promise<unknown>> = { capacity, latency, "first-answer": firstAnswers, telemetry, memory, install: () => install({ progress, emit, temp, settleMs: P.settleMs }), startup };
+  const runners: Record<Section, () => Promise<unknown>> = { capacity, latency, "first-answer": firstAnswers, telemetry, memory, install: () => install({ progress, emit, temp, settleMs: P.settleMs }), startup, search: () => searchEval({ smoke: mode === "smoke", progress, emit, temp, using }) };
   const sectionSeconds: Record<string, number> = {};
   for (const s of SECTIONS) {
     if (!selected.has(s)) continue;

@@ -14,7 +14,7 @@ import { ROOT, TempDir } from "./helpers/env.ts";
 const out = new TempDir("patchbay-bench-smoke-");
 after(() => out.cleanup());
 
-test("bench --smoke prints the Markdown report and writes its JSON", { timeout: 90_000 }, async () => {
+test("bench --smoke prints the Markdown report and writes its JSON", { timeout: 120_000 }, async () => {
   const proc = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench", "run.ts"), "--smoke", "--out", out.path], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
@@ -75,4 +75,10 @@ test("bench --smoke prints the Markdown report and writes its JSON", { timeout: 
   }
   for (const k of ["baseline", "idle", "marginalPerPlugin", "sessions", "reloads", "listChanged", "toolsList"]) assert.ok(k in r.memory, `memory.${k}`);
   assert.deepEqual(Object.keys(r.memory.idle).sort(), ["1", "2"]);
+
+  // tool search over the committed catalogue: recall, listing tokens, search and rebuild times
+  assert.ok(stdout.includes("## Tool search"), "the search section is printed");
+  for (const k of ["recallAt1", "recallAt5"]) assert.ok(r.search?.[k] >= 0 && r.search[k] <= 1, `search.${k}: ${JSON.stringify(r.search ?? r.failures)}`);
+  assert.ok(r.search.tokens.search < r.search.tokens.full, "the search listing is smaller than the full one");
+  for (const k of ["search", "rebuild"]) assert.equal(typeof r.search.speed[k].p99, "number", `search.speed.${k}`);
 });
