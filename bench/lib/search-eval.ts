@@ -11,8 +11,8 @@
  *            among the first k answers (recall@1, recall@5).
  *  tokens    the full and the search-mode listing of that daemon, from /healthz `context`.
  *  speed     in this process: `searchTools` over a map of 1,000 tools (the catalogue
- *            repeated under new plugin names), and `indexOf` on a fresh map of them (what a
- *            reload costs), p50/p99.
+ *            repeated under new plugin names); `indexOf` for a new version in which one
+ *            plugin's tools changed (a reload), and in which every tool did (a full build).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -106,7 +106,7 @@ export interface SearchEvalResult {
   misses: Miss[];
   overMcp: Summary;
   tokens: { full: number; search: number; ratio: number };
-  speed: { tools: number; searches: number; rebuilds: number; search: Summary; rebuild: Summary };
+  speed: { tools: number; searches: number; rebuilds: number; search: Summary; searchCpu: Summary; rebuild: Summary; rebuildCpu: Summary; reload: Summary & { plugin: string; tools: number } };
   goals: { recallAt5: number; searchListingShare: number; searchP99Ms: number; rebuildP99Ms: number };
 }
 
@@ -189,21 +189,53 @@ export async function searchEval(o: SearchEvalOptions): Promise<SearchEvalResult
   const rebuilds = o.smoke ? 5 : 200;
   o.progress(`search: ${searches} searches and ${rebuilds} index builds over ${big.size} tools, in-process`);
   for (let i = 0; i < Math.min(200, searches); i++) searchTools(big, queries[i % queries.length], 5);
+  // wall time, and this process's CPU time: on a busy machine the wall p99 is mostly waiting for a core
   const searchMs: number[] = [];
+  const searchCpuMs: number[] = [];
   for (let i = 0; i < searches; i++) {
     const q = queries[i % queries.length];
+    const c = process.cpuUsage();
     const s = performance.now();
     searchTools(big, q, 5);
     searchMs.push(performance.now() - s);
+    const cpu = process.cpuUsage(c);
+    searchCpuMs.push((cpu.user + cpu.system) / 1000);
   }
+  // A full build: every definition a new object, as after a restart or a change to most plugins.
   const rebuildMs: number[] = [];
+  const rebuildCpuMs: number[] = [];
   for (let i = 0; i < rebuilds; i++) {
-    const fresh = new Map(big);
+    const fresh = new Map([...big].map(([k, t]) => [k, { ...t, info: { ...t.info } }]));
+    const c = process.cpuUsage();
     const s = performance.now();
     indexOf(fresh);
     rebuildMs.push(performance.now() - s);
+    const cpu = process.cpuUsage(c);
+    rebuildCpuMs.push((cpu.user + cpu.system) / 1000);
   }
-  const speed = { tools: big.size, searches, rebuilds, search: summarize(searchMs), rebuild: summarize(rebuildMs) };
+  // A reload: one plugin's tools (the catalogue's largest server) have new definitions; the
+  // registry keeps every other plugin's objects, so the latest index is updated for that one.
+  const largest = [...catalogue.servers].sort((a, b) => b.tools.length - a.tools.length)[0].name;
+  let current = new Map(big);
+  indexOf(current);
+  const reloadMs: number[] = [];
+  for (let i = 0; i < rebuilds; i++) {
+    const next = new Map([...current].map(([k, t]) => [k, k.startsWith(`${largest}${SEP}`) ? { ...t, info: { ...t.info } } : t]));
+    const s = performance.now();
+    indexOf(next);
+    reloadMs.push(performance.now() - s);
+    current = next;
+  }
+  const speed = {
+    tools: big.size,
+    searches,
+    rebuilds,
+    search: summarize(searchMs),
+    searchCpu: summarize(searchCpuMs),
+    rebuild: summarize(rebuildMs),
+    rebuildCpu: summarize(rebuildCpuMs),
+    reload: { plugin: largest, tools: catalogue.servers.find((s) => s.name === largest)!.tools.length, ...summarize(reloadMs) },
+  };
 
   const out: SearchEvalResult = {
     catalogue: { collected: catalogue.collected, servers: servers.map((s) => ({ name: s.name, package: s.package, version: s.version, tools: s.tools.length })), tools: toolCount },
@@ -235,8 +267,9 @@ function report(o: SearchEvalOptions, r: SearchEvalResult) {
         ["recall@5", pct(r.recallAt5), "≥ 90 %"],
         [`full tools/list (${r.catalogue.tools} tools), o200k tokens`, num(r.tokens.full), "–"],
         ["search-mode tools/list, o200k tokens", `${num(r.tokens.search)} (${pct(r.tokens.ratio)} of full)`, "< 5 % of full"],
-        [`search_tools p50 / p99 at ${num(r.speed.tools)} tools (in-process \`searchTools\`, ${num(r.speed.searches)} queries)`, `${r.speed.search.p50.toFixed(3)} / ${r.speed.search.p99.toFixed(3)} ms`, "p99 < 5 ms"],
-        [`index rebuild p50 / p99 at ${num(r.speed.tools)} tools (\`indexOf\` on a fresh map, ${num(r.speed.rebuilds)} builds)`, `${r.speed.rebuild.p50.toFixed(1)} / ${r.speed.rebuild.p99.toFixed(1)} ms`, "< 50 ms"],
+        [`search_tools p50 / p99 at ${num(r.speed.tools)} tools (in-process \`searchTools\`, ${num(r.speed.searches)} queries)`, `${r.speed.search.p50.toFixed(2)} / ${r.speed.search.p99.toFixed(2)} ms (CPU ${r.speed.searchCpu.p50.toFixed(2)} / ${r.speed.searchCpu.p99.toFixed(2)} ms)`, "p99 < 5 ms"],
+        [`index after a reload of one plugin (${r.speed.reload.plugin}, ${r.speed.reload.tools} tools) p50 / p99 at ${num(r.speed.tools)} tools`, `${r.speed.reload.p50.toFixed(1)} / ${r.speed.reload.p99.toFixed(1)} ms`, "< 50 ms"],
+        [`full index build p50 / p99 at ${num(r.speed.tools)} tools (every definition new, ${num(r.speed.rebuilds)} builds)`, `${r.speed.rebuild.p50.toFixed(1)} / ${r.speed.rebuild.p99.toFixed(1)} ms (CPU ${r.speed.rebuildCpu.p50.toFixed(1)} / ${r.speed.rebuildCpu.p99.toFixed(1)} ms)`, "(< 50 ms)"],
         [`search_tools over MCP (Streamable HTTP, limit 20, ${r.catalogue.tools} tools) p50 / p99`, `${r.overMcp.p50.toFixed(2)} / ${r.overMcp.p99.toFixed(2)} ms`, "–"],
       ],
     ),
