@@ -27,7 +27,17 @@ interface ToolDoc {
 }
 
 const FIELDS = ["name", "title", "description", "params", "plugin"] as const;
-const BOOST = { name: 3, title: 2, description: 1, params: 1, plugin: 1.5 };
+/**
+ * A plugin named in the query ("…in Supabase") picks the server, so its field weighs most
+ * after the name; parameter descriptions say least about what a tool is for.
+ */
+const BOOST = { name: 3, title: 2, description: 1, params: 0.5, plugin: 3 };
+/**
+ * Plain BM25 (MiniSearch's default adds d = 0.5 per matched word, BM25+) with stronger length
+ * normalization: long descriptions full of usage examples otherwise match some word of every
+ * query and crowd out short, exact ones.
+ */
+const BM25 = { k: 1.2, b: 0.9, d: 0 };
 
 /** Splits identifiers as well as prose: `create_issue`, `createIssue`, `github__list-prs`. */
 function tokenize(text: string): string[] {
@@ -37,12 +47,21 @@ function tokenize(text: string): string[] {
     .filter((t) => t.length > 0);
 }
 
-/** Words that say nothing about which tool fits ("a tool to get the list of…"). */
-const STOP = new Set("a an and are as at be by can do does for from get give how i in into is it its me my of on or please show some that the this to tool tools use using want what which with would you your".split(" "));
+/**
+ * Words that say nothing about which tool fits ("a tool to get the list of…", "could you
+ * tell me who…"). Words of place, time and quantity ("up", "off", "all", "before") stay.
+ */
+const STOP = new Set(
+  (
+    "a an and are as at be by can do does for from get give how i in into is it its me my of on or please show some that the this to tool tools use using want what which with would you your " +
+    "about also am any been being but could did doing done each else had has have having he her here hers him his if just let lets much must ought our ours shall she should so such than then there these they those too very was we were when where who whom why will yet yours"
+  ).split(" "),
+);
 
+/** Lower case; stop words and single characters (the "s" of "what's", the "t" of "isn't") go. */
 function processTerm(term: string): string | null {
   const t = term.toLowerCase();
-  return STOP.has(t) ? null : t;
+  return t.length < 2 || STOP.has(t) ? null : t;
 }
 
 function paramText(schema: Record<string, unknown> | undefined): string {
@@ -147,6 +166,7 @@ export function searchTools(tools: Map<string, ExposedTool>, query: string, limi
   const index = indexOf(tools);
   const hits = index.search(query, {
     boost: BOOST,
+    bm25: BM25,
     prefix: (term) => term.length >= 3,
     fuzzy: (term) => (term.length > 4 ? 0.2 : false),
     combineWith: "OR",
