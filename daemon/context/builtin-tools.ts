@@ -27,7 +27,7 @@ export function builtinTools(separator: string): BuiltinTools {
     inputSchema: {
       type: "object",
       properties: {
-        query: { type: "string", description: "What you want to do, in plain words" },
+        query: { type: "string", description: "What you want to do: plain words, several keywords and synonyms help" },
         limit: { type: "integer", minimum: 1, maximum: SEARCH_LIMIT_MAX, default: SEARCH_LIMIT_DEFAULT },
       },
       required: ["query"],
