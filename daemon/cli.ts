@@ -15,7 +15,7 @@ import { canIsolateStdout, protocolStream, runIsolated, takeProtocolFd } from ".
 // SDK, every transport) first cost it about half a second of CPU per process — twice for
 // --standalone, whose first process only starts the isolated one (docs/endpoints-and-errors.md "How fast stdio starts").
 const loadConfig = async (o: ConfigOverrides) => (await import("./config.ts")).loadConfig(o);
-const ensureHomePluginsFolder = async (...a: Parameters<typeof import("./plugins/home-folder.ts").ensureHomePluginsFolder>) => (await import("./plugins/home-folder.ts")).ensureHomePluginsFolder(...a);
+const ensureHomePluginsFolder = async (...a: Parameters<typeof import("./plugins/host/home-folder.ts").ensureHomePluginsFolder>) => (await import("./plugins/host/home-folder.ts")).ensureHomePluginsFolder(...a);
 
 const HELP = `patchbay ${VERSION} — one MCP server for every plugin in a folder
 

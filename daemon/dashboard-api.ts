@@ -18,7 +18,7 @@ import { compareCodePoints } from "./code-point-order.ts";
 import { Refusal } from "./errors.ts";
 import { sendJson } from "./http-server.ts";
 import { pluginSummary, sessionSummary, statelessSummary } from "./health.ts";
-import type { PluginManager } from "./plugins/plugin-manager.ts";
+import type { PluginManager } from "./plugins/host/plugin-manager.ts";
 import type { Registry } from "./registry.ts";
 import type { SessionStore } from "./session-store.ts";
 import { UNKNOWN_TOOL, type DashboardStore } from "./telemetry/dashboard-store.ts";

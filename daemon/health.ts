@@ -12,7 +12,7 @@
 import type { ContextCosts } from "./context/definition-costs.ts";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { sendJson } from "./http-server.ts";
-import type { PluginManager, PluginState } from "./plugins/plugin-manager.ts";
+import type { PluginManager, PluginState } from "./plugins/host/plugin-manager.ts";
 import type { Registry } from "./registry.ts";
 import type { SessionInfo, SessionStore, StatelessClientInfo } from "./session-store.ts";
 

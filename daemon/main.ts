@@ -13,7 +13,7 @@ import { AlreadyRunningError, DaemonShuttingDownError, UnsafeConfigError, UsageE
 import { createHealthRoute } from "./health.ts";
 import { HttpServer, isLoopbackHost, readOnly, sendJson } from "./http-server.ts";
 import { createLogger, type Logger } from "./logger.ts";
-import { PluginManager } from "./plugins/plugin-manager.ts";
+import { PluginManager } from "./plugins/host/plugin-manager.ts";
 import { Registry } from "./registry.ts";
 import type { CallGuard, McpDeps } from "./mcp/call-context.ts";
 import { newSessionInfo, serveConnection } from "./mcp/connections.ts";

@@ -10,7 +10,7 @@ import { UriTemplate } from "@modelcontextprotocol/server";
 import { compareCodePoints } from "./code-point-order.ts";
 import { exposedName } from "./plugins/naming.ts";
 import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./plugins/worker-protocol.ts";
-import type { PluginHost } from "./plugins/plugin-host.ts";
+import type { PluginHost } from "./plugins/host/plugin-host.ts";
 
 export interface RegisteredPlugin {
   /** Stable key: the plugin's entry file (or its `NAME.mcp.json`). */

@@ -62,7 +62,7 @@ rmSync("dist", { recursive: true, force: true });
 mkdirSync("dist/dashboard", { recursive: true });
 const result = await Promise.all([
   build({
-    entryPoints: { cli: "daemon/bin.ts", "worker-entry": "daemon/plugins/worker-entry.ts", "token-count-process": "daemon/context/token-count-process.ts", api: "daemon/api.ts", main: "daemon/main.ts" },
+    entryPoints: { cli: "daemon/bin.ts", "worker-entry": "daemon/plugins/thread/worker-entry.ts", "token-count-process": "daemon/context/token-count-process.ts", api: "daemon/api.ts", main: "daemon/main.ts" },
     outdir: "dist",
     bundle: true,
     splitting: true,

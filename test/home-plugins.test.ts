@@ -12,7 +12,7 @@ import { CLI, ROOT, TempDir, waitFor } from "./helpers/env.ts";
 import { httpClient, stdioClient, textOf } from "./helpers/clients.ts";
 import { loadConfig } from "../daemon/config.ts";
 import { claudeEntry, installKind } from "../daemon/commands/claude-config.ts";
-import { EXAMPLE_PLUGIN, EXAMPLE_PLUGIN_FILE, ensureHomePluginsFolder } from "../daemon/plugins/home-folder.ts";
+import { EXAMPLE_PLUGIN, EXAMPLE_PLUGIN_FILE, ensureHomePluginsFolder } from "../daemon/plugins/host/home-folder.ts";
 
 const dir = new TempDir("patchbay-homeplugins-");
 const strayPids = new Set<number>();

@@ -5,7 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { dialectOf, loadPluginShape, preloadSchemaLibraries, PluginShapeError, type LoadedPlugin } from "../daemon/plugins/plugin-shape.ts";
+import { dialectOf, loadPluginShape, preloadSchemaLibraries, PluginShapeError, type LoadedPlugin } from "../daemon/plugins/thread/plugin-shape.ts";
 import jsonFixture from "./conformance/plugins/json.ts";
 
 const S2020 = "https://json-schema.org/draft/2020-12/schema";

@@ -1,5 +1,5 @@
 /**
- * Child processes plugins start (daemon/plugins/child-processes.ts): they end when the
+ * Child processes plugins start (daemon/plugins/host/child-processes.ts): they end when the
  * daemon stops on SIGTERM (one that ignores SIGTERM is killed after the grace), with their
  * whole process group when detached; when their plugin's thread ends on a reload; when
  * `stdio --standalone` reaches the end of its input. After `kill -9` of the daemon they live

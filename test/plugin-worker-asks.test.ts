@@ -6,7 +6,7 @@
  * refusals and cancellation reject the plugin's await, and resource-updated reaches the
  * host as an event.
  *
- * The thread runs daemon/plugins/worker-entry.ts from source (tsx registered inside it),
+ * The thread runs daemon/plugins/thread/worker-entry.ts from source (tsx registered inside it),
  * so these need no build and do not race other tests rebuilding dist/.
  */
 import { test, before, after } from "node:test";
@@ -14,14 +14,14 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { pino } from "pino";
-import { PluginWorker, type CallOptions } from "../daemon/plugins/plugin-worker.ts";
-import type { WorkerPool } from "../daemon/plugins/worker-pool.ts";
+import { PluginWorker, type CallOptions } from "../daemon/plugins/host/plugin-worker.ts";
+import type { WorkerPool } from "../daemon/plugins/host/worker-pool.ts";
 import type { ClientRequest } from "../daemon/plugins/worker-protocol.ts";
 import { CallCancelledError, CallTimeoutError } from "../daemon/errors.ts";
 import { TempDir, waitFor } from "./helpers/env.ts";
 
 const dir = new TempDir("patchbay-worker-asks-");
-const ENTRY = new URL("../daemon/plugins/worker-entry.ts", import.meta.url).href;
+const ENTRY = new URL("../daemon/plugins/thread/worker-entry.ts", import.meta.url).href;
 const BOOT = `import { register } from ${JSON.stringify(import.meta.resolve("tsx/esm/api"))}; register(); await import(${JSON.stringify(ENTRY)});`;
 const sourcePool = { take: async () => ({ worker: new Worker(new URL(`data:text/javascript,${encodeURIComponent(BOOT)}`), { stdout: true, stderr: true }), release: () => undefined }) } as unknown as WorkerPool;
 

@@ -6,7 +6,7 @@
  * gets the thread ended; a long synchronous call does not. A load the thread's crash
  * interrupted is tried again, and every load evaluates its bundle afresh.
  *
- * The threads run daemon/plugins/worker-entry.ts from source (tsx registered inside them).
+ * The threads run daemon/plugins/thread/worker-entry.ts from source (tsx registered inside them).
  *
  * No outcome here may depend on how fast the machine is: a deadline under test is met by
  * code that never ends and is several seconds long for everything else (a plugin's call
@@ -19,13 +19,13 @@ import { Worker, type MessagePort } from "node:worker_threads";
 import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
 import { pino } from "pino";
-import { PluginWorker } from "../daemon/plugins/plugin-worker.ts";
-import { WorkerGroup } from "../daemon/plugins/worker-group.ts";
+import { PluginWorker } from "../daemon/plugins/host/plugin-worker.ts";
+import { WorkerGroup } from "../daemon/plugins/host/worker-group.ts";
 import { TempDir, waitFor } from "./helpers/env.ts";
 
 const dir = new TempDir("patchbay-group-threads-");
 after(() => dir.cleanup());
-const ENTRY = new URL("../daemon/plugins/worker-entry.ts", import.meta.url).href;
+const ENTRY = new URL("../daemon/plugins/thread/worker-entry.ts", import.meta.url).href;
 const BOOT = `import { register } from ${JSON.stringify(import.meta.resolve("tsx/esm/api"))}; register(); await import(${JSON.stringify(ENTRY)});`;
 let spawned = 0;
 const spawn = () => {

@@ -4,19 +4,19 @@
  * daemon, so the interleaving is forced rather than hoped for: the calls wait for a parked
  * version to wake, and the version is retired while they wait.
  *
- * The threads run daemon/plugins/worker-entry.ts from source (tsx registered inside them),
+ * The threads run daemon/plugins/thread/worker-entry.ts from source (tsx registered inside them),
  * so these need no build.
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { Worker } from "node:worker_threads";
 import { pino } from "pino";
-import { PluginWorker } from "../daemon/plugins/plugin-worker.ts";
-import type { WorkerPool } from "../daemon/plugins/worker-pool.ts";
+import { PluginWorker } from "../daemon/plugins/host/plugin-worker.ts";
+import type { WorkerPool } from "../daemon/plugins/host/worker-pool.ts";
 import { TempDir, waitFor } from "./helpers/env.ts";
 
 const dir = new TempDir("patchbay-handover-");
-const ENTRY = new URL("../daemon/plugins/worker-entry.ts", import.meta.url).href;
+const ENTRY = new URL("../daemon/plugins/thread/worker-entry.ts", import.meta.url).href;
 const BOOT = `import { register } from ${JSON.stringify(import.meta.resolve("tsx/esm/api"))}; register(); await import(${JSON.stringify(ENTRY)});`;
 const sourcePool = { take: async () => ({ worker: new Worker(new URL(`data:text/javascript,${encodeURIComponent(BOOT)}`), { stdout: true, stderr: true }), release: () => undefined }) } as unknown as WorkerPool;
 

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { WorkerPool } from "../daemon/plugins/worker-pool.ts";
+import { WorkerPool } from "../daemon/plugins/host/worker-pool.ts";
 import { waitFor } from "./helpers/env.ts";
 
 test("a spare is booted after each take and terminated once unused for spareIdleMs", async () => {

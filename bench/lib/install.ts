@@ -17,7 +17,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { connect } from "./sdk.ts";
 import { ROOT, Temp, rssOf, sleep, startBaseline, waitFor } from "./proc.ts";
 import { mib, num, ratio, table, x } from "./report.ts";
-import { SPARE_IDLE_MS } from "../../daemon/plugins/worker-pool.ts";
+import { SPARE_IDLE_MS } from "../../daemon/plugins/host/worker-pool.ts";
 
 export interface InstallContext {
   progress(s: string): void;

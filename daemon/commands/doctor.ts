@@ -8,12 +8,12 @@ import { delimiter, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Config } from "../config.ts";
 import { claudeConfigPath, ENTRY_NAME } from "./claude-config.ts";
 import { isDaemonAlive, readStateFile } from "../state-file.ts";
-import { compilePlugin } from "../plugins/compiler.ts";
-import { notRegularFile, scanPluginEntries } from "../plugins/plugin-files.ts";
+import { compilePlugin } from "../plugins/host/compiler.ts";
+import { notRegularFile, scanPluginEntries } from "../plugins/host/plugin-files.ts";
 import { pluginNameFromPath } from "../plugins/naming.ts";
 import { messageOf } from "../errors.ts";
-import { expansionEnv, isUpstreamFile, parseUpstreamConfig, readDotEnv } from "../plugins/upstream-config.ts";
-import { UpstreamServer } from "../plugins/upstream-server.ts";
+import { expansionEnv, isUpstreamFile, parseUpstreamConfig, readDotEnv } from "../plugins/upstream/upstream-config.ts";
+import { UpstreamServer } from "../plugins/upstream/upstream-server.ts";
 import { pino } from "pino";
 import { tmpdir } from "node:os";
 

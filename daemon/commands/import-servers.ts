@@ -24,7 +24,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { Config } from "../config.ts";
 import { messageOf } from "../errors.ts";
 import { validPluginName } from "../plugins/naming.ts";
-import { parseUpstreamConfig, UPSTREAM_SUFFIX, type UpstreamConfig } from "../plugins/upstream-config.ts";
+import { parseUpstreamConfig, UPSTREAM_SUFFIX, type UpstreamConfig } from "../plugins/upstream/upstream-config.ts";
 import { claudeEntry, ENTRY_NAME, PACKAGE_NAME } from "./claude-config.ts";
 import { findClient, type ClientSpec } from "../clients/client-table.ts";
 import { readClientConfig, writeClientServers } from "../clients/client-config-file.ts";

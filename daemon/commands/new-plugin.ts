@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
-import { ensureHomePluginsFolder } from "../plugins/home-folder.ts";
+import { ensureHomePluginsFolder } from "../plugins/host/home-folder.ts";
 import { PLUGIN_NAME_PATTERN } from "../plugins/naming.ts";
 
 export function pluginTemplate(name: string): string {

@@ -7,7 +7,7 @@
  */
 import { ProtocolError, ProtocolErrorCode, type CallToolResult, type ServerContext, type Tool } from "@modelcontextprotocol/server";
 import { CallCancelledError, messageOf } from "../errors.ts";
-import { PluginCallError } from "../plugins/plugin-worker.ts";
+import { PluginCallError } from "../plugins/host/plugin-worker.ts";
 import { visibleTool, type Profile } from "../profiles.ts";
 import type { ExposedTool, Registry } from "../registry.ts";
 import { InputNeeded } from "./call-context.ts";

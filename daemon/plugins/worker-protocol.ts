@@ -113,3 +113,17 @@ export type WorkerToHost =
   | { type: "client-requests"; id: number; requests: ClientRequest[] }
   | { type: "pong"; id: number; heapUsed: number }
   | { type: "torn-down" };
+
+/**
+ * The BroadcastChannel on which plugin threads report the child processes they start
+ * (thread/child-reporter.ts) to the main thread, which ends them with their thread or the
+ * daemon (host/child-processes.ts). A channel of its own, so the messages above stay as they are.
+ */
+export const CHILDREN_CHANNEL = "patchbay:plugin-children";
+/** One child a plugin thread started (or, with `exited`, that it ended). */
+export interface ChildNote {
+  pid: number;
+  thread: number;
+  detached: boolean;
+  exited?: true;
+}

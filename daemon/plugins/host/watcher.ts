@@ -12,7 +12,7 @@ import { watch, type FSWatcher } from "chokidar";
 import { opendirSync, statSync, watch as fsWatch, type FSWatcher as NodeFsWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
 import type { Logger } from "pino";
-import { messageOf } from "../errors.ts";
+import { messageOf } from "../../errors.ts";
 
 export type WatchEvent = { kind: "add" | "change" | "unlink" | "addDir" | "unlinkDir"; path: string };
 

@@ -6,12 +6,12 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { createPluginRuntime, type LoadTurn, type PluginRuntime } from "./plugin-runtime.ts";
-import type { HostToWorker, ThreadControl } from "./worker-protocol.ts";
-import { trackSpawnedChildren } from "./child-processes.ts";
+import type { HostToWorker, ThreadControl } from "../worker-protocol.ts";
+import { trackSpawnedChildren } from "./child-reporter.ts";
 
 // Stack traces must name the plugin's own file:line, not the bundle in the cache folder.
 process.setSourceMapsEnabled(true);
-// Children the plugin starts are reported to the main thread, which ends them with the daemon (child-processes.ts).
+// Children the plugin starts are reported to the main thread, which ends them with the daemon (child-reporter.ts, host/child-processes.ts).
 trackSpawnedChildren();
 
 const port = parentPort!;

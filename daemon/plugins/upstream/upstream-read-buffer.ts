@@ -13,7 +13,7 @@
  * readMessage, clear); if a later SDK changes that, the SDK's reader stays, with the cap.
  */
 import type { JSONRPCMessage } from "@modelcontextprotocol/client";
-import { isJsonRpcMessage } from "../transports/json-rpc-message.ts";
+import { isJsonRpcMessage } from "../../transports/json-rpc-message.ts";
 
 export class LineReadBuffer {
   private chunks: Buffer[] = [];

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { PluginLoadError } from "../errors.ts";
+import { PluginLoadError } from "../../errors.ts";
 
 const stdioShape = z.strictObject({
   command: z.string().min(1),

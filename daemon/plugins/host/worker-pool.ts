@@ -14,7 +14,7 @@ import { endChildrenOfThread, watchPluginChildren } from "./child-processes.ts";
 import { Worker } from "node:worker_threads";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { distDir } from "../package-root.ts";
+import { distDir } from "../../package-root.ts";
 import type { Logger } from "pino";
 import type { ThreadSource } from "./plugin-thread.ts";
 import { LoadQueue } from "./load-queue.ts";

@@ -12,10 +12,10 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import { loadPluginShape, preloadSchemaLibraries, PluginShapeError, type ArgValidator, type LoadedPlugin } from "./plugin-shape.ts";
-import { toCallToolResult, toGetPromptResult, toReadResourceResult, toolErrorResult } from "./results.ts";
+import { toCallToolResult, toGetPromptResult, toReadResourceResult, toolErrorResult } from "../results.ts";
 import { CallAsks } from "./call-asks.ts";
-import type { CallRequest, ClientRequestMethod, HostToWorker, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
-import type { CallContext, ClientRequestOptions, CreateMessageResult, ElicitResult, ListRootsResult, PluginContext, PluginLogger } from "../api.ts";
+import type { CallRequest, ClientRequestMethod, HostToWorker, SerializedError, WorkerSpan, WorkerToHost } from "../worker-protocol.ts";
+import type { CallContext, ClientRequestOptions, CreateMessageResult, ElicitResult, ListRootsResult, PluginContext, PluginLogger } from "../../api.ts";
 
 /** Where a runtime's messages to the host go: the thread's parentPort, or its own MessagePort in a shared thread. */
 export interface RuntimePort {

@@ -13,17 +13,17 @@ import { dirname } from "node:path";
 import type { Logger } from "pino";
 import { Client, SSEClientTransport, StreamableHTTPClientTransport, TRACEPARENT_META_KEY, type Transport } from "@modelcontextprotocol/client";
 import { StdioClientTransport, getDefaultEnvironment } from "@modelcontextprotocol/client/stdio";
-import { CallCancelledError, CallTimeoutError, PluginCallError, PluginLoadError, UpstreamConnectTimeoutError, UpstreamLoopError, UpstreamMessageTooLargeError, WorkerGoneError, messageOf } from "../errors.ts";
-import { INSTANCE_HEADER, INSTANCE_ID, parseInstanceHeader, setRelayedIds } from "../instance.ts";
+import { CallCancelledError, CallTimeoutError, PluginCallError, PluginLoadError, UpstreamConnectTimeoutError, UpstreamLoopError, UpstreamMessageTooLargeError, WorkerGoneError, messageOf } from "../../errors.ts";
+import { INSTANCE_HEADER, INSTANCE_ID, parseInstanceHeader, setRelayedIds } from "../../instance.ts";
 import { installLineReader } from "./upstream-read-buffer.ts";
 import { DEFAULT_STDERR_LIMITS, StderrLimiter, type StderrLimits } from "./upstream-stderr.ts";
-import type { CallOptions, CallOutcome } from "./plugin-worker.ts";
-import type { HostCall, PluginHost } from "./plugin-host.ts";
-import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./manifest.ts";
+import type { CallOptions, CallOutcome } from "../host/plugin-worker.ts";
+import type { HostCall, PluginHost } from "../host/plugin-host.ts";
+import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "../manifest.ts";
 import { expandRecord, expandVars, type UpstreamConfig } from "./upstream-config.ts";
 import { randomBytes } from "node:crypto";
 import { CALL_META_KEY, ownSignalFetch, routingFetch, takeCallKey } from "./upstream-routing.ts";
-import { NOOP_LEG, startUpstreamSpan, type UpstreamLeg } from "../telemetry/upstream-span.ts";
+import { NOOP_LEG, startUpstreamSpan, type UpstreamLeg } from "../../telemetry/upstream-span.ts";
 import { GUARDED, findCommand, guardedCommand, signalGroup } from "./upstream-launch.ts";
 
 /** Reconnect delays: 500 ms doubling to a 30 s cap; the count resets after 30 s connected. */

@@ -4,7 +4,7 @@
  */
 import { constants, existsSync, readdirSync, statSync } from "node:fs";
 import { open, stat } from "node:fs/promises";
-import { NotRegularFileError } from "../errors.ts";
+import { NotRegularFileError } from "../../errors.ts";
 import { join, relative, sep } from "node:path";
 import { isIgnoredPath } from "./watcher.ts";
 

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { defaultPluginsDir, type Config } from "../config.ts";
+import { defaultPluginsDir, type Config } from "../../config.ts";
 
 export const EXAMPLE_PLUGIN_FILE = "example.ts";
 

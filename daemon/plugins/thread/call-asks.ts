@@ -7,7 +7,7 @@
  * call's abort (cancellation, timeout, or the host ending a 2026-07-28 round) rejects every
  * question still waiting. Knows nothing of eras: the host decides how a question is asked.
  */
-import type { ClientRequest, ClientRequestMethod, ClientResponse, SerializedError } from "./worker-protocol.ts";
+import type { ClientRequest, ClientRequestMethod, ClientResponse, SerializedError } from "../worker-protocol.ts";
 
 /** Longest key accepted from `opts.key`. */
 export const MAX_KEY_LENGTH = 256;

@@ -5,7 +5,7 @@
  * signalled when its leader is killed, and `prctl(PR_SET_PDEATHSIG)` needs a native addon
  * (and fires when the spawning *thread* ends, not the process).
  *
- * So Patchbay keeps a list. In each plugin thread, `trackSpawnedChildren` wraps
+ * So Patchbay keeps a list. In each plugin thread, `trackSpawnedChildren` (thread/child-reporter.ts) wraps
  * `ChildProcess.prototype.spawn`, which `spawn`, `exec`, `execFile` and `fork` all go
  * through, and reports each child's pid (and its exit) to the main thread over a
  * BroadcastChannel, which needs no change to the host ↔ worker protocol. The main thread
@@ -24,49 +24,14 @@
  * init), and only a plugin can prevent that, e.g. by giving the child a pipe to watch
  * (README "Child processes").
  */
-import { BroadcastChannel, isMainThread, threadId, type Worker } from "node:worker_threads";
-import { ChildProcess } from "node:child_process";
+import { BroadcastChannel, isMainThread, type Worker } from "node:worker_threads";
 import { readFileSync } from "node:fs";
-import { processStartTime } from "../home-lock.ts";
-import { atExit } from "../exit-hooks.ts";
+import { processStartTime } from "../../home-lock.ts";
+import { atExit } from "../../exit-hooks.ts";
+import { CHILDREN_CHANNEL, type ChildNote } from "../worker-protocol.ts";
 
-const CHANNEL = "patchbay:plugin-children";
 /** How long children get after SIGTERM before SIGKILL, when the process exits. */
 const EXIT_GRACE_MS = 1_000;
-
-interface ChildNote {
-  pid: number;
-  thread: number;
-  detached: boolean;
-  exited?: true;
-}
-
-// ---- in a plugin thread ----------------------------------------------------------------
-
-let tracking = false;
-/** In a plugin thread: report every child process this thread starts (idempotent). */
-export function trackSpawnedChildren(): void {
-  if (tracking || isMainThread) return;
-  tracking = true;
-  const channel = new BroadcastChannel(CHANNEL);
-  // reporting must not keep an idle plugin thread alive
-  (channel as unknown as { unref?: () => void }).unref?.();
-  // `spawn` is on the prototype at run time though Node's types leave it out
-  const proto = ChildProcess.prototype as unknown as { spawn: (this: ChildProcess, options: { detached?: boolean }) => unknown };
-  const original = proto.spawn;
-  proto.spawn = function (this: ChildProcess, options: { detached?: boolean }) {
-    const result = original.call(this, options);
-    const pid = this.pid;
-    if (pid !== undefined) {
-      const note: ChildNote = { pid, thread: threadId, detached: options?.detached === true };
-      channel.postMessage(note);
-      this.once("exit", () => channel.postMessage({ ...note, exited: true }));
-    }
-    return result;
-  };
-}
-
-// ---- in the main thread ----------------------------------------------------------------
 
 interface Tracked {
   thread: number;
@@ -81,7 +46,7 @@ let watching = false;
 export function watchPluginChildren(): void {
   if (watching || !isMainThread) return;
   watching = true;
-  const channel = new BroadcastChannel(CHANNEL);
+  const channel = new BroadcastChannel(CHILDREN_CHANNEL);
   (channel as unknown as { unref?: () => void }).unref?.();
   channel.onmessage = (event) => {
     const note = (event as unknown as { data: ChildNote }).data;

@@ -15,9 +15,9 @@ import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } f
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import type { PluginThread, TakeOptions, ThreadSource } from "./plugin-thread.ts";
-import type { ThreadControl, WorkerToHost } from "./worker-protocol.ts";
+import type { ThreadControl, WorkerToHost } from "../worker-protocol.ts";
 import { logThreadOutput, spawnPluginThread } from "./worker-pool.ts";
-import { WorkerGoneError } from "../errors.ts";
+import { WorkerGoneError } from "../../errors.ts";
 
 export interface WorkerGroupOptions {
   name: string;

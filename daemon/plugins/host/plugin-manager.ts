@@ -19,21 +19,21 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join, relative, sep } from "node:path";
 import type { Logger } from "pino";
-import { messageOf, PluginCompileError, PluginLoadError, PluginLoadTimeoutError, type SourceLocation } from "../errors.ts";
-import type { RegisteredPlugin, Registry } from "../registry.ts";
+import { messageOf, PluginCompileError, PluginLoadError, PluginLoadTimeoutError, type SourceLocation } from "../../errors.ts";
+import type { RegisteredPlugin, Registry } from "../../registry.ts";
 import { compilePlugin, discardBundle, forgetCompiled, pruneCompileCache, readParkedManifest, sweepStaleCaches, writeParkedManifest } from "./compiler.ts";
-import { pluginNameFromPath } from "./naming.ts";
-import { compareCodePoints } from "../code-point-order.ts";
+import { pluginNameFromPath } from "../naming.ts";
+import { compareCodePoints } from "../../code-point-order.ts";
 import { PluginWorker, type WorkerState } from "./plugin-worker.ts";
 import { WorkerPool } from "./worker-pool.ts";
 import { WorkerGroup } from "./worker-group.ts";
-import { globToRegExp } from "../name-glob.ts";
+import { globToRegExp } from "../../name-glob.ts";
 import { FolderMonitor, PluginWatcher, probeFolder, type FolderProbe, type FolderState, type WatchEvent } from "./watcher.ts";
 import { notRegularFile, pluginEntryFor, scanPluginEntries } from "./plugin-files.ts";
 import { LoadQueue } from "./load-queue.ts";
 import type { PluginHost } from "./plugin-host.ts";
-import { expansionEnv, isUpstreamFile, parseUpstreamConfig, readDotEnv } from "./upstream-config.ts";
-import { UpstreamServer, type UpstreamServerOptions, type UpstreamStatus } from "./upstream-server.ts";
+import { expansionEnv, isUpstreamFile, parseUpstreamConfig, readDotEnv } from "../upstream/upstream-config.ts";
+import { UpstreamServer, type UpstreamServerOptions, type UpstreamStatus } from "../upstream/upstream-server.ts";
 
 
 /** `skipped`: not a regular file (a FIFO, socket or device named like a plugin); never opened */

@@ -6,7 +6,7 @@
  * loses its last (`subscribe`/`unsubscribe`).
  */
 import type { CallOptions, CallOutcome } from "./plugin-worker.ts";
-import type { CallRequest, PluginManifest } from "./worker-protocol.ts";
+import type { CallRequest, PluginManifest } from "../worker-protocol.ts";
 
 export type HostCall = Omit<CallRequest, "type" | "id">;
 

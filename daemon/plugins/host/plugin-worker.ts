@@ -15,11 +15,11 @@
  */
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
-import { CallCancelledError, CallTimeoutError, ClientRequestError, PluginCallError, PluginLoadError, WorkerGoneError, messageOf } from "../errors.ts";
+import { CallCancelledError, CallTimeoutError, ClientRequestError, PluginCallError, PluginLoadError, WorkerGoneError, messageOf } from "../../errors.ts";
 import { logThreadOutput, WorkerPool } from "./worker-pool.ts";
 import type { PluginHost } from "./plugin-host.ts";
 import type { PluginThread, TakeOptions, ThreadSource } from "./plugin-thread.ts";
-import type { CallRequest, ClientRequest, ClientResponse, HostToWorker, PluginManifest, SerializedError, WorkerSpan, WorkerToHost } from "./worker-protocol.ts";
+import type { CallRequest, ClientRequest, ClientResponse, HostToWorker, PluginManifest, SerializedError, WorkerSpan, WorkerToHost } from "../worker-protocol.ts";
 
 export interface PluginWorkerOptions {
   file: string;

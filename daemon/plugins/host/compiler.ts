@@ -19,12 +19,12 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { NotRegularFileError, PluginCompileError } from "../errors.ts";
-import { distDir } from "../package-root.ts";
-import { isPidAlive } from "../state-file.ts";
-import { VERSION } from "../version.ts";
+import { NotRegularFileError, PluginCompileError } from "../../errors.ts";
+import { distDir } from "../../package-root.ts";
+import { isPidAlive } from "../../state-file.ts";
+import { VERSION } from "../../version.ts";
 import { readRegularFile } from "./plugin-files.ts";
-import type { PluginManifest } from "./worker-protocol.ts";
+import type { PluginManifest } from "../worker-protocol.ts";
 
 export interface CompiledPlugin {
   bundlePath: string;
