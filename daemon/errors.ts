@@ -10,7 +10,7 @@
  * gets" table lists every one of them and every HTTP status used here
  * (test/error-catalogue.test.ts).
  */
-import type { ClientRequest, SerializedError } from "./plugins/worker-protocol.ts";
+import type { ClientRequest, SerializedError, SourceLocation } from "./plugins/worker-protocol.ts";
 
 /** The JSON-RPC error codes Patchbay answers with, by name. */
 export const RpcCode = {
@@ -308,12 +308,6 @@ export const Refusal = {
   /** `patchbay stdio`: the connection to the daemon was lost while a request was in flight */
   DaemonLost: register("PB_ERR_DAEMON_LOST", "DaemonLost", { rpc: RpcCode.TransportRefusal }),
 } as const;
-
-export interface SourceLocation {
-  file: string;
-  line: number;
-  column?: number;
-}
 
 /** Turn anything thrown into a message safe to show a user. */
 export function messageOf(err: unknown): string {

@@ -20,7 +20,8 @@ import { MAX_CLIENT_REQUESTS_PER_CALL, type McpDeps } from "../daemon/mcp/call-c
 import { createReplayCodec } from "../daemon/mcp/server-factory.ts";
 import { createStreamableHttpEndpoint } from "../daemon/transports/streamable-http.ts";
 import { createWebSocketEndpoint } from "../daemon/transports/websocket.ts";
-import type { CallOptions, PluginWorker } from "../daemon/plugins/host/plugin-worker.ts";
+import type { PluginWorker } from "../daemon/plugins/host/plugin-worker.ts";
+import type { CallOptions } from "../daemon/plugins/host/plugin-host.ts";
 import type { CallRequest, ClientRequest, PluginManifest } from "../daemon/plugins/worker-protocol.ts";
 import { waitFor } from "./helpers/env.ts";
 import { httpClient, textOf } from "./helpers/clients.ts";

@@ -41,8 +41,7 @@ import {
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { CallCancelledError, CallTimeoutError, ClientRequestError, InputNeeded, messageOf } from "../errors.ts";
-import type { CallOptions, StopHandle } from "../plugins/host/plugin-worker.ts";
-import type { HostCall } from "../plugins/host/plugin-host.ts";
+import type { CallOptions, HostCall, StopHandle } from "../plugins/host/plugin-host.ts";
 import type { CallKind, ClientRequest, WorkerSpan } from "../plugins/worker-protocol.ts";
 import type { Profile, Profiles } from "../profiles.ts";
 import type { RegisteredPlugin, Registry } from "../registry.ts";

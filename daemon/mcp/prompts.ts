@@ -1,7 +1,6 @@
 /** prompts/list and prompts/get over the live registry. */
 import { ProtocolError, ProtocolErrorCode, type GetPromptResult } from "@modelcontextprotocol/server";
-import { CallCancelledError, messageOf } from "../errors.ts";
-import { PluginCallError } from "../plugins/host/plugin-worker.ts";
+import { CallCancelledError, messageOf, PluginCallError } from "../errors.ts";
 import { visiblePrompt } from "../profiles.ts";
 import { promptItem } from "../list-items.ts";
 import { InputNeeded } from "./call-context.ts";

@@ -6,8 +6,7 @@
  * row all name the real tool.
  */
 import { ProtocolError, ProtocolErrorCode, type CallToolResult, type ServerContext, type Tool } from "@modelcontextprotocol/server";
-import { CallCancelledError, messageOf } from "../errors.ts";
-import { PluginCallError } from "../plugins/host/plugin-worker.ts";
+import { CallCancelledError, messageOf, PluginCallError } from "../errors.ts";
 import { visibleTool, type Profile } from "../profiles.ts";
 import type { ExposedTool, Registry } from "../registry.ts";
 import { InputNeeded } from "./call-context.ts";

@@ -5,8 +5,10 @@
  * Calls sent in one turn of the host's event loop come as one array of CallRequests, and
  * results given in one microtask drain of the worker as one array of results; every other
  * message comes alone, after those sent before it.
+ *
+ * Both sides and errors.ts import this module, so it imports nothing of the daemon but the
+ * plain data types of manifest.ts (test/import-graph.test.ts).
  */
-import type { SourceLocation } from "../errors.ts";
 import type { PluginManifest } from "./manifest.ts";
 
 // The plugin domain types live in manifest.ts; re-exported here for files that still import them from this module.
@@ -71,6 +73,13 @@ export type HostToWorker =
  * come, and detaches it by closing that port once it has stopped.
  */
 export type ThreadControl = { type: "attach"; port: import("node:worker_threads").MessagePort } | { type: "ping"; id: number };
+
+/** Where in a plugin's source an error points (a load or call error, or a compile error). */
+export interface SourceLocation {
+  file: string;
+  line: number;
+  column?: number;
+}
 
 export interface SerializedError {
   message: string;

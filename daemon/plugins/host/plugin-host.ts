@@ -5,10 +5,42 @@
  * the registry says when a resource URI the host serves gains its first subscriber and
  * loses its last (`subscribe`/`unsubscribe`).
  */
-import type { CallOptions, CallOutcome } from "./plugin-worker.ts";
-import type { CallRequest, PluginManifest } from "../worker-protocol.ts";
+import type { CallRequest, ClientRequest, PluginManifest, WorkerSpan } from "../worker-protocol.ts";
 
 export type HostCall = Omit<CallRequest, "type" | "id">;
+
+/** How one call reaches back to its request. Hosts call the `on…` hooks as methods of this object. */
+export interface CallOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: { progress: number; total?: number; message?: string }) => void;
+  onClientLog?: (level: string, data: unknown) => void;
+  /**
+   * The plugin asks the client (ctx.sample/elicit/roots): resolve with the client's result
+   * object; reject → the plugin's await throws. Called once per question, the questions of
+   * one batch (asked in the same tick) synchronously in one loop. Without it every question
+   * is refused ("this client cannot answer requests from plugins").
+   */
+  onClientRequest?: (req: ClientRequest) => Promise<unknown>;
+  timeoutMs?: number;
+  /**
+   * For hosts that are `stoppable`: the host sets `stop` once the call is under way, and
+   * calling it ends the call as cancelled, as an abort of `signal` would. A 2026-07-28 call
+   * whose plugin asked the client is stopped this way, without an AbortController of its own
+   * per call (about 3 % of the daemon's time per call under load).
+   */
+  stopHandle?: StopHandle;
+}
+
+/** See `CallOptions.stopHandle`. */
+export interface StopHandle {
+  stop?: () => void;
+}
+
+/** Result of a call, with the plugin's own span for telemetry. */
+export interface CallOutcome {
+  value: unknown;
+  span?: WorkerSpan;
+}
 
 export interface PluginHost {
   /** memory in bytes: the worker's heap, or an upstream child's resident set */

@@ -17,7 +17,7 @@ import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { CallCancelledError, CallTimeoutError, ClientRequestError, PluginCallError, PluginLoadError, WorkerGoneError, messageOf } from "../../errors.ts";
 import { logThreadOutput, WorkerPool } from "./worker-pool.ts";
-import type { PluginHost } from "./plugin-host.ts";
+import type { CallOptions, CallOutcome, PluginHost } from "./plugin-host.ts";
 import type { PluginThread, TakeOptions, ThreadSource } from "./plugin-thread.ts";
 import type { CallRequest, ClientRequest, ClientResponse, HostToWorker, PluginManifest, SerializedError, WorkerSpan, WorkerToHost } from "../worker-protocol.ts";
 
@@ -43,42 +43,6 @@ export interface PluginWorkerOptions {
 
 /** Whether a plugin version has a thread now. */
 export type WorkerState = "running" | "parked" | "stopped";
-
-/** How one call reaches back to its request. Hosts call the `on…` hooks as methods of this object. */
-export interface CallOptions {
-  signal?: AbortSignal;
-  onProgress?: (p: { progress: number; total?: number; message?: string }) => void;
-  onClientLog?: (level: string, data: unknown) => void;
-  /**
-   * The plugin asks the client (ctx.sample/elicit/roots): resolve with the client's result
-   * object; reject → the plugin's await throws. Called once per question, the questions of
-   * one batch (asked in the same tick) synchronously in one loop. Without it every question
-   * is refused ("this client cannot answer requests from plugins").
-   */
-  onClientRequest?: (req: ClientRequest) => Promise<unknown>;
-  timeoutMs?: number;
-  /**
-   * For hosts that are `stoppable`: the host sets `stop` once the call is under way, and
-   * calling it ends the call as cancelled, as an abort of `signal` would. A 2026-07-28 call
-   * whose plugin asked the client is stopped this way, without an AbortController of its own
-   * per call (about 3 % of the daemon's time per call under load).
-   */
-  stopHandle?: StopHandle;
-}
-
-/** See `CallOptions.stopHandle`. */
-export interface StopHandle {
-  stop?: () => void;
-}
-
-/** A failed call: the plugin's error with its code and location, or a host error (in the error catalogue). */
-export { PluginCallError };
-
-/** Result of a call, with the plugin's own span for telemetry. */
-export interface CallOutcome {
-  value: unknown;
-  span?: WorkerSpan;
-}
 
 interface Pending {
   resolve: (v: CallOutcome) => void;

@@ -17,8 +17,7 @@ import { CallCancelledError, CallTimeoutError, PluginCallError, PluginLoadError,
 import { INSTANCE_HEADER, INSTANCE_ID, parseInstanceHeader, setRelayedIds } from "../../instance.ts";
 import { installLineReader } from "./upstream-read-buffer.ts";
 import { DEFAULT_STDERR_LIMITS, StderrLimiter, type StderrLimits } from "./upstream-stderr.ts";
-import type { CallOptions, CallOutcome } from "../host/plugin-worker.ts";
-import type { HostCall, PluginHost } from "../host/plugin-host.ts";
+import type { CallOptions, CallOutcome, HostCall, PluginHost } from "../host/plugin-host.ts";
 import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "../manifest.ts";
 import { expandRecord, expandVars, type UpstreamConfig } from "./upstream-config.ts";
 import { randomBytes } from "node:crypto";
