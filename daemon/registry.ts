@@ -6,11 +6,11 @@
  * (the plugin whose source path sorts first by code point, whatever the locale) and are reported, never silent.
  */
 import { EventEmitter } from "node:events";
-import { UriTemplate } from "@modelcontextprotocol/server";
 import { compareCodePoints } from "./code-point-order.ts";
 import { exposedName } from "./plugins/naming.ts";
 import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "./plugins/worker-protocol.ts";
 import type { PluginHost } from "./plugins/host/plugin-host.ts";
+import { matchUriTemplate, UriTemplate } from "./plugins/uri-template.ts";
 
 export interface RegisteredPlugin {
   /** Stable key: the plugin's entry file (or its `NAME.mcp.json`). */
@@ -27,16 +27,12 @@ export interface ExposedResource { plugin: RegisteredPlugin; info: ResourceInfo 
 export interface ExposedTemplate { plugin: RegisteredPlugin; info: ResourceTemplateInfo; template: UriTemplate }
 
 /**
- * Whether a client's URI matches a template. The SDK's matcher throws for a URI over its
- * length limit (1,000,000 characters), which would be answered as an internal error; such a
- * URI matches nothing, so it is an unknown resource like any other.
+ * Whether a client's URI matches a template, as the plugin's thread will decide it
+ * (plugins/uri-template.ts). A URI over the matcher's length limit matches nothing, so it is
+ * an unknown resource like any other, not an internal error.
  */
 export function templateMatches(t: ExposedTemplate, uri: string): boolean {
-  try {
-    return t.template.match(uri) !== null;
-  } catch {
-    return false;
-  }
+  return matchUriTemplate(t.template, uri) !== null;
 }
 
 export interface ListChanges {

@@ -14,6 +14,7 @@ import { pathToFileURL } from "node:url";
 import { loadPluginShape, preloadSchemaLibraries, PluginShapeError, type ArgValidator, type LoadedPlugin } from "./plugin-shape.ts";
 import { toCallToolResult, toGetPromptResult, toReadResourceResult, toolErrorResult } from "../results.ts";
 import { CallAsks } from "./call-asks.ts";
+import { matchUriTemplate } from "../uri-template.ts";
 import type { CallRequest, ClientRequestMethod, HostToWorker, SerializedError, WorkerSpan, WorkerToHost } from "../worker-protocol.ts";
 import type { CallContext, ClientRequestOptions, CreateMessageResult, ElicitResult, ListRootsResult, PluginContext, PluginLogger } from "../../api.ts";
 
@@ -291,7 +292,7 @@ export function createPluginRuntime(port: RuntimePort, preloaded: Promise<unknow
       case "template": {
         const t = p.templates.get(req.target);
         if (!t || !req.uri) throw new Error(`unknown resource template ${req.target}`);
-        const vars = (t.template.match(req.uri) ?? {}) as Record<string, string>;
+        const vars = (matchUriTemplate(t.template, req.uri) ?? {}) as Record<string, string>;
         return toReadResourceResult(await t.read(req.uri, vars, ctx), req.uri, t.info.mimeType);
       }
       case "list-template": {

@@ -9,10 +9,10 @@
  */
 import type { ValidateFunction } from "ajv";
 import type { z } from "zod";
-import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
 import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "../manifest.ts";
 import { PluginShapeError } from "../../errors.ts";
 import { PLUGIN_NAME_PATTERN, validPluginName } from "../naming.ts";
+import { UriTemplate } from "../uri-template.ts";
 
 type AnyFn = (...args: any[]) => unknown;
 
