@@ -15,11 +15,13 @@
  */
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
-import { CallCancelledError, CallTimeoutError, ClientRequestError, PluginCallError, PluginLoadError, WorkerGoneError, messageOf } from "../../errors.ts";
+import { PluginLoadError, WorkerGoneError, messageOf } from "../../errors.ts";
 import { logThreadOutput, WorkerPool } from "./worker-pool.ts";
 import type { CallOptions, CallOutcome, PluginHost } from "./plugin-host.ts";
 import type { PluginThread, TakeOptions, ThreadSource } from "./plugin-thread.ts";
-import type { CallRequest, ClientRequest, ClientResponse, HostToWorker, PluginManifest, SerializedError, WorkerSpan, WorkerToHost } from "../worker-protocol.ts";
+import type { CallRequest, PluginManifest, WorkerToHost } from "../worker-protocol.ts";
+import { CallChannel, postTo } from "./call-channel.ts";
+import { ParkPolicy } from "./park-policy.ts";
 
 export interface PluginWorkerOptions {
   file: string;
@@ -43,14 +45,6 @@ export interface PluginWorkerOptions {
 
 /** Whether a plugin version has a thread now. */
 export type WorkerState = "running" | "parked" | "stopped";
-
-interface Pending {
-  resolve: (v: CallOutcome) => void;
-  reject: (e: Error & { span?: WorkerSpan }) => void;
-  opts: CallOptions;
-  timer?: NodeJS.Timeout;
-  cleanup: () => void;
-}
 
 export interface PluginWorkerEvents {
   /** the thread died or was found stuck and a new one was started (or could not be) */
@@ -79,19 +73,10 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   /** honours `CallOptions.stopHandle` */
   readonly stoppable = true;
   private worker?: PluginThread;
-  private nextId = 1;
-  private pending = new Map<number, Pending>();
-  private pongs = new Map<number, () => void>();
-  /** cancelled calls not yet ended in the thread, each with a timer at its own deadline (see `watchCancelled`) */
-  private cancelled = new Map<number, NodeJS.Timeout>();
-  /**
-   * Calls not yet posted, sent as one message at the end of this turn of the event loop:
-   * each postMessage wakes the worker thread (a syscall and a context switch), which under
-   * load cost more of the main thread than the calls themselves. setImmediate, not a
-   * microtask, so that the calls of every request read in one poll phase go together.
-   */
-  private outbox: CallRequest[] = [];
-  private outboxWorker?: PluginThread;
+  /** the calls in flight to the thread */
+  private readonly channel: CallChannel;
+  /** whether an idle thread may be parked */
+  private readonly policy: ParkPolicy;
   private stopped = false;
   private restartTimes: number[] = [];
   private drainWaiters: (() => void)[] = [];
@@ -114,24 +99,27 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   private waking?: Promise<void>;
   private parking?: Promise<void>;
   private idleTimer?: NodeJS.Timeout;
-  /** the plugin's own `keepAlive` */
-  private pluginKeepAlive?: boolean;
-  /** the plugin sent a list change while no call ran: something of its own keeps running */
-  private pushesInBackground = false;
-  /** its resource URIs some client is subscribed to (the registry counts the clients) */
-  private subscribed = new Set<string>();
-  /** what the worker kept running when it last refused to park */
-  private background: string[] = [];
   /** times this version was parked and woken again */
   parks = 0;
   wakes = 0;
 
   constructor(private readonly opts: PluginWorkerOptions) {
     super();
+    this.policy = new ParkPolicy(opts);
+    this.channel = new CallChannel({
+      name: opts.defaultName,
+      thread: () => this.worker,
+      drained: () => {
+        this.drainWaiters.splice(0).forEach((r) => r());
+        this.armIdle();
+      },
+      cancelledUnsent: () => this.armIdle(),
+      suspectStuck: (worker, reason) => this.checkStuck(worker, reason),
+    });
   }
 
   get inflight(): number {
-    return this.pending.size;
+    return this.channel.size;
   }
 
   get state(): WorkerState {
@@ -140,7 +128,9 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   }
 
   /** When a call last started or ended here (the manager parks the least recently used first). */
-  lastActiveAt = 0;
+  get lastActiveAt(): number {
+    return this.channel.lastActiveAt;
+  }
 
   /** The worker group whose thread this plugin shares, if any. */
   get group(): string | undefined {
@@ -158,7 +148,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
    * when the park has begun (the plugin may still refuse it: background work it keeps).
    */
   parkIfIdle(): boolean {
-    if (!this.running || this.pending.size > 0 || this.suspect || this.restarting || this.waking || !this.parkable()) return false;
+    if (!this.running || this.channel.size > 0 || this.suspect || this.restarting || this.waking || !this.parkable()) return false;
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     void this.park();
@@ -167,22 +157,15 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
 
   /** Why an idle worker is kept running; undefined when it may be parked (or parking is off). */
   get keptAliveBy(): string | undefined {
-    if (!this.opts.idleMs || this.stopped) return undefined;
-    if (this.opts.group) return `shares worker group ${this.opts.group}'s thread`;
-    if (this.opts.alwaysOn?.includes(this.manifest?.name ?? this.opts.defaultName)) return "keepAlivePlugins (config)";
-    if (this.pluginKeepAlive === true) return "keepAlive: true";
-    if (this.pluginKeepAlive === false) return undefined;
-    if (this.subscribed.size > 0) return "subscribers";
-    if (this.pushesInBackground) return "it sends notifications from the background";
-    if (this.background.length > 0) return `background work: ${this.background.join(", ")}`;
-    return undefined;
+    if (this.stopped) return undefined;
+    return this.policy.keptAliveBy(this.manifest?.name ?? this.opts.defaultName);
   }
 
   /** Starts the thread and loads the plugin. Rejects with PluginLoadError (located when possible). */
   async start(): Promise<PluginManifest> {
     const { worker, manifest, keepAlive } = await this.boot(true);
     this.manifest = manifest;
-    this.pluginKeepAlive = keepAlive;
+    this.policy.keepAlive = keepAlive;
     this.attach(worker);
     this.armIdle(this.opts.firstIdleMs);
     return manifest;
@@ -196,14 +179,14 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
    */
   startParked(manifest: PluginManifest, keepAlive?: boolean): PluginManifest {
     this.manifest = manifest;
-    this.pluginKeepAlive = keepAlive;
+    this.policy.keepAlive = keepAlive;
     this.parked = true;
     return manifest;
   }
 
   /** The plugin's own `keepAlive`, as its last load reported it. */
   get keepAlive(): boolean | undefined {
-    return this.pluginKeepAlive;
+    return this.policy.keepAlive;
   }
 
   /**
@@ -353,7 +336,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
         await booted.worker.terminate();
         return;
       }
-      this.pluginKeepAlive = booted.keepAlive;
+      this.policy.keepAlive = booted.keepAlive;
       this.attach(booted.worker);
       this.wakes++;
       if (JSON.stringify(booted.manifest) !== JSON.stringify(this.manifest)) {
@@ -369,11 +352,8 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   }
 
   private parkable(): boolean {
-    if (!this.opts.idleMs || this.stopped || !this.worker || this.opts.group) return false;
-    if (this.opts.alwaysOn?.includes(this.manifest?.name ?? this.opts.defaultName)) return false;
-    if (this.pluginKeepAlive !== undefined) return !this.pluginKeepAlive;
-    // background handles are looked at when it is asked to park, so they need not stop the asking
-    return !this.pushesInBackground && this.subscribed.size === 0;
+    if (this.stopped || !this.worker) return false;
+    return this.policy.allows(this.manifest?.name ?? this.opts.defaultName);
   }
 
   /**
@@ -382,9 +362,10 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
    * `keepAlive: false` it is parked anyway. Never throws: a failed start shows as "wake-failed".
    */
   subscribe(uri: string): void {
-    if (this.stopped || this.subscribed.has(uri)) return;
-    this.subscribed.add(uri);
-    if (this.subscribed.size > 1 || this.pluginKeepAlive === false) return;
+    const subscribed = this.policy.subscribed;
+    if (this.stopped || subscribed.has(uri)) return;
+    subscribed.add(uri);
+    if (subscribed.size > 1 || this.policy.keepAlive === false) return;
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     void this.runForSubscribers().catch((err) => this.opts.logger.debug({ plugin: this.opts.defaultName, err: messageOf(err) }, "could not start the plugin for its subscribers"));
@@ -392,7 +373,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
 
   /** The last subscriber of `uri` left; with none left at all, it may be parked after the idle period. */
   unsubscribe(uri: string): void {
-    if (!this.subscribed.delete(uri) || this.subscribed.size > 0 || this.stopped) return;
+    if (!this.policy.subscribed.delete(uri) || this.policy.subscribed.size > 0 || this.stopped) return;
     if (this.worker && !this.parking) this.armIdle();
   }
 
@@ -400,7 +381,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   private async runForSubscribers(): Promise<void> {
     for (;;) {
       while (!this.stopped && (this.suspect || this.restarting || this.parking || this.waking)) await (this.suspect ?? this.restarting ?? this.parking ?? this.waking)?.catch(() => undefined);
-      if (this.stopped || this.subscribed.size === 0 || this.worker || !this.parked) return;
+      if (this.stopped || this.policy.subscribed.size === 0 || this.worker || !this.parked) return;
       await this.wake();
     }
   }
@@ -409,7 +390,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   private armIdle(ms = this.opts.idleMs ?? 0) {
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-    if (!this.parkable() || this.pending.size > 0) return;
+    if (!this.parkable() || this.channel.size > 0) return;
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
       void this.park();
@@ -424,7 +405,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
    */
   private park(): Promise<void> {
     const worker = this.worker;
-    if (this.parking || !worker || this.stopped || this.pending.size > 0 || this.suspect || this.restarting || !this.parkable()) return Promise.resolve();
+    if (this.parking || !worker || this.stopped || this.channel.size > 0 || this.suspect || this.restarting || !this.parkable()) return Promise.resolve();
     this.parking = (async () => {
       const answer = await new Promise<{ ok: boolean; background: string[] } | undefined>((resolve) => {
         const finish = (v: { ok: boolean; background: string[] } | undefined) => {
@@ -438,19 +419,19 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
         const timer = setTimeout(() => finish(undefined), PARK_ANSWER_MS);
         worker.on("message", onMessage);
         worker.on("exit", onExit);
-        this.post(worker, { type: "park", force: this.pluginKeepAlive === false });
+        this.channel.post(worker, { type: "park", force: this.policy.keepAlive === false });
       });
       // restarted or crashed meanwhile: that path owns the thread now
       if (this.worker !== worker) return;
       if (answer && !answer.ok) {
-        this.background = answer.background;
+        this.policy.background = answer.background;
         this.opts.logger.debug({ plugin: this.opts.defaultName, background: answer.background }, "plugin keeps background work; not parking it");
         this.armIdle();
         return;
       }
       // Torn down (or no answer: a loop of its own between calls, which parking ends as
       // well). A stop that came meanwhile waited for this and finds no thread to tear down.
-      this.background = [];
+      this.policy.background = [];
       this.worker = undefined;
       this.parked = !this.stopped;
       this.heapUsed = 0;
@@ -466,93 +447,14 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     if (this.stopped || !this.worker) return Promise.reject(this.stopError ?? new WorkerGoneError(`plugin ${this.opts.defaultName} is not running`));
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-    this.lastActiveAt = performance.now();
-    const id = this.nextId++;
-    const worker = this.worker;
-    const timeoutMs = opts.timeoutMs ?? this.opts.callTimeoutMs;
-    const startedAt = this.lastActiveAt;
-    return new Promise<CallOutcome>((resolve, reject) => {
-      const onAbort = () => {
-        this.post(worker, { type: "cancel", id, reason: "cancelled by client" });
-        const p = this.settle(id);
-        if (!p) return;
-        this.watchCancelled(id, worker, startedAt + timeoutMs - performance.now());
-        p.reject(new CallCancelledError("request cancelled"));
-      };
-      const pending: Pending = {
-        resolve,
-        reject,
-        opts,
-        cleanup: () => {
-          if (pending.timer) clearTimeout(pending.timer);
-          opts.signal?.removeEventListener("abort", onAbort);
-          if (opts.stopHandle) opts.stopHandle.stop = undefined;
-        },
-      };
-      if (opts.signal?.aborted) {
-        this.armIdle();
-        return reject(new CallCancelledError("request cancelled"));
-      }
-      opts.signal?.addEventListener("abort", onAbort, { once: true });
-      if (opts.stopHandle) opts.stopHandle.stop = onAbort;
-      pending.timer = setTimeout(() => this.onTimeout(id, timeoutMs, worker), timeoutMs);
-      this.pending.set(id, pending);
-      // the request is ours from here (the caller built it for this call): no copy
-      const msg = req as CallRequest;
-      msg.type = "call";
-      msg.id = id;
-      this.queueCall(worker, msg);
-    });
-  }
-
-  private queueCall(worker: PluginThread, msg: CallRequest) {
-    if (this.outboxWorker !== worker) this.flush();
-    this.outboxWorker = worker;
-    if (this.outbox.push(msg) === 1) setImmediate(() => this.flush());
-  }
-
-  private flush() {
-    const worker = this.outboxWorker;
-    const calls = this.outbox;
-    this.outboxWorker = undefined;
-    if (!worker || calls.length === 0) return;
-    this.outbox = [];
-    try {
-      postTo(worker, calls.length === 1 ? calls[0] : calls);
-    } catch {
-      // one call that cannot be cloned must not take the others with it
-      for (const call of calls) {
-        try {
-          postTo(worker, call);
-        } catch (err) {
-          this.settle(call.id)?.reject(new PluginCallError({ message: `the call could not be passed to the plugin: ${messageOf(err)}` }));
-        }
-      }
-    }
-  }
-
-  /** Anything but a call goes at once, after the calls queued before it: the worker sees every message in the order it was sent. */
-  private post(worker: PluginThread, msg: HostToWorker) {
-    if (worker === this.outboxWorker) this.flush();
-    postTo(worker, msg);
+    return this.channel.send(this.worker, req, opts, opts.timeoutMs ?? this.opts.callTimeoutMs);
   }
 
   /** Asks the thread for its heap size; resolves false if it does not answer in time. */
   probe(timeoutMs = STUCK_PROBE_MS): Promise<boolean> {
     const worker = this.worker;
     if (!worker) return Promise.resolve(false);
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.pongs.delete(id);
-        resolve(false);
-      }, timeoutMs);
-      this.pongs.set(id, () => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-      this.post(worker, { type: "ping", id });
-    });
+    return this.channel.probe(worker, timeoutMs);
   }
 
   /**
@@ -580,7 +482,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     // has run its teardown already and must not run it twice
     await this.waking?.catch(() => undefined);
     await this.parking;
-    if (this.pending.size > 0) {
+    if (this.channel.size > 0) {
       await new Promise<void>((resolve) => {
         this.endDrain = resolve;
         this.drainWaiters.push(resolve);
@@ -589,7 +491,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     clearTimeout(this.drainTimer);
     const worker = this.worker;
     this.worker = undefined;
-    this.failAll(this.stopError ?? new WorkerGoneError(`plugin ${this.opts.defaultName} was unloaded`));
+    this.channel.failAll(this.stopError ?? new WorkerGoneError(`plugin ${this.opts.defaultName} was unloaded`));
     if (!worker) return;
     // teardown has its own budget: a drain that used the whole grace period must not skip it
     const teardownMs = Math.min(this.graceMs, 2_000);
@@ -597,47 +499,22 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
       new Promise<boolean>((resolve) => {
         worker.on("message", (m: WorkerToHost) => m.type === "torn-down" && resolve(true));
         worker.on("exit", () => resolve(true));
-        this.post(worker, { type: "teardown" });
+        this.channel.post(worker, { type: "teardown" });
       }),
       delay(teardownMs).then(() => false),
     ]);
     await worker.terminate(answered ? undefined : { unanswered: true });
   }
 
-  private settle(id: number): Pending | undefined {
-    const p = this.pending.get(id);
-    if (!p) return undefined;
-    this.pending.delete(id);
-    p.cleanup();
-    this.lastActiveAt = performance.now();
-    if (this.pending.size === 0) {
-      this.drainWaiters.splice(0).forEach((r) => r());
-      this.armIdle();
-    }
-    return p;
-  }
-
   private onMessage(msg: WorkerToHost) {
+    if (msg.type === "pong") this.heapUsed = msg.heapUsed;
+    if (this.channel.receive(msg)) return;
     switch (msg.type) {
-      case "result": {
-        this.endCancelled(msg.id);
-        const p = this.settle(msg.id);
-        if (!p) return;
-        if (msg.ok) p.resolve({ value: msg.value, span: msg.span });
-        else p.reject(Object.assign(new PluginCallError(msg.error), { span: msg.span }));
-        break;
-      }
-      case "progress":
-        this.pending.get(msg.id)?.opts.onProgress?.(msg);
-        break;
-      case "client-log":
-        this.pending.get(msg.id)?.opts.onClientLog?.(msg.level, msg.data);
-        break;
       case "log":
         this.opts.logger[msg.level]({ data: msg.data }, msg.message);
         break;
       case "resources-changed":
-        if (msg.background) this.pushesInBackground = true;
+        if (msg.background) this.policy.pushesInBackground = true;
         this.emit("resources-changed");
         break;
       case "resource-updated":
@@ -645,91 +522,9 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
         // there are some the plugin is not parked (see subscribe).
         this.emit("resource-updated", msg.uri);
         break;
-      case "client-requests":
-        this.askClient(msg.id, msg.requests);
-        break;
-      case "pong":
-        this.heapUsed = msg.heapUsed;
-        this.pongs.get(msg.id)?.();
-        this.pongs.delete(msg.id);
-        break;
       default:
         break;
     }
-  }
-
-  /**
-   * A call's questions for its client: each goes to `onClientRequest` (all of them in this
-   * loop, so the host sees the batch within one tick), and each answer goes back as it
-   * settles, answers settling together in one message. Nothing goes back for a call that
-   * has ended meanwhile.
-   */
-  private askClient(id: number, requests: ClientRequest[]) {
-    const p = this.pending.get(id);
-    if (!p) return;
-    const opts = p.opts;
-    let batch: ClientResponse[] = [];
-    const answer = (r: ClientResponse) => {
-      if (batch.push(r) > 1) return;
-      queueMicrotask(() => {
-        const responses = batch;
-        batch = [];
-        if (!this.pending.has(id)) return;
-        const worker = this.worker;
-        if (!worker) return;
-        try {
-          this.post(worker, { type: "client-responses", id, responses });
-        } catch (err) {
-          // a result that cannot be cloned (it came from a client, so it never should)
-          this.post(worker, { type: "client-responses", id, responses: responses.map((x) => ({ key: x.key, ok: false as const, error: { message: `the client's answer could not be passed to the plugin: ${messageOf(err)}` } })) });
-        }
-      });
-    };
-    for (const req of requests) {
-      let asked: Promise<unknown>;
-      try {
-        // called as a method: the hooks may be an object's methods (mcp/call-context.ts)
-        asked = opts.onClientRequest ? opts.onClientRequest(req) : Promise.reject(new ClientRequestError("this client cannot answer requests from plugins"));
-      } catch (err) {
-        asked = Promise.reject(err);
-      }
-      asked.then(
-        (value) => answer({ key: req.key, ok: true, value }),
-        (err: unknown) => answer({ key: req.key, ok: false, error: serializeError(err) }),
-      );
-    }
-  }
-
-  private onTimeout(id: number, timeoutMs: number, worker: PluginThread) {
-    const p = this.settle(id);
-    if (!p) return;
-    this.post(worker, { type: "cancel", id, reason: "timeout" });
-    p.reject(new CallTimeoutError(`plugin ${this.opts.defaultName} did not answer within ${timeoutMs} ms`));
-    this.checkStuck(worker, "stuck (did not answer after a call timeout)");
-  }
-
-  /**
-   * A cancelled call keeps its deadline. A handler in a sync loop ignores the cancel as it
-   * ignores everything, and with its caller gone no timeout would reveal the loop until some
-   * later call timed out. So if the thread has not ended the call by the time its timeout
-   * would have fired, the thread is checked as after a timeout. The same deadline, not a
-   * shorter one: cancelling a call must not make legitimate work look stuck.
-   */
-  private watchCancelled(id: number, worker: PluginThread, remainingMs: number) {
-    const timer = setTimeout(() => {
-      this.cancelled.delete(id);
-      this.checkStuck(worker, "stuck (a cancelled call did not end by its timeout)");
-    }, Math.max(0, remainingMs));
-    timer.unref();
-    this.cancelled.set(id, timer);
-  }
-
-  /** The thread answered call `id`: if it was cancelled, nothing is left to watch. */
-  private endCancelled(id: number) {
-    const timer = this.cancelled.get(id);
-    if (timer === undefined) return;
-    clearTimeout(timer);
-    this.cancelled.delete(id);
   }
 
   /** Probes the thread, and restarts it if it does not answer. */
@@ -755,7 +550,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     if (this.stopped) {
       // a version draining after a reload: its calls can no longer be answered, nor its teardown run
       this.worker = undefined;
-      this.failAll(new WorkerGoneError(`plugin ${this.opts.defaultName} worker exited with code ${code}`));
+      this.channel.failAll(new WorkerGoneError(`plugin ${this.opts.defaultName} worker exited with code ${code}`));
       return;
     }
     this.opts.logger.error({ plugin: this.opts.defaultName, code }, "plugin worker exited unexpectedly; restarting it");
@@ -770,7 +565,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
 
   private async doRestart(old: PluginThread, reason: string, stuck: boolean, counted: boolean): Promise<void> {
     this.worker = undefined;
-    this.failAll(new WorkerGoneError(`plugin ${this.opts.defaultName} worker restarted: ${reason}`));
+    this.channel.failAll(new WorkerGoneError(`plugin ${this.opts.defaultName} worker restarted: ${reason}`));
     old.removeAllListeners("exit");
     await old.terminate({ stuck }).catch(() => undefined);
     const now = Date.now();
@@ -799,32 +594,11 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
       await booted.worker.terminate();
       return;
     }
-    this.pluginKeepAlive = booted.keepAlive;
+    this.policy.keepAlive = booted.keepAlive;
     this.attach(booted.worker);
     this.armIdle();
     this.emit("restarted", { reason, ok: true });
   }
-
-  private failAll(err: Error) {
-    for (const id of [...this.pending.keys()]) this.settle(id)?.reject(err);
-    // the thread they ran in is gone or going: nothing left to watch
-    for (const timer of this.cancelled.values()) clearTimeout(timer);
-    this.cancelled.clear();
-  }
-}
-
-/** An error from the host or the client, as the plugin's rejected question sees it. */
-function serializeError(err: unknown): SerializedError {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return {
-    message: messageOf(err),
-    name: err instanceof Error ? err.name : undefined,
-    code: typeof code === "string" || typeof code === "number" ? code : undefined,
-  };
-}
-
-function postTo(worker: PluginThread, msg: HostToWorker | HostToWorker[]) {
-  worker.postMessage(msg);
 }
 
 function delay(ms: number) {
