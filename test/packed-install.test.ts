@@ -42,10 +42,11 @@ after(() => tmp.cleanup());
 
 test("the tarball holds what users run and nothing only the checkout needs", () => {
   const files = packed.files;
-  for (const f of ["package.json", "README.md", "LICENSE", "dist/THIRD_PARTY_LICENSES.md", "dist/cli.js", "dist/api.js", "dist/worker-entry.js", "dist/types/api.d.ts", "dist/dashboard/index.html", "dist/dashboard/app.js", "config/patchbay.json"]) {
+  for (const f of ["package.json", "README.md", "LICENSE", "dist/THIRD_PARTY_LICENSES.md", "dist/cli.js", "dist/api.js", "dist/worker-entry.js", "dist/types/api.d.ts", "dist/dashboard/index.html", "dist/dashboard/app.js", "dist/token-count-process.js", "config/patchbay.json", "docs/configuration.md"]) {
     assert.ok(files.includes(f), `${f} missing from the tarball`);
   }
-  const stray = files.filter((f) => /^(test|bench|scripts|daemon|dashboard|docs|\.ci|\.cache)\//.test(f) || /\.map$/.test(f));
+  // docs/*.md ship: the README links to them; the screenshot does not
+  const stray = files.filter((f) => /^(test|bench|scripts|daemon|dashboard|\.ci|\.cache)\//.test(f) || /\.map$/.test(f) || (f.startsWith("docs/") && !f.endsWith(".md")));
   assert.deepEqual(stray, [], "checkout-only files in the tarball");
   // npm runs (or, with npm 11, warns about) these on the user's machine; none may exist
   for (const s of ["preinstall", "install", "postinstall", "prepare"]) assert.equal(pkg.scripts[s], undefined, `lifecycle script ${s}`);
@@ -137,6 +138,11 @@ for (const line of LINES) {
       const overview = (await (await fetch(`${url}/api/overview`)).json()) as Record<string, unknown>;
       assert.equal(typeof overview, "object");
       assert.match(JSON.stringify(overview), /hello__greet/, "the dashboard API shows the calls just made");
+      // the token-counting process runs from the install (dist/token-count-process.js)
+      await waitFor("exact token counts", async () => {
+        const h = (await (await fetch(`${url}/healthz`)).json()) as { context?: { exact: boolean; totals: { toolTokens: number } } };
+        return (h.context?.exact && h.context.totals.toolTokens > 0) || undefined;
+      }, 60_000);
 
       // the other commands, from the install
       const status = await run(installed.bin, ["status"], { env: { ...env, PATCHBAY_HOME: home.path } });
