@@ -120,6 +120,9 @@ export class TokenCounter {
     const c = this.child;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const gone = new Promise<void>((resolve) => c.once("exit", () => resolve()));
+    // unref'd, the child would not keep a shutting-down daemon alive until its exit event,
+    // and the daemon would end in this await, before the rest of its shutdown (state file)
+    c.ref();
     c.kill();
     await gone;
   }
