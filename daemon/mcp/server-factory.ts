@@ -6,7 +6,7 @@
  * on /mcp (server-pool.ts), a per-session instance a 2025-era session, a per-connection
  * instance a WebSocket or stdio client of either era.
  */
-import { createRequestStateCodec, isInputRequiredResult, ProtocolError, Server, type JSONRPCRequest, type RequestStateCodec, type Result, type ServerContext } from "@modelcontextprotocol/server";
+import { createRequestStateCodec, isInputRequiredResult, type RequestStateCodec, type ServerContext } from "@modelcontextprotocol/server";
 import { randomBytes } from "node:crypto";
 import { CallContext, type CallSpec, type Connection, type McpDeps, type ReplayState } from "./call-context.ts";
 import { checkParams } from "./request-params.ts";
@@ -19,6 +19,7 @@ import { installPrompts } from "./prompts.ts";
 import { installCompletions } from "./completions.ts";
 import { installSubscriptions } from "./subscriptions.ts";
 import { startupWait } from "./startup-wait.ts";
+import { SeamedServer, sdkInvalidToolResultReason, type RequestHandler } from "./sdk-seams.ts";
 
 export const SERVER_NAME = "patchbay";
 const INSTRUCTIONS = "Patchbay aggregates the tools, resources and prompts of every plugin in its plugins folder. Tool and prompt names are <plugin>__<name>.";
@@ -28,10 +29,8 @@ export const LIST_TTL_MS = 5_000;
 /** discover's answer changes only with the daemon's version (capabilities do not depend on which plugins are loaded). */
 export const DISCOVER_TTL_MS = 60_000;
 
-type RequestHandler = (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>;
-
 /** The SDK's low-level Server, bound to the connection it serves. */
-export class PatchbayServer extends Server {
+export class PatchbayServer extends SeamedServer {
   constructor(
     readonly deps: McpDeps,
     readonly conn: Connection,
@@ -69,7 +68,7 @@ export class PatchbayServer extends Server {
   }
 
   /**
-   * Every handler registration passes here (the SDK's hook for subclasses). When a request
+   * Every handler registration passes here (sdk-seams.ts). When a request
    * fails, our params check names the field: the SDK reports a params mismatch as -32603
    * with a whole schema dump (or a long -32602 for tools/call), so a request whose params do
    * not match is answered -32602 with a short message on every method and transport. The
@@ -77,8 +76,8 @@ export class PatchbayServer extends Server {
    * happened yet): the happy path validates once. And server/discover, which the SDK's
    * serving entries install themselves, gets its span like every other method.
    */
-  protected override _wrapHandler(method: string, handler: RequestHandler): RequestHandler {
-    const inner = method === "tools/call" ? this.wrapToolsCall(handler) : super._wrapHandler(method, handler);
+  protected wrapRequestHandler(method: string, handler: RequestHandler): RequestHandler {
+    const inner = method === "tools/call" ? this.wrapToolsCall(handler) : this.sdkWrapHandler(method, handler);
     // The 2025 lifecycle has initialize come first. Streamable HTTP enforces it (no session
     // without it); on SSE, WebSocket and stdio a connection could be served uninitialized.
     const needsInit = method !== "initialize" && method !== "ping";
@@ -106,17 +105,17 @@ export class PatchbayServer extends Server {
    * handler through the SDK's own multi-round-trip seam and answers a plain result (text
    * blocks; see plain-tool-result.ts) as it is; any other result is handed, unchanged, to
    * the SDK's wrapper for its checks (the handler is not run again). The seam is private
-   * in the SDK's types: should it move in an SDK release, every call takes the SDK's path.
+   * in the SDK (sdk-seams.ts): should it move in an SDK release, every call takes the SDK's path.
    */
   private wrapToolsCall(handler: RequestHandler): RequestHandler {
-    const seam = (this as unknown as { _invokeInputRequiredCapableHandler?: (m: string, h: RequestHandler, r: JSONRPCRequest, c: ServerContext) => Promise<Result> })._invokeInputRequiredCapableHandler;
-    if (typeof seam !== "function") return asToolErrorIfInvalid(super._wrapHandler("tools/call", handler));
+    const seam = this.sdkInputRequiredSeam();
+    if (!seam) return asToolErrorIfInvalid(this.sdkWrapHandler("tools/call", handler));
     return async (request, ctx) => {
-      const result = await seam.call(this, "tools/call", handler, request, ctx);
+      const result = await seam("tools/call", handler, request, ctx);
       if (isInputRequiredResult(result) || isPlainToolResult(result)) return result;
       // the requestState was verified on the way in: not again, after the handler's work is done
       const checked = { ...ctx, mcpReq: { ...ctx.mcpReq, requestState: () => undefined } } as ServerContext;
-      return asToolErrorIfInvalid(super._wrapHandler("tools/call", async () => result))(request, checked);
+      return asToolErrorIfInvalid(this.sdkWrapHandler("tools/call", async () => result))(request, checked);
     };
   }
 }
@@ -124,31 +123,19 @@ export class PatchbayServer extends Server {
 /**
  * A plugin's result that the MCP schema rejects is the plugin's fault, not the client's:
  * the SDK answers it with -32602 (invalid params) and a schema dump. It becomes a tool error
- * result instead, which the model can read, with the first line of the SDK's reason.
+ * result instead, which the model can read, with the first lines of the SDK's reason.
  */
 function asToolErrorIfInvalid(wrapped: RequestHandler): RequestHandler {
   return async (request, ctx) => {
     try {
       return await wrapped(request, ctx);
     } catch (err) {
-      const message = err instanceof Error ? err.message : "";
-      if (!(err instanceof ProtocolError) || !message.startsWith(INVALID_RESULT)) throw err;
-      return toolErrorResult(`The tool returned a result that is not a valid tool result (${invalidResultReason(message.slice(INVALID_RESULT.length))}): a bug in its plugin or upstream server.`);
+      const reason = sdkInvalidToolResultReason(err);
+      if (reason === undefined) throw err;
+      return toolErrorResult(`The tool returned a result that is not a valid tool result (${reason}): a bug in its plugin or upstream server.`);
     }
   };
 }
-
-/** The SDK's reason is zod's issue list as JSON: its first few issues, one line each. */
-function invalidResultReason(raw: string): string {
-  try {
-    const issues = JSON.parse(raw) as { path?: unknown[]; message?: string }[];
-    if (Array.isArray(issues) && issues.length > 0) return issues.slice(0, 3).map((i) => `${(i.path ?? []).join(".") || "(result)"}: ${i.message ?? "invalid"}`).join("; ").slice(0, 500);
-  } catch {
-    // not JSON: its first line
-  }
-  return raw.trim().split("\n")[0].slice(0, 500);
-}
-const INVALID_RESULT = "Invalid tools/call result:";
 
 /** Signs the requestState of 2026-07-28 input_required rounds. */
 export function createReplayCodec(opts: { key?: string; ttlSeconds: number }): RequestStateCodec<ReplayState> {

@@ -21,7 +21,8 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { PROTOCOL_VERSION_META_KEY, type JSONRPCMessage, type MessageExtraInfo, type RequestId, type Transport, type TransportSendOptions } from "@modelcontextprotocol/server";
-import type { ServerPool, ServerShell } from "../mcp/server-pool.ts";
+import type { ServerPool } from "../mcp/server-pool.ts";
+import type { ServerShell } from "../mcp/sdk-seams.ts";
 import { deliverTo, type Deliver } from "../mcp/request-dispatch.ts";
 import { isPlainEnvelope } from "../mcp/envelope-shape.ts";
 import { isPlainObject } from "../mcp/plain-object.ts";
