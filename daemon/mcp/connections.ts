@@ -19,7 +19,8 @@ import type { Profile } from "../profiles.ts";
 import type { SessionInfo } from "../session-store.ts";
 import { recordSessionClosed, recordSessionOpened, startRequestSpan, type RequestSpan } from "../telemetry/instrumentation.ts";
 import type { Connection, McpDeps } from "./call-context.ts";
-import { newServer, type PatchbayServer } from "./server-factory.ts";
+import { newServer } from "./server-factory.ts";
+import type { PatchbayServer } from "./patchbay-server.ts";
 import { RequestsInFlight } from "./requests-in-flight.ts";
 import { connectionListener, listenInterest, releaseSubscriptions } from "./subscriptions.ts";
 
