@@ -199,7 +199,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   const http = new HttpServer({ host: config.host, token: config.token, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins }, logger);
   const sse = createLegacySseRoutes(mcpDeps, { maxBodyBytes: config.maxBodyBytes, keepAliveMs: config.sseKeepAliveMs }, logger);
   const endpoints: Endpoint[] = [
-    createStreamableHttpEndpoint(mcpDeps, { maxBodyBytes: config.maxBodyBytes, maxListenStreams: config.maxListenStreams }),
+    createStreamableHttpEndpoint(mcpDeps, { maxBodyBytes: config.maxBodyBytes, maxListenStreams: config.maxListenStreams, sseKeepAliveMs: config.sseKeepAliveMs }),
     createWebSocketEndpoint(mcpDeps, { maxMessageBytes: config.maxBodyBytes, heartbeatMs: config.wsHeartbeatMs, maxBufferedBytes: 4 * config.maxBodyBytes, bridgeKey }, logger),
     { routes: { "/sse": sse.stream, "/messages": sse.messages }, close: async () => undefined },
   ];

@@ -15,6 +15,7 @@ import type { McpDeps } from "../mcp/call-context.ts";
 import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
 import { resolveProfile } from "../profiles.ts";
 import { nestingProblem, readableId } from "./json-rpc-message.ts";
+import { sseKeepAlive } from "./sse-writer.ts";
 import { DUPLICATE_ID_MESSAGE, RequestsInFlight } from "../mcp/requests-in-flight.ts";
 
 export interface LegacySseOptions {
@@ -70,10 +71,7 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
     const id = transport.sessionId;
     transports.set(id, transport);
     inFlight.set(id, trackAnswers(transport));
-    const keepAlive = setInterval(() => {
-      if (!res.writableEnded) res.write(": keepalive\n\n");
-    }, opts.keepAliveMs);
-    keepAlive.unref();
+    const keepAlive = sseKeepAlive(res, opts.keepAliveMs);
     res.on("close", () => {
       clearInterval(keepAlive);
       transports.delete(id);

@@ -27,6 +27,7 @@ import { deliverTo, type Deliver } from "../mcp/request-dispatch.ts";
 import { isPlainEnvelope } from "../mcp/envelope-shape.ts";
 import { isPlainObject } from "../mcp/plain-object.ts";
 import { isPlainRequest } from "./json-rpc-message.ts";
+import { DEFAULT_SSE_KEEPALIVE_MS, SSE_HEADERS, sseEvent, sseKeepAlive } from "./sse-writer.ts";
 
 /** What `classifyInboundRequest` answered for a modern request (only what the fast path reads). */
 export interface ModernRoute {
@@ -51,8 +52,6 @@ const FAST_METHODS = new Map<string, "name" | "uri" | undefined>([
 const LADDER_STATUS: Record<number, number> = { [-32700]: 400, [-32600]: 400, [-32601]: 404, [-32022]: 400, [-32021]: 400, [-32020]: 400 };
 const MISSING_CLIENT_CAPABILITY = -32021;
 
-const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform", connection: "keep-alive", "x-accel-buffering": "no" };
-const SSE_KEEPALIVE_MS = 15_000;
 
 const one = (v: string | string[] | undefined) => (Array.isArray(v) ? undefined : v);
 
@@ -172,12 +171,12 @@ class Lane implements Transport {
     }
     if (!response) {
       if (!this.sse) this.toSse(res);
-      res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+      res.write(sseEvent(message));
       return;
     }
     this.finish(res);
     if (this.sse) {
-      res.end(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+      res.end(sseEvent(message));
     } else {
       const code = "error" in message ? (message.error as { code?: number }).code : undefined;
       const status = code !== undefined && (this.dispatching || code === MISSING_CLIENT_CAPABILITY) ? (LADDER_STATUS[code] ?? 200) : 200;
@@ -218,10 +217,7 @@ class Lane implements Transport {
   private toSse(res: ServerResponse): void {
     this.sse = true;
     res.writeHead(200, SSE_HEADERS);
-    this.keepAlive = setInterval(() => {
-      if (!res.writableEnded) res.write(": keepalive\n\n");
-    }, SSE_KEEPALIVE_MS);
-    this.keepAlive.unref();
+    this.keepAlive = sseKeepAlive(res, this.home.keepAliveMs);
   }
 }
 
@@ -232,6 +228,8 @@ export class FastLanes {
 
   constructor(
     private readonly pool: ServerPool,
+    /** comment lines on an answer that switched to SSE (`sseKeepAliveMs`) */
+    readonly keepAliveMs = DEFAULT_SSE_KEEPALIVE_MS,
     private readonly maxIdle = 64,
   ) {}
 

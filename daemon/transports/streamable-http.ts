@@ -32,6 +32,7 @@ import { resolveProfile, visibleTool, type Profile } from "../profiles.ts";
 import { startRequestSpan } from "../telemetry/instrumentation.ts";
 import type { Endpoint } from "./endpoint.ts";
 import { SessionHttpTransport } from "./session-http-transport.ts";
+import { DEFAULT_SSE_KEEPALIVE_MS } from "./sse-writer.ts";
 import { FastLanes, fastEligible, quickModernRoute, type ModernRoute } from "./stateless-fast-path.ts";
 import { isJsonRpcMessage, nestingProblem, readableId } from "./json-rpc-message.ts";
 import { DUPLICATE_ID_MESSAGE } from "../mcp/requests-in-flight.ts";
@@ -40,6 +41,8 @@ export interface StreamableHttpOptions {
   maxBodyBytes: number;
   /** 2026-07-28 listen streams open at once on /mcp, all profiles together (default 1,024) */
   maxListenStreams?: number;
+  /** comment lines on every SSE stream of /mcp, ours and the SDK's handler's (default 15 s) */
+  sseKeepAliveMs?: number;
 }
 
 /**
@@ -68,6 +71,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
   const onerror = (err: Error) => deps.logger.debug({ err: messageOf(err) }, "/mcp (2026-07-28)");
   /** who may open a subscriptions/listen stream (subscriptions.ts says why per address, and why not on loopback) */
   const listenCaps = new ListenStreamCaps(opts.maxListenStreams);
+  const keepAliveMs = opts.sseKeepAliveMs ?? DEFAULT_SSE_KEEPALIVE_MS;
 
   /**
    * The stateless 2026-07-28 side, one per profile (a request carries `?profile=` on every
@@ -84,11 +88,11 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
     // The SDK's own listen limit (per handler) sits above ours, for all profiles together,
     // so its 200/-32603 answer is never reached (a closed stream may leave its table a tick
     // after ours).
-    const modern = createMcpHandler(pool.acquire, { legacy: "reject", maxRequestBodySize: opts.maxBodyBytes, onerror, maxSubscriptions: 2 * listenCaps.max });
+    const modern = createMcpHandler(pool.acquire, { legacy: "reject", maxRequestBodySize: opts.maxBodyBytes, onerror, maxSubscriptions: 2 * listenCaps.max, keepAliveMs });
     const node = toNodeHandler(modern, { maxRequestBodySize: opts.maxBodyBytes, onerror });
     // listen streams hear the store's fan-out like sessions do
     const unlisten = deps.store.addChangeListener(listenPublisher(modern.notify, profile, deps.registry));
-    const lanes = new FastLanes(pool);
+    const lanes = new FastLanes(pool, keepAliveMs);
     return { pool, modern, node, unlisten, lanes };
   }
   const unprofiled = statelessSide();
@@ -211,7 +215,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       // the v1 SDK client (1.32, what most installed clients run) takes every JSON-RPC
       // error answered on a POST stream for a broken stream and reconnects to resume it
       // (a GET with Last-Event-ID, then retries), for every error.
-      const transport = new SessionHttpTransport(id);
+      const transport = new SessionHttpTransport(id, keepAliveMs);
       const server = await openLegacySession(deps, transport, newSessionInfo(id, "streamable-http", { remoteAddress: req.socket.remoteAddress }), chosen.profile);
       transport.bindServer(server);
       transport.handlePost(req, res, messages, Array.isArray(body));
