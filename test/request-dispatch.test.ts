@@ -1,5 +1,5 @@
 /**
- * Direct request delivery (daemon/mcp/request-dispatch.ts): a request goes to the SDK's
+ * Direct request delivery (daemon/transports/request-dispatch.ts): a request goes to the SDK's
  * request entry exactly when the SDK would have classified it a request; notifications,
  * responses and anything the request check refuses still go through `onmessage`; without
  * the entry (a future SDK) everything does.
@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
-import { deliverTo } from "../daemon/mcp/request-dispatch.ts";
+import { deliverTo } from "../daemon/transports/request-dispatch.ts";
 
 function recorder() {
   const direct: unknown[] = [];

@@ -24,7 +24,7 @@ export type RequestEntry = (message: JSONRPCMessage, extra?: MessageExtraInfo) =
  * Seam `Protocol._onrequest` (private; checked against server 2.4.0, arity 2: raw request,
  * extra): the entry `Protocol.connect`'s `onmessage` calls once it has classified a message
  * as a request. Calling it directly skips that classification (four zod parses per
- * request, see mcp/request-dispatch.ts). Undefined when a release no longer has it: the
+ * request, see transports/request-dispatch.ts). Undefined when a release no longer has it: the
  * caller then delivers through `onmessage`.
  */
 export function sdkRequestEntry(server: object): RequestEntry | undefined {

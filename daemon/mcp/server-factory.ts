@@ -3,7 +3,7 @@
  * (patchbay-server.ts) with the handlers of every feature (tools.ts, resources.ts,
  * prompts.ts, completions.ts, subscriptions.ts), all reading the live registry. The same
  * instance type serves both eras: a pooled instance answers stateless 2026-07-28 requests
- * on /mcp (server-pool.ts), a per-session instance a 2025-era session, a per-connection
+ * on /mcp (transports/server-pool.ts), a per-session instance a 2025-era session, a per-connection
  * instance a WebSocket or stdio client of either era.
  */
 import { createRequestStateCodec, type RequestStateCodec } from "@modelcontextprotocol/server";

@@ -1,7 +1,7 @@
 /** The one check every transport makes of an inbound value: is it a JSON-RPC 2.0 message the spec's schema accepts. */
 import { RELATED_TASK_META_KEY, specTypeSchemas } from "@modelcontextprotocol/server";
-import { isPlainObject } from "../mcp/plain-object.ts";
-import { MAX_JSON_DEPTH, pathDeeperThan } from "../mcp/json-depth.ts";
+import { isPlainObject } from "../plain-object.ts";
+import { MAX_JSON_DEPTH, pathDeeperThan } from "./json-depth.ts";
 import { clipString } from "../clip-string.ts";
 
 const JSONRPC_MESSAGE = (specTypeSchemas as unknown as Record<string, { "~standard": { validate(v: unknown): { issues?: unknown[] } | Promise<unknown> } }>).JSONRPCMessage;

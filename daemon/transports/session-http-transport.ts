@@ -23,7 +23,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type MessageExtraInfo, type RequestId, type Transport, type TransportSendOptions } from "@modelcontextprotocol/server";
 import { Refusal } from "../errors.ts";
 import { sendRefusal } from "../http-server.ts";
-import { deliverTo, type Deliver } from "../mcp/request-dispatch.ts";
+import { deliverTo, type Deliver } from "./request-dispatch.ts";
 import { DEFAULT_SSE_KEEPALIVE_MS, SSE_HEADERS, sseEvent, sseKeepAlive } from "./sse-writer.ts";
 
 /** The SDK's limit on messages in one POST. */
@@ -60,7 +60,7 @@ export class SessionHttpTransport implements Transport {
   /** request id → the POST that carried it, until its answer is sent (1 and "1" are different keys) */
   private readonly exchanges = new Map<RequestId, Exchange>();
   private standalone?: { res: ServerResponse; keepAlive?: NodeJS.Timeout };
-  /** requests straight to the bound server's request entry (see mcp/request-dispatch.ts) */
+  /** requests straight to the bound server's request entry (see request-dispatch.ts) */
   private deliver?: Deliver;
 
   constructor(

@@ -21,11 +21,11 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { PROTOCOL_VERSION_META_KEY, type JSONRPCMessage, type MessageExtraInfo, type RequestId, type Transport, type TransportSendOptions } from "@modelcontextprotocol/server";
-import type { ServerPool } from "../mcp/server-pool.ts";
+import type { ServerPool } from "./server-pool.ts";
 import type { ServerShell } from "../mcp/sdk-seams.ts";
-import { deliverTo, type Deliver } from "../mcp/request-dispatch.ts";
-import { isPlainEnvelope } from "../mcp/envelope-shape.ts";
-import { isPlainObject } from "../mcp/plain-object.ts";
+import { deliverTo, type Deliver } from "./request-dispatch.ts";
+import { isPlainEnvelope } from "./envelope-shape.ts";
+import { isPlainObject } from "../plain-object.ts";
 import { isPlainRequest } from "./json-rpc-message.ts";
 import { DEFAULT_SSE_KEEPALIVE_MS, SSE_HEADERS, sseEvent, sseKeepAlive } from "./sse-writer.ts";
 
@@ -72,7 +72,7 @@ const REVISION_SHAPE = /^\d{4}-\d{2}-\d{2}$/;
  * work: it tries every message first as a result and as an error (two failing zod parses,
  * each building error objects) and then parses the envelope, about 6 % of the daemon's time
  * per request under load. Here: one plain request (json-rpc-message.ts) of a method the
- * fast path serves, a plain valid envelope (mcp/envelope-shape.ts) naming a modern revision,
+ * fast path serves, a plain valid envelope (envelope-shape.ts) naming a modern revision,
  * and headers that repeat the revision and method exactly. Undefined for anything else,
  * which the SDK's classifier routes (test/modern-route.test.ts holds the two to agreement).
  */

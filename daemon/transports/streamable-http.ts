@@ -26,7 +26,7 @@ import { readJsonBody, sendRefusal } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
 import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
 import { newServer } from "../mcp/server-factory.ts";
-import { ServerPool } from "../mcp/server-pool.ts";
+import { ServerPool } from "./server-pool.ts";
 import { ListenStreamCaps, listenInterest, listenPublisher } from "../mcp/subscriptions.ts";
 import { resolveProfile, visibleTool, type Profile } from "../profiles.ts";
 import { startRequestSpan } from "../telemetry/instrumentation.ts";

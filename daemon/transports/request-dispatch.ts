@@ -9,7 +9,7 @@
  * `onmessage` as before (and test/sdk-seams.test.ts fails, so it is noticed).
  */
 import { isJSONRPCRequest, type JSONRPCMessage, type MessageExtraInfo } from "@modelcontextprotocol/server";
-import { sdkRequestEntry } from "./sdk-seams.ts";
+import { sdkRequestEntry } from "../mcp/sdk-seams.ts";
 
 export type Deliver = (message: JSONRPCMessage, extra?: MessageExtraInfo) => void;
 

@@ -18,7 +18,7 @@
  * (the shell and the close hook below reach past the SDK's public API: sdk-seams.ts).
  */
 import type { Server } from "@modelcontextprotocol/server";
-import { onUnconnectedClose, ServerShell } from "./sdk-seams.ts";
+import { onUnconnectedClose, ServerShell } from "../mcp/sdk-seams.ts";
 
 export interface PoolStats {
   created: number;
