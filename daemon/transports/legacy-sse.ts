@@ -6,7 +6,6 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { SSEServerTransport } from "@modelcontextprotocol/server-legacy/sse";
-import { JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import type { Logger } from "pino";
 import { Refusal } from "../errors.ts";
@@ -14,22 +13,13 @@ import { readJsonBody, sendRefusal } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
 import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
 import { resolveProfile } from "../profiles.ts";
-import { nestingProblem, readableId } from "./json-rpc-message.ts";
+import { inboundProblem, readableId } from "./json-rpc-message.ts";
 import { sseKeepAlive } from "./sse-writer.ts";
 import { DUPLICATE_ID_MESSAGE, RequestsInFlight } from "../mcp/requests-in-flight.ts";
 
 export interface LegacySseOptions {
   maxBodyBytes: number;
   keepAliveMs: number;
-}
-
-/** Never throws: a value too deep for the validator to walk is no message of ours either. */
-function isJsonRpcMessage(body: unknown): boolean {
-  try {
-    return JSONRPCMessageSchema.safeParse(body).success;
-  } catch {
-    return false;
-  }
 }
 
 /** A session's requests not yet answered: each ends when the transport sends its answer. */
@@ -97,11 +87,8 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
     // Checked here rather than by the SDK: it answers a bad message with plain text built by
     // String(body), which itself throws on a deeply nested array (stack overflow) or an object
     // whose toString is not a function, and then nothing ever answers the request.
-    const tooDeep = nestingProblem(parsed.body);
-    if (tooDeep) return sendRefusal(res, Refusal.InvalidRequest, tooDeep, {}, readableId(parsed.body));
-    if (!isJsonRpcMessage(parsed.body)) {
-      return sendRefusal(res, Refusal.InvalidRequest, "Invalid Request: expected one JSON-RPC 2.0 message", {}, readableId(parsed.body));
-    }
+    const problem = inboundProblem(parsed.body, "post");
+    if (problem) return sendRefusal(res, Refusal.InvalidRequest, problem, {}, readableId(parsed.body));
     // A request id still in flight on the session is refused, as on /mcp: the protocol would
     // map both answers to one id, and a cancel of it to whichever it found first.
     const msg = parsed.body as JSONRPCMessage & { id?: string | number; method?: string };

@@ -34,7 +34,7 @@ import type { Endpoint } from "./endpoint.ts";
 import { SessionHttpTransport } from "./session-http-transport.ts";
 import { DEFAULT_SSE_KEEPALIVE_MS } from "./sse-writer.ts";
 import { FastLanes, fastEligible, quickModernRoute, type ModernRoute } from "./stateless-fast-path.ts";
-import { isJsonRpcMessage, nestingProblem, readableId } from "./json-rpc-message.ts";
+import { inboundProblem, readableId } from "./json-rpc-message.ts";
 import { DUPLICATE_ID_MESSAGE } from "../mcp/requests-in-flight.ts";
 
 export interface StreamableHttpOptions {
@@ -176,14 +176,11 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       if (!parsed.ok) return;
       const body = parsed.body;
       // Well-formed JSON that is not a JSON-RPC message (or batch of them) is an Invalid
-      // Request; the SDK would call it a parse error.
+      // Request; the SDK would call it a parse error. Nesting first: past the spec's schema,
+      // the SDK's walks recurse (a stack overflow there is a 500).
+      const problem = inboundProblem(body, "batch");
+      if (problem) return sendRefusal(res, Refusal.InvalidRequest, problem, {}, readableId(body));
       const raw = Array.isArray(body) ? body : [body];
-      // Nesting first: past the spec's schema, the SDK's walks recurse (a stack overflow there is a 500).
-      const tooDeep = nestingProblem(body);
-      if (tooDeep) return sendRefusal(res, Refusal.InvalidRequest, tooDeep, {}, readableId(body));
-      if (raw.length === 0 || !raw.every(isJsonRpcMessage)) {
-        return sendRefusal(res, Refusal.InvalidRequest, "Invalid Request: expected a JSON-RPC 2.0 message or a non-empty array of them", {}, readableId(body));
-      }
       // the common 2026-07-28 request, routed without the classifier's parses
       const quick = raw.length === 1 ? quickModernRoute(req, body) : undefined;
       if (quick) return serveModern(req, res, body, quick, chosen.profile);
