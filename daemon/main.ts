@@ -16,7 +16,7 @@ import { createLogger, type Logger } from "./logger.ts";
 import { PluginManager } from "./plugins/host/plugin-manager.ts";
 import { Registry } from "./registry.ts";
 import type { CallGuard, McpDeps } from "./mcp/call-context.ts";
-import { newSessionInfo, serveConnection } from "./mcp/connections.ts";
+import { newSessionInfo, serveConnection } from "./transports/connections.ts";
 import { createReplayCodec } from "./mcp/server-factory.ts";
 import { SessionStore } from "./session-store.ts";
 import { removeState, writeState, type DaemonState } from "./state-file.ts";

@@ -11,11 +11,11 @@ import type { Logger } from "pino";
 import { Refusal } from "../errors.ts";
 import { readJsonBody, sendRefusal } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
-import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
+import { newSessionInfo, openLegacySession } from "./connections.ts";
 import { resolveProfile } from "../profiles.ts";
 import { inboundProblem, readableId } from "./json-rpc-message.ts";
 import { sseKeepAlive } from "./sse-writer.ts";
-import { DUPLICATE_ID_MESSAGE, RequestsInFlight } from "../mcp/requests-in-flight.ts";
+import { DUPLICATE_ID_MESSAGE, RequestsInFlight } from "./requests-in-flight.ts";
 
 export interface LegacySseOptions {
   maxBodyBytes: number;

@@ -24,7 +24,7 @@ import { toNodeHandler } from "@modelcontextprotocol/node";
 import { Refusal, messageOf } from "../errors.ts";
 import { readJsonBody, sendRefusal } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
-import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
+import { newSessionInfo, openLegacySession } from "./connections.ts";
 import { newServer } from "../mcp/server-factory.ts";
 import { ServerPool } from "./server-pool.ts";
 import { ListenStreamCaps, listenInterest, listenPublisher } from "../mcp/subscriptions.ts";
@@ -35,7 +35,7 @@ import { SessionHttpTransport } from "./session-http-transport.ts";
 import { DEFAULT_SSE_KEEPALIVE_MS } from "./sse-writer.ts";
 import { FastLanes, fastEligible, quickModernRoute, type ModernRoute } from "./stateless-fast-path.ts";
 import { inboundProblem, readableId } from "./json-rpc-message.ts";
-import { DUPLICATE_ID_MESSAGE } from "../mcp/requests-in-flight.ts";
+import { DUPLICATE_ID_MESSAGE } from "./requests-in-flight.ts";
 
 export interface StreamableHttpOptions {
   maxBodyBytes: number;

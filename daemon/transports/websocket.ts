@@ -20,7 +20,7 @@ import type { Logger } from "pino";
 import { Refusal } from "../errors.ts";
 import { refusalBody, refuseUpgrade } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
-import { newSessionInfo, serveConnection } from "../mcp/connections.ts";
+import { newSessionInfo, serveConnection } from "./connections.ts";
 import { resolveProfile } from "../profiles.ts";
 import type { Endpoint } from "./endpoint.ts";
 

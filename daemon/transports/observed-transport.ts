@@ -1,0 +1,45 @@
+import type { JSONRPCMessage, MessageExtraInfo, Transport, TransportSendOptions } from "@modelcontextprotocol/server";
+
+/**
+ * A transport seen from both sides: the connection's own transport, with hooks on what
+ * comes in, what goes out and its close. serveStdio installs its callbacks here.
+ */
+export class ObservedTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+
+  constructor(
+    private readonly inner: Transport,
+    /** `received` may answer a message itself (a refusal) instead of passing it on */
+    private readonly hooks: { received(m: JSONRPCMessage): JSONRPCMessage | void; sent(m: JSONRPCMessage): void; closed(): void },
+  ) {}
+
+  async start(): Promise<void> {
+    this.inner.onmessage = (m, extra) => {
+      const refusal = this.hooks.received(m);
+      if (refusal) {
+        void this.inner.send(refusal).catch(() => undefined);
+        return;
+      }
+      this.onmessage?.(m, extra);
+    };
+    this.inner.onerror = (e) => this.onerror?.(e);
+    this.inner.onclose = () => {
+      this.onclose?.();
+      this.hooks.closed();
+    };
+    await this.inner.start();
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    this.hooks.sent(message);
+    return this.inner.send(message, options);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  setProtocolVersion = (version: string) => this.inner.setProtocolVersion?.(version);
+}
