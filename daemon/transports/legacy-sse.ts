@@ -15,22 +15,12 @@ import { newSessionInfo, openLegacySession } from "./connections.ts";
 import { resolveProfile } from "../profiles.ts";
 import { inboundProblem, readableId } from "./json-rpc-message.ts";
 import { sseKeepAlive } from "./sse-writer.ts";
+import { ObservedTransport } from "./observed-transport.ts";
 import { DUPLICATE_ID_MESSAGE, RequestsInFlight } from "./requests-in-flight.ts";
 
 export interface LegacySseOptions {
   maxBodyBytes: number;
   keepAliveMs: number;
-}
-
-/** A session's requests not yet answered: each ends when the transport sends its answer. */
-function trackAnswers(transport: SSEServerTransport): RequestsInFlight {
-  const open = new RequestsInFlight();
-  const send = transport.send.bind(transport);
-  transport.send = (message, options) => {
-    open.sent(message);
-    return send(message, options);
-  };
-  return open;
 }
 
 /**
@@ -46,7 +36,7 @@ function loadSseTransport(): Promise<typeof SSEServerTransport> {
 
 export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, logger: Logger) {
   const transports = new Map<string, SSEServerTransport>();
-  /** per session, the requests not yet answered (see `trackAnswers`) */
+  /** per session, the requests not yet answered: each ends when its answer goes out on the stream */
   const inFlight = new Map<string, RequestsInFlight>();
 
   async function stream(req: IncomingMessage, res: ServerResponse, url: URL) {
@@ -60,7 +50,8 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
     const transport = new Transport("/messages", res);
     const id = transport.sessionId;
     transports.set(id, transport);
-    inFlight.set(id, trackAnswers(transport));
+    const open = new RequestsInFlight();
+    inFlight.set(id, open);
     const keepAlive = sseKeepAlive(res, opts.keepAliveMs);
     res.on("close", () => {
       clearInterval(keepAlive);
@@ -69,7 +60,7 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
       void transport.close().catch(() => undefined);
     });
     try {
-      await openLegacySession(deps, transport, newSessionInfo(id, "sse", { remoteAddress: req.socket.remoteAddress }), chosen.profile);
+      await openLegacySession(deps, new ObservedTransport(transport, { sent: (m) => open.sent(m) }, id), newSessionInfo(id, "sse", { remoteAddress: req.socket.remoteAddress }), chosen.profile);
     } catch (err) {
       logger.error({ err }, "could not open SSE session");
       res.end();
