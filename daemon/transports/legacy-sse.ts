@@ -11,7 +11,8 @@ import type { Logger } from "pino";
 import { Refusal } from "../errors.ts";
 import { readJsonBody, sendRefusal } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
-import { newSessionInfo, openLegacySession } from "./connections.ts";
+import { openLegacySession } from "./connections.ts";
+import { admitSession } from "./admission.ts";
 import { resolveProfile } from "../profiles.ts";
 import { inboundProblem, readableId } from "./json-rpc-message.ts";
 import { sseKeepAlive } from "./sse-writer.ts";
@@ -45,8 +46,8 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
     const chosen = resolveProfile(deps.profiles, url);
     if (!chosen.ok) return sendRefusal(res, Refusal.UnknownProfile, chosen.message);
     const Transport = await loadSseTransport();
-    const admitted = deps.store.admit("sse");
-    if (!admitted.ok) return sendRefusal(res, Refusal.TooManySessions, `Too many open sessions (${admitted.reason}); try again later`, { "retry-after": "5" });
+    const admitted = admitSession(deps.store, "sse", req);
+    if (!admitted.ok) return sendRefusal(res, admitted.refusal, admitted.message, admitted.headers);
     const transport = new Transport("/messages", res);
     const id = transport.sessionId;
     transports.set(id, transport);
@@ -60,7 +61,7 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
       void transport.close().catch(() => undefined);
     });
     try {
-      await openLegacySession(deps, new ObservedTransport(transport, { sent: (m) => open.sent(m) }, id), newSessionInfo(id, "sse", { remoteAddress: req.socket.remoteAddress }), chosen.profile);
+      await openLegacySession(deps, new ObservedTransport(transport, { sent: (m) => open.sent(m) }, id), admitted.info(id), chosen.profile);
     } catch (err) {
       logger.error({ err }, "could not open SSE session");
       res.end();

@@ -24,7 +24,8 @@ import { toNodeHandler } from "@modelcontextprotocol/node";
 import { Refusal, messageOf } from "../errors.ts";
 import { readJsonBody, sendRefusal } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
-import { newSessionInfo, openLegacySession } from "./connections.ts";
+import { openLegacySession } from "./connections.ts";
+import { admitSession } from "./admission.ts";
 import { newServer } from "../mcp/server-factory.ts";
 import { ServerPool } from "./server-pool.ts";
 import { ListenStreamCaps, listenInterest, listenPublisher } from "../mcp/subscriptions.ts";
@@ -204,8 +205,8 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       if (!messages.some((m) => isInitializeRequest(m))) {
         return sendRefusal(res, Refusal.SessionRequired, "Bad Request: Mcp-Session-Id header is required (send initialize first, or a 2026-07-28 request with its _meta envelope)");
       }
-      const admitted = deps.store.admit("streamable-http");
-      if (!admitted.ok) return sendRefusal(res, Refusal.TooManySessions, `Too many open sessions (${admitted.reason}); try again later`, { "retry-after": "5" });
+      const admitted = admitSession(deps.store, "streamable-http", req);
+      if (!admitted.ok) return sendRefusal(res, admitted.refusal, admitted.message, admitted.headers);
       // We pick the id up front so the session's info and the transport share it.
       const id = randomUUID();
       // No event store, so no resumable streams (priming events, Last-Event-ID): with them,
@@ -213,7 +214,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       // error answered on a POST stream for a broken stream and reconnects to resume it
       // (a GET with Last-Event-ID, then retries), for every error.
       const transport = new SessionHttpTransport(id, keepAliveMs);
-      const server = await openLegacySession(deps, transport, newSessionInfo(id, "streamable-http", { remoteAddress: req.socket.remoteAddress }), chosen.profile);
+      const server = await openLegacySession(deps, transport, admitted.info(id), chosen.profile);
       transport.bindServer(server);
       transport.handlePost(req, res, messages, Array.isArray(body));
       // The transport refused the initialize (e.g. batched with other messages): nobody can

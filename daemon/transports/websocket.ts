@@ -20,7 +20,8 @@ import type { Logger } from "pino";
 import { Refusal } from "../errors.ts";
 import { refusalBody, refuseUpgrade } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
-import { newSessionInfo, serveConnection } from "./connections.ts";
+import { serveConnection } from "./connections.ts";
+import { admitSession } from "./admission.ts";
 import { resolveProfile } from "../profiles.ts";
 import type { Endpoint } from "./endpoint.ts";
 
@@ -149,15 +150,15 @@ export function createWebSocketEndpoint(deps: McpDeps, opts: WebSocketOptions, l
     // clients they are (a stdio session is never evicted).
     const bridged = url.searchParams.get("via") === "stdio-bridge" && isBridgeKey(req.headers["x-patchbay-bridge-key"], opts.bridgeKey);
     const kind = bridged ? "stdio" : "websocket";
-    const admitted = deps.store.admit(kind);
-    if (!admitted.ok) return refuseUpgrade(socket, Refusal.TooManySessions.status, { text: `Too many open sessions (${admitted.reason}); try again later`, headers: { "retry-after": "5" } });
+    const admitted = admitSession(deps.store, kind, req);
+    if (!admitted.ok) return refuseUpgrade(socket, admitted.refusal.status, { text: admitted.message, headers: admitted.headers });
     // handleUpgrade calls back in this same tick (no async verifyClient), so the slot just
     // admitted is the one serveConnection adds.
     wss.handleUpgrade(req, socket, head, (ws) => {
       alive.set(ws, true);
       ws.on("pong", () => alive.set(ws, true));
       const transport = new WebSocketServerTransport(ws, { maxBufferedBytes: opts.maxBufferedBytes });
-      const info = newSessionInfo(transport.sessionId, kind, { bridged, remoteAddress: req.socket.remoteAddress });
+      const info = admitted.info(transport.sessionId, { bridged });
       try {
         serveConnection(deps, transport, info, chosen.profile);
       } catch (err) {
