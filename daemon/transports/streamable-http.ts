@@ -19,7 +19,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { classifyInboundRequest, createMcpHandler, isInitializeRequest, isJSONRPCRequest, PROTOCOL_VERSION_META_KEY, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/server";
+import { createMcpHandler, isInitializeRequest, isJSONRPCRequest, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/server";
 import { toNodeHandler } from "@modelcontextprotocol/node";
 import { Refusal, messageOf } from "../errors.ts";
 import { readJsonBody, sendRefusal } from "../http-server.ts";
@@ -34,7 +34,8 @@ import { startRequestSpan } from "../telemetry/instrumentation.ts";
 import type { Endpoint } from "./endpoint.ts";
 import { SessionHttpTransport } from "./session-http-transport.ts";
 import { DEFAULT_SSE_KEEPALIVE_MS } from "./sse-writer.ts";
-import { FastLanes, fastEligible, quickModernRoute, type ModernRoute } from "./stateless-fast-path.ts";
+import { FastLanes } from "./stateless-fast-path.ts";
+import { fastEligible, routeEra, type EraRoute } from "./era-routing.ts";
 import { inboundProblem, readableId } from "./json-rpc-message.ts";
 import { DUPLICATE_ID_MESSAGE } from "./requests-in-flight.ts";
 
@@ -44,23 +45,6 @@ export interface StreamableHttpOptions {
   maxListenStreams?: number;
   /** comment lines on every SSE stream of /mcp, ours and the SDK's handler's (default 15 s) */
   sseKeepAliveMs?: number;
-}
-
-/**
- * Whether the SDK's classifier could route this POST anywhere but the 2025 era. It routes
- * by the body's per-request envelope claim (`params._meta["io.modelcontextprotocol/
- * protocolVersion"]`) and the MCP-Protocol-Version header; a body of valid JSON-RPC
- * messages (checked before) with no claim, under no header or a 2025-era one, is always
- * 2025 traffic. Those, every request of a 2025 session, skip the classifier's work; all
- * others go through it. (test/era-routing.test.ts holds the two to agreement.)
- */
-export function mayBeModern(messages: unknown[], versionHeader: string | undefined): boolean {
-  if (versionHeader !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(versionHeader.trim())) return true;
-  for (const m of messages) {
-    const meta = (m as { params?: { _meta?: unknown } }).params?._meta;
-    if (meta !== null && typeof meta === "object" && PROTOCOL_VERSION_META_KEY in meta) return true;
-  }
-  return false;
 }
 
 const header = (req: IncomingMessage, name: string) => {
@@ -133,7 +117,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
   }
 
   /** 2026-07-28: the SDK's handler owns the rest (its ladder answers version, header and capability errors). */
-  async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, route: ReturnType<typeof classifyInboundRequest> | ModernRoute, profile?: Profile): Promise<void> {
+  async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, route: EraRoute, profile?: Profile): Promise<void> {
     const msg = body as { id?: RequestId; method?: string; params?: { _meta?: Record<string, unknown> } };
     if (msg.method === "subscriptions/listen") {
       // A full table, or an address over its share, is a 503 with Retry-After like a full
@@ -182,15 +166,8 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       const problem = inboundProblem(body, "batch");
       if (problem) return sendRefusal(res, Refusal.InvalidRequest, problem, {}, readableId(body));
       const raw = Array.isArray(body) ? body : [body];
-      // the common 2026-07-28 request, routed without the classifier's parses
-      const quick = raw.length === 1 ? quickModernRoute(req, body) : undefined;
-      if (quick) return serveModern(req, res, body, quick, chosen.profile);
-      const versionHeader = header(req, "mcp-protocol-version");
-      if (mayBeModern(raw, versionHeader)) {
-        const route = classifyInboundRequest({ httpMethod: method, protocolVersionHeader: versionHeader, mcpMethodHeader: header(req, "mcp-method"), mcpNameHeader: header(req, "mcp-name"), body });
-        // modern, or a rejection only the modern path gives (it owns those answers)
-        if (route.kind !== "legacy") return serveModern(req, res, body, route, chosen.profile);
-      }
+      const route = routeEra(req, body, raw);
+      if (route) return serveModern(req, res, body, route, chosen.profile);
 
       const messages = raw as JSONRPCMessage[];
       if (sessionId) {
