@@ -30,7 +30,7 @@ import { newServer } from "../mcp/server-factory.ts";
 import { ServerPool } from "./server-pool.ts";
 import { ListenStreamCaps, listenInterest, listenPublisher } from "../mcp/subscriptions.ts";
 import { resolveProfile, visibleTool, type Profile } from "../profiles.ts";
-import { startRequestSpan } from "../telemetry/instrumentation.ts";
+import { startListen } from "./listen-spans.ts";
 import type { Endpoint } from "./endpoint.ts";
 import { SessionHttpTransport } from "./session-http-transport.ts";
 import { DEFAULT_SSE_KEEPALIVE_MS } from "./sse-writer.ts";
@@ -127,11 +127,8 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
         return sendRefusal(res, Refusal.TooManyListenStreams, `Too many open subscriptions/listen streams (${admitted.reason}); try again later`, { "retry-after": "5" }, typeof msg.id === "string" || typeof msg.id === "number" ? msg.id : null);
       }
       res.once("close", admitted.release);
-      // the SDK serves listen streams itself, before any server instance: the span covers the stream's life
-      const span = startRequestSpan({ method: "subscriptions/listen", attributes: {}, meta: msg.params?._meta, caller: { transport: "streamable-http", protocolVersion: header(req, "mcp-protocol-version") }, requestId: msg.id });
-      res.once("close", () => span.end(res.statusCode >= 400 ? String(res.statusCode) : undefined));
-      // the URIs it names have a subscriber while the stream is open
-      res.once("close", listenInterest(deps.registry, msg.params, profile));
+      const end = startListen(msg, { transport: "streamable-http", protocolVersion: header(req, "mcp-protocol-version") }, () => listenInterest(deps.registry, msg.params, profile));
+      res.once("close", () => end(res.statusCode >= 400 ? String(res.statusCode) : undefined));
     }
     const side = sideFor(profile);
     if (route.kind === "modern" && fastEligible(req, body, route, side.pool.inputSchemaOf) && (await side.lanes.serve(res, body, route))) return;
