@@ -20,7 +20,7 @@
  * JSON-RPC shape, and the session id before a request gets here.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type MessageExtraInfo, type RequestId, type Transport, type TransportSendOptions } from "@modelcontextprotocol/server";
+import { isJSONRPCRequest, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type MessageExtraInfo, type RequestId, type Transport, type TransportSendOptions } from "@modelcontextprotocol/server";
 import { Refusal } from "../errors.ts";
 import { sendRefusal } from "../http-server.ts";
 import { deliverTo, type Deliver } from "./request-dispatch.ts";
@@ -94,9 +94,24 @@ export class SessionHttpTransport implements Transport {
     this.supported = versions;
   }
 
-  /** Whether a request id is still waiting for its answer on this session. */
-  inFlight(id: RequestId): boolean {
-    return this.exchanges.has(id);
+  /**
+   * A request id of this POST already waiting for its answer on the session (or twice in
+   * the batch). Answers are mapped to their POST by id, so a second request with an id
+   * still in flight would take over the first one's mapping and leave one of the two POSTs
+   * unanswered forever.
+   */
+  duplicateId(messages: JSONRPCMessage[]): RequestId | undefined {
+    if (messages.length === 1) {
+      const m = messages[0] as { id?: RequestId; method?: unknown };
+      return m.method !== undefined && m.id !== undefined && this.exchanges.has(m.id) ? m.id : undefined;
+    }
+    const seen = new Set<RequestId>();
+    for (const m of messages) {
+      if (!isJSONRPCRequest(m)) continue;
+      if (this.exchanges.has(m.id) || seen.has(m.id)) return m.id;
+      seen.add(m.id);
+    }
+    return undefined;
   }
 
   /** A POST of already validated JSON-RPC messages; `batch`: the body was an array (answered with one). */

@@ -19,7 +19,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createMcpHandler, isInitializeRequest, isJSONRPCRequest, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/server";
+import { createMcpHandler, isInitializeRequest, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/server";
 import { toNodeHandler } from "@modelcontextprotocol/node";
 import { Refusal, messageOf } from "../errors.ts";
 import { readJsonBody, sendRefusal } from "../http-server.ts";
@@ -96,26 +96,6 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
     return t instanceof SessionHttpTransport ? t : undefined;
   }
 
-  /**
-   * A request id of this POST already waiting for its answer on the session (or twice in
-   * the batch). The transport maps an answer to its POST by id, so a second request with an
-   * id still in flight would take over the first one's mapping and leave one of the two
-   * POSTs unanswered forever.
-   */
-  function duplicateId(t: SessionHttpTransport, messages: JSONRPCMessage[]): RequestId | undefined {
-    if (messages.length === 1) {
-      const m = messages[0] as { id?: RequestId; method?: unknown };
-      return m.method !== undefined && m.id !== undefined && t.inFlight(m.id) ? m.id : undefined;
-    }
-    const seen = new Set<RequestId>();
-    for (const m of messages) {
-      if (!isJSONRPCRequest(m)) continue;
-      if (t.inFlight(m.id) || seen.has(m.id)) return m.id;
-      seen.add(m.id);
-    }
-    return undefined;
-  }
-
   /** 2026-07-28: the SDK's handler owns the rest (its ladder answers version, header and capability errors). */
   async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, route: EraRoute, profile?: Profile): Promise<void> {
     const msg = body as { id?: RequestId; method?: string; params?: { _meta?: Record<string, unknown> } };
@@ -170,7 +150,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       if (sessionId) {
         const t = lookup(sessionId);
         if (!t) return sendRefusal(res, Refusal.SessionNotFound, "Session not found");
-        const duplicate = duplicateId(t, messages);
+        const duplicate = t.duplicateId(messages);
         if (duplicate !== undefined) {
           return sendRefusal(res, Refusal.DuplicateRequestId, DUPLICATE_ID_MESSAGE, {}, duplicate);
         }
