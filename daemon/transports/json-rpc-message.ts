@@ -1,5 +1,5 @@
 /** The one check every transport makes of an inbound value: its nesting, then whether it is a JSON-RPC 2.0 message the spec's (v2) schema accepts. */
-import { RELATED_TASK_META_KEY, specTypeSchemas } from "@modelcontextprotocol/server";
+import { RELATED_TASK_META_KEY, specTypeSchemas, type JSONRPCMessage } from "@modelcontextprotocol/server";
 import { isPlainObject } from "../plain-object.ts";
 import { MAX_JSON_DEPTH, pathDeeperThan } from "./json-depth.ts";
 import { clipString } from "../clip-string.ts";
@@ -66,6 +66,16 @@ export function inboundProblem(v: unknown, shape: InboundShape = "frame"): strin
   if (tooDeep) return tooDeep;
   const ok = shape === "batch" && Array.isArray(v) ? v.length > 0 && v.every(isJsonRpcMessage) : isJsonRpcMessage(v);
   return ok ? undefined : SHAPES[shape];
+}
+
+/**
+ * A refusal answered in-band on a message stream (a WebSocket frame, a stdio line, the
+ * bridge's answer for a lost daemon), with the catalogue entry's code (errors.ts); `id`
+ * echoes the request's when it is readable. HTTP answers carry the same error in their
+ * body (http-server.ts refusalBody).
+ */
+export function refusalMessage(refusal: { readonly rpc: number }, message: string, id: string | number | null): JSONRPCMessage {
+  return { jsonrpc: "2.0", id, error: { code: refusal.rpc, message } } as JSONRPCMessage;
 }
 
 /** The id of an inbound value that has a readable one (to echo in an error), else null. */

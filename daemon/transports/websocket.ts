@@ -15,7 +15,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket, type RawData } from "ws";
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server";
-import { inboundProblem, readableId } from "./json-rpc-message.ts";
+import { inboundProblem, readableId, refusalMessage } from "./json-rpc-message.ts";
 import type { Logger } from "pino";
 import { Refusal } from "../errors.ts";
 import { refusalBody, refuseUpgrade } from "../http-server.ts";
@@ -77,12 +77,12 @@ export class WebSocketServerTransport implements Transport {
     try {
       json = JSON.parse(text);
     } catch {
-      this.sendRaw({ jsonrpc: "2.0", id: null, error: { code: Refusal.ParseError.rpc, message: "Parse error: frame is not valid JSON" } });
+      this.sendRaw(refusalMessage(Refusal.ParseError, "Parse error: frame is not valid JSON", null));
       return;
     }
     const problem = inboundProblem(json);
     if (problem) {
-      this.sendRaw({ jsonrpc: "2.0", id: readableId(json), error: { code: Refusal.InvalidRequest.rpc, message: problem } });
+      this.sendRaw(refusalMessage(Refusal.InvalidRequest, problem, readableId(json)));
       return;
     }
     // the value as received: the SDK lifts the _meta envelope keys itself
