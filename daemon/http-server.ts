@@ -4,7 +4,7 @@
  * the dashboard may use a cookie set once from `?token=`), and it answers unknown paths
  * with 404. Routes and WebSocket upgrades are registered by the composition root.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { isIPv6 } from "node:net";
 import type { Duplex } from "node:stream";
 import { createHash, timingSafeEqual } from "node:crypto";
@@ -89,9 +89,23 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   }
 }
 
-/** A raw HTTP answer on a socket that is not (yet) a WebSocket. */
-function refuseUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+/**
+ * A refusal of an upgrade, written raw on a socket that is not (yet) a WebSocket: Node's
+ * reason phrase for `status`, `connection: close`, then `headers` in order, then the body
+ * (`text` as text/plain, `json` as application/json, or none).
+ */
+export function refuseUpgrade(socket: Duplex, status: number, answer: { text?: string; json?: unknown; headers?: Record<string, string> } = {}): void {
+  const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}`, "connection: close"];
+  for (const [k, v] of Object.entries(answer.headers ?? {})) head.push(`${k}: ${v}`);
+  const body = answer.json !== undefined ? JSON.stringify(answer.json) : answer.text;
+  if (body !== undefined) head.push(`content-type: ${answer.json !== undefined ? "application/json" : "text/plain"}`);
+  head.push(`content-length: ${body === undefined ? 0 : Buffer.byteLength(body)}`);
+  socket.end(`${head.join("\r\n")}\r\n\r\n${body ?? ""}`);
+}
+
+/** The JSON-RPC error body every refusal carries, on an HTTP response or an upgrade. */
+export function refusalBody(refusal: HttpRefusal, message: string, id: string | number | null = null) {
+  return { jsonrpc: "2.0", error: { code: refusal.rpc, message }, id };
 }
 
 function hostnameOf(hostHeader: string): string {
@@ -121,7 +135,7 @@ export interface HttpRefusal {
  * request's id when it is known.
  */
 export function sendRefusal(res: ServerResponse, refusal: HttpRefusal, message: string, headers: Record<string, string> = {}, id: string | number | null = null): void {
-  sendJson(res, refusal.status, { jsonrpc: "2.0", error: { code: refusal.rpc, message }, id }, headers);
+  sendJson(res, refusal.status, refusalBody(refusal, message, id), headers);
 }
 
 export class HttpServer {
@@ -185,7 +199,7 @@ export class HttpServer {
     this.server.removeAllListeners("upgrade");
     this.server.on("upgrade", (_req: IncomingMessage, socket: Duplex) => {
       socket.on("error", () => undefined);
-      socket.end(`HTTP/1.1 ${DaemonShuttingDownError.status} Service Unavailable\r\nconnection: close\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n`);
+      refuseUpgrade(socket, DaemonShuttingDownError.status, { headers: { "retry-after": "1" } });
     });
     this.server.closeIdleConnections();
     await drained.catch(() => undefined);
@@ -294,7 +308,7 @@ export class HttpServer {
       this.logger.error({ err, path: req.url }, "upgrade handler failed");
       // Answer only while nothing is written: after a 101 the bytes belong to the WebSocket.
       const written = (socket as Duplex & { bytesWritten?: number }).bytesWritten ?? 0;
-      if (written === 0 && socket.writable) refuseUpgrade(socket, Refusal.Internal.status, "Internal Server Error");
+      if (written === 0 && socket.writable) refuseUpgrade(socket, Refusal.Internal.status, { text: "Internal Server Error" });
       else socket.destroy();
     }
   }
@@ -304,16 +318,16 @@ export class HttpServer {
     try {
       url = new URL(req.url ?? "/", "http://localhost");
     } catch {
-      return refuseUpgrade(socket, Refusal.BadRequest.status, "Bad Request");
+      return refuseUpgrade(socket, Refusal.BadRequest.status, { text: "Bad Request" });
     }
     const refused = this.checkOrigin(req);
     if (refused) {
       this.logger.warn({ path: url.pathname, host: req.headers.host, origin: req.headers.origin }, refused);
-      return refuseUpgrade(socket, Refusal.Forbidden.status, "Forbidden");
+      return refuseUpgrade(socket, Refusal.Forbidden.status, { text: "Forbidden" });
     }
-    if (!this.isAuthorized(req)) return refuseUpgrade(socket, Refusal.Unauthorized.status, "Unauthorized");
+    if (!this.isAuthorized(req)) return refuseUpgrade(socket, Refusal.Unauthorized.status, { text: "Unauthorized" });
     const handler = this.upgrades.get(url.pathname);
-    if (!handler) return refuseUpgrade(socket, 404, "Not Found");
+    if (!handler) return refuseUpgrade(socket, 404, { text: "Not Found" });
     handler(req, socket, head, url);
   }
 }

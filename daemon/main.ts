@@ -16,7 +16,7 @@ import { createLogger, type Logger } from "./logger.ts";
 import { PluginManager } from "./plugins/host/plugin-manager.ts";
 import { Registry } from "./registry.ts";
 import type { CallGuard, McpDeps } from "./mcp/call-context.ts";
-import { newSessionInfo, serveConnection } from "./mcp/connections.ts";
+import { newSessionInfo, serveConnection } from "./transports/connections.ts";
 import { createReplayCodec } from "./mcp/server-factory.ts";
 import { SessionStore } from "./session-store.ts";
 import { removeState, writeState, type DaemonState } from "./state-file.ts";
@@ -199,7 +199,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   const http = new HttpServer({ host: config.host, token: config.token, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins }, logger);
   const sse = createLegacySseRoutes(mcpDeps, { maxBodyBytes: config.maxBodyBytes, keepAliveMs: config.sseKeepAliveMs }, logger);
   const endpoints: Endpoint[] = [
-    createStreamableHttpEndpoint(mcpDeps, { maxBodyBytes: config.maxBodyBytes, maxListenStreams: config.maxListenStreams }),
+    createStreamableHttpEndpoint(mcpDeps, { maxBodyBytes: config.maxBodyBytes, maxListenStreams: config.maxListenStreams, sseKeepAliveMs: config.sseKeepAliveMs }),
     createWebSocketEndpoint(mcpDeps, { maxMessageBytes: config.maxBodyBytes, heartbeatMs: config.wsHeartbeatMs, maxBufferedBytes: 4 * config.maxBodyBytes, bridgeKey }, logger),
     { routes: { "/sse": sse.stream, "/messages": sse.messages }, close: async () => undefined },
   ];

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { classifyInboundRequest, specTypeSchemas } from "@modelcontextprotocol/server";
-import { mayBeModern } from "../daemon/transports/streamable-http.ts";
+import { mayBeModern } from "../daemon/transports/era-routing.ts";
 
 const CLAIM = "io.modelcontextprotocol/protocolVersion";
 const isMessage = (v: unknown) => {

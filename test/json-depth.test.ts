@@ -1,8 +1,8 @@
-/** The nesting guard (daemon/mcp/json-depth.ts): the quick walk and the path walk agree with a plain recursive depth. */
+/** The nesting guard (daemon/transports/json-depth.ts): the quick walk and the path walk agree with a plain recursive depth. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { nestedDeeperThan, pathDeeperThan } from "../daemon/mcp/json-depth.ts";
+import { nestedDeeperThan, pathDeeperThan } from "../daemon/transports/json-depth.ts";
 
 /** Depth of the deepest object or array (the value itself: 0); -1 for a primitive. */
 function deepest(v: unknown): number {

@@ -1,6 +1,6 @@
 /**
- * The quick route for common 2026-07-28 requests (transports/stateless-fast-path.ts
- * `quickModernRoute`, mcp/envelope-shape.ts) must agree with the SDK's own classifier
+ * The quick route for common 2026-07-28 requests (transports/era-routing.ts
+ * `quickModernRoute`, transports/envelope-shape.ts) must agree with the SDK's own classifier
  * whenever it answers, and must answer for the envelopes real clients send (or the fast
  * path silently stops being taken).
  */
@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import type { IncomingMessage } from "node:http";
 import fc from "fast-check";
 import { CLIENT_CAPABILITIES_META_KEY as CAPS, CLIENT_INFO_META_KEY as INFO, LOG_LEVEL_META_KEY as LEVEL, PROTOCOL_VERSION_META_KEY as PV, classifyInboundRequest } from "@modelcontextprotocol/server";
-import { isPlainEnvelope } from "../daemon/mcp/envelope-shape.ts";
-import { quickModernRoute } from "../daemon/transports/stateless-fast-path.ts";
+import { isPlainEnvelope } from "../daemon/transports/envelope-shape.ts";
+import { quickModernRoute } from "../daemon/transports/era-routing.ts";
 import { isJsonRpcMessage } from "../daemon/transports/json-rpc-message.ts";
 
 const MODERN = "2026-07-28";

@@ -1,5 +1,5 @@
 /**
- * Direct request delivery (daemon/mcp/request-dispatch.ts): a request goes to the SDK's
+ * Direct request delivery (daemon/transports/request-dispatch.ts): a request goes to the SDK's
  * request entry exactly when the SDK would have classified it a request; notifications,
  * responses and anything the request check refuses still go through `onmessage`; without
  * the entry (a future SDK) everything does.
@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
-import { deliverTo } from "../daemon/mcp/request-dispatch.ts";
+import { deliverTo } from "../daemon/transports/request-dispatch.ts";
 
 function recorder() {
   const direct: unknown[] = [];
@@ -124,9 +124,3 @@ test("after the message check, a value with an id and a method and no result or 
   assert.ok(requests > 300, `only ${requests} requests generated`);
 });
 
-test("the SDK entry points the shortcuts use exist on the installed SDK, so the speed-ups are not silently lost", async () => {
-  const { Server } = await import("@modelcontextprotocol/server");
-  const server = new Server({ name: "t", version: "1" }, { capabilities: { tools: {} } });
-  assert.equal(typeof (server as unknown as { _onrequest?: unknown })._onrequest, "function", "Protocol._onrequest (mcp/request-dispatch.ts)");
-  assert.equal(typeof (server as unknown as { _invokeInputRequiredCapableHandler?: unknown })._invokeInputRequiredCapableHandler, "function", "Server._invokeInputRequiredCapableHandler (mcp/server-factory.ts)");
-});

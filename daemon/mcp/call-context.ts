@@ -49,7 +49,7 @@ import type { SessionInfo, SessionStore, TransportKind } from "../session-store.
 import type { ContextCosts } from "../context/definition-costs.ts";
 import type { BuiltinTools } from "../context/builtin-tools.ts";
 import { startRequestSpan, type RequestSpan, type SpanCaller } from "../telemetry/instrumentation.ts";
-import { LOGGING_LEVELS } from "./envelope-shape.ts";
+import { LOGGING_LEVELS } from "./logging-levels.ts";
 import type { StartupGate } from "./startup-wait.ts";
 
 /** What one server instance serves: a 2025 session, a WebSocket/stdio connection, or any stateless request (pooled). */

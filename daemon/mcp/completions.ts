@@ -3,7 +3,7 @@ import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import { CallCancelledError, messageOf } from "../errors.ts";
 import { visiblePrompt, visibleTemplates } from "../profiles.ts";
 import type { RegisteredPlugin } from "../registry.ts";
-import type { PatchbayServer } from "./server-factory.ts";
+import type { PatchbayServer } from "./patchbay-server.ts";
 
 /** Most values one completion answer carries (the spec's limit). */
 const MAX_VALUES = 100;

@@ -7,7 +7,7 @@
  * values the SDK's schema accepts and would return as they are.
  */
 import { SERVER_INFO_META_KEY } from "@modelcontextprotocol/server";
-import { isPlainObject } from "./plain-object.ts";
+import { isPlainObject } from "../plain-object.ts";
 
 function isTextBlock(v: unknown): boolean {
   if (!isPlainObject(v)) return false;

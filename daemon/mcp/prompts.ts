@@ -6,7 +6,7 @@ import { promptItem } from "../list-items.ts";
 import { InputNeeded } from "./call-context.ts";
 import { listingOf, profileListing } from "./listing.ts";
 import { paginate } from "./pagination.ts";
-import type { PatchbayServer } from "./server-factory.ts";
+import type { PatchbayServer } from "./patchbay-server.ts";
 
 export function installPrompts(server: PatchbayServer): void {
   const { registry, pageSize } = server.deps;

@@ -5,7 +5,7 @@ import { visibleResource, visibleTemplates } from "../profiles.ts";
 import { templateItem } from "../list-items.ts";
 import { InputNeeded } from "./call-context.ts";
 import { paginate } from "./pagination.ts";
-import type { PatchbayServer } from "./server-factory.ts";
+import type { PatchbayServer } from "./patchbay-server.ts";
 
 export function installResources(server: PatchbayServer): void {
   const { registry, pageSize } = server.deps;

@@ -1,154 +1,20 @@
 /**
  * Builds the MCP server instances every transport serves: one low-level SDK v2 `Server`
- * with Patchbay's capabilities and the handlers of every feature (tools.ts, resources.ts,
+ * (patchbay-server.ts) with the handlers of every feature (tools.ts, resources.ts,
  * prompts.ts, completions.ts, subscriptions.ts), all reading the live registry. The same
  * instance type serves both eras: a pooled instance answers stateless 2026-07-28 requests
- * on /mcp (server-pool.ts), a per-session instance a 2025-era session, a per-connection
+ * on /mcp (transports/server-pool.ts), a per-session instance a 2025-era session, a per-connection
  * instance a WebSocket or stdio client of either era.
  */
-import { createRequestStateCodec, isInputRequiredResult, ProtocolError, Server, type JSONRPCRequest, type RequestStateCodec, type Result, type ServerContext } from "@modelcontextprotocol/server";
+import { createRequestStateCodec, type RequestStateCodec } from "@modelcontextprotocol/server";
 import { randomBytes } from "node:crypto";
-import { CallContext, type CallSpec, type Connection, type McpDeps, type ReplayState } from "./call-context.ts";
-import { checkParams } from "./request-params.ts";
-import { NotInitializedError } from "../errors.ts";
-import { isPlainToolResult } from "./plain-tool-result.ts";
-import { toolErrorResult } from "../plugins/results.ts";
+import type { Connection, McpDeps, ReplayState } from "./call-context.ts";
+import { PatchbayServer } from "./patchbay-server.ts";
 import { installTools } from "./tools.ts";
 import { installResources } from "./resources.ts";
 import { installPrompts } from "./prompts.ts";
 import { installCompletions } from "./completions.ts";
 import { installSubscriptions } from "./subscriptions.ts";
-import { startupWait } from "./startup-wait.ts";
-
-export const SERVER_NAME = "patchbay";
-const INSTRUCTIONS = "Patchbay aggregates the tools, resources and prompts of every plugin in its plugins folder. Tool and prompt names are <plugin>__<name>.";
-
-/** How long clients may reuse a list result (2026-07-28 cache hints); list_changed on a listen stream ends it early. */
-export const LIST_TTL_MS = 5_000;
-/** discover's answer changes only with the daemon's version (capabilities do not depend on which plugins are loaded). */
-export const DISCOVER_TTL_MS = 60_000;
-
-type RequestHandler = (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>;
-
-/** The SDK's low-level Server, bound to the connection it serves. */
-export class PatchbayServer extends Server {
-  constructor(
-    readonly deps: McpDeps,
-    readonly conn: Connection,
-  ) {
-    super(
-      { name: SERVER_NAME, version: deps.version, title: "Patchbay" },
-      {
-        // What Patchbay serves, whatever the registry holds right now: plugins come and go
-        // with hot reload, and `listChanged` is how a client learns that lists filled in.
-        capabilities: {
-          tools: { listChanged: true },
-          resources: { listChanged: true, subscribe: true },
-          prompts: { listChanged: true },
-          completions: {},
-          // 2025: logging/setLevel; 2026-07-28: log messages only when a request's _meta asks for a level
-          logging: {},
-        },
-        instructions: INSTRUCTIONS,
-        debouncedNotificationMethods: ["notifications/tools/list_changed", "notifications/resources/list_changed", "notifications/prompts/list_changed"],
-        requestState: { verify: deps.requestState.verify },
-        cacheHints: {
-          "tools/list": { ttlMs: LIST_TTL_MS, cacheScope: deps.cacheScope },
-          "prompts/list": { ttlMs: LIST_TTL_MS, cacheScope: deps.cacheScope },
-          "resources/list": { ttlMs: LIST_TTL_MS, cacheScope: deps.cacheScope },
-          "resources/templates/list": { ttlMs: LIST_TTL_MS, cacheScope: deps.cacheScope },
-          "server/discover": { ttlMs: DISCOVER_TTL_MS, cacheScope: deps.cacheScope },
-        },
-      },
-    );
-  }
-
-  /** Runs a handler in its call context (span, guard, accounting); see call-context.ts. */
-  serve<T>(ctx: ServerContext, spec: CallSpec, fn: (call: CallContext) => Promise<T>): Promise<T> {
-    return new CallContext(this.deps, this, this.conn, ctx).run(spec, fn);
-  }
-
-  /**
-   * Every handler registration passes here (the SDK's hook for subclasses). When a request
-   * fails, our params check names the field: the SDK reports a params mismatch as -32603
-   * with a whole schema dump (or a long -32602 for tools/call), so a request whose params do
-   * not match is answered -32602 with a short message on every method and transport. The
-   * check runs only on failure (the SDK validates before any handler runs, so nothing has
-   * happened yet): the happy path validates once. And server/discover, which the SDK's
-   * serving entries install themselves, gets its span like every other method.
-   */
-  protected override _wrapHandler(method: string, handler: RequestHandler): RequestHandler {
-    const inner = method === "tools/call" ? this.wrapToolsCall(handler) : super._wrapHandler(method, handler);
-    // The 2025 lifecycle has initialize come first. Streamable HTTP enforces it (no session
-    // without it); on SSE, WebSocket and stdio a connection could be served uninitialized.
-    const needsInit = method !== "initialize" && method !== "ping";
-    const checked: RequestHandler = async (request, ctx) => {
-      if (needsInit && this.conn.era === "legacy" && this.getClientVersion() === undefined) throw new NotInitializedError(method);
-      // while the plugins folder is still loading after start, listings wait for it a while
-      const wait = startupWait(this.deps.startup, this.deps.registry, request);
-      if (wait) await wait;
-      try {
-        return await inner(request, ctx);
-      } catch (err) {
-        // a bad request is reported as such, whatever the SDK or a handler made of it
-        checkParams(method, request);
-        throw err;
-      }
-    };
-    if (method === "server/discover") return (request, ctx) => this.serve(ctx, { method }, () => checked(request, ctx));
-    return checked;
-  }
-
-  /**
-   * The SDK's own tools/call wrapper validates the request a second time (the handler it
-   * wraps already did) and every result against the full `CallToolResult` schema: together
-   * about a quarter of the daemon's allocations per call under load. This one runs the
-   * handler through the SDK's own multi-round-trip seam and answers a plain result (text
-   * blocks; see plain-tool-result.ts) as it is; any other result is handed, unchanged, to
-   * the SDK's wrapper for its checks (the handler is not run again). The seam is private
-   * in the SDK's types: should it move in an SDK release, every call takes the SDK's path.
-   */
-  private wrapToolsCall(handler: RequestHandler): RequestHandler {
-    const seam = (this as unknown as { _invokeInputRequiredCapableHandler?: (m: string, h: RequestHandler, r: JSONRPCRequest, c: ServerContext) => Promise<Result> })._invokeInputRequiredCapableHandler;
-    if (typeof seam !== "function") return asToolErrorIfInvalid(super._wrapHandler("tools/call", handler));
-    return async (request, ctx) => {
-      const result = await seam.call(this, "tools/call", handler, request, ctx);
-      if (isInputRequiredResult(result) || isPlainToolResult(result)) return result;
-      // the requestState was verified on the way in: not again, after the handler's work is done
-      const checked = { ...ctx, mcpReq: { ...ctx.mcpReq, requestState: () => undefined } } as ServerContext;
-      return asToolErrorIfInvalid(super._wrapHandler("tools/call", async () => result))(request, checked);
-    };
-  }
-}
-
-/**
- * A plugin's result that the MCP schema rejects is the plugin's fault, not the client's:
- * the SDK answers it with -32602 (invalid params) and a schema dump. It becomes a tool error
- * result instead, which the model can read, with the first line of the SDK's reason.
- */
-function asToolErrorIfInvalid(wrapped: RequestHandler): RequestHandler {
-  return async (request, ctx) => {
-    try {
-      return await wrapped(request, ctx);
-    } catch (err) {
-      const message = err instanceof Error ? err.message : "";
-      if (!(err instanceof ProtocolError) || !message.startsWith(INVALID_RESULT)) throw err;
-      return toolErrorResult(`The tool returned a result that is not a valid tool result (${invalidResultReason(message.slice(INVALID_RESULT.length))}): a bug in its plugin or upstream server.`);
-    }
-  };
-}
-
-/** The SDK's reason is zod's issue list as JSON: its first few issues, one line each. */
-function invalidResultReason(raw: string): string {
-  try {
-    const issues = JSON.parse(raw) as { path?: unknown[]; message?: string }[];
-    if (Array.isArray(issues) && issues.length > 0) return issues.slice(0, 3).map((i) => `${(i.path ?? []).join(".") || "(result)"}: ${i.message ?? "invalid"}`).join("; ").slice(0, 500);
-  } catch {
-    // not JSON: its first line
-  }
-  return raw.trim().split("\n")[0].slice(0, 500);
-}
-const INVALID_RESULT = "Invalid tools/call result:";
 
 /** Signs the requestState of 2026-07-28 input_required rounds. */
 export function createReplayCodec(opts: { key?: string; ttlSeconds: number }): RequestStateCodec<ReplayState> {

@@ -22,7 +22,7 @@ import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, type ServerNot
 import { changesFor, visibleResource, type Profile, type ProfiledChanges } from "../profiles.ts";
 import type { Registry } from "../registry.ts";
 import type { ChangeListener } from "../session-store.ts";
-import type { PatchbayServer } from "./server-factory.ts";
+import type { PatchbayServer } from "./patchbay-server.ts";
 
 /** Most URIs one 2025 session may subscribe to. */
 export const MAX_SUBSCRIPTIONS_PER_SESSION = 1_024;

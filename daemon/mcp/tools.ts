@@ -12,7 +12,7 @@ import type { ExposedTool, Registry } from "../registry.ts";
 import { InputNeeded } from "./call-context.ts";
 import { listingOf, profileListing } from "./listing.ts";
 import { paginate } from "./pagination.ts";
-import type { PatchbayServer } from "./server-factory.ts";
+import type { PatchbayServer } from "./patchbay-server.ts";
 import { toolErrorResult } from "../plugins/results.ts";
 import { toolItem } from "../list-items.ts";
 import { resultSize } from "../context/result-size.ts";

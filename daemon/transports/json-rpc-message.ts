@@ -1,7 +1,7 @@
-/** The one check every transport makes of an inbound value: is it a JSON-RPC 2.0 message the spec's schema accepts. */
-import { RELATED_TASK_META_KEY, specTypeSchemas } from "@modelcontextprotocol/server";
-import { isPlainObject } from "../mcp/plain-object.ts";
-import { MAX_JSON_DEPTH, pathDeeperThan } from "../mcp/json-depth.ts";
+/** The one check every transport makes of an inbound value: its nesting, then whether it is a JSON-RPC 2.0 message the spec's (v2) schema accepts. */
+import { RELATED_TASK_META_KEY, specTypeSchemas, type JSONRPCMessage } from "@modelcontextprotocol/server";
+import { isPlainObject } from "../plain-object.ts";
+import { MAX_JSON_DEPTH, pathDeeperThan } from "./json-depth.ts";
 import { clipString } from "../clip-string.ts";
 
 const JSONRPC_MESSAGE = (specTypeSchemas as unknown as Record<string, { "~standard": { validate(v: unknown): { issues?: unknown[] } | Promise<unknown> } }>).JSONRPCMessage;
@@ -45,11 +45,37 @@ export function nestingProblem(v: unknown): string | undefined {
 }
 
 /**
- * What is wrong with an inbound value, as the text of its -32600 answer, or undefined for a
- * JSON-RPC message the spec's schema accepts: its nesting first, then its shape.
+ * What each transport takes, as its -32600 answer words it: one message per frame or line
+ * (WebSocket, stdio), one per POST (legacy `/messages`), or one or a non-empty batch per
+ * POST (`/mcp`; whether the session's protocol version allows a batch is decided later).
  */
-export function inboundProblem(v: unknown): string | undefined {
-  return nestingProblem(v) ?? (isJsonRpcMessage(v) ? undefined : "Invalid Request: not a JSON-RPC 2.0 message");
+const SHAPES = {
+  frame: "Invalid Request: not a JSON-RPC 2.0 message",
+  post: "Invalid Request: expected one JSON-RPC 2.0 message",
+  batch: "Invalid Request: expected a JSON-RPC 2.0 message or a non-empty array of them",
+} as const;
+export type InboundShape = keyof typeof SHAPES;
+
+/**
+ * The one check every transport makes of a value it received, before anything else reads
+ * it: the text of its -32600 answer, or undefined for a JSON-RPC message (or, for `batch`,
+ * a non-empty array of them) the spec's schema accepts. Nesting first, then the shape.
+ */
+export function inboundProblem(v: unknown, shape: InboundShape = "frame"): string | undefined {
+  const tooDeep = nestingProblem(v);
+  if (tooDeep) return tooDeep;
+  const ok = shape === "batch" && Array.isArray(v) ? v.length > 0 && v.every(isJsonRpcMessage) : isJsonRpcMessage(v);
+  return ok ? undefined : SHAPES[shape];
+}
+
+/**
+ * A refusal answered in-band on a message stream (a WebSocket frame, a stdio line, the
+ * bridge's answer for a lost daemon), with the catalogue entry's code (errors.ts); `id`
+ * echoes the request's when it is readable. HTTP answers carry the same error in their
+ * body (http-server.ts refusalBody).
+ */
+export function refusalMessage(refusal: { readonly rpc: number }, message: string, id: string | number | null): JSONRPCMessage {
+  return { jsonrpc: "2.0", id, error: { code: refusal.rpc, message } } as JSONRPCMessage;
 }
 
 /** The id of an inbound value that has a readable one (to echo in an error), else null. */

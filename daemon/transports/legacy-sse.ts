@@ -6,40 +6,22 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { SSEServerTransport } from "@modelcontextprotocol/server-legacy/sse";
-import { JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import type { Logger } from "pino";
 import { Refusal } from "../errors.ts";
 import { readJsonBody, sendRefusal } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
-import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
+import { openLegacySession } from "./connections.ts";
+import { admitSession } from "./admission.ts";
 import { resolveProfile } from "../profiles.ts";
-import { nestingProblem, readableId } from "./json-rpc-message.ts";
-import { DUPLICATE_ID_MESSAGE, RequestsInFlight } from "../mcp/requests-in-flight.ts";
+import { inboundProblem, readableId } from "./json-rpc-message.ts";
+import { sseKeepAlive } from "./sse-writer.ts";
+import { ObservedTransport } from "./observed-transport.ts";
+import { DUPLICATE_ID_MESSAGE, RequestsInFlight } from "./requests-in-flight.ts";
 
 export interface LegacySseOptions {
   maxBodyBytes: number;
   keepAliveMs: number;
-}
-
-/** Never throws: a value too deep for the validator to walk is no message of ours either. */
-function isJsonRpcMessage(body: unknown): boolean {
-  try {
-    return JSONRPCMessageSchema.safeParse(body).success;
-  } catch {
-    return false;
-  }
-}
-
-/** A session's requests not yet answered: each ends when the transport sends its answer. */
-function trackAnswers(transport: SSEServerTransport): RequestsInFlight {
-  const open = new RequestsInFlight();
-  const send = transport.send.bind(transport);
-  transport.send = (message, options) => {
-    open.sent(message);
-    return send(message, options);
-  };
-  return open;
 }
 
 /**
@@ -55,7 +37,7 @@ function loadSseTransport(): Promise<typeof SSEServerTransport> {
 
 export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, logger: Logger) {
   const transports = new Map<string, SSEServerTransport>();
-  /** per session, the requests not yet answered (see `trackAnswers`) */
+  /** per session, the requests not yet answered: each ends when its answer goes out on the stream */
   const inFlight = new Map<string, RequestsInFlight>();
 
   async function stream(req: IncomingMessage, res: ServerResponse, url: URL) {
@@ -64,16 +46,14 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
     const chosen = resolveProfile(deps.profiles, url);
     if (!chosen.ok) return sendRefusal(res, Refusal.UnknownProfile, chosen.message);
     const Transport = await loadSseTransport();
-    const admitted = deps.store.admit("sse");
-    if (!admitted.ok) return sendRefusal(res, Refusal.TooManySessions, `Too many open sessions (${admitted.reason}); try again later`, { "retry-after": "5" });
+    const admitted = admitSession(deps.store, "sse", req);
+    if (!admitted.ok) return sendRefusal(res, admitted.refusal, admitted.message, admitted.headers);
     const transport = new Transport("/messages", res);
     const id = transport.sessionId;
     transports.set(id, transport);
-    inFlight.set(id, trackAnswers(transport));
-    const keepAlive = setInterval(() => {
-      if (!res.writableEnded) res.write(": keepalive\n\n");
-    }, opts.keepAliveMs);
-    keepAlive.unref();
+    const open = new RequestsInFlight();
+    inFlight.set(id, open);
+    const keepAlive = sseKeepAlive(res, opts.keepAliveMs);
     res.on("close", () => {
       clearInterval(keepAlive);
       transports.delete(id);
@@ -81,7 +61,7 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
       void transport.close().catch(() => undefined);
     });
     try {
-      await openLegacySession(deps, transport, newSessionInfo(id, "sse", { remoteAddress: req.socket.remoteAddress }), chosen.profile);
+      await openLegacySession(deps, new ObservedTransport(transport, { sent: (m) => open.sent(m) }, id), admitted.info(id), chosen.profile);
     } catch (err) {
       logger.error({ err }, "could not open SSE session");
       res.end();
@@ -99,11 +79,8 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
     // Checked here rather than by the SDK: it answers a bad message with plain text built by
     // String(body), which itself throws on a deeply nested array (stack overflow) or an object
     // whose toString is not a function, and then nothing ever answers the request.
-    const tooDeep = nestingProblem(parsed.body);
-    if (tooDeep) return sendRefusal(res, Refusal.InvalidRequest, tooDeep, {}, readableId(parsed.body));
-    if (!isJsonRpcMessage(parsed.body)) {
-      return sendRefusal(res, Refusal.InvalidRequest, "Invalid Request: expected one JSON-RPC 2.0 message", {}, readableId(parsed.body));
-    }
+    const problem = inboundProblem(parsed.body, "post");
+    if (problem) return sendRefusal(res, Refusal.InvalidRequest, problem, {}, readableId(parsed.body));
     // A request id still in flight on the session is refused, as on /mcp: the protocol would
     // map both answers to one id, and a cancel of it to whichever it found first.
     const msg = parsed.body as JSONRPCMessage & { id?: string | number; method?: string };

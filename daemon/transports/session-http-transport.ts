@@ -20,19 +20,16 @@
  * JSON-RPC shape, and the session id before a request gets here.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type MessageExtraInfo, type RequestId, type Transport, type TransportSendOptions } from "@modelcontextprotocol/server";
+import { isJSONRPCRequest, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type MessageExtraInfo, type RequestId, type Transport, type TransportSendOptions } from "@modelcontextprotocol/server";
 import { Refusal } from "../errors.ts";
 import { sendRefusal } from "../http-server.ts";
-import { deliverTo, type Deliver } from "../mcp/request-dispatch.ts";
+import { deliverTo, type Deliver } from "./request-dispatch.ts";
+import { DEFAULT_SSE_KEEPALIVE_MS, SSE_HEADERS, sseEvent, sseKeepAlive } from "./sse-writer.ts";
 
 /** The SDK's limit on messages in one POST. */
 export const MAX_BATCH_SIZE = 100;
-/** Comment lines on an open SSE stream, so proxies do not cut it (the SDK's default). */
-export const SSE_KEEPALIVE_MS = 15_000;
 
 const BATCHING_REMOVED_IN = "2025-06-18";
-
-const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform", connection: "keep-alive", "x-accel-buffering": "no" };
 
 /** One POST that carried requests: its response and the ids still waiting for an answer. */
 interface Exchange {
@@ -50,10 +47,6 @@ interface Exchange {
 const isResponse = (m: JSONRPCMessage): m is JSONRPCMessage & { id: RequestId } => "id" in m && ("result" in m || "error" in m);
 const isRequest = (m: JSONRPCMessage): m is JSONRPCMessage & { id: RequestId; method: string } => "method" in m && "id" in m;
 
-function sseEvent(message: JSONRPCMessage): string {
-  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
-}
-
 export class SessionHttpTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
@@ -67,10 +60,14 @@ export class SessionHttpTransport implements Transport {
   /** request id → the POST that carried it, until its answer is sent (1 and "1" are different keys) */
   private readonly exchanges = new Map<RequestId, Exchange>();
   private standalone?: { res: ServerResponse; keepAlive?: NodeJS.Timeout };
-  /** requests straight to the bound server's request entry (see mcp/request-dispatch.ts) */
+  /** requests straight to the bound server's request entry (see request-dispatch.ts) */
   private deliver?: Deliver;
 
-  constructor(private readonly id: string) {}
+  constructor(
+    private readonly id: string,
+    /** comment lines on this session's SSE streams (`sseKeepAliveMs`) */
+    private readonly keepAliveMs = DEFAULT_SSE_KEEPALIVE_MS,
+  ) {}
 
   async start(): Promise<void> {
     if (this.started) throw new Error("Transport already started");
@@ -97,9 +94,24 @@ export class SessionHttpTransport implements Transport {
     this.supported = versions;
   }
 
-  /** Whether a request id is still waiting for its answer on this session. */
-  inFlight(id: RequestId): boolean {
-    return this.exchanges.has(id);
+  /**
+   * A request id of this POST already waiting for its answer on the session (or twice in
+   * the batch). Answers are mapped to their POST by id, so a second request with an id
+   * still in flight would take over the first one's mapping and leave one of the two POSTs
+   * unanswered forever.
+   */
+  duplicateId(messages: JSONRPCMessage[]): RequestId | undefined {
+    if (messages.length === 1) {
+      const m = messages[0] as { id?: RequestId; method?: unknown };
+      return m.method !== undefined && m.id !== undefined && this.exchanges.has(m.id) ? m.id : undefined;
+    }
+    const seen = new Set<RequestId>();
+    for (const m of messages) {
+      if (!isJSONRPCRequest(m)) continue;
+      if (this.exchanges.has(m.id) || seen.has(m.id)) return m.id;
+      seen.add(m.id);
+    }
+    return undefined;
   }
 
   /** A POST of already validated JSON-RPC messages; `batch`: the body was an array (answered with one). */
@@ -152,7 +164,7 @@ export class SessionHttpTransport implements Transport {
     if (this.standalone) return sendRefusal(res, Refusal.StreamConflict, "Conflict: Only one SSE stream is allowed per session");
     res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": this.id });
     res.flushHeaders();
-    const stream: { res: ServerResponse; keepAlive?: NodeJS.Timeout } = { res, keepAlive: keepAlive(res) };
+    const stream: { res: ServerResponse; keepAlive?: NodeJS.Timeout } = { res, keepAlive: sseKeepAlive(res, this.keepAliveMs) };
     this.standalone = stream;
     res.once("close", () => {
       clearInterval(stream.keepAlive);
@@ -242,7 +254,7 @@ export class SessionHttpTransport implements Transport {
     // a batch's answers collected so far go out first, in order
     for (const a of ex.answers ?? []) ex.res.write(sseEvent(a));
     ex.answers = undefined;
-    ex.keepAlive = keepAlive(ex.res);
+    ex.keepAlive = sseKeepAlive(ex.res, this.keepAliveMs);
   }
 
   private writeJson(res: ServerResponse, body: unknown): void {
@@ -250,12 +262,4 @@ export class SessionHttpTransport implements Transport {
     res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "mcp-session-id": this.id });
     res.end(text);
   }
-}
-
-function keepAlive(res: ServerResponse): NodeJS.Timeout {
-  const timer = setInterval(() => {
-    if (!res.writableEnded) res.write(": keepalive\n\n");
-  }, SSE_KEEPALIVE_MS);
-  timer.unref();
-  return timer;
 }

@@ -20,98 +20,16 @@
  * request cancels it (the spec's cancellation signal for this revision).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { PROTOCOL_VERSION_META_KEY, type JSONRPCMessage, type MessageExtraInfo, type RequestId, type Transport, type TransportSendOptions } from "@modelcontextprotocol/server";
-import type { ServerPool, ServerShell } from "../mcp/server-pool.ts";
-import { deliverTo, type Deliver } from "../mcp/request-dispatch.ts";
-import { isPlainEnvelope } from "../mcp/envelope-shape.ts";
-import { isPlainObject } from "../mcp/plain-object.ts";
-import { isPlainRequest } from "./json-rpc-message.ts";
-
-/** What `classifyInboundRequest` answered for a modern request (only what the fast path reads). */
-export interface ModernRoute {
-  kind: "modern";
-  messageKind: string;
-  message: unknown;
-  classification: { era?: string; revision?: string };
-}
-
-/** Methods served here, with the params field `Mcp-Name` must equal (undefined: the header must be absent). */
-const FAST_METHODS = new Map<string, "name" | "uri" | undefined>([
-  ["tools/call", "name"],
-  ["tools/list", undefined],
-  ["prompts/get", "name"],
-  ["prompts/list", undefined],
-  ["resources/read", "uri"],
-  ["resources/list", undefined],
-  ["resources/templates/list", undefined],
-]);
+import { type JSONRPCMessage, type MessageExtraInfo, type RequestId, type Transport, type TransportSendOptions } from "@modelcontextprotocol/server";
+import type { ServerPool } from "./server-pool.ts";
+import type { ServerShell } from "../mcp/sdk-seams.ts";
+import { deliverTo, type Deliver } from "./request-dispatch.ts";
+import type { ModernRoute } from "./era-routing.ts";
+import { DEFAULT_SSE_KEEPALIVE_MS, SSE_HEADERS, sseEvent, sseKeepAlive } from "./sse-writer.ts";
 
 /** The SDK's statuses for errors its protocol layer answers before a handler runs (the "ladder"). */
 const LADDER_STATUS: Record<number, number> = { [-32700]: 400, [-32600]: 400, [-32601]: 404, [-32022]: 400, [-32021]: 400, [-32020]: 400 };
 const MISSING_CLIENT_CAPABILITY = -32021;
-
-const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform", connection: "keep-alive", "x-accel-buffering": "no" };
-const SSE_KEEPALIVE_MS = 15_000;
-
-const one = (v: string | string[] | undefined) => (Array.isArray(v) ? undefined : v);
-
-/** Whether a tool's input schema declares `x-mcp-header` anywhere (then the SDK checks Mcp-Param-* headers). */
-const declaresHeaders = new WeakMap<object, boolean>();
-function hasHeaderDeclarations(schema: Record<string, unknown>): boolean {
-  let v = declaresHeaders.get(schema);
-  if (v === undefined) declaresHeaders.set(schema, (v = JSON.stringify(schema).includes('"x-mcp-header"')));
-  return v;
-}
-
-/** The SDK's era rule (`isModernProtocolVersion`, not exported): revisions sort as dates. */
-const FIRST_MODERN_REVISION = "2026-07-28";
-const REVISION_SHAPE = /^\d{4}-\d{2}-\d{2}$/;
-
-/**
- * The route `classifyInboundRequest` gives the common 2026-07-28 request, found without its
- * work: it tries every message first as a result and as an error (two failing zod parses,
- * each building error objects) and then parses the envelope, about 6 % of the daemon's time
- * per request under load. Here: one plain request (json-rpc-message.ts) of a method the
- * fast path serves, a plain valid envelope (mcp/envelope-shape.ts) naming a modern revision,
- * and headers that repeat the revision and method exactly. Undefined for anything else,
- * which the SDK's classifier routes (test/modern-route.test.ts holds the two to agreement).
- */
-export function quickModernRoute(req: IncomingMessage, body: unknown): ModernRoute | undefined {
-  if (!isPlainObject(body) || !isPlainRequest(body)) return undefined;
-  const method = body.method as string;
-  if (!FAST_METHODS.has(method)) return undefined;
-  const meta = (body.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
-  if (!isPlainEnvelope(meta)) return undefined;
-  const revision = meta![PROTOCOL_VERSION_META_KEY] as string;
-  // a plain date: the SDK trims the header's whitespace, not the envelope's
-  if (revision < FIRST_MODERN_REVISION || !REVISION_SHAPE.test(revision)) return undefined;
-  const h = req.headers;
-  if (h["mcp-protocol-version"] !== revision || h["mcp-method"] !== method) return undefined;
-  return { kind: "modern", messageKind: "request", message: body, classification: { era: "modern", revision } };
-}
-
-/** Whether this request may take the fast path (everything else goes to the SDK's handler). */
-export function fastEligible(req: IncomingMessage, body: unknown, route: ModernRoute, inputSchemaOf: (tool: string) => Record<string, unknown> | undefined): boolean {
-  if (route.messageKind !== "request" || Array.isArray(body)) return false;
-  const msg = body as { id?: unknown; method?: unknown; params?: Record<string, unknown> };
-  if (typeof msg.method !== "string" || !FAST_METHODS.has(msg.method)) return false;
-  const h = req.headers;
-  const revision = route.classification.revision;
-  if (revision === undefined || one(h["mcp-protocol-version"]) !== revision || one(h["mcp-method"]) !== msg.method) return false;
-  const field = FAST_METHODS.get(msg.method);
-  const name = one(h["mcp-name"]);
-  if (field === undefined) {
-    if (name !== undefined) return false;
-  } else {
-    const target = msg.params?.[field];
-    if (typeof target !== "string" || name !== target) return false;
-    if (msg.method === "tools/call") {
-      const schema = inputSchemaOf(target);
-      if (schema !== undefined && hasHeaderDeclarations(schema)) return false;
-    }
-  }
-  return true;
-}
 
 /**
  * A pooled instance kept connected between exchanges, serving one at a time: connecting and
@@ -171,12 +89,12 @@ class Lane implements Transport {
     }
     if (!response) {
       if (!this.sse) this.toSse(res);
-      res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+      res.write(sseEvent(message));
       return;
     }
     this.finish(res);
     if (this.sse) {
-      res.end(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+      res.end(sseEvent(message));
     } else {
       const code = "error" in message ? (message.error as { code?: number }).code : undefined;
       const status = code !== undefined && (this.dispatching || code === MISSING_CLIENT_CAPABILITY) ? (LADDER_STATUS[code] ?? 200) : 200;
@@ -217,10 +135,7 @@ class Lane implements Transport {
   private toSse(res: ServerResponse): void {
     this.sse = true;
     res.writeHead(200, SSE_HEADERS);
-    this.keepAlive = setInterval(() => {
-      if (!res.writableEnded) res.write(": keepalive\n\n");
-    }, SSE_KEEPALIVE_MS);
-    this.keepAlive.unref();
+    this.keepAlive = sseKeepAlive(res, this.home.keepAliveMs);
   }
 }
 
@@ -231,6 +146,8 @@ export class FastLanes {
 
   constructor(
     private readonly pool: ServerPool,
+    /** comment lines on an answer that switched to SSE (`sseKeepAliveMs`) */
+    readonly keepAliveMs = DEFAULT_SSE_KEEPALIVE_MS,
     private readonly maxIdle = 64,
   ) {}
 

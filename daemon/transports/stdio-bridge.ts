@@ -16,6 +16,7 @@ import { openSync, closeSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { StdioWireTransport } from "./stdio-wire.ts";
+import { refusalMessage } from "./json-rpc-message.ts";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { Config } from "../config.ts";
 import { DaemonUnreachableError, Refusal, UsageError, messageOf } from "../errors.ts";
@@ -201,7 +202,7 @@ export async function runBridge(config: Config, opts: { profile?: string } = {})
   const settingLevel = new Map<string | number, string>();
 
   const toClient = (msg: JSONRPCMessage) => void stdio.send(msg).catch((err) => logger.error({ err: messageOf(err) }, "stdout write failed"));
-  const failRequest = (id: string | number, message: string) => toClient({ jsonrpc: "2.0", id, error: { code: DAEMON_LOST, message } } as JSONRPCMessage);
+  const failRequest = (id: string | number, message: string) => toClient(refusalMessage(Refusal.DaemonLost, message, id));
 
   function forward(msg: JSONRPCMessage) {
     if (isRequest(msg)) inflight.set(msg.id, msg.method);

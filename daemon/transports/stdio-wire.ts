@@ -11,7 +11,7 @@
 import type { Readable, Writable } from "node:stream";
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server";
 import { Refusal } from "../errors.ts";
-import { inboundProblem, readableId } from "./json-rpc-message.ts";
+import { inboundProblem, readableId, refusalMessage } from "./json-rpc-message.ts";
 
 export interface StdioWireOptions {
   /** the longest line taken, in bytes (`maxBodyBytes`, as for HTTP bodies and WebSocket frames) */
@@ -75,7 +75,7 @@ export class StdioWireTransport implements Transport {
   private endOfLine() {
     if (this.skipping) {
       this.skipping = false;
-      this.refuse(null, Refusal.InvalidRequest.rpc, `Invalid Request: message over the ${this.opts.maxMessageBytes} byte limit (maxBodyBytes)`);
+      this.refuse(null, Refusal.InvalidRequest, `Invalid Request: message over the ${this.opts.maxMessageBytes} byte limit (maxBodyBytes)`);
       return;
     }
     const line = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.buffered);
@@ -88,12 +88,12 @@ export class StdioWireTransport implements Transport {
     try {
       json = JSON.parse(text);
     } catch {
-      this.refuse(null, Refusal.ParseError.rpc, "Parse error: the line is not valid JSON");
+      this.refuse(null, Refusal.ParseError, "Parse error: the line is not valid JSON");
       return;
     }
     const problem = inboundProblem(json);
     if (problem) {
-      this.refuse(readableId(json), Refusal.InvalidRequest.rpc, problem);
+      this.refuse(readableId(json), Refusal.InvalidRequest, problem);
       return;
     }
     // the value as received: the SDK lifts the _meta envelope keys itself
@@ -105,8 +105,8 @@ export class StdioWireTransport implements Transport {
     }
   }
 
-  private refuse(id: string | number | null, code: number, message: string) {
-    void this.send({ jsonrpc: "2.0", id, error: { code, message } } as unknown as JSONRPCMessage).catch(() => undefined);
+  private refuse(id: string | number | null, refusal: { readonly rpc: number }, message: string) {
+    void this.send(refusalMessage(refusal, message, id)).catch(() => undefined);
   }
 
   send(message: JSONRPCMessage): Promise<void> {

@@ -19,44 +19,32 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { classifyInboundRequest, createMcpHandler, isInitializeRequest, isJSONRPCRequest, PROTOCOL_VERSION_META_KEY, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/server";
+import { createMcpHandler, isInitializeRequest, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/server";
 import { toNodeHandler } from "@modelcontextprotocol/node";
 import { Refusal, messageOf } from "../errors.ts";
 import { readJsonBody, sendRefusal } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
-import { newSessionInfo, openLegacySession } from "../mcp/connections.ts";
+import { openLegacySession } from "./connections.ts";
+import { admitSession } from "./admission.ts";
 import { newServer } from "../mcp/server-factory.ts";
-import { ServerPool } from "../mcp/server-pool.ts";
+import { ServerPool } from "./server-pool.ts";
 import { ListenStreamCaps, listenInterest, listenPublisher } from "../mcp/subscriptions.ts";
 import { resolveProfile, visibleTool, type Profile } from "../profiles.ts";
-import { startRequestSpan } from "../telemetry/instrumentation.ts";
+import { startListen } from "./listen-spans.ts";
 import type { Endpoint } from "./endpoint.ts";
 import { SessionHttpTransport } from "./session-http-transport.ts";
-import { FastLanes, fastEligible, quickModernRoute, type ModernRoute } from "./stateless-fast-path.ts";
-import { isJsonRpcMessage, nestingProblem, readableId } from "./json-rpc-message.ts";
-import { DUPLICATE_ID_MESSAGE } from "../mcp/requests-in-flight.ts";
+import { DEFAULT_SSE_KEEPALIVE_MS } from "./sse-writer.ts";
+import { FastLanes } from "./stateless-fast-path.ts";
+import { fastEligible, routeEra, type EraRoute } from "./era-routing.ts";
+import { inboundProblem, readableId } from "./json-rpc-message.ts";
+import { DUPLICATE_ID_MESSAGE } from "./requests-in-flight.ts";
 
 export interface StreamableHttpOptions {
   maxBodyBytes: number;
   /** 2026-07-28 listen streams open at once on /mcp, all profiles together (default 1,024) */
   maxListenStreams?: number;
-}
-
-/**
- * Whether the SDK's classifier could route this POST anywhere but the 2025 era. It routes
- * by the body's per-request envelope claim (`params._meta["io.modelcontextprotocol/
- * protocolVersion"]`) and the MCP-Protocol-Version header; a body of valid JSON-RPC
- * messages (checked before) with no claim, under no header or a 2025-era one, is always
- * 2025 traffic. Those, every request of a 2025 session, skip the classifier's work; all
- * others go through it. (test/era-routing.test.ts holds the two to agreement.)
- */
-export function mayBeModern(messages: unknown[], versionHeader: string | undefined): boolean {
-  if (versionHeader !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(versionHeader.trim())) return true;
-  for (const m of messages) {
-    const meta = (m as { params?: { _meta?: unknown } }).params?._meta;
-    if (meta !== null && typeof meta === "object" && PROTOCOL_VERSION_META_KEY in meta) return true;
-  }
-  return false;
+  /** comment lines on every SSE stream of /mcp, ours and the SDK's handler's (default 15 s) */
+  sseKeepAliveMs?: number;
 }
 
 const header = (req: IncomingMessage, name: string) => {
@@ -68,6 +56,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
   const onerror = (err: Error) => deps.logger.debug({ err: messageOf(err) }, "/mcp (2026-07-28)");
   /** who may open a subscriptions/listen stream (subscriptions.ts says why per address, and why not on loopback) */
   const listenCaps = new ListenStreamCaps(opts.maxListenStreams);
+  const keepAliveMs = opts.sseKeepAliveMs ?? DEFAULT_SSE_KEEPALIVE_MS;
 
   /**
    * The stateless 2026-07-28 side, one per profile (a request carries `?profile=` on every
@@ -84,11 +73,11 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
     // The SDK's own listen limit (per handler) sits above ours, for all profiles together,
     // so its 200/-32603 answer is never reached (a closed stream may leave its table a tick
     // after ours).
-    const modern = createMcpHandler(pool.acquire, { legacy: "reject", maxRequestBodySize: opts.maxBodyBytes, onerror, maxSubscriptions: 2 * listenCaps.max });
+    const modern = createMcpHandler(pool.acquire, { legacy: "reject", maxRequestBodySize: opts.maxBodyBytes, onerror, maxSubscriptions: 2 * listenCaps.max, keepAliveMs });
     const node = toNodeHandler(modern, { maxRequestBodySize: opts.maxBodyBytes, onerror });
     // listen streams hear the store's fan-out like sessions do
     const unlisten = deps.store.addChangeListener(listenPublisher(modern.notify, profile, deps.registry));
-    const lanes = new FastLanes(pool);
+    const lanes = new FastLanes(pool, keepAliveMs);
     return { pool, modern, node, unlisten, lanes };
   }
   const unprofiled = statelessSide();
@@ -107,28 +96,8 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
     return t instanceof SessionHttpTransport ? t : undefined;
   }
 
-  /**
-   * A request id of this POST already waiting for its answer on the session (or twice in
-   * the batch). The transport maps an answer to its POST by id, so a second request with an
-   * id still in flight would take over the first one's mapping and leave one of the two
-   * POSTs unanswered forever.
-   */
-  function duplicateId(t: SessionHttpTransport, messages: JSONRPCMessage[]): RequestId | undefined {
-    if (messages.length === 1) {
-      const m = messages[0] as { id?: RequestId; method?: unknown };
-      return m.method !== undefined && m.id !== undefined && t.inFlight(m.id) ? m.id : undefined;
-    }
-    const seen = new Set<RequestId>();
-    for (const m of messages) {
-      if (!isJSONRPCRequest(m)) continue;
-      if (t.inFlight(m.id) || seen.has(m.id)) return m.id;
-      seen.add(m.id);
-    }
-    return undefined;
-  }
-
   /** 2026-07-28: the SDK's handler owns the rest (its ladder answers version, header and capability errors). */
-  async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, route: ReturnType<typeof classifyInboundRequest> | ModernRoute, profile?: Profile): Promise<void> {
+  async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, route: EraRoute, profile?: Profile): Promise<void> {
     const msg = body as { id?: RequestId; method?: string; params?: { _meta?: Record<string, unknown> } };
     if (msg.method === "subscriptions/listen") {
       // A full table, or an address over its share, is a 503 with Retry-After like a full
@@ -138,11 +107,8 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
         return sendRefusal(res, Refusal.TooManyListenStreams, `Too many open subscriptions/listen streams (${admitted.reason}); try again later`, { "retry-after": "5" }, typeof msg.id === "string" || typeof msg.id === "number" ? msg.id : null);
       }
       res.once("close", admitted.release);
-      // the SDK serves listen streams itself, before any server instance: the span covers the stream's life
-      const span = startRequestSpan({ method: "subscriptions/listen", attributes: {}, meta: msg.params?._meta, caller: { transport: "streamable-http", protocolVersion: header(req, "mcp-protocol-version") }, requestId: msg.id });
-      res.once("close", () => span.end(res.statusCode >= 400 ? String(res.statusCode) : undefined));
-      // the URIs it names have a subscriber while the stream is open
-      res.once("close", listenInterest(deps.registry, msg.params, profile));
+      const end = startListen(msg, { transport: "streamable-http", protocolVersion: header(req, "mcp-protocol-version") }, () => listenInterest(deps.registry, msg.params, profile));
+      res.once("close", () => end(res.statusCode >= 400 ? String(res.statusCode) : undefined));
     }
     const side = sideFor(profile);
     if (route.kind === "modern" && fastEligible(req, body, route, side.pool.inputSchemaOf) && (await side.lanes.serve(res, body, route))) return;
@@ -172,29 +138,19 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       if (!parsed.ok) return;
       const body = parsed.body;
       // Well-formed JSON that is not a JSON-RPC message (or batch of them) is an Invalid
-      // Request; the SDK would call it a parse error.
+      // Request; the SDK would call it a parse error. Nesting first: past the spec's schema,
+      // the SDK's walks recurse (a stack overflow there is a 500).
+      const problem = inboundProblem(body, "batch");
+      if (problem) return sendRefusal(res, Refusal.InvalidRequest, problem, {}, readableId(body));
       const raw = Array.isArray(body) ? body : [body];
-      // Nesting first: past the spec's schema, the SDK's walks recurse (a stack overflow there is a 500).
-      const tooDeep = nestingProblem(body);
-      if (tooDeep) return sendRefusal(res, Refusal.InvalidRequest, tooDeep, {}, readableId(body));
-      if (raw.length === 0 || !raw.every(isJsonRpcMessage)) {
-        return sendRefusal(res, Refusal.InvalidRequest, "Invalid Request: expected a JSON-RPC 2.0 message or a non-empty array of them", {}, readableId(body));
-      }
-      // the common 2026-07-28 request, routed without the classifier's parses
-      const quick = raw.length === 1 ? quickModernRoute(req, body) : undefined;
-      if (quick) return serveModern(req, res, body, quick, chosen.profile);
-      const versionHeader = header(req, "mcp-protocol-version");
-      if (mayBeModern(raw, versionHeader)) {
-        const route = classifyInboundRequest({ httpMethod: method, protocolVersionHeader: versionHeader, mcpMethodHeader: header(req, "mcp-method"), mcpNameHeader: header(req, "mcp-name"), body });
-        // modern, or a rejection only the modern path gives (it owns those answers)
-        if (route.kind !== "legacy") return serveModern(req, res, body, route, chosen.profile);
-      }
+      const route = routeEra(req, body, raw);
+      if (route) return serveModern(req, res, body, route, chosen.profile);
 
       const messages = raw as JSONRPCMessage[];
       if (sessionId) {
         const t = lookup(sessionId);
         if (!t) return sendRefusal(res, Refusal.SessionNotFound, "Session not found");
-        const duplicate = duplicateId(t, messages);
+        const duplicate = t.duplicateId(messages);
         if (duplicate !== undefined) {
           return sendRefusal(res, Refusal.DuplicateRequestId, DUPLICATE_ID_MESSAGE, {}, duplicate);
         }
@@ -203,16 +159,16 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       if (!messages.some((m) => isInitializeRequest(m))) {
         return sendRefusal(res, Refusal.SessionRequired, "Bad Request: Mcp-Session-Id header is required (send initialize first, or a 2026-07-28 request with its _meta envelope)");
       }
-      const admitted = deps.store.admit("streamable-http");
-      if (!admitted.ok) return sendRefusal(res, Refusal.TooManySessions, `Too many open sessions (${admitted.reason}); try again later`, { "retry-after": "5" });
+      const admitted = admitSession(deps.store, "streamable-http", req);
+      if (!admitted.ok) return sendRefusal(res, admitted.refusal, admitted.message, admitted.headers);
       // We pick the id up front so the session's info and the transport share it.
       const id = randomUUID();
       // No event store, so no resumable streams (priming events, Last-Event-ID): with them,
       // the v1 SDK client (1.32, what most installed clients run) takes every JSON-RPC
       // error answered on a POST stream for a broken stream and reconnects to resume it
       // (a GET with Last-Event-ID, then retries), for every error.
-      const transport = new SessionHttpTransport(id);
-      const server = await openLegacySession(deps, transport, newSessionInfo(id, "streamable-http", { remoteAddress: req.socket.remoteAddress }), chosen.profile);
+      const transport = new SessionHttpTransport(id, keepAliveMs);
+      const server = await openLegacySession(deps, transport, admitted.info(id), chosen.profile);
       transport.bindServer(server);
       transport.handlePost(req, res, messages, Array.isArray(body));
       // The transport refused the initialize (e.g. batched with other messages): nobody can

@@ -15,11 +15,13 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket, type RawData } from "ws";
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server";
-import { inboundProblem, readableId } from "./json-rpc-message.ts";
+import { inboundProblem, readableId, refusalMessage } from "./json-rpc-message.ts";
 import type { Logger } from "pino";
 import { Refusal } from "../errors.ts";
+import { refusalBody, refuseUpgrade } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
-import { newSessionInfo, serveConnection } from "../mcp/connections.ts";
+import { serveConnection } from "./connections.ts";
+import { admitSession } from "./admission.ts";
 import { resolveProfile } from "../profiles.ts";
 import type { Endpoint } from "./endpoint.ts";
 
@@ -75,12 +77,12 @@ export class WebSocketServerTransport implements Transport {
     try {
       json = JSON.parse(text);
     } catch {
-      this.sendRaw({ jsonrpc: "2.0", id: null, error: { code: Refusal.ParseError.rpc, message: "Parse error: frame is not valid JSON" } });
+      this.sendRaw(refusalMessage(Refusal.ParseError, "Parse error: frame is not valid JSON", null));
       return;
     }
     const problem = inboundProblem(json);
     if (problem) {
-      this.sendRaw({ jsonrpc: "2.0", id: readableId(json), error: { code: Refusal.InvalidRequest.rpc, message: problem } });
+      this.sendRaw(refusalMessage(Refusal.InvalidRequest, problem, readableId(json)));
       return;
     }
     // the value as received: the SDK lifts the _meta envelope keys itself
@@ -139,34 +141,24 @@ export function createWebSocketEndpoint(deps: McpDeps, opts: WebSocketOptions, l
   function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) {
     const offered = String(req.headers["sec-websocket-protocol"] ?? "").split(",").map((s) => s.trim());
     if (!offered.includes(WS_SUBPROTOCOL)) {
-      const text = `WebSocket subprotocol "${WS_SUBPROTOCOL}" is required`;
-      socket.end(`HTTP/1.1 ${Refusal.BadRequest.status} Bad Request\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
-      return;
+      return refuseUpgrade(socket, Refusal.BadRequest.status, { text: `WebSocket subprotocol "${WS_SUBPROTOCOL}" is required` });
     }
     // An unknown profile is refused at the upgrade, with the JSON-RPC body HTTP refusals carry.
     const chosen = resolveProfile(deps.profiles, url);
-    if (!chosen.ok) {
-      const text = JSON.stringify({ jsonrpc: "2.0", error: { code: Refusal.UnknownProfile.rpc, message: chosen.message }, id: null });
-      socket.end(`HTTP/1.1 ${Refusal.UnknownProfile.status} Bad Request\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
-      return;
-    }
+    if (!chosen.ok) return refuseUpgrade(socket, Refusal.UnknownProfile.status, { json: refusalBody(Refusal.UnknownProfile, chosen.message) });
     // The stdio bridge marks its sessions so they show, count and are kept as the stdio
     // clients they are (a stdio session is never evicted).
     const bridged = url.searchParams.get("via") === "stdio-bridge" && isBridgeKey(req.headers["x-patchbay-bridge-key"], opts.bridgeKey);
     const kind = bridged ? "stdio" : "websocket";
-    const admitted = deps.store.admit(kind);
-    if (!admitted.ok) {
-      const text = `Too many open sessions (${admitted.reason}); try again later`;
-      socket.end(`HTTP/1.1 ${Refusal.TooManySessions.status} Service Unavailable\r\nconnection: close\r\nretry-after: 5\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
-      return;
-    }
+    const admitted = admitSession(deps.store, kind, req);
+    if (!admitted.ok) return refuseUpgrade(socket, admitted.refusal.status, { text: admitted.message, headers: admitted.headers });
     // handleUpgrade calls back in this same tick (no async verifyClient), so the slot just
     // admitted is the one serveConnection adds.
     wss.handleUpgrade(req, socket, head, (ws) => {
       alive.set(ws, true);
       ws.on("pong", () => alive.set(ws, true));
       const transport = new WebSocketServerTransport(ws, { maxBufferedBytes: opts.maxBufferedBytes });
-      const info = newSessionInfo(transport.sessionId, kind, { bridged, remoteAddress: req.socket.remoteAddress });
+      const info = admitted.info(transport.sessionId, { bridged });
       try {
         serveConnection(deps, transport, info, chosen.profile);
       } catch (err) {

@@ -5,7 +5,7 @@
  * codes a client mistake may get, and which Host/Origin/credentials must be refused.
  */
 import { clip, type Violations } from "./fuzz-harness.ts";
-import { MAX_JSON_DEPTH, nestedDeeperThan } from "../../daemon/mcp/json-depth.ts";
+import { MAX_JSON_DEPTH, nestedDeeperThan } from "../../daemon/transports/json-depth.ts";
 
 export type Obj = Record<string, unknown>;
 

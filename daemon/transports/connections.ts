@@ -10,18 +10,20 @@
  * Both register the session with the store (admission happened before, in the transport),
  * hear the store's change fan-out, and leave the store when the transport closes.
  */
-import type { JSONRPCMessage, McpServerFactory, Transport, TransportSendOptions, MessageExtraInfo } from "@modelcontextprotocol/server";
-import { PROTOCOL_VERSION_META_KEY } from "@modelcontextprotocol/server";
+import type { McpServerFactory, Transport } from "@modelcontextprotocol/server";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import { messageOf } from "../errors.ts";
 import { clipString } from "../clip-string.ts";
 import type { Profile } from "../profiles.ts";
 import type { SessionInfo } from "../session-store.ts";
-import { recordSessionClosed, recordSessionOpened, startRequestSpan, type RequestSpan } from "../telemetry/instrumentation.ts";
-import type { Connection, McpDeps } from "./call-context.ts";
-import { newServer, type PatchbayServer } from "./server-factory.ts";
+import { recordSessionClosed, recordSessionOpened } from "../telemetry/instrumentation.ts";
+import type { Connection, McpDeps } from "../mcp/call-context.ts";
+import { newServer } from "../mcp/server-factory.ts";
+import type { PatchbayServer } from "../mcp/patchbay-server.ts";
+import { connectionListener, listenInterest, releaseSubscriptions } from "../mcp/subscriptions.ts";
 import { RequestsInFlight } from "./requests-in-flight.ts";
-import { connectionListener, listenInterest, releaseSubscriptions } from "./subscriptions.ts";
+import { ObservedTransport } from "./observed-transport.ts";
+import { ListenSpans } from "./listen-spans.ts";
 
 /** the longest client name or version kept for a session */
 const MAX_CLIENT_NAME = 256;
@@ -140,91 +142,4 @@ export function serveConnection(deps: McpDeps, wire: Transport, info: SessionInf
   const served = serveStdio(factory, { transport: observed, onerror: (err) => log.debug({ err: messageOf(err) }, "connection error") });
   const { log, cleanup } = register(deps, info, { current: () => current, close: () => served.close(), release: () => made.forEach(releaseSubscriptions) });
   return served;
-}
-
-/**
- * A transport seen from both sides: the connection's own transport, with hooks on what
- * comes in, what goes out and its close. serveStdio installs its callbacks here.
- */
-class ObservedTransport implements Transport {
-  onclose?: () => void;
-  onerror?: (error: Error) => void;
-  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
-
-  constructor(
-    private readonly inner: Transport,
-    /** `received` may answer a message itself (a refusal) instead of passing it on */
-    private readonly hooks: { received(m: JSONRPCMessage): JSONRPCMessage | void; sent(m: JSONRPCMessage): void; closed(): void },
-  ) {}
-
-  async start(): Promise<void> {
-    this.inner.onmessage = (m, extra) => {
-      const refusal = this.hooks.received(m);
-      if (refusal) {
-        void this.inner.send(refusal).catch(() => undefined);
-        return;
-      }
-      this.onmessage?.(m, extra);
-    };
-    this.inner.onerror = (e) => this.onerror?.(e);
-    this.inner.onclose = () => {
-      this.onclose?.();
-      this.hooks.closed();
-    };
-    await this.inner.start();
-  }
-
-  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    this.hooks.sent(message);
-    return this.inner.send(message, options);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-
-  setProtocolVersion = (version: string) => this.inner.setProtocolVersion?.(version);
-}
-
-
-/**
- * Spans for subscriptions/listen on a WebSocket or stdio connection, which serveStdio
- * answers before any server instance sees it: from the request to the stream's end (its
- * graceful-close result, the client's notifications/cancelled, or the connection closing).
- * The resource URIs a stream names count as subscribed for the same time (`interest`).
- */
-class ListenSpans {
-  private open = new Map<string | number, { span: RequestSpan; release: () => void }>();
-  constructor(
-    private readonly info: SessionInfo,
-    private readonly interest: (params: unknown) => () => void,
-  ) {}
-
-  received(m: JSONRPCMessage): void {
-    const msg = m as { id?: string | number; method?: string; params?: { _meta?: Record<string, unknown>; requestId?: string | number } };
-    if (msg.method === "subscriptions/listen" && msg.id !== undefined && !this.open.has(msg.id) && this.open.size < 1_024) {
-      const version = msg.params?._meta?.[PROTOCOL_VERSION_META_KEY];
-      const span = startRequestSpan({ method: "subscriptions/listen", attributes: {}, meta: msg.params?._meta, caller: { transport: this.info.transport, protocolVersion: typeof version === "string" ? version : undefined }, requestId: msg.id });
-      this.open.set(msg.id, { span, release: this.interest(msg.params) });
-    } else if (msg.method === "notifications/cancelled" && msg.params?.requestId !== undefined) {
-      this.end(msg.params.requestId);
-    }
-  }
-
-  sent(m: JSONRPCMessage): void {
-    const msg = m as { id?: string | number; method?: string; error?: { code: number } };
-    if (msg.method === undefined && msg.id !== undefined) this.end(msg.id, msg.error ? String(msg.error.code) : undefined);
-  }
-
-  endAll(): void {
-    for (const id of [...this.open.keys()]) this.end(id);
-  }
-
-  private end(id: string | number, errorType?: string) {
-    const open = this.open.get(id);
-    if (!open) return;
-    this.open.delete(id);
-    open.release();
-    open.span.end(errorType);
-  }
 }

@@ -5,10 +5,11 @@
  * failed parse builds an error object (issues, messages) — a few percent of the daemon's
  * time per call under load. Our transports already know a message is a well-formed request
  * (transports/json-rpc-message.ts checked it), so they can skip that. The entry point is
- * private in the SDK's types: if an SDK release moves it, every message goes through
- * `onmessage` as before (and test/request-dispatch.test.ts fails, so it is noticed).
+ * private in the SDK (sdk-seams.ts): if an SDK release moves it, every message goes through
+ * `onmessage` as before (and test/sdk-seams.test.ts fails, so it is noticed).
  */
 import { isJSONRPCRequest, type JSONRPCMessage, type MessageExtraInfo } from "@modelcontextprotocol/server";
+import { sdkRequestEntry } from "../mcp/sdk-seams.ts";
 
 export type Deliver = (message: JSONRPCMessage, extra?: MessageExtraInfo) => void;
 
@@ -19,8 +20,8 @@ export type Deliver = (message: JSONRPCMessage, extra?: MessageExtraInfo) => voi
  * is no response), everything else through `onmessage`.
  */
 export function deliverTo(server: object, onmessage: Deliver | undefined, opts: { checked?: boolean } = {}): Deliver {
-  const entry = (server as { _onrequest?: (m: JSONRPCMessage, e?: MessageExtraInfo) => void })._onrequest;
-  if (typeof entry !== "function") return (m, e) => onmessage?.(m, e);
+  const entry = sdkRequestEntry(server);
+  if (!entry) return (m, e) => onmessage?.(m, e);
   // `checked`: every message passed transports/json-rpc-message.ts, whose union of the spec's
   // message schemas admits an `id` and a `method` only as a request (a property test holds
   // this), so the request check would only repeat that parse

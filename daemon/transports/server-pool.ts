@@ -14,32 +14,16 @@
  * What the pool hands out is an `McpServer` shell around our low-level server. The entry
  * checks the SEP-2243 `Mcp-Param-*` headers of a tools/call only for `McpServer` products,
  * because it needs the tool's input schema before dispatch; the shell answers that from the
- * live registry, and every request is still served by the low-level server's handlers.
+ * live registry, and every request is still served by the low-level server's handlers
+ * (the shell and the close hook below reach past the SDK's public API: sdk-seams.ts).
  */
-import { McpServer, type Server } from "@modelcontextprotocol/server";
+import type { Server } from "@modelcontextprotocol/server";
+import { onUnconnectedClose, ServerShell } from "../mcp/sdk-seams.ts";
 
 export interface PoolStats {
   created: number;
   idle: number;
   leased: number;
-}
-
-/** The McpServer face of one low-level server (no McpServer handlers are installed on it). */
-export class ServerShell<S extends Server = Server> extends McpServer {
-  constructor(
-    inner: S,
-    private readonly inputSchemaOf: (tool: string) => Record<string, unknown> | undefined,
-  ) {
-    // The McpServer builds a Server of its own, which is replaced at once: with no
-    // capabilities it installs no handlers on it.
-    super({ name: "patchbay", version: "0" });
-    (this as { server: Server }).server = inner;
-  }
-
-  /** The JSON Schema `tools/list` advertises for the tool (read by the entry's `Mcp-Param-*` check). */
-  override toolInputSchemaJson(name: string): Record<string, unknown> | undefined {
-    return this.inputSchemaOf(name);
-  }
 }
 
 export class ServerPool<S extends Server = Server> {
@@ -91,11 +75,7 @@ export class ServerPool<S extends Server = Server> {
     // Release hook 2: subscriptions/listen and early rejections close() an instance the
     // handler never connected; Protocol.close() would then do nothing and onclose never
     // fire, so an unconnected close is a release.
-    const close = server.close.bind(server);
-    server.close = async () => {
-      if (server.transport === undefined) return this.release(shell);
-      return close();
-    };
+    onUnconnectedClose(server, () => this.release(shell));
     return shell;
   }
 

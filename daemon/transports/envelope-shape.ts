@@ -6,12 +6,10 @@
  * test, test/modern-route.test.ts, holds the two to agreement); everything else (icons,
  * experimental capabilities, foreign keys, odd values) goes to the SDK's own checks.
  */
-import { CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY, type LoggingLevel } from "@modelcontextprotocol/server";
+import { CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY } from "@modelcontextprotocol/server";
 
-import { isPlainObject } from "./plain-object.ts";
-
-/** The spec's logging levels, least severe first. */
-export const LOGGING_LEVELS: readonly LoggingLevel[] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+import { isPlainObject } from "../plain-object.ts";
+import { LOGGING_LEVELS } from "../mcp/logging-levels.ts";
 
 function isEmptyObject(v: unknown): boolean {
   if (!isPlainObject(v)) return false;

@@ -8,6 +8,7 @@
  */
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import { Refusal } from "../errors.ts";
+import { refusalMessage } from "./json-rpc-message.ts";
 
 export const DUPLICATE_ID_MESSAGE = "Invalid Request: duplicate request id in flight";
 
@@ -26,7 +27,7 @@ export class RequestsInFlight {
   duplicate(m: JSONRPCMessage): JSONRPCMessage | undefined {
     const msg = m as { id?: Id; method?: string };
     if (msg.method === undefined || msg.id === undefined || !this.open.has(msg.id)) return undefined;
-    return { jsonrpc: "2.0", id: msg.id, error: { code: Refusal.DuplicateRequestId.rpc, message: DUPLICATE_ID_MESSAGE } } as JSONRPCMessage;
+    return refusalMessage(Refusal.DuplicateRequestId, DUPLICATE_ID_MESSAGE, msg.id);
   }
 
   /** A message from the client: a request opens its id, a cancel ends the one it names. */
