@@ -14,7 +14,7 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { loadConfig, type ConfigOverrides } from "../../daemon/config.ts";
 import { ensureHome } from "../../daemon/home-dir.ts";
-import { startDaemon, type Daemon } from "../../daemon/main.ts";
+import { startDaemon, type Daemon, type StartDaemonOptions } from "../../daemon/main.ts";
 import { TempDir } from "./env.ts";
 
 export interface InProcessDaemon {
@@ -40,6 +40,8 @@ export interface InProcessOptions {
   env?: Record<string, string>;
   /** wait until every plugin found at start has loaded or failed (default true) */
   waitForPlugins?: boolean;
+  /** extra telemetry sinks (in-memory exporters) next to the daemon's own */
+  telemetry?: StartDaemonOptions["telemetry"];
 }
 
 export async function startInProcessDaemon(opts: InProcessOptions): Promise<InProcessDaemon> {
@@ -56,7 +58,7 @@ export async function startInProcessDaemon(opts: InProcessOptions): Promise<InPr
         done();
       },
     });
-    const daemon = await startDaemon(config, { logger: pino({ level: config.logLevel }, sink), writeStateFile: false });
+    const daemon = await startDaemon(config, { logger: pino({ level: config.logLevel }, sink), writeStateFile: false, telemetry: opts.telemetry });
     if (opts.waitForPlugins ?? true) await daemon.pluginsLoaded();
     let stopped: Promise<void> | undefined;
     return {
