@@ -5,10 +5,25 @@
  *   tsx bench/baseline-server.ts <kind> [--tools N]
  *
  *   sdk-v1-http   `@modelcontextprotocol/sdk` 1.32 `McpServer` + `StreamableHTTPServerTransport`,
- *                 sessionful (one transport per Mcp-Session-Id), on plain node:http
+ *                 sessionful (one transport per Mcp-Session-Id), written as the SDK's own
+ *                 examples write it (simpleStreamableHttp.ts): `createMcpExpressApp()` (express,
+ *                 the localhost Host check, `express.json()`) and
+ *                 `transport.handleRequest(req, res, req.body)`, so the transport gets the
+ *                 parsed body and does not read and parse the stream itself
+ *   sdk-v1-http-unparsed  the same v1 server on plain node:http calling
+ *                 `transport.handleRequest(req, res)` without the body (the SDK reads and parses
+ *                 it through its web-standard bridge): the bench's baseline until issue 20,
+ *                 kept as a labelled row so old reports can be compared
  *   sdk-v2-http   `@modelcontextprotocol/server` 2.x `createMcpHandler` (a new McpServer per
  *                 request; 2026-07-28 requests and its stateless 2025-era fallback) through
- *                 `toNodeHandler` from `@modelcontextprotocol/node`
+ *                 `toNodeHandler` from `@modelcontextprotocol/node`, as the node adapter's README
+ *                 recommends behind a JSON body parser: an express app with `express.json()`
+ *                 and the parsed body passed as the third argument (`handler(req, res, req.body)`),
+ *                 which `isLegacyRequest`'s docs call the handler's "perf escape hatch" (the
+ *                 stream is not read again). The v2 express adapter package is not installed; the v1 SDK's
+ *                 `createMcpExpressApp` builds the same middleware (Host check, `express.json()`)
+ *   sdk-v2-http-unparsed  the same v2 handler on plain node:http, `handler(req, res)`: the
+ *                 adapter reads the stream (the v2 row before issue 20, kept labelled)
  *   sdk-v1-stdio  the v1 `McpServer` over `StdioServerTransport`
  *   sdk-v2-stdio  the v2 `McpServer` through `serveStdio`
  *   raw-http      node:http answering JSON-RPC by hand: the ceiling for one Node process
@@ -60,6 +75,31 @@ async function sdkV2Server() {
   };
 }
 
+/**
+ * The v1 sessionful routing of the SDK's examples: one transport per Mcp-Session-Id, a new
+ * one on a request without the header. `parsedBody` undefined leaves the stream to the SDK.
+ */
+async function sdkV1Sessions() {
+  const { StreamableHTTPServerTransport } = await import("@modelcontextprotocol/sdk/server/streamableHttp.js");
+  const make = await sdkV1Server();
+  const transports = new Map<string, InstanceType<typeof StreamableHTTPServerTransport>>();
+  return async (req: IncomingMessage, res: ServerResponse, parsedBody: unknown) => {
+    const sid = req.headers["mcp-session-id"] as string | undefined;
+    let t = sid ? transports.get(sid) : undefined;
+    if (sid && !t) {
+      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32001, message: "Session not found" } }));
+      return;
+    }
+    if (!t) {
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (id) => void transports.set(id, transport) });
+      transport.onclose = () => transport.sessionId && transports.delete(transport.sessionId);
+      await make().connect(transport);
+      t = transport;
+    }
+    await t.handleRequest(req, res, parsedBody);
+  };
+}
+
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -90,34 +130,34 @@ function rawAnswer(msg: any): unknown {
 async function main() {
   switch (kind) {
     case "sdk-v1-http": {
-      const { StreamableHTTPServerTransport } = await import("@modelcontextprotocol/sdk/server/streamableHttp.js");
-      const make = await sdkV1Server();
-      const transports = new Map<string, InstanceType<typeof StreamableHTTPServerTransport>>();
-      const http = createServer(async (req, res) => {
-        const sid = req.headers["mcp-session-id"] as string | undefined;
-        let t = sid ? transports.get(sid) : undefined;
-        if (sid && !t) {
-          res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32001, message: "Session not found" } }));
-          return;
-        }
-        if (!t) {
-          const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (id) => void transports.set(id, transport) });
-          transport.onclose = () => transport.sessionId && transports.delete(transport.sessionId);
-          await make().connect(transport);
-          t = transport;
-        }
-        await t.handleRequest(req, res);
-      });
-      listen(http, "http", "/mcp");
+      const { createMcpExpressApp } = await import("@modelcontextprotocol/sdk/server/express.js");
+      const app = createMcpExpressApp();
+      const route = await sdkV1Sessions();
+      app.all("/mcp", (req: IncomingMessage & { body?: unknown }, res: ServerResponse) => void route(req, res, req.body));
+      listen(createServer(app), "http", "/mcp");
+      break;
+    }
+    case "sdk-v1-http-unparsed": {
+      const route = await sdkV1Sessions();
+      listen(createServer((req, res) => void route(req, res, undefined)), "http", "/mcp");
       break;
     }
     case "sdk-v2-http": {
       const { createMcpHandler } = await import("@modelcontextprotocol/server");
       const { toNodeHandler } = await import("@modelcontextprotocol/node");
       const make = await sdkV2Server();
+      const { createMcpExpressApp } = await import("@modelcontextprotocol/sdk/server/express.js");
       const handler = toNodeHandler(createMcpHandler(make));
-      const http = createServer((req, res) => void handler(req, res));
-      listen(http, "http", "/mcp");
+      const app = createMcpExpressApp();
+      app.all("/mcp", (req: IncomingMessage & { body?: unknown }, res: ServerResponse) => void handler(req, res, req.body));
+      listen(createServer(app), "http", "/mcp");
+      break;
+    }
+    case "sdk-v2-http-unparsed": {
+      const { createMcpHandler } = await import("@modelcontextprotocol/server");
+      const { toNodeHandler } = await import("@modelcontextprotocol/node");
+      const handler = toNodeHandler(createMcpHandler(await sdkV2Server()));
+      listen(createServer((req, res) => void handler(req, res)), "http", "/mcp");
       break;
     }
     case "sdk-v1-stdio": {

@@ -48,7 +48,7 @@ import { workerRoundTrip } from "./lib/worker-hop.ts";
 import { canMeasureThreads, servingProcess, threadCpuPerCall } from "./lib/thread-cpu.ts";
 import { PATCHBAY_ECHO, writeEchoPlugin, writeExamplePlugins, writeWidePlugins, examplePlugin } from "./lib/plugins.ts";
 import { install } from "./lib/install.ts";
-import { machine, gitInfo, num, ms, ratio, x, mib, table } from "./lib/report.ts";
+import { machine, gitInfo, num, ms, ratio, x, mib, table, BASELINE_PATTERNS } from "./lib/report.ts";
 import { firstAnswer, type FirstAnswer } from "./lib/first-answer.ts";
 import { searchEval } from "./lib/search-eval.ts";
 import { readFileSync } from "node:fs";
@@ -252,12 +252,16 @@ async function capacity() {
       await measureWs(ws, "patchbay-ws", "Patchbay, WebSocket /ws (one connection)", true, `${d.url.replace(/^http/, "ws")}/ws`, PATCHBAY_ECHO);
     });
   if (wantCapacity("sdk-v1-session"))
-    await using(startBaseline("sdk-v1-http"), (s) => measureHttp(http, "sdk-v1-session", "bare SDK v1 McpServer + StreamableHTTPServerTransport, one session", false, () => sessionShape(s.url, "echo")));
+    await using(startBaseline("sdk-v1-http"), (s) => measureHttp(http, "sdk-v1-session", "bare SDK v1 McpServer + StreamableHTTPServerTransport, one session, parsed body (the SDK examples' express app)", false, () => sessionShape(s.url, "echo")));
+  if (wantCapacity("sdk-v1-unparsed"))
+    await using(startBaseline("sdk-v1-http-unparsed"), (s) => measureHttp(http, "sdk-v1-unparsed", "v1, unparsed body (old baseline): the same server on node:http, handleRequest(req, res)", false, () => sessionShape(s.url, "echo")));
   if (wantCapacity("sdk-v2-modern") || wantCapacity("sdk-v2-legacy"))
     await using(startBaseline("sdk-v2-http"), async (s) => {
-      await measureHttp(http, "sdk-v2-modern", "bare SDK v2 createMcpHandler, stateless 2026-07-28", false, async () => modernCall(s.url, "echo"));
-      await measureHttp(http, "sdk-v2-legacy", "bare SDK v2 createMcpHandler, 2025-era stateless fallback", false, () => sessionShape(s.url, "echo"));
+      await measureHttp(http, "sdk-v2-modern", "bare SDK v2 createMcpHandler, stateless 2026-07-28, parsed body (express.json())", false, async () => modernCall(s.url, "echo"));
+      await measureHttp(http, "sdk-v2-legacy", "bare SDK v2 createMcpHandler, 2025-era stateless fallback, parsed body (express.json())", false, () => sessionShape(s.url, "echo"));
     });
+  if (wantCapacity("sdk-v2-modern-unparsed"))
+    await using(startBaseline("sdk-v2-http-unparsed"), (s) => measureHttp(http, "sdk-v2-modern-unparsed", "v2, unparsed body: createMcpHandler on node:http, handler(req, res), stateless 2026-07-28", false, async () => modernCall(s.url, "echo")));
   if (wantCapacity("raw-http")) await using(startBaseline("raw-http"), (s) => measureHttp(http, "raw-http", "raw node:http JSON-RPC echo (ceiling)", false, () => sessionShape(s.url, "echo")));
   if (wantCapacity("supergateway"))
     await using(startSupergateway(), (s) => measureHttp(http, "supergateway", "supergateway 4, stateful Streamable HTTP → bare SDK v1 stdio", false, () => sessionShape(s.url, "echo")));
@@ -274,6 +278,8 @@ async function capacity() {
   emit(`## Server capacity: autocannon, 16 connections, ${P.loadSeconds} s per row after ${P.warmSeconds} s warm-up`);
   emit();
   emit("Echo tool, a unique JSON-RPC id on every request; *ok/s* counts 2xx answers carrying a JSON-RPC result. Ratios are ok/s against the same-run baselines. autocannon's latencies have 1 ms resolution.");
+  emit();
+  emit("*× SDK v1* is against `sdk-v1-http` (parsed body, the SDK examples' express app; see the baselines above), not against the *v1, unparsed body (old baseline)* row, which earlier reports used and which reads ratios about 1.5× high.");
   emit();
   const capCells = (r: CapacityRow) =>
     r.error
@@ -338,8 +344,8 @@ async function latency() {
   };
   await measure("sdk-v1-stdio", "bare SDK v1 McpServer, stdio", false, stdioBase("sdk-v1-stdio"), "echo");
   await measure("sdk-v2-stdio", "bare SDK v2 McpServer (serveStdio), stdio", false, stdioBase("sdk-v2-stdio"), "echo");
-  if (want("sdk-v1-http")) await using(startBaseline("sdk-v1-http"), (s) => measure("sdk-v1-http", "bare SDK v1 McpServer, Streamable HTTP session", false, () => httpClient(s.url), "echo"));
-  if (want("sdk-v2-http")) await using(startBaseline("sdk-v2-http"), (s) => measure("sdk-v2-http", "bare SDK v2 createMcpHandler, 2025-era fallback", false, () => httpClient(s.url), "echo"));
+  if (want("sdk-v1-http")) await using(startBaseline("sdk-v1-http"), (s) => measure("sdk-v1-http", "bare SDK v1 McpServer, Streamable HTTP session, parsed body (express)", false, () => httpClient(s.url), "echo"));
+  if (want("sdk-v2-http")) await using(startBaseline("sdk-v2-http"), (s) => measure("sdk-v2-http", "bare SDK v2 createMcpHandler, 2025-era fallback, parsed body (express)", false, () => httpClient(s.url), "echo"));
 
   const plugins = temp("patchbay-bench-echo-");
   writeEchoPlugin(plugins.path);
@@ -1045,8 +1051,12 @@ async function main() {
     emit(`Reduced in this ${mode} run: ${reduced.join("; ")}.`);
   }
   emit();
+  emit("Bare SDK baselines, each written the way its SDK's documentation writes a server:");
+  emit();
+  for (const [kind, pattern] of Object.entries(BASELINE_PATTERNS)) emit(`- \`${kind}\`: ${pattern}`);
+  emit();
 
-  const result: Record<string, unknown> = { mode, date: date.toISOString(), machine: m, git, patchbayCli: cli, settings: P, reduced, sections: [...selected] };
+  const result: Record<string, unknown> = { mode, date: date.toISOString(), machine: m, git, patchbayCli: cli, settings: P, reduced, sections: [...selected], baselines: BASELINE_PATTERNS };
   const failures: { section: string; error: string }[] = [];
   const runners: Record<Section, () => Promise<unknown>> = { capacity, latency, "first-answer": firstAnswers, telemetry, memory, install: () => install({ progress, emit, temp, settleMs: P.settleMs }), startup, search: () => searchEval({ smoke: mode === "smoke", progress, emit, temp, using }) };
   const sectionSeconds: Record<string, number> = {};

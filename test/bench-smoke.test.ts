@@ -12,6 +12,14 @@ import { join } from "node:path";
 import { ROOT, TempDir } from "./helpers/env.ts";
 
 const out = new TempDir("patchbay-bench-smoke-");
+
+/** `path: error` for every object in the result that carries an `error` field. */
+function errorsIn(value: unknown, path = "$"): string[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => errorsIn(v, `${path}[${i}]`));
+  if (value === null || typeof value !== "object") return [];
+  const own = "error" in value && value.error !== undefined ? [`${path}: ${String(value.error)}`] : [];
+  return [...own, ...Object.entries(value).flatMap(([k, v]) => (k === "error" ? [] : errorsIn(v, `${path}.${k}`)))];
+}
 after(() => out.cleanup());
 
 test("bench --smoke prints the Markdown report and writes its JSON", { timeout: 120_000 }, async () => {
@@ -40,7 +48,10 @@ test("bench --smoke prints the Markdown report and writes its JSON", { timeout: 
   assert.equal(typeof r.git.commit, "string");
   assert.ok(!Number.isNaN(Date.parse(r.date)), "date");
   assert.ok(Array.isArray(r.reduced) && r.reduced.length > 0, "a reduced run says what it reduced");
-  assert.ok(Array.isArray(r.failures), "failures listed");
+  assert.deepEqual(r.failures, [], "no section failed");
+  // Each section catches a failing row and records it as `{ …, error }` so a long run goes
+  // on; in the smoke run any such row anywhere means the harness is broken.
+  assert.deepEqual(errorsIn(r), [], "rows that failed");
   assert.equal(typeof r.markdown, "string");
 
   const ids = (rows: { id: string }[]) => rows.map((x) => x.id).sort();
@@ -48,12 +59,15 @@ test("bench --smoke prints the Markdown report and writes its JSON", { timeout: 
   assert.deepEqual(ids(r.capacity.http), ["patchbay-2025-session", "patchbay-2026-stateless", "raw-http"]);
   assert.deepEqual(ids(r.capacity.websocket), ["patchbay-ws"]);
   for (const row of [...r.capacity.http, ...r.capacity.websocket]) {
-    assert.ok("error" in row || ["okPerSec", "p50", "p99", "errors", "timeouts", "non2xx", "rpcErrors"].every((k) => k in row), `capacity row ${row.id} has its figures`);
+    // a row that failed carries `error` and no figures: that is the harness rotting, not a result
+    assert.equal(row.error, undefined, `capacity row ${row.id} failed: ${row.error}`);
+    assert.ok(["okPerSec", "p50", "p99", "errors", "timeouts", "non2xx", "rpcErrors"].every((k) => k in row), `capacity row ${row.id} has its figures`);
     assert.ok("vsSdkV1" in row && "vsRaw" in row, `capacity row ${row.id} has its ratios`);
   }
   assert.deepEqual(ids(r.latency.rows), ["patchbay-http", "sdk-v1-http"]);
+  for (const row of r.latency.rows) assert.equal(row.error, undefined, `latency row ${row.id} failed: ${row.error}`);
   const pbHttp = r.latency.rows.find((x: { id: string }) => x.id === "patchbay-http");
-  assert.ok("error" in pbHttp || ("seqPerSec" in pbHttp && "conc16PerSec" in pbHttp && "sdk-v1-http" in pbHttp.ratios), "latency row with ratio");
+  assert.ok("seqPerSec" in pbHttp && "conc16PerSec" in pbHttp && "sdk-v1-http" in pbHttp.ratios, "latency row with ratio");
 
   // the hop three ways, and a sequential stdio call taken apart per thread (Linux only)
   for (const way of ["atomicsWait", "spin"]) assert.equal(typeof r.latency.hopWays?.[way]?.p50, "number", `latency.hopWays.${way}`);
@@ -74,6 +88,7 @@ test("bench --smoke prints the Markdown report and writes its JSON", { timeout: 
     assert.ok(row.runs[0].toolsListMs >= row.runs[0].initializeMs, row.id);
   }
   for (const k of ["baseline", "idle", "marginalPerPlugin", "sessions", "reloads", "listChanged", "toolsList"]) assert.ok(k in r.memory, `memory.${k}`);
+  assert.equal(r.memory.baseline.error, undefined, `memory baseline failed: ${r.memory.baseline.error}`);
   assert.deepEqual(Object.keys(r.memory.idle).sort(), ["1", "2"]);
 
   // tool search over the committed catalogue: recall, listing tokens, search and rebuild times

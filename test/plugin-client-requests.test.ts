@@ -4,10 +4,11 @@
  * eras. The handler is written once with awaits; the 2025 era asks on the session, the
  * 2026-07-28 revision answers input_required and replays the answers on the retry.
  *
- * These need the worker side of the plugin API; until it has landed they skip (the host
- * side is covered by mcp-client-requests.test.ts with a stand-in worker).
+ * A plugin context without ctx.elicit or ctx.resourceUpdated fails these tests rather than
+ * skipping them: the worker side of the plugin API has landed, and a skip would hide losing
+ * it (the host side alone is covered by mcp-client-requests.test.ts with a stand-in worker).
  */
-import { test, before, after, type TestContext } from "node:test";
+import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { TempDir } from "./helpers/env.ts";
 import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
@@ -49,10 +50,8 @@ after(async () => {
   home.cleanup();
 });
 
-function needs(t: TestContext, what: keyof typeof support): boolean {
-  if (support[what]) return true;
-  t.skip(`the worker side of ctx.${what} has not landed yet`);
-  return false;
+function assertOffered(what: keyof typeof support): void {
+  assert.equal(support[what], true, `a plugin's ctx.${what} is not a function in its thread`);
 }
 
 async function interview(c: V2Client) {
@@ -64,8 +63,8 @@ async function interview(c: V2Client) {
   return out;
 }
 
-test("ctx.elicit / ctx.sample / ctx.roots in both eras over HTTP, WebSocket and stdio", async (t) => {
-  if (!needs(t, "elicit")) return;
+test("ctx.elicit / ctx.sample / ctx.roots in both eras over HTTP, WebSocket and stdio", async () => {
+  assertOffered("elicit");
   const clients: V2Client[] = [];
   try {
     for (const open of [
@@ -84,8 +83,8 @@ test("ctx.elicit / ctx.sample / ctx.roots in both eras over HTTP, WebSocket and 
   }
 });
 
-test("ctx.resourceUpdated(uri) reaches subscribers of that URI only, in both eras", async (t) => {
-  if (!needs(t, "resourceUpdated")) return;
+test("ctx.resourceUpdated(uri) reaches subscribers of that URI only, in both eras", async () => {
+  assertOffered("resourceUpdated");
   const legacy = await v2HttpClient(d.url);
   const modern = await v2HttpClient(d.url, { modern: true });
   const bystander = await v2HttpClient(d.url);

@@ -58,3 +58,20 @@ export function table(head: string[], rows: (string | number)[][]): string {
   const esc = (c: string | number) => String(c).replace(/\|/g, "\\|").replace(/\n/g, " ");
   return [`| ${head.map(esc).join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`)].join("\n");
 }
+
+/**
+ * How each bare-SDK baseline server is written (bench/baseline-server.ts), quoted in every
+ * report and its JSON: a ratio means little without saying what it is against.
+ */
+export const BASELINE_PATTERNS: Record<string, string> = {
+  "sdk-v1-http":
+    "SDK v1 (`@modelcontextprotocol/sdk`), as its examples write it: `createMcpExpressApp()` (express, localhost Host check, `express.json()`), one `StreamableHTTPServerTransport` per session, `transport.handleRequest(req, res, req.body)` with the parsed body",
+  "sdk-v1-http-unparsed":
+    "v1, unparsed body (old baseline, before issue 20): the same v1 server on plain node:http calling `transport.handleRequest(req, res)`, so the SDK reads and parses the body through its web-standard bridge",
+  "sdk-v2-http":
+    "SDK v2 (`@modelcontextprotocol/server` + `/node`), as the node adapter's README recommends behind a body parser: `toNodeHandler(createMcpHandler(factory))` called as `handler(req, res, req.body)` after `express.json()`",
+  "sdk-v2-http-unparsed":
+    "v2, unparsed body (capacity only): `toNodeHandler(createMcpHandler(factory))` on plain node:http called as `handler(req, res)`, the adapter reading the stream itself; kept beside the parsed-body row because on a busy machine neither was clearly faster",
+  "sdk-v1-stdio": "SDK v1 `McpServer` over `StdioServerTransport`",
+  "sdk-v2-stdio": "SDK v2 `McpServer` through `serveStdio`",
+};

@@ -9,13 +9,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { TempDir, waitFor } from "./helpers/env.ts";
-import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
-import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
+import { TempDir, waitFor } from "../helpers/env.ts";
+import { startInProcessDaemon, type InProcessDaemon } from "../helpers/in-process.ts";
+import { httpClient, textOf, type RecordingClient } from "../helpers/clients.ts";
 
 const plugins = new TempDir("patchbay-parking-");
 const conf = new TempDir("patchbay-parking-conf-");
-let d: RunningDaemon;
+let d: InProcessDaemon;
 let c: RecordingClient;
 
 const LIST = "notifications/tools/list_changed";
@@ -80,7 +80,7 @@ export default {
 `);
   plugins.file("reloaded.ts", `export default { tools: { say: { handler: () => "one" } } };\n`);
   const config = conf.file("patchbay.json", JSON.stringify({ keepAlivePlugins: ["pinned"] }));
-  d = await startDaemonProcess({ plugins: plugins.path, args: ["--config", config], env: { PATCHBAY_WORKER_IDLE_MS: "200" } });
+  d = await startInProcessDaemon({ plugins: plugins.path, config: { config }, env: { PATCHBAY_WORKER_IDLE_MS: "200" } });
   c = await httpClient(d.url);
 });
 after(async () => {
@@ -150,7 +150,7 @@ test("keepAlive: true in the plugin, or keepAlivePlugins in the config, keeps th
 });
 
 test("a plugin that keeps a timer running is not parked; keepAlive: false parks it anyway", async () => {
-  await waitFor("ticker refused to park", () => /"plugin":"ticker"[^\n]*not parking it/.test(d.stderr()) || undefined);
+  await waitFor("ticker refused to park", () => /"plugin":"ticker"[^\n]*not parking it/.test(d.logs()) || undefined);
   const p = await plugin("ticker");
   assert.equal(p.worker, "running");
   assert.match(p.keptAliveBy, /background work: Timeout/);

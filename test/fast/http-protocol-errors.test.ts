@@ -5,13 +5,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "node:http";
-import { TempDir, waitFor } from "./helpers/env.ts";
-import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
-import { httpClient } from "./helpers/clients.ts";
+import { TempDir, waitFor } from "../helpers/env.ts";
+import { startInProcessDaemon, type InProcessDaemon } from "../helpers/in-process.ts";
+import { httpClient } from "../helpers/clients.ts";
 import { gzipSync } from "node:zlib";
 
 const plugins = new TempDir("patchbay-http-");
-let d: RunningDaemon;
+let d: InProcessDaemon;
 let port: number;
 const ACCEPT = "application/json, text/event-stream";
 const INIT = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } } };
@@ -36,7 +36,7 @@ const rpcCode = (body: string) => JSON.parse(body).error.code;
 
 before(async () => {
   plugins.file("p.mjs", `export default { tools: { t: { handler: () => "ok" } }, resourceTemplates: { "note://{id}": { read: (uri, { id }) => "note " + id } } };`);
-  d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_SSE_KEEPALIVE_MS: "200" } });
+  d = await startInProcessDaemon({ plugins: plugins.path, env: { PATCHBAY_SSE_KEEPALIVE_MS: "200" } });
   port = Number(new URL(d.url).port);
 });
 after(async () => {

@@ -3,16 +3,16 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import WebSocket from "ws";
-import { TempDir, waitFor } from "./helpers/env.ts";
-import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
+import { TempDir, waitFor } from "../helpers/env.ts";
+import { startInProcessDaemon, type InProcessDaemon } from "../helpers/in-process.ts";
 
 const plugins = new TempDir("patchbay-ws-");
-let d: RunningDaemon;
+let d: InProcessDaemon;
 let wsUrl: string;
 
 before(async () => {
   plugins.file("p.mjs", `export default { tools: { t: { handler: () => "ok" } } };`);
-  d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_MAX_BODY_BYTES: "65536" } });
+  d = await startInProcessDaemon({ plugins: plugins.path, env: { PATCHBAY_MAX_BODY_BYTES: "65536" } });
   wsUrl = `${d.url.replace("http", "ws")}/ws`;
 });
 after(async () => {

@@ -8,11 +8,11 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { TempDir } from "./helpers/env.ts";
-import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
+import { TempDir } from "../helpers/env.ts";
+import { startInProcessDaemon, type InProcessDaemon } from "../helpers/in-process.ts";
 
 const plugins = new TempDir("patchbay-shapes-");
-let d: RunningDaemon;
+let d: InProcessDaemon;
 let session: string;
 const ACCEPT = "application/json, text/event-stream";
 const V2025 = "2025-11-25";
@@ -27,7 +27,7 @@ before(async () => {
   steps: { handler: async (_args, ctx) => { ctx.progress(1, 2, "half"); ctx.progress(2, 2, "done"); return "stepped"; } },
 } };`,
   );
-  d = await startDaemonProcess({ plugins: plugins.path });
+  d = await startInProcessDaemon({ plugins: plugins.path });
   const init = await post({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: V2025, capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
   session = init.headers.get("mcp-session-id")!;
   assert.equal(init.headers.get("content-type"), "application/json");

@@ -8,12 +8,12 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync, rmSync, mkdirSync, existsSync, readFileSync } from "node:fs";
-import { TempDir, waitFor } from "./helpers/env.ts";
-import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
-import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
+import { TempDir, waitFor } from "../helpers/env.ts";
+import { startInProcessDaemon, type InProcessDaemon } from "../helpers/in-process.ts";
+import { httpClient, textOf, type RecordingClient } from "../helpers/clients.ts";
 
 const plugins = new TempDir("patchbay-reload-");
-let d: RunningDaemon;
+let d: InProcessDaemon;
 let c: RecordingClient;
 const LIST = "notifications/tools/list_changed";
 
@@ -46,7 +46,7 @@ async function removePlugin(rel: string, name: string) {
 
 before(async () => {
   mkdirSync(plugins.join("empty"), { recursive: true });
-  d = await startDaemonProcess({ plugins: plugins.path });
+  d = await startInProcessDaemon({ plugins: plugins.path });
   c = await httpClient(d.url);
 });
 after(async () => {

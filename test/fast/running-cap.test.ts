@@ -6,15 +6,15 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
-import { TempDir, waitFor } from "./helpers/env.ts";
-import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
-import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
+import { TempDir, waitFor } from "../helpers/env.ts";
+import { startInProcessDaemon, type InProcessDaemon } from "../helpers/in-process.ts";
+import { httpClient, textOf, type RecordingClient } from "../helpers/clients.ts";
 
 const plugins = new TempDir("patchbay-cap-");
 const marks = new TempDir("patchbay-cap-marks-");
 const holdBegan = marks.join("hold-began");
 const holdRelease = marks.join("hold-release");
-let d: RunningDaemon;
+let d: InProcessDaemon;
 let c: RecordingClient;
 
 const counter = (extra = "") => `let n = 0;
@@ -34,7 +34,7 @@ export default { tools: { hold: { handler: () => new Promise((r) => {
 }) } } };
 `,
   );
-  d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_WORKER_IDLE_MS: "600000", PATCHBAY_MAX_RUNNING_PLUGINS: "3" } });
+  d = await startInProcessDaemon({ plugins: plugins.path, env: { PATCHBAY_WORKER_IDLE_MS: "600000", PATCHBAY_MAX_RUNNING_PLUGINS: "3" } });
   c = await httpClient(d.url);
 });
 after(async () => {

@@ -4,17 +4,16 @@
  * span exists only under a recorded parent; a client's sampled traceparent is always
  * continued. In-process daemon, real workers, the official SDK client.
  */
-import { telemetryProbes } from "./helpers/metrics.ts";
+import { telemetryProbes } from "../helpers/metrics.ts";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { SamplingDecision, ROOT_CONTEXT, SpanKind, TraceFlags, trace } from "@opentelemetry/api";
 import { ParentBasedSampler } from "@opentelemetry/sdk-trace";
-import { pino } from "pino";
-import { loadConfig } from "../daemon/config.ts";
-import { startDaemon, type Daemon } from "../daemon/main.ts";
-import { RateLimitedSampler } from "../daemon/telemetry/rate-limited-sampler.ts";
-import { TempDir } from "./helpers/env.ts";
-import { httpClient, type RecordingClient } from "./helpers/clients.ts";
+import type { Daemon } from "../../daemon/main.ts";
+import { startInProcessDaemon } from "../helpers/in-process.ts";
+import { RateLimitedSampler } from "../../daemon/telemetry/rate-limited-sampler.ts";
+import { TempDir } from "../helpers/env.ts";
+import { httpClient, type RecordingClient } from "../helpers/clients.ts";
 
 test("the sampler keeps one second's worth of traces as burst and refills at its rate", () => {
   let now = 0;
@@ -51,8 +50,7 @@ let c: RecordingClient;
 before(async () => {
   plugins.file("s.mjs", `export default { tools: { hello: { handler: () => "hi" } } };`);
   // one trace a second: the calls below all land within a second or so of each other
-  const config = loadConfig({ pluginsDir: plugins.path, port: 0, home: home.path, config: undefined, tracesPerSecond: 1 }, {});
-  d = await startDaemon(config, { logger: pino({ level: "silent" }), writeStateFile: false, telemetry });
+  d = (await startInProcessDaemon({ plugins: plugins.path, home: home.path, config: { tracesPerSecond: 1 }, telemetry })).daemon;
   await d.pluginsLoaded();
   c = await httpClient(d.url, { name: "sampling-test" });
 });

@@ -6,12 +6,11 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
-import { pino } from "pino";
-import { loadConfig } from "../daemon/config.ts";
-import { startDaemon, type Daemon } from "../daemon/main.ts";
-import { TempDir, waitFor } from "./helpers/env.ts";
-import { httpClient, textOf } from "./helpers/clients.ts";
-import { MODERN_REVISION, rawModern, v2HttpClient, v2WsClient } from "./helpers/clients-v2.ts";
+import type { Daemon } from "../../daemon/main.ts";
+import { startInProcessDaemon } from "../helpers/in-process.ts";
+import { TempDir, waitFor } from "../helpers/env.ts";
+import { httpClient, textOf } from "../helpers/clients.ts";
+import { MODERN_REVISION, rawModern, v2HttpClient, v2WsClient } from "../helpers/clients-v2.ts";
 
 const plugins = new TempDir("patchbay-otel-eras-");
 const home = new TempDir("patchbay-otel-eras-home-");
@@ -20,8 +19,7 @@ let d: Daemon;
 
 before(async () => {
   plugins.file("demo.mjs", `export default { tools: { hello: { handler: () => "hello" } } };\n`);
-  const config = loadConfig({ pluginsDir: plugins.path, port: 0, home: home.path, config: undefined }, {});
-  d = await startDaemon(config, { logger: pino({ level: "silent" }), writeStateFile: false, telemetry: { extraSpanProcessors: [new SimpleSpanProcessor({ exporter: spans })] } });
+  d = (await startInProcessDaemon({ plugins: plugins.path, home: home.path, telemetry: { extraSpanProcessors: [new SimpleSpanProcessor({ exporter: spans })] } })).daemon;
   await d.pluginsLoaded();
 });
 after(async () => {

@@ -9,17 +9,17 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { SKIP_NO_CHROMIUM, launchChromium, requireChromiumUnderCi } from "./helpers/browser.ts";
-import { ROOT, TempDir, waitFor } from "./helpers/env.ts";
-import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
-import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
+import { SKIP_NO_CHROMIUM, launchChromium, requireChromiumUnderCi } from "../helpers/browser.ts";
+import { ROOT, TempDir, waitFor } from "../helpers/env.ts";
+import { startInProcessDaemon, type InProcessDaemon } from "../helpers/in-process.ts";
+import { httpClient, textOf, type RecordingClient } from "../helpers/clients.ts";
 
 const SKIP = SKIP_NO_CHROMIUM;
 requireChromiumUnderCi();
 
 const req = createRequire(join(ROOT, "package.json"));
 const root = new TempDir("patchbay-dash-up-");
-let d: RunningDaemon;
+let d: InProcessDaemon;
 let c: RecordingClient;
 let browser: Browser;
 let page: Page;
@@ -36,7 +36,7 @@ server.connect(new StdioServerTransport());
 `,
   );
   root.file("plugins/up.mcp.json", JSON.stringify({ command: process.execPath, args: [server] }));
-  d = await startDaemonProcess({ plugins: root.join("plugins") });
+  d = await startInProcessDaemon({ plugins: root.join("plugins") });
   c = await httpClient(d.url);
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1300, height: 1300 } });

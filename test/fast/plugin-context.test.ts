@@ -5,9 +5,9 @@
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { TempDir } from "./helpers/env.ts";
-import { startDaemonProcess } from "./helpers/daemon.ts";
-import { httpClient, textOf } from "./helpers/clients.ts";
+import { TempDir } from "../helpers/env.ts";
+import { startInProcessDaemon } from "../helpers/in-process.ts";
+import { httpClient, textOf } from "../helpers/clients.ts";
 
 const plugins = new TempDir("patchbay-ctx-");
 after(() => plugins.cleanup());
@@ -26,7 +26,7 @@ test("a handler's context has the API's fields, what setup added, and destructur
       },
     };`,
   );
-  const d = await startDaemonProcess({ plugins: plugins.path });
+  const d = await startInProcessDaemon({ plugins: plugins.path });
   const c = await httpClient(d.url);
   try {
     const got = JSON.parse(textOf(await c.client.callTool({ name: "c__look", arguments: {} })));

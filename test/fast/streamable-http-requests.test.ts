@@ -5,11 +5,11 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { TempDir, waitFor } from "./helpers/env.ts";
-import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
+import { TempDir, waitFor } from "../helpers/env.ts";
+import { startInProcessDaemon, type InProcessDaemon } from "../helpers/in-process.ts";
 
 const plugins = new TempDir("patchbay-reqs-");
-let d: RunningDaemon;
+let d: InProcessDaemon;
 let session: string;
 const ACCEPT = "application/json, text/event-stream";
 const VERSION = "2025-11-25";
@@ -24,7 +24,7 @@ export default { name: "gate", tools: {
   release: { handler: () => { open(); gate = new Promise((r) => (open = r)); return "ok"; } },
 } };`,
   );
-  d = await startDaemonProcess({ plugins: plugins.path });
+  d = await startInProcessDaemon({ plugins: plugins.path });
   const init = await post({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: VERSION, capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
   session = init.headers.get("mcp-session-id")!;
   await readMessage(init);

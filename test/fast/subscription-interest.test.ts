@@ -17,10 +17,10 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT, TempDir, waitFor } from "./helpers/env.ts";
-import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
-import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
-import { v2HttpClient, v2WsClient } from "./helpers/clients-v2.ts";
+import { ROOT, TempDir, waitFor } from "../helpers/env.ts";
+import { startInProcessDaemon, type InProcessDaemon } from "../helpers/in-process.ts";
+import { httpClient, textOf, type RecordingClient } from "../helpers/clients.ts";
+import { v2HttpClient, v2WsClient } from "../helpers/clients-v2.ts";
 
 const UPDATED = "notifications/resources/updated";
 const req = createRequire(join(ROOT, "package.json"));
@@ -73,11 +73,11 @@ export default {
 `;
 const tickerFile = root.file("plugins/ticker.mjs", tickerSource);
 
-let d: RunningDaemon;
+let d: InProcessDaemon;
 let c: RecordingClient;
 
 before(async () => {
-  d = await startDaemonProcess({ plugins: pluginsDir, env: { PATCHBAY_WORKER_IDLE_MS: "200" } });
+  d = await startInProcessDaemon({ plugins: pluginsDir, env: { PATCHBAY_WORKER_IDLE_MS: "200" } });
   c = await httpClient(d.url);
 });
 after(async () => {

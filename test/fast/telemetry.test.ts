@@ -2,16 +2,15 @@
  * Spans and metrics by name and attribute, captured with in-memory exporters from a daemon
  * started in this process (real HTTP, real workers, the official SDK client).
  */
-import { telemetryProbes } from "./helpers/metrics.ts";
+import { telemetryProbes } from "../helpers/metrics.ts";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import type { HistogramMetricData } from "@opentelemetry/sdk-metrics";
-import { pino } from "pino";
-import { loadConfig } from "../daemon/config.ts";
-import { startDaemon, type Daemon } from "../daemon/main.ts";
-import { TempDir, waitFor } from "./helpers/env.ts";
-import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
+import type { Daemon } from "../../daemon/main.ts";
+import { startInProcessDaemon } from "../helpers/in-process.ts";
+import { TempDir, waitFor } from "../helpers/env.ts";
+import { httpClient, textOf, type RecordingClient } from "../helpers/clients.ts";
 
 const plugins = new TempDir("patchbay-otel-");
 const home = new TempDir("patchbay-otel-home-");
@@ -34,8 +33,7 @@ export default definePlugin({
 });
 `,
   );
-  const config = loadConfig({ pluginsDir: plugins.path, port: 0, home: home.path, config: undefined }, {});
-  d = await startDaemon(config, { logger: pino({ level: "silent" }), writeStateFile: false, telemetry });
+  d = (await startInProcessDaemon({ plugins: plugins.path, home: home.path, telemetry })).daemon;
   await d.pluginsLoaded();
   c = await httpClient(d.url, { name: "otel-test" });
 });

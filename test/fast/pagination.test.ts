@@ -1,16 +1,16 @@
 /** Cursor pagination of list results, and bad cursors. */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { TempDir } from "./helpers/env.ts";
-import { startDaemonProcess } from "./helpers/daemon.ts";
-import { httpClient } from "./helpers/clients.ts";
+import { TempDir } from "../helpers/env.ts";
+import { startInProcessDaemon } from "../helpers/in-process.ts";
+import { httpClient } from "../helpers/clients.ts";
 
 const plugins = new TempDir("patchbay-page-");
 after(() => plugins.cleanup());
 
 test("tools/list and prompts/list page with nextCursor; an invalid cursor is -32602", async () => {
   plugins.file("p.mjs", `export default { tools: { a: { handler: () => 1 }, b: { handler: () => 2 }, c: { handler: () => 3 } }, prompts: { x: { render: () => "x" }, y: { render: () => "y" }, z: { render: () => "z" } } };`);
-  const d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_PAGE_SIZE: "2" } });
+  const d = await startInProcessDaemon({ plugins: plugins.path, env: { PATCHBAY_PAGE_SIZE: "2" } });
   const c = await httpClient(d.url);
   try {
     const first = await c.client.listTools();
@@ -33,7 +33,7 @@ const b64 = (s: string) => Buffer.from(s).toString("base64url");
 
 test("a cursor we did not issue is -32602 on every list, never page one", async () => {
   plugins.file("q.mjs", `export default { tools: { a: { handler: () => 1 }, b: { handler: () => 2 } }, prompts: { x: { render: () => "x" } }, resources: { "q://one": { read: () => "1" } }, resourceTemplates: { "q://item/{id}": { read: () => "i" } } };`);
-  const d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_PAGE_SIZE: "1" } });
+  const d = await startInProcessDaemon({ plugins: plugins.path, env: { PATCHBAY_PAGE_SIZE: "1" } });
   const c = await httpClient(d.url);
   try {
     const valid = (await c.client.listTools()).nextCursor!;

@@ -4,16 +4,15 @@
  * child of the SERVER span, the upstream receiving that CLIENT span's context in `_meta`,
  * and the `mcp.client.operation.duration` histogram.
  */
-import { telemetryProbes } from "./helpers/metrics.ts";
+import { telemetryProbes } from "../helpers/metrics.ts";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { pino } from "pino";
-import { loadConfig } from "../daemon/config.ts";
-import { startDaemon, type Daemon } from "../daemon/main.ts";
-import { ROOT, TempDir, waitFor } from "./helpers/env.ts";
-import { httpClient, textOf, type RecordingClient } from "./helpers/clients.ts";
+import type { Daemon } from "../../daemon/main.ts";
+import { startInProcessDaemon } from "../helpers/in-process.ts";
+import { ROOT, TempDir, waitFor } from "../helpers/env.ts";
+import { httpClient, textOf, type RecordingClient } from "../helpers/clients.ts";
 
 const req = createRequire(join(ROOT, "package.json"));
 const plugins = new TempDir("patchbay-otel-up-");
@@ -35,8 +34,7 @@ server.connect(new StdioServerTransport());
 `,
   );
   plugins.file("up.mcp.json", JSON.stringify({ command: process.execPath, args: [server] }));
-  const config = loadConfig({ pluginsDir: plugins.path, port: 0, home: home.path, config: undefined }, {});
-  d = await startDaemon(config, { logger: pino({ level: "silent" }), writeStateFile: false, telemetry });
+  d = (await startInProcessDaemon({ plugins: plugins.path, home: home.path, telemetry })).daemon;
   await d.pluginsLoaded();
   c = await httpClient(d.url, { name: "otel-up-test" });
 });

@@ -13,13 +13,13 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CreateMessageRequestSchema, CreateMessageResultSchema, LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
-import { TempDir, waitFor } from "./helpers/env.ts";
-import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
-import { textOf } from "./helpers/clients.ts";
+import { TempDir, waitFor } from "../helpers/env.ts";
+import { startInProcessDaemon, type InProcessDaemon } from "../helpers/in-process.ts";
+import { textOf } from "../helpers/clients.ts";
 
 const root = new TempDir("patchbay-upstream-routing-");
 let http: Server;
-let d: RunningDaemon;
+let d: InProcessDaemon;
 
 let aStarted!: () => void;
 const aStartedP = new Promise<void>((r) => (aStarted = r));
@@ -64,7 +64,7 @@ before(async () => {
   await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
   const port = (http.address() as { port: number }).port;
   root.file("plugins/rt.mcp.json", JSON.stringify({ url: `http://127.0.0.1:${port}/mcp` }));
-  d = await startDaemonProcess({ plugins: root.join("plugins") });
+  d = await startInProcessDaemon({ plugins: root.join("plugins") });
 });
 after(async () => {
   await d?.stop();

@@ -5,10 +5,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { RateLimiter, RATE_LIMITED, type RateLimitKey } from "../daemon/rate-limiter.ts";
-import { TempDir } from "./helpers/env.ts";
-import { startDaemonProcess } from "./helpers/daemon.ts";
-import { httpClient, type RecordingClient } from "./helpers/clients.ts";
+import { RateLimiter, RATE_LIMITED, type RateLimitKey } from "../../daemon/rate-limiter.ts";
+import { TempDir } from "../helpers/env.ts";
+import { startInProcessDaemon } from "../helpers/in-process.ts";
+import { httpClient, type RecordingClient } from "../helpers/clients.ts";
 
 const session = (id: string): RateLimitKey => ({ key: `session:${id}`, limits: { perMinute: 2 }, label: "for this session" });
 const GLOBAL: RateLimitKey = { key: "global", limits: { perMinute: 3 }, label: "across all sessions" };
@@ -50,7 +50,7 @@ test("limiter: keys of sessions that stopped calling expire", () => {
 test("daemon: two clients with the same name have separate quotas; rotating names over new sessions stops at the global limit", async () => {
   const plugins = new TempDir("patchbay-rate-");
   plugins.file("p.mjs", `export default { tools: { t: { handler: () => "ok" } } };`);
-  const d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_RATE_LIMIT_PER_MINUTE: "3", PATCHBAY_RATE_LIMIT_GLOBAL_PER_MINUTE: "7" } });
+  const d = await startInProcessDaemon({ plugins: plugins.path, env: { PATCHBAY_RATE_LIMIT_PER_MINUTE: "3", PATCHBAY_RATE_LIMIT_GLOBAL_PER_MINUTE: "7" } });
   const clients: RecordingClient[] = [];
   const open = async (name: string) => {
     const c = await httpClient(d.url, { name });

@@ -9,11 +9,11 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { specTypeSchemas, SERVER_INFO_META_KEY } from "@modelcontextprotocol/server";
-import { isPlainToolResult } from "../daemon/mcp/plain-tool-result.ts";
-import { TempDir } from "./helpers/env.ts";
-import { startDaemonProcess } from "./helpers/daemon.ts";
-import { httpClient } from "./helpers/clients.ts";
-import { v2HttpClient } from "./helpers/clients-v2.ts";
+import { isPlainToolResult } from "../../daemon/mcp/plain-tool-result.ts";
+import { TempDir } from "../helpers/env.ts";
+import { startInProcessDaemon } from "../helpers/in-process.ts";
+import { httpClient } from "../helpers/clients.ts";
+import { v2HttpClient } from "../helpers/clients-v2.ts";
 
 const plugins = new TempDir("patchbay-results-");
 after(() => plugins.cleanup());
@@ -34,7 +34,7 @@ test("plain, rich and invalid tool results, over a 2025 session and stateless 20
       metaToken: { handler: () => ({ content: [{ type: "text", text: "x" }], _meta: { progressToken: 1.5 } }) },
     } };`,
   );
-  const d = await startDaemonProcess({ plugins: plugins.path });
+  const d = await startInProcessDaemon({ plugins: plugins.path });
   const v1 = await httpClient(d.url);
   const v2 = await v2HttpClient(d.url, { modern: true });
   try {
@@ -84,7 +84,7 @@ export default definePlugin({ tools: {
 } });
 `,
   );
-  const d = await startDaemonProcess({ plugins: dir.path });
+  const d = await startInProcessDaemon({ plugins: dir.path });
   const v1 = await httpClient(d.url);
   const v2 = await v2HttpClient(d.url, { modern: true });
   try {

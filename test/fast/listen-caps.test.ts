@@ -13,9 +13,9 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { request, type ClientRequest, type IncomingMessage } from "node:http";
 import { networkInterfaces } from "node:os";
-import { TempDir } from "./helpers/env.ts";
-import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
-import { MODERN_REVISION } from "./helpers/clients-v2.ts";
+import { TempDir } from "../helpers/env.ts";
+import { startInProcessDaemon, type InProcessDaemon } from "../helpers/in-process.ts";
+import { MODERN_REVISION } from "../helpers/clients-v2.ts";
 
 const plugins = new TempDir("patchbay-listen-caps-");
 plugins.file("hello.mjs", `export default { tools: { hi: { handler: async () => "hi" } } };`);
@@ -87,7 +87,7 @@ function assertRefused(r: Opened, reason: RegExp) {
 }
 
 test("loopback: 1,024 streams from 127.0.0.1 (more than 16) and 127.0.0.2…; the next from any address is 503 with Retry-After, never 200/-32603; a closed stream frees its slot", async () => {
-  const d: RunningDaemon = await startDaemonProcess({ plugins: plugins.path });
+  const d: InProcessDaemon = await startInProcessDaemon({ plugins: plugins.path });
   const open: Opened[] = [];
   try {
     // 32 from 127.0.0.1 (a per-address share there only locked out the 17th local client),
@@ -111,7 +111,7 @@ test("loopback: 1,024 streams from 127.0.0.1 (more than 16) and 127.0.0.2…; th
     }
     assert.equal(again?.status, 200, "a slot came back once a stream closed");
     open.push(again!);
-    assert.doesNotMatch(d.stderr(), /subscription limit reached/);
+    assert.doesNotMatch(d.logs(), /subscription limit reached/);
   } finally {
     for (const r of open) r.close();
     await d.stop();
@@ -129,7 +129,7 @@ test("a remote address holds at most 16 streams, and remote addresses together l
     [1_024, 16, /holds 16 subscriptions\/listen streams/],
     [16, 14, /remote clients hold 14 subscriptions\/listen streams; the rest are kept for local clients/],
   ] as const) {
-    const d: RunningDaemon = await startDaemonProcess({ plugins: plugins.path, args: ["--host", "0.0.0.0", "--token", token], env: { PATCHBAY_MAX_LISTEN_STREAMS: String(max) } });
+    const d: InProcessDaemon = await startInProcessDaemon({ plugins: plugins.path, config: { host: "0.0.0.0", token }, env: { PATCHBAY_MAX_LISTEN_STREAMS: String(max) } });
     const open: Opened[] = [];
     try {
       const port = new URL(d.url).port;

@@ -3,19 +3,19 @@
  * (issue 8, defect 2): unknown tool/prompt names share one bucket on the dashboard and
  * `_OTHER` on metrics, a tool's stats go when its plugin does, and the dashboard's live
  * feed (`/api/events`) is capped and sends each stream only what changed. Against the real
- * daemon (built CLI) with the official SDK client.
+ * daemon (in-process, test/helpers/in-process.ts) with the official SDK client.
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
-import { TempDir, waitFor } from "./helpers/env.ts";
-import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
-import { httpClient, type RecordingClient } from "./helpers/clients.ts";
-import { boundedErrorType, boundedMethod, OTHER } from "../daemon/telemetry/instrumentation.ts";
-import { MAX_EVENT_STREAMS } from "../daemon/dashboard-api.ts";
+import { TempDir, waitFor } from "../helpers/env.ts";
+import { startInProcessDaemon, type InProcessDaemon } from "../helpers/in-process.ts";
+import { httpClient, type RecordingClient } from "../helpers/clients.ts";
+import { boundedErrorType, boundedMethod, OTHER } from "../../daemon/telemetry/instrumentation.ts";
+import { MAX_EVENT_STREAMS } from "../../daemon/dashboard-api.ts";
 
 const plugins = new TempDir("patchbay-bounds-");
-let d: RunningDaemon;
+let d: InProcessDaemon;
 let c: RecordingClient;
 
 before(async () => {
@@ -29,7 +29,7 @@ before(async () => {
 `,
   );
   plugins.file("gone.mjs", `export default { tools: { bye: { handler: () => "bye" } } };\n`);
-  d = await startDaemonProcess({ plugins: plugins.path });
+  d = await startInProcessDaemon({ plugins: plugins.path });
   c = await httpClient(d.url, { name: "bounds-test", isolateAbort: true });
 });
 after(async () => {

@@ -9,16 +9,16 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import WebSocket from "ws";
-import { TempDir } from "./helpers/env.ts";
-import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
-import { httpClient, textOf } from "./helpers/clients.ts";
+import { TempDir } from "../helpers/env.ts";
+import { startInProcessDaemon, type InProcessDaemon } from "../helpers/in-process.ts";
+import { httpClient, textOf } from "../helpers/clients.ts";
 
 const plugins = new TempDir("patchbay-deep-");
-let d: RunningDaemon;
+let d: InProcessDaemon;
 
 before(async () => {
   plugins.file("p.mjs", `export default { tools: { t: { handler: () => "ok" } } };`);
-  d = await startDaemonProcess({ plugins: plugins.path });
+  d = await startInProcessDaemon({ plugins: plugins.path });
 });
 after(async () => {
   await d?.stop();

@@ -7,9 +7,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { TempDir, waitFor } from "./helpers/env.ts";
-import { startDaemonProcess, type RunningDaemon } from "./helpers/daemon.ts";
-import { httpClient, textOf, wsClient, type RecordingClient } from "./helpers/clients.ts";
+import { TempDir, waitFor } from "../helpers/env.ts";
+import { startInProcessDaemon, type InProcessDaemon } from "../helpers/in-process.ts";
+import { httpClient, textOf, wsClient, type RecordingClient } from "../helpers/clients.ts";
 
 /** `wait` blocks until `release`; `waiting` says how many calls are blocked. */
 const GATE = `
@@ -27,13 +27,13 @@ export default {
 `;
 
 const plugins = new TempDir("patchbay-evict-");
-let d: RunningDaemon;
+let d: InProcessDaemon;
 const ACCEPT = "application/json, text/event-stream";
 
 before(async () => {
   plugins.file("gate.mjs", GATE);
   // a table of 4: each transport may hold 3; any session with nothing in flight may go
-  d = await startDaemonProcess({ plugins: plugins.path, env: { PATCHBAY_MAX_SESSIONS: "4", PATCHBAY_SESSION_EVICT_AFTER_IDLE_MS: "0" } });
+  d = await startInProcessDaemon({ plugins: plugins.path, env: { PATCHBAY_MAX_SESSIONS: "4", PATCHBAY_SESSION_EVICT_AFTER_IDLE_MS: "0" } });
 });
 after(async () => {
   await d?.stop();
@@ -101,7 +101,7 @@ test("abandoned Streamable HTTP sessions are evicted for new clients on every tr
     assert.deepEqual(await ws4.client.ping(), {});
     assert.deepEqual(await http.client.ping(), {});
 
-    assert.match(d.stderr(), /session table full: evicted the least recently used idle session/);
+    assert.match(d.logs(), /session table full: evicted the least recently used idle session/);
     const metrics = await (await fetch(`${d.url}/metrics`)).text();
     const evicted = [...metrics.matchAll(/^patchbay_sessions_evicted_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
     assert.equal(evicted, 3 + 1 + 1 + 1 + 1, metrics.split("\n").filter((l) => l.includes("evicted")).join("\n"));
