@@ -10,6 +10,10 @@
  *                 the localhost Host check, `express.json()`) and
  *                 `transport.handleRequest(req, res, req.body)`, so the transport gets the
  *                 parsed body and does not read and parse the stream itself
+ *   sdk-v1-http-node  the same v1 sessions on plain node:http, the body read and
+ *                 `JSON.parse`d by the server and passed as `handleRequest(req, res, parsed)`:
+ *                 the parsed-body pattern without express's middleware (measured faster than
+ *                 both the examples' express app and the unparsed row on this machine)
  *   sdk-v1-http-unparsed  the same v1 server on plain node:http calling
  *                 `transport.handleRequest(req, res)` without the body (the SDK reads and parses
  *                 it through its web-standard bridge): the bench's baseline until issue 20,
@@ -135,6 +139,24 @@ async function main() {
       const route = await sdkV1Sessions();
       app.all("/mcp", (req: IncomingMessage & { body?: unknown }, res: ServerResponse) => void route(req, res, req.body));
       listen(createServer(app), "http", "/mcp");
+      break;
+    }
+    case "sdk-v1-http-node": {
+      const route = await sdkV1Sessions();
+      listen(
+        createServer(async (req, res) => {
+          const text = req.method === "POST" ? await readBody(req) : "";
+          let parsed: unknown;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            return void res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } }));
+          }
+          await route(req, res, parsed);
+        }),
+        "http",
+        "/mcp",
+      );
       break;
     }
     case "sdk-v1-http-unparsed": {

@@ -253,6 +253,8 @@ async function capacity() {
     });
   if (wantCapacity("sdk-v1-session"))
     await using(startBaseline("sdk-v1-http"), (s) => measureHttp(http, "sdk-v1-session", "bare SDK v1 McpServer + StreamableHTTPServerTransport, one session, parsed body (the SDK examples' express app)", false, () => sessionShape(s.url, "echo")));
+  if (wantCapacity("sdk-v1-node"))
+    await using(startBaseline("sdk-v1-http-node"), (s) => measureHttp(http, "sdk-v1-node", "bare SDK v1, the same sessions on node:http, body parsed by the server: handleRequest(req, res, parsed)", false, () => sessionShape(s.url, "echo")));
   if (wantCapacity("sdk-v1-unparsed"))
     await using(startBaseline("sdk-v1-http-unparsed"), (s) => measureHttp(http, "sdk-v1-unparsed", "v1, unparsed body (old baseline): the same server on node:http, handleRequest(req, res)", false, () => sessionShape(s.url, "echo")));
   if (wantCapacity("sdk-v2-modern") || wantCapacity("sdk-v2-legacy"))
@@ -268,7 +270,10 @@ async function capacity() {
   if (wantCapacity("raw-ws")) await using(startBaseline("raw-ws"), (s) => measureWs(ws, "raw-ws", "raw ws JSON-RPC echo (ceiling)", false, s.url, "echo"));
 
   const by = (rows: CapacityRow[], id: string) => rows.find((r) => r.id === id && !r.error)?.okPerSec;
-  const v1 = by(http, "sdk-v1-session");
+  // the SDK at its best in this run: the fastest of its v1 server patterns
+  const v1Rows = ["sdk-v1-session", "sdk-v1-node", "sdk-v1-unparsed"].map((id) => ({ id, ok: by(http, id) })).filter((r) => r.ok !== undefined);
+  const v1Best = v1Rows.sort((a, b) => b.ok! - a.ok!)[0];
+  const v1 = v1Best?.ok;
   const raw = by(http, "raw-http");
   const sg = by(http, "supergateway");
   for (const r of http) Object.assign(r, { vsSdkV1: ratio(r.okPerSec, v1), vsRaw: ratio(r.okPerSec, raw), vsSupergateway: ratio(r.okPerSec, sg) });
@@ -279,7 +284,7 @@ async function capacity() {
   emit();
   emit("Echo tool, a unique JSON-RPC id on every request; *ok/s* counts 2xx answers carrying a JSON-RPC result. Ratios are ok/s against the same-run baselines. autocannon's latencies have 1 ms resolution.");
   emit();
-  emit("*× SDK v1* is against `sdk-v1-http` (parsed body, the SDK examples' express app; see the baselines above), not against the *v1, unparsed body (old baseline)* row, which earlier reports used and which reads ratios about 1.5× high.");
+  emit(`*× SDK v1* is against the fastest of the bare SDK v1 rows in this run (${v1Best ? `here: ${http.find((r) => r.id === v1Best.id)?.name}` : "none measured"}): the examples' express app with the parsed body, the same sessions on node:http with the body parsed by the server, and the unparsed-body row earlier reports used as their only baseline.`);
   emit();
   const capCells = (r: CapacityRow) =>
     r.error

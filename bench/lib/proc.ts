@@ -130,7 +130,7 @@ function spawnServer(name: string, cmd: string, args: string[], env: NodeJS.Proc
   });
 }
 
-export type BaselineKind = "sdk-v1-http" | "sdk-v1-http-unparsed" | "sdk-v2-http" | "sdk-v2-http-unparsed" | "sdk-v1-stdio" | "sdk-v2-stdio" | "raw-http" | "raw-ws";
+export type BaselineKind = "sdk-v1-http" | "sdk-v1-http-node" | "sdk-v1-http-unparsed" | "sdk-v2-http" | "sdk-v2-http-unparsed" | "sdk-v1-stdio" | "sdk-v2-stdio" | "raw-http" | "raw-ws";
 
 export function baselineCommand(kind: BaselineKind, extra: string[] = []): { command: string; args: string[] } {
   return { command: process.execPath, args: [BASELINE_JS, kind, ...extra] };

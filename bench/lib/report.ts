@@ -66,6 +66,8 @@ export function table(head: string[], rows: (string | number)[][]): string {
 export const BASELINE_PATTERNS: Record<string, string> = {
   "sdk-v1-http":
     "SDK v1 (`@modelcontextprotocol/sdk`), as its examples write it: `createMcpExpressApp()` (express, localhost Host check, `express.json()`), one `StreamableHTTPServerTransport` per session, `transport.handleRequest(req, res, req.body)` with the parsed body",
+  "sdk-v1-http-node":
+    "SDK v1, the same sessions on plain node:http with the body read and `JSON.parse`d by the server and passed as `handleRequest(req, res, parsed)` (the parsed-body pattern without express's middleware; capacity only)",
   "sdk-v1-http-unparsed":
     "v1, unparsed body (old baseline, before issue 20): the same v1 server on plain node:http calling `transport.handleRequest(req, res)`, so the SDK reads and parses the body through its web-standard bridge",
   "sdk-v2-http":
