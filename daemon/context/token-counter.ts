@@ -62,6 +62,9 @@ export class TokenCounter {
         const id = this.nextId++;
         this.waiting.set(id, { resolve });
         if (this.idleTimer) clearTimeout(this.idleTimer);
+        // held while a count is pending (a caller awaits it), let go when idle
+        c.ref();
+        c.channel?.ref();
         c.send({ id, texts } satisfies CountRequest);
       } catch (err) {
         this.fail((err as Error).message);
@@ -79,11 +82,20 @@ export class TokenCounter {
       this.waiting.delete(reply.id);
       if (reply.error) this.fail(reply.error);
       waiter?.resolve(reply.counts);
-      if (this.waiting.size === 0) this.armIdle();
+      if (this.waiting.size === 0) {
+        c.unref();
+        c.channel?.unref();
+        this.armIdle();
+      }
     });
-    c.on("error", (err) => this.fail(err.message));
+    // A process let go when idle may still be exiting while a new one counts: only the
+    // current one's errors and exit concern the waiting counts.
+    c.on("error", (err) => {
+      if (this.child === c) this.fail(err.message);
+    });
     c.on("exit", (code, signal) => {
-      if (this.child === c) this.child = undefined;
+      if (this.child !== c) return;
+      this.child = undefined;
       if (this.waiting.size > 0 && !this.closing) this.fail(`the token-counting process exited (${signal ?? code})`);
       for (const { resolve } of this.waiting.values()) resolve(undefined);
       this.waiting.clear();
@@ -97,7 +109,13 @@ export class TokenCounter {
 
   private armIdle(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.child?.disconnect(), this.opts.idleMs ?? 10_000);
+    this.idleTimer = setTimeout(() => {
+      // forgotten before it is let go, so a count asked meanwhile starts a new process
+      // instead of writing to a closing channel
+      const c = this.child;
+      this.child = undefined;
+      c?.disconnect();
+    }, this.opts.idleMs ?? 10_000);
     this.idleTimer.unref();
   }
 
