@@ -143,6 +143,7 @@ export class SessionHttpTransport implements Transport {
     }
     if (requests === 0) {
       for (const m of messages) this.receive(m);
+      for (const m of messages) this.releaseCancelled(m);
       res.writeHead(202, { "mcp-session-id": this.id });
       res.end();
       return;
@@ -154,6 +155,28 @@ export class SessionHttpTransport implements Transport {
       if (ex.keepAlive) clearInterval(ex.keepAlive);
     });
     for (const m of messages) this.receive(m);
+    for (const m of messages) this.releaseCancelled(m);
+  }
+
+  /**
+   * A cancelled request gets no answer (the SDK drops it), so its exchange is released: its
+   * id may be used again, as on every other transport, and its POST ends — with the answers
+   * its batch collected, or as an SSE stream without an answer, as `close` ends them — instead
+   * of waiting for an answer that never comes.
+   */
+  private releaseCancelled(m: JSONRPCMessage): void {
+    const n = m as { method?: unknown; id?: unknown; params?: { requestId?: unknown } };
+    if (n.method !== "notifications/cancelled" || n.id !== undefined) return;
+    const id = n.params?.requestId;
+    if (typeof id !== "string" && typeof id !== "number") return;
+    const ex = this.exchanges.get(id);
+    if (!ex) return;
+    this.exchanges.delete(id);
+    ex.waiting--;
+    if (ex.waiting > 0 || ex.gone || ex.res.writableEnded) return;
+    if (ex.answers?.length && !ex.sse) return this.writeJson(ex.res, ex.answers);
+    this.toSse(ex);
+    ex.res.end();
   }
 
   /** GET: the session's standalone SSE stream (one at a time). */
