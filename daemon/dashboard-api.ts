@@ -21,7 +21,7 @@ import { pluginSummary, sessionSummary, statelessSummary } from "./health.ts";
 import type { PluginManager } from "./plugins/host/plugin-manager.ts";
 import type { Registry } from "./registry.ts";
 import type { SessionStore } from "./session-store.ts";
-import { UNKNOWN_TOOL, type DashboardStore } from "./telemetry/dashboard-store.ts";
+import { UNKNOWN_TOOL, type DashboardStore, type ToolStats } from "./telemetry/dashboard-store.ts";
 import type { LogTail } from "./log-tail.ts";
 import { clipString } from "./clip-string.ts";
 import { estimateTokens } from "./context/token-counter.ts";
@@ -59,18 +59,15 @@ function clip(v: string | undefined): string | undefined {
 export function overview(d: DashboardDeps) {
   const stats = new Map((d.telemetry?.toolStats() ?? []).map((s) => [s.tool, s]));
   const heap = new Map(d.manager.workers().map((w) => [w.name, w.worker.heapUsed]));
-  const tools = [...d.registry.tools.values()].map((t) => {
-    const s = stats.get(t.exposed);
-    return { name: t.exposed, plugin: t.plugin.manifest.name, description: t.info.description, calls: s?.calls ?? 0, errors: s?.errors ?? 0, errorRate: s?.errorRate ?? 0, p50: s?.p50 ?? 0, p95: s?.p95 ?? 0, p99: s?.p99 ?? 0, lastCallAt: s?.lastCallAt, ...sizes(s), tokens: d.costs?.toolTokens(t.exposed) ?? 0 };
-  });
+  const tools = [...d.registry.tools.values()].map((t) => toolRow(t.exposed, t.plugin.manifest.name, t.info.description, stats.get(t.exposed), d.costs?.toolTokens(t.exposed) ?? 0));
   tools.sort((a, b) => compareCodePoints(a.name, b.name));
   // Calls to names the registry does not know share one row, last; a tool's own history
   // goes with it when it is unloaded (the store drops it), so this list is the registry's.
   // Patchbay's own search tools get rows once they have been called
-  for (const s of stats.values()) if (s.plugin === "patchbay" && !d.registry.tools.has(s.tool)) tools.push({ name: s.tool, plugin: "patchbay", description: "Patchbay's own tool (search mode)", calls: s.calls, errors: s.errors, errorRate: s.errorRate, p50: s.p50, p95: s.p95, p99: s.p99, lastCallAt: s.lastCallAt, ...sizes(s), tokens: 0 });
+  for (const s of stats.values()) if (s.plugin === "patchbay" && !d.registry.tools.has(s.tool)) tools.push(toolRow(s.tool, "patchbay", "Patchbay's own tool (search mode)", s, 0));
   const unknown = stats.get(UNKNOWN_TOOL);
   const rows: ((typeof tools)[number] & { unknown?: boolean })[] = tools;
-  if (unknown) rows.push({ name: UNKNOWN_TOOL, plugin: "", description: "calls to tool names that are not loaded", calls: unknown.calls, errors: unknown.errors, errorRate: unknown.errorRate, p50: unknown.p50, p95: unknown.p95, p99: unknown.p99, lastCallAt: unknown.lastCallAt, ...sizes(unknown), tokens: 0, unknown: true });
+  if (unknown) rows.push({ ...toolRow(UNKNOWN_TOOL, "", "calls to tool names that are not loaded", unknown, 0), unknown: true });
   return {
     version: d.version,
     uptimeSeconds: Math.round((Date.now() - d.startedAt) / 1000),
@@ -98,11 +95,31 @@ export function overview(d: DashboardDeps) {
   };
 }
 
-/** A tool's result sizes: bytes as measured, tokens estimated from them (never tokenized per call). */
-function sizes(s: { resultBytesP50: number; resultBytesP99: number } | undefined) {
+/**
+ * One row of the tools table: its stats over the window (zeros before its first call), its
+ * result sizes — bytes as measured, tokens estimated from them (results are never tokenized)
+ * — and what its definition costs when listed.
+ */
+function toolRow(name: string, plugin: string, description: string | undefined, s: ToolStats | undefined, tokens: number) {
   const p50 = s?.resultBytesP50 ?? 0;
   const p99 = s?.resultBytesP99 ?? 0;
-  return { resultBytesP50: p50, resultBytesP99: p99, resultTokensP50: estimateTokens(p50), resultTokensP99: estimateTokens(p99) };
+  return {
+    name,
+    plugin,
+    description,
+    calls: s?.calls ?? 0,
+    errors: s?.errors ?? 0,
+    errorRate: s?.errorRate ?? 0,
+    p50: s?.p50 ?? 0,
+    p95: s?.p95 ?? 0,
+    p99: s?.p99 ?? 0,
+    lastCallAt: s?.lastCallAt,
+    resultBytesP50: p50,
+    resultBytesP99: p99,
+    resultTokensP50: estimateTokens(p50),
+    resultTokensP99: estimateTokens(p99),
+    tokens,
+  };
 }
 
 const TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".map": "application/json" };

@@ -57,12 +57,6 @@ export interface ContextCostSnapshot {
   views: ViewCost[];
 }
 
-interface Costed {
-  name: string;
-  plugin: string;
-  text: string;
-}
-
 interface State {
   tools: Map<string, number>;
   snapshot: ContextCostSnapshot;
@@ -194,11 +188,11 @@ export class ContextCosts {
       return t.n;
     };
     const tools = new Map<string, number>();
-    const toolRows: (Costed & { tokens: number })[] = [];
+    const toolRows: { name: string; plugin: string; tokens: number }[] = [];
     for (const t of r.tools.values()) {
       const tokens = count(this.text(t, () => toolItem(t)));
       tools.set(t.exposed, tokens);
-      toolRows.push({ name: t.exposed, plugin: t.plugin.manifest.name, text: "", tokens });
+      toolRows.push({ name: t.exposed, plugin: t.plugin.manifest.name, tokens });
     }
     const prompts = [...r.prompts.values()].map((p) => ({ name: p.exposed, tokens: count(this.text(p, () => promptItem(p))) }));
     const templates = r.templates.map((t) => ({ name: t.info.uriTemplate, tokens: count(this.text(t, () => templateItem(t))) }));
@@ -256,7 +250,7 @@ export class ContextCosts {
         exact,
         totals: { tools: toolRows.length, toolTokens, prompts: prompts.length, promptTokens, templates: templates.length, templateTokens, definitionTokens: toolTokens + promptTokens + templateTokens },
         plugins: [...byPlugin.values()].sort((a, b) => b.tokens - a.tokens || (a.plugin < b.plugin ? -1 : 1)),
-        topTools: toolRows.slice(0, TOP_TOOLS).map(({ name, plugin, tokens }) => ({ name, plugin, tokens })),
+        topTools: toolRows.slice(0, TOP_TOOLS),
         views,
       },
     };

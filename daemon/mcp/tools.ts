@@ -15,6 +15,7 @@ import { paginate } from "./pagination.ts";
 import type { PatchbayServer } from "./patchbay-server.ts";
 import { toolErrorResult } from "../plugins/results.ts";
 import { toolItem } from "../list-items.ts";
+import { isPlainObject } from "../plain-object.ts";
 import { resultSize } from "../context/result-size.ts";
 import { SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX } from "../context/builtin-tools.ts";
 import { searchTools } from "../context/tool-search.ts";
@@ -51,10 +52,6 @@ function searchListing(eco: ContextEconomy, registry: Registry, profile: Profile
 function closestNames(registry: Registry, profile: Profile | undefined, name: string): string[] {
   const allows = profile ? (n: string) => profile.allows(n) : undefined;
   return searchTools(registry.tools, name.replace(/[_-]+/g, " "), 3, allows).map((h) => h.tool.exposed);
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 export function installTools(server: PatchbayServer): void {
