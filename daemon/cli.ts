@@ -176,6 +176,9 @@ async function main(argv: string[]): Promise<number> {
         return -1;
       }
       const config = await loadConfig(overrides);
+      // started as a stdio upstream of the daemon it would attach to: refuse (upstream-chain.ts)
+      const { refuseAttachLoop } = await import("./commands/attach-loop.ts");
+      await refuseAttachLoop(config.home);
       const { runBridge } = await import("./transports/stdio-bridge.ts");
       await runBridge(config, { profile });
       return -1;

@@ -27,6 +27,7 @@ import type { Endpoint } from "./transports/endpoint.ts";
 import { RateLimiter, type RateLimit, type RateLimitKey } from "./rate-limiter.ts";
 import { AuditLog } from "./audit-log.ts";
 import { VERSION } from "./version.ts";
+import { INSTANCE_ID } from "./instance.ts";
 import type { Telemetry } from "./telemetry/sdk.ts";
 import { LogTail } from "./log-tail.ts";
 import { createDashboardRoutes } from "./dashboard-api.ts";
@@ -234,7 +235,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   const hostForUrl = config.host.includes(":") ? `[${config.host}]` : config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
   const url = `http://${hostForUrl}:${port}`;
   if (writeStateFile) {
-    const state: DaemonState = { pid: process.pid, host: config.host, port, url, token: config.token, bridgeKey, startedAt: new Date(startedAt).toISOString(), version: VERSION, pluginsDir: config.pluginsDir };
+    const state: DaemonState = { pid: process.pid, host: config.host, port, url, token: config.token, bridgeKey, startedAt: new Date(startedAt).toISOString(), version: VERSION, pluginsDir: config.pluginsDir, instance: INSTANCE_ID };
     writeState(config.home, state);
   }
   const startup = manager.startup();

@@ -21,6 +21,8 @@ export interface DaemonState {
   startedAt: string;
   version: string;
   pluginsDir: string;
+  /** the daemon's instance id (instance.ts): a bridge started as its upstream must not attach to it */
+  instance?: string;
 }
 
 /** How long one liveness probe of the recorded port may take. */

@@ -15,6 +15,7 @@ import { Client, SSEClientTransport, StreamableHTTPClientTransport, TRACEPARENT_
 import { StdioClientTransport, getDefaultEnvironment } from "@modelcontextprotocol/client/stdio";
 import { CallCancelledError, CallTimeoutError, PluginCallError, PluginLoadError, UpstreamConnectTimeoutError, UpstreamLoopError, UpstreamMessageTooLargeError, WorkerGoneError, messageOf } from "../../errors.ts";
 import { INSTANCE_HEADER, INSTANCE_ID, parseInstanceHeader, setRelayedIds } from "../../instance.ts";
+import { UPSTREAM_CHAIN_ENV, childChainValue, stdioUpstreamLoop } from "../../upstream-chain.ts";
 import { installLineReader } from "./upstream-read-buffer.ts";
 import { DEFAULT_STDERR_LIMITS, StderrLimiter, type StderrLimits } from "./upstream-stderr.ts";
 import type { CallOptions, CallOutcome, HostCall, PluginHost } from "../host/plugin-host.ts";
@@ -115,6 +116,8 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
   private connectedAt = 0;
   /** the stdio child's pid, kept after it exits (its process group may outlive it) */
   private childPid?: number;
+  /** the current stdio child's stderr (its last line explains a child that exited at once) */
+  private stderr?: StderrLimiter;
   private lastExit?: string;
   private retryTimer?: NodeJS.Timeout;
   private nextRetryAt?: number;
@@ -162,15 +165,33 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       setRelayedIds(this, this.upstreamIds);
       this.resubscribe();
       return this.manifest;
-    } catch (err) {
+    } catch (caught) {
       await this.closeClient();
+      const err = this.asLoop(caught);
       if (err instanceof UpstreamLoopError) {
         this.opts.logger.error({ code: err.code }, err.message);
         throw new PluginLoadError(`${this.opts.file}: ${err.message}`, { file: this.opts.file, line: 1 });
       }
       if (!(err instanceof PluginLoadError)) this.connectFailed = err;
-      throw err instanceof PluginLoadError ? err : new PluginLoadError(`${this.opts.file}: could not connect to the upstream server: ${messageOf(err)}`, { file: this.opts.file, line: 1 });
+      throw err instanceof PluginLoadError ? err : new PluginLoadError(`${this.opts.file}: could not connect to the upstream server: ${messageOf(err)}${this.stderrHint()}`, { file: this.opts.file, line: 1 });
     }
+  }
+
+  /**
+   * A stdio child that exited saying it refused a loop (a Patchbay bridge attached to this
+   * very daemon: upstream-chain.ts, on the child's side) is a loop here too, not retried.
+   */
+  private asLoop(err: unknown): unknown {
+    const line = this.stderr?.lastLine;
+    if (err instanceof UpstreamLoopError || !line) return err;
+    const at = line.indexOf("loop refused: ");
+    return at >= 0 ? new UpstreamLoopError(line.slice(at)) : err;
+  }
+
+  /** What the child last said on stderr, for a connect failure (only "Connection closed" otherwise). */
+  private stderrHint(): string {
+    const line = "command" in this.opts.config ? this.stderr?.lastLine : undefined;
+    return line ? ` (its last stderr line: ${line})` : "";
   }
 
   /**
@@ -382,7 +403,11 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
     let transport: Transport;
     if ("command" in config) {
       const args = (config.args ?? []).map((a, i) => expandVars(a, env, `args[${i}]`, file));
-      const childEnv = { ...getDefaultEnvironment(), ...expandRecord(config.env, env, "env", file) };
+      // a Patchbay started as this upstream (stdio --standalone, or the attached bridge) must
+      // not come back to this daemon or start itself again: upstream-chain.ts
+      const loop = stdioUpstreamLoop(file, env);
+      if (loop) throw new UpstreamLoopError(loop);
+      const childEnv: Record<string, string> = { ...getDefaultEnvironment(), ...expandRecord(config.env, env, "env", file), [UPSTREAM_CHAIN_ENV]: childChainValue(file, env) };
       // the launcher's shell would only say "not found" on stderr: say it here, clearly
       if (GUARDED && !findCommand(config.command, childEnv.PATH, config.cwd)) {
         throw new PluginLoadError(`${file}: command "${config.command}" is not ${/[\\/]/.test(config.command) ? "an executable file" : "on PATH"}`, { file, line: 1 });
@@ -395,6 +420,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       if (err) {
         // rate-limited per upstream: a flooding server must not flood the log (upstream-stderr.ts)
         const limiter = new StderrLimiter(this.opts.logger, this.opts.stderrLimits ?? DEFAULT_STDERR_LIMITS);
+        this.stderr = limiter;
         err.on("data", (chunk: Buffer | string) => limiter.write(chunk));
         err.on("end", () => limiter.end());
       }
@@ -558,8 +584,9 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       this.emit("restarted", { reason: "reconnected", ok: true });
     } catch (err) {
       await this.closeClient();
-      if (err instanceof UpstreamLoopError) return this.refuseLoop(err);
-      this.scheduleReconnect(`reconnect failed: ${messageOf(err)}`);
+      const why = this.asLoop(err);
+      if (why instanceof UpstreamLoopError) return this.refuseLoop(why);
+      this.scheduleReconnect(`reconnect failed: ${messageOf(err)}${this.stderrHint()}`);
     }
   }
 

@@ -31,6 +31,8 @@ export class StderrLimiter {
   /** the partial line is being dropped (it started over the limit) */
   private partialDropped = false;
   private timer?: NodeJS.Timeout;
+  /** the last line logged, cut to 300 characters: why a child that exited at once said it failed */
+  lastLine?: string;
 
   constructor(
     private readonly logger: Logger,
@@ -123,6 +125,7 @@ export class StderrLimiter {
     const line = text.replace(/\r$/, "");
     if (!line.trim()) return;
     const cut = line.length > STDERR_LINE_MAX_CHARS || bytes > STDERR_LINE_MAX_CHARS * 4;
+    this.lastLine = line.length > 300 ? `${line.slice(0, 300)}…` : line;
     this.logger.warn({ stderr: true }, cut || unfinished ? `${line.slice(0, STDERR_LINE_MAX_CHARS)}… (${bytes} bytes${unfinished ? " without a newline" : ""})` : line);
   }
 
