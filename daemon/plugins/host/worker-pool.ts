@@ -18,6 +18,7 @@ import { distDir } from "../../package-root.ts";
 import type { Logger } from "pino";
 import type { ThreadSource } from "./plugin-thread.ts";
 import { LoadQueue } from "./load-queue.ts";
+import { DEFAULT_STDERR_LIMITS, OutputLimiter } from "../output-limiter.ts";
 
 export const WORKER_ENTRY = join(distDir, "worker-entry.js");
 /** What every thread imports while it waits for its plugin: the API nearly every plugin imports. */
@@ -111,15 +112,15 @@ export class WorkerPool implements ThreadSource {
 
 /**
  * Sends a plugin thread's console output (piped: never our stdout) to the log, a line at a
- * time: stdout as info, stderr as warn.
+ * time: stdout as info, stderr as warn, each at most 50 lines a second in bursts of 200
+ * (output-limiter.ts): a plugin logging in a loop must not flood the log or the dashboard.
  */
 export function logThreadOutput(thread: { stdout?: NodeJS.ReadableStream | null; stderr?: NodeJS.ReadableStream | null }, log: Logger): void {
   const forward = (stream: NodeJS.ReadableStream | null | undefined, level: "info" | "warn") => {
     if (!stream) return;
-    stream.setEncoding("utf8");
-    stream.on("data", (chunk: string) => {
-      for (const line of chunk.split("\n")) if (line.trim()) log[level]({ console: true }, line);
-    });
+    const limiter = new OutputLimiter(log, DEFAULT_STDERR_LIMITS, { level, fields: { console: true }, what: "console" });
+    stream.on("data", (chunk: Buffer | string) => limiter.write(chunk));
+    stream.on("end", () => limiter.end());
   };
   forward(thread.stdout, "info");
   forward(thread.stderr, "warn");

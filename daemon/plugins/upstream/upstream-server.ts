@@ -17,7 +17,7 @@ import { CallCancelledError, CallTimeoutError, PluginCallError, PluginLoadError,
 import { INSTANCE_HEADER, INSTANCE_ID, parseInstanceHeader, setRelayedIds } from "../../instance.ts";
 import { UPSTREAM_CHAIN_ENV, childChainValue, stdioUpstreamLoop } from "../../upstream-chain.ts";
 import { installLineReader } from "./upstream-read-buffer.ts";
-import { DEFAULT_STDERR_LIMITS, StderrLimiter, type StderrLimits } from "./upstream-stderr.ts";
+import { DEFAULT_STDERR_LIMITS, OutputLimiter, type StderrLimits } from "../output-limiter.ts";
 import type { CallOptions, CallOutcome, HostCall, PluginHost } from "../host/plugin-host.ts";
 import type { PluginManifest, PromptInfo, ResourceInfo, ResourceTemplateInfo, ToolInfo } from "../manifest.ts";
 import { expandRecord, expandVars, type UpstreamConfig } from "./upstream-config.ts";
@@ -117,7 +117,7 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
   /** the stdio child's pid, kept after it exits (its process group may outlive it) */
   private childPid?: number;
   /** the current stdio child's stderr (its last line explains a child that exited at once) */
-  private stderr?: StderrLimiter;
+  private stderr?: OutputLimiter;
   private lastExit?: string;
   private retryTimer?: NodeJS.Timeout;
   private nextRetryAt?: number;
@@ -418,8 +418,8 @@ export class UpstreamServer extends EventEmitter<UpstreamServerEvents> implement
       installLineReader(stdio, this.maxMessageBytes);
       const err = stdio.stderr;
       if (err) {
-        // rate-limited per upstream: a flooding server must not flood the log (upstream-stderr.ts)
-        const limiter = new StderrLimiter(this.opts.logger, this.opts.stderrLimits ?? DEFAULT_STDERR_LIMITS);
+        // rate-limited per upstream: a flooding server must not flood the log (output-limiter.ts)
+        const limiter = new OutputLimiter(this.opts.logger, this.opts.stderrLimits ?? DEFAULT_STDERR_LIMITS);
         this.stderr = limiter;
         err.on("data", (chunk: Buffer | string) => limiter.write(chunk));
         err.on("end", () => limiter.end());

@@ -1,11 +1,12 @@
 /**
- * A stdio upstream's stderr, copied to the daemon log line by line — at most so many lines a
- * second (a token bucket per upstream: `ratePerSecond` refill, `burst` capacity). A server
- * that floods its stderr (one measured at ~18 MB/s) used to be copied whole: the log grew
- * as fast and the daemon spent a core on it. Lines over the limit are only counted (the
- * bytes are scanned for newlines, never decoded), and once a second one line says how many
- * were dropped. The stream is always read to the end, so a flooding child never blocks on a
- * full pipe. Nothing here throws: a failing logger loses a line, not the connection.
+ * Output lines copied to the daemon log — a stdio upstream's stderr, a plugin thread's console
+ * — at most so many lines a second (a token bucket per stream: `ratePerSecond` refill,
+ * `burst` capacity). A server that floods its stderr (one measured at ~18 MB/s) used to be
+ * copied whole: the log grew as fast and the daemon spent a core on it; a plugin's
+ * `console.log` in a loop did the same. Lines over the limit are only counted (the bytes are
+ * scanned for newlines, never decoded), and once a second one line says how many were
+ * dropped. The stream is always read to the end, so a flooding child never blocks on a full
+ * pipe. Nothing here throws: a failing logger loses a line, not the connection.
  */
 import type { Logger } from "pino";
 
@@ -21,7 +22,19 @@ export interface StderrLimits {
 
 export const DEFAULT_STDERR_LIMITS: StderrLimits = { ratePerSecond: 50, burst: 200 };
 
-export class StderrLimiter {
+/** How one stream's lines are logged, and what its drop summary names. */
+export interface OutputStream {
+  level: "info" | "warn";
+  /** fields on every copied line ({ stderr: true } for an upstream, { console: true } for a plugin thread) */
+  fields: Record<string, unknown>;
+  /** the summary's first word and the setting that raises the limit, e.g. "stderr", "upstreamStderrLinesPerSecond" */
+  what: string;
+  setting?: string;
+}
+
+const UPSTREAM_STDERR: OutputStream = { level: "warn", fields: { stderr: true }, what: "stderr", setting: "upstreamStderrLinesPerSecond" };
+
+export class OutputLimiter {
   private tokens: number;
   private last = performance.now();
   private dropped = 0;
@@ -37,6 +50,7 @@ export class StderrLimiter {
   constructor(
     private readonly logger: Logger,
     private readonly limits: StderrLimits = DEFAULT_STDERR_LIMITS,
+    private readonly stream: OutputStream = UPSTREAM_STDERR,
   ) {
     this.tokens = limits.burst;
   }
@@ -126,7 +140,7 @@ export class StderrLimiter {
     if (!line.trim()) return;
     const cut = line.length > STDERR_LINE_MAX_CHARS || bytes > STDERR_LINE_MAX_CHARS * 4;
     this.lastLine = line.length > 300 ? `${line.slice(0, 300)}…` : line;
-    this.logger.warn({ stderr: true }, cut || unfinished ? `${line.slice(0, STDERR_LINE_MAX_CHARS)}… (${bytes} bytes${unfinished ? " without a newline" : ""})` : line);
+    this.logger[this.stream.level](this.stream.fields, cut || unfinished ? `${line.slice(0, STDERR_LINE_MAX_CHARS)}… (${bytes} bytes${unfinished ? " without a newline" : ""})` : line);
   }
 
   private drop() {
@@ -147,6 +161,7 @@ export class StderrLimiter {
     const n = this.dropped;
     const secs = Math.max(1, Math.round((Date.now() - this.droppedSince) / 1000));
     this.dropped = 0;
-    this.logger.warn({ stderrDropped: n }, `stderr: dropped ${n} lines in ${secs} s (over ${this.limits.ratePerSecond} lines/s, bursts of ${this.limits.burst}; upstreamStderrLinesPerSecond)`);
+    const setting = this.stream.setting ? `; ${this.stream.setting}` : "";
+    this.logger.warn({ [`${this.stream.what}Dropped`]: n }, `${this.stream.what}: dropped ${n} lines in ${secs} s (over ${this.limits.ratePerSecond} lines/s, bursts of ${this.limits.burst}${setting})`);
   }
 }
