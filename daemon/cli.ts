@@ -176,9 +176,9 @@ async function main(argv: string[]): Promise<number> {
         return -1;
       }
       const config = await loadConfig(overrides);
-      // started as a stdio upstream of the daemon it would attach to: refuse (upstream-chain.ts)
-      const { refuseAttachLoop } = await import("./commands/attach-loop.ts");
-      await refuseAttachLoop(config.home);
+      // a loop back to the daemon that started this one, or a daemon of another version (attach-checks.ts)
+      const { checkAttach } = await import("./commands/attach-checks.ts");
+      await checkAttach(config.home);
       const { runBridge } = await import("./transports/stdio-bridge.ts");
       await runBridge(config, { profile });
       return -1;

@@ -2,6 +2,7 @@
 import type { Config } from "../config.ts";
 import { readState } from "../state-file.ts";
 import { homeLockOwner, homeLockPath } from "../home-lock.ts";
+import { VERSION } from "../version.ts";
 
 export async function runStatus(config: Config, opts: { json: boolean }): Promise<number> {
   // a state file counts only if its port answers with its pid (a reused pid proves nothing)
@@ -30,6 +31,7 @@ export async function runStatus(config: Config, opts: { json: boolean }): Promis
   }
   const out: string[] = [];
   out.push(`Patchbay ${health.version} running (pid ${state.pid}) at ${state.url} since ${state.startedAt}`);
+  if (health.version !== VERSION) out.push(`  this patchbay is ${VERSION}: the daemon runs ${health.version} until it is restarted (kill ${state.pid}, then start it again)`);
   const folder = health.pluginsFolder;
   out.push(`Plugins folder: ${state.pluginsDir}${folder && folder.state !== "ok" ? `  ${String(folder.state).toUpperCase()} since ${folder.since}: ${folder.reason}` : ""}`);
   if (health.status && health.status !== "ok") out.push(`Status: ${health.status}${health.reason ? ` — ${health.reason}` : ""}`);
