@@ -105,7 +105,7 @@ export function serveConnection(deps: McpDeps, wire: Transport, info: SessionInf
   const listens = new ListenSpans(info, (params) => listenInterest(deps.registry, params, profile));
   // a connection waiting on a long call, or holding a 2026-07-28 listen stream open, is not
   // idle (a Streamable HTTP session's transport marks its requests the same way)
-  const inFlight = new RequestsInFlight(() => deps.store.busy(info.id));
+  const inFlight = new RequestsInFlight({ busy: () => deps.store.busy(info.id) });
   const observed = new ObservedTransport(wire, {
     // every message from the client counts as activity
     received: (m) => {

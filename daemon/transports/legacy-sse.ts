@@ -51,13 +51,15 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
     const transport = new Transport("/messages", res);
     const id = transport.sessionId;
     transports.set(id, transport);
-    const open = new RequestsInFlight();
+    // busy from a request's POST until its answer goes out on the stream
+    const open = new RequestsInFlight({ busy: () => deps.store.busy(id) });
     inFlight.set(id, open);
     const keepAlive = sseKeepAlive(res, opts.keepAliveMs);
     res.on("close", () => {
       clearInterval(keepAlive);
       transports.delete(id);
       inFlight.delete(id);
+      open.endAll();
       void transport.close().catch(() => undefined);
     });
     try {

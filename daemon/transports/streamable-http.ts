@@ -167,7 +167,7 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       // the v1 SDK client (1.32, what most installed clients run) takes every JSON-RPC
       // error answered on a POST stream for a broken stream and reconnects to resume it
       // (a GET with Last-Event-ID, then retries), for every error.
-      const transport = new SessionHttpTransport(id, keepAliveMs);
+      const transport = new SessionHttpTransport(id, keepAliveMs, () => deps.store.busy(id));
       const server = await openLegacySession(deps, transport, admitted.info(id), chosen.profile);
       transport.bindServer(server);
       transport.handlePost(req, res, messages, Array.isArray(body));
