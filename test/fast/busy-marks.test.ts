@@ -1,7 +1,7 @@
 /**
  * A session is busy from when its request is accepted until its answer is sent (or the
  * request is cancelled, or the connection ends), marked once, by the transport's requests in
- * flight (transports/requests-in-flight.ts): a busy session is never evicted, and once
+ * flight (transports/requests-in-flight.ts, through the inbound pipeline's SessionInbound): a busy session is never evicted, and once
  * answered it may be. In-process, against the store's own eviction.
  */
 import { test } from "node:test";
@@ -96,7 +96,7 @@ function exchange(headers: Record<string, string> = {}) {
 test("a Streamable HTTP session is busy from its POST until the answer is written, and not evicted meanwhile", async () => {
   const { store, evictable } = tableOfOne("streamable-http");
   try {
-    const t = new SessionHttpTransport("s", 60_000, () => store.busy("s"));
+    const t = new SessionHttpTransport("s", store, 60_000);
     const delivered: JSONRPCMessage[] = [];
     t.onmessage = (m) => void delivered.push(m);
     await t.start();
@@ -108,11 +108,11 @@ test("a Streamable HTTP session is busy from its POST until the answer is writte
     const post = exchange({ "mcp-protocol-version": "2025-11-25" });
     t.handlePost(post.req, post.node, [call(1)]);
     assert.equal(delivered.length, 2);
-    assert.equal(t.duplicateId([call(1)]), 1, "its id is in flight");
+    assert.equal(t.inbound.duplicate([call(1)])?.id, 1, "its id is in flight");
     assert.equal(store.admit("streamable-http").ok, false, "busy while the call runs");
     await t.send(answer(1));
     assert.equal(post.res.writableEnded, true);
-    assert.equal(t.duplicateId([call(1)]), undefined);
+    assert.equal(t.inbound.duplicate([call(1)]), undefined);
     assert.ok(evictable(), "answered: evictable");
   } finally {
     void store.closeAll("test");
@@ -122,7 +122,7 @@ test("a Streamable HTTP session is busy from its POST until the answer is writte
 test("a cancelled Streamable HTTP request is no longer busy", async () => {
   const { store, evictable } = tableOfOne("streamable-http");
   try {
-    const t = new SessionHttpTransport("s", 60_000, () => store.busy("s"));
+    const t = new SessionHttpTransport("s", store, 60_000);
     await t.start();
     const init = exchange();
     t.handlePost(init.req, init.node, [{ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "c", version: "1" } } } as JSONRPCMessage]);
