@@ -101,6 +101,23 @@ export class SessionInbound<T = undefined> {
   }
 }
 
+/**
+ * Steps 1–2 and 4–5 of one value for an open session (a WebSocket frame, a stdio line, a
+ * legacy `/messages` POST): the refusal to write back, or the message, accepted (in flight
+ * and busy until its answer) and ready to dispatch. Every value that reaches the session
+ * counts as activity, a duplicate too.
+ */
+export function takeInbound(raw: unknown, shape: InboundShape, session: SessionInbound<unknown>): Refused | { message: JSONRPCMessage } {
+  const refused = checkInbound(raw, shape);
+  if (refused) return refused;
+  const message = raw as JSONRPCMessage;
+  session.touch();
+  const duplicate = session.duplicate([message]);
+  if (duplicate) return duplicate;
+  session.accept(message);
+  return { message };
+}
+
 /** A message transport's framing: each value it read (parsed, unchecked), and a way to send. */
 export interface Framing {
   onvalue?: (value: unknown) => void;
@@ -130,19 +147,10 @@ export class StreamInbound implements Transport {
 
   /** One value from the stream, through the pipeline: `onmessage`, or a refusal sent back. */
   private take(value: unknown): void {
-    const refused = checkInbound(value, "frame");
-    if (refused) return this.refuse(refused);
-    const m = value as JSONRPCMessage;
-    this.session.touch();
-    const duplicate = this.session.duplicate([m]);
-    if (duplicate) return this.refuse(duplicate);
-    this.session.accept(m);
+    const taken = takeInbound(value, "frame", this.session);
+    if ("refusal" in taken) return void this.framing.send(refusedMessage(taken)).catch(() => undefined);
     // the value as received: the SDK lifts the _meta envelope keys itself
-    this.onmessage?.(m);
-  }
-
-  private refuse(r: Refused): void {
-    void this.framing.send(refusedMessage(r)).catch(() => undefined);
+    this.onmessage?.(taken.message);
   }
 
   async start(): Promise<void> {

@@ -13,8 +13,6 @@
  * listen stream (answered by the SDK before any handler), and the answer's way out.
  */
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
-import { Refusal } from "../errors.ts";
-import { refusalMessage } from "./json-rpc-message.ts";
 
 export const DUPLICATE_ID_MESSAGE = "Invalid Request: duplicate request id in flight";
 
@@ -46,13 +44,6 @@ export class RequestsInFlight<T = undefined> {
 
   constructor(private readonly opts: RequestsInFlightOptions = {}) {
     this.max = opts.max ?? MAX_TRACKED_REQUESTS;
-  }
-
-  /** The refusal of a request whose id is still in flight here, or undefined. */
-  duplicate(m: JSONRPCMessage): JSONRPCMessage | undefined {
-    const msg = m as { id?: RequestId; method?: string };
-    if (msg.method === undefined || msg.id === undefined || !this.open.has(msg.id)) return undefined;
-    return refusalMessage(Refusal.DuplicateRequestId, DUPLICATE_ID_MESSAGE, msg.id);
   }
 
   /** The first request id of these messages (one POST, maybe a batch) in flight here or repeated among them, or undefined. */

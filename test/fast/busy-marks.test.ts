@@ -53,7 +53,7 @@ test("one mark per request, released by its answer, its cancel or the connection
     },
   });
   open.received(call(1));
-  assert.ok(open.duplicate(call(1)), "id 1 is in flight");
+  assert.equal(open.duplicateIn([call(1)]), 1, "id 1 is in flight");
   open.received(call(1));
   assert.equal(marks, 1, "a repeated id is not marked twice");
   assert.equal(open.duplicateIn([call(2), call(2)]), 2, "an id repeated within one batch");
@@ -66,7 +66,7 @@ test("one mark per request, released by its answer, its cancel or the connection
   assert.equal(marks, 1);
   open.endAll();
   assert.equal(marks, 0);
-  assert.equal(open.duplicate(call(1)), undefined, "answered: the id is free again");
+  assert.equal(open.duplicateIn([call(1)]), undefined, "answered: the id is free again");
 });
 
 /** Enough of Node's request and response for SessionHttpTransport's POST path. */
