@@ -28,8 +28,9 @@ import type { HttpRefusal } from "../http-server.ts";
 import type { SessionInfo, SessionStore } from "../session-store.ts";
 import { inboundProblem, readableId, refusalMessage, type InboundShape } from "./json-rpc-message.ts";
 import { DUPLICATE_ID_MESSAGE, RequestsInFlight, type RequestId } from "./requests-in-flight.ts";
-import { ListenSpans } from "./listen-spans.ts";
-import { routeEra, type EraRoute } from "./era-routing.ts";
+import { ListenSpans, startListen } from "./listen-spans.ts";
+import { fastEligible, routeEra, type EraRoute } from "./era-routing.ts";
+import type { ListenStreamCaps } from "../mcp/subscriptions.ts";
 import { admitSession, type SessionAdmission } from "./admission.ts";
 
 /** What the pipeline refuses, for the transport to write in its framing (an HTTP answer, or a message on the stream). */
@@ -177,8 +178,8 @@ export class StreamInbound implements Transport {
 /** Where a POST to /mcp goes after steps 1–4 and 6, for the transport to serve or answer. */
 export type PostRoute<S> =
   | { kind: "refused"; refused: Refused }
-  /** 2026-07-28: stateless (steps 5 and 7 where its answer is written: streamable-http.ts) */
-  | { kind: "modern"; route: EraRoute }
+  /** 2026-07-28: stateless; `fast`: the stateless fast path may serve it (steps 5 and 7: openModernListen, then where its answer is written) */
+  | { kind: "modern"; route: EraRoute; fast: boolean }
   /** a request to an open 2025 session, its ids not in flight */
   | { kind: "session"; session: S; messages: JSONRPCMessage[]; batch: boolean }
   /** a 2025 initialize, admitted: the session is opened under `admitted.info` */
@@ -189,7 +190,18 @@ export type PostRoute<S> =
  * `sessionId`: its Mcp-Session-Id header; `lookup` finds that session (and records the
  * activity), undefined for an unknown or evicted one.
  */
-export function routePost<S extends { inbound: SessionInbound<unknown> }>(req: IncomingMessage, body: unknown, sessionId: string | undefined, lookup: (id: string) => S | undefined, store: SessionStore): PostRoute<S> {
+export function routePost<S extends { inbound: SessionInbound<unknown> }>(
+  req: IncomingMessage,
+  body: unknown,
+  to: {
+    sessionId: string | undefined;
+    lookup: (id: string) => S | undefined;
+    store: SessionStore;
+    /** the input schemas of the request's profile, for `fastEligible` (asked only of a modern request) */
+    inputSchemaOf: () => (tool: string) => Record<string, unknown> | undefined;
+  },
+): PostRoute<S> {
+  const { sessionId, lookup, store } = to;
   // Well-formed JSON that is not a JSON-RPC message (or batch of them) is an Invalid
   // Request; the SDK would call it a parse error. Nesting first: past the spec's schema,
   // the SDK's walks recurse (a stack overflow there is a 500).
@@ -197,7 +209,7 @@ export function routePost<S extends { inbound: SessionInbound<unknown> }>(req: I
   if (refused) return { kind: "refused", refused };
   const raw = Array.isArray(body) ? body : [body];
   const route = routeEra(req, body, raw);
-  if (route) return { kind: "modern", route };
+  if (route) return { kind: "modern", route, fast: route.kind === "modern" && fastEligible(req, body, route, to.inputSchemaOf()) };
   const messages = raw as JSONRPCMessage[];
   const batch = Array.isArray(body);
   if (sessionId) {
@@ -213,4 +225,23 @@ export function routePost<S extends { inbound: SessionInbound<unknown> }>(req: I
   const admitted = admitSession(store, "streamable-http", req);
   if (!admitted.ok) return { kind: "refused", refused: { refusal: admitted.refusal, message: admitted.message, id: null, headers: admitted.headers } };
   return { kind: "initialize", admitted, messages, batch };
+}
+
+/**
+ * Step 5 for a stateless 2026-07-28 `subscriptions/listen` on /mcp, before it is served: the
+ * stream's slot (a full table, or an address over its share, is a 503 with Retry-After like
+ * a full session table: the client may try again once a stream closes), its span and its
+ * resource interest. Returns the refusal, or the stream's end for the transport to call
+ * when the stream closes (`errorType` for its span).
+ */
+export function openModernListen(req: IncomingMessage, msg: { id?: unknown; params?: { _meta?: Record<string, unknown> } }, caps: ListenStreamCaps, interest: () => () => void): Refused | ((errorType?: string) => void) {
+  const id = typeof msg.id === "string" || typeof msg.id === "number" ? msg.id : null;
+  const admitted = caps.admit(req.socket.remoteAddress);
+  if (!admitted.ok) return { refusal: Refusal.TooManyListenStreams, message: `Too many open subscriptions/listen streams (${admitted.reason}); try again later`, id, headers: { "retry-after": "5" } };
+  const version = req.headers["mcp-protocol-version"];
+  const end = startListen({ id: id ?? undefined, params: msg.params }, { transport: "streamable-http", protocolVersion: Array.isArray(version) ? version[0] : version }, interest);
+  return (errorType) => {
+    admitted.release();
+    end(errorType);
+  };
 }

@@ -29,13 +29,12 @@ import { newServer } from "../mcp/server-factory.ts";
 import { ServerPool } from "./server-pool.ts";
 import { ListenStreamCaps, listenInterest, listenPublisher } from "../mcp/subscriptions.ts";
 import { resolveProfile, visibleTool, type Profile } from "../profiles.ts";
-import { startListen } from "./listen-spans.ts";
 import type { Endpoint } from "./endpoint.ts";
 import { SessionHttpTransport } from "./session-http-transport.ts";
 import { DEFAULT_SSE_KEEPALIVE_MS } from "./sse-writer.ts";
 import { FastLanes } from "./stateless-fast-path.ts";
-import { fastEligible, type EraRoute } from "./era-routing.ts";
-import { routePost } from "./inbound-pipeline.ts";
+import type { EraRoute } from "./era-routing.ts";
+import { openModernListen, routePost } from "./inbound-pipeline.ts";
 
 export interface StreamableHttpOptions {
   maxBodyBytes: number;
@@ -44,11 +43,6 @@ export interface StreamableHttpOptions {
   /** comment lines on every SSE stream of /mcp, ours and the SDK's handler's (default 15 s) */
   sseKeepAliveMs?: number;
 }
-
-const header = (req: IncomingMessage, name: string) => {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-};
 
 export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttpOptions): Endpoint & { pool: ServerPool } {
   const onerror = (err: Error) => deps.logger.debug({ err: messageOf(err) }, "/mcp (2026-07-28)");
@@ -95,21 +89,15 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
   }
 
   /** 2026-07-28: the SDK's handler owns the rest (its ladder answers version, header and capability errors). */
-  async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, route: EraRoute, profile?: Profile): Promise<void> {
+  async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, route: EraRoute, fast: boolean, profile?: Profile): Promise<void> {
     const msg = body as { id?: RequestId; method?: string; params?: { _meta?: Record<string, unknown> } };
     if (msg.method === "subscriptions/listen") {
-      // A full table, or an address over its share, is a 503 with Retry-After like a full
-      // session table: the client may try again once a stream closes.
-      const admitted = listenCaps.admit(req.socket.remoteAddress);
-      if (!admitted.ok) {
-        return sendRefusal(res, Refusal.TooManyListenStreams, `Too many open subscriptions/listen streams (${admitted.reason}); try again later`, { "retry-after": "5" }, typeof msg.id === "string" || typeof msg.id === "number" ? msg.id : null);
-      }
-      res.once("close", admitted.release);
-      const end = startListen(msg, { transport: "streamable-http", protocolVersion: header(req, "mcp-protocol-version") }, () => listenInterest(deps.registry, msg.params, profile));
-      res.once("close", () => end(res.statusCode >= 400 ? String(res.statusCode) : undefined));
+      const opened = openModernListen(req, msg, listenCaps, () => listenInterest(deps.registry, msg.params, profile));
+      if (typeof opened !== "function") return sendRefusal(res, opened.refusal, opened.message, opened.headers, opened.id);
+      res.once("close", () => opened(res.statusCode >= 400 ? String(res.statusCode) : undefined));
     }
     const side = sideFor(profile);
-    if (route.kind === "modern" && fastEligible(req, body, route, side.pool.inputSchemaOf) && (await side.lanes.serve(res, body, route))) return;
+    if (fast && route.kind === "modern" && (await side.lanes.serve(res, body, route))) return;
     await side.node(req, res, body);
   }
 
@@ -136,9 +124,9 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       if (!parsed.ok) return;
       const body = parsed.body;
       // the inbound pipeline: checks, era, session and duplicate ids, admission
-      const to = routePost(req, body, sessionId, lookup, deps.store);
+      const to = routePost(req, body, { sessionId, lookup, store: deps.store, inputSchemaOf: () => sideFor(chosen.profile).pool.inputSchemaOf });
       if (to.kind === "refused") return sendRefusal(res, to.refused.refusal, to.refused.message, to.refused.headers, to.refused.id);
-      if (to.kind === "modern") return serveModern(req, res, body, to.route, chosen.profile);
+      if (to.kind === "modern") return serveModern(req, res, body, to.route, to.fast, chosen.profile);
       if (to.kind === "session") return to.session.handlePost(req, res, to.messages, to.batch);
       // We pick the id up front so the session's info and the transport share it.
       const id = randomUUID();
