@@ -61,7 +61,7 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
       void transport.close().catch(() => undefined);
     });
     try {
-      await openLegacySession(deps, new ObservedTransport(transport, { sent: (m) => open.sent(m) }, id), admitted.info(id), chosen.profile);
+      await openLegacySession(deps, new ObservedTransport(transport, (m) => open.sent(m), id), admitted.info(id), chosen.profile);
     } catch (err) {
       logger.error({ err }, "could not open SSE session");
       res.end();
