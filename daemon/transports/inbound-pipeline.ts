@@ -33,6 +33,11 @@ import { fastEligible, routeEra, type EraRoute } from "./era-routing.ts";
 import type { ListenStreamCaps } from "../mcp/subscriptions.ts";
 import { admitSession, type SessionAdmission } from "./admission.ts";
 
+// Step 6 where a transport admits before any message (a WebSocket upgrade, legacy `GET
+// /sse`), and step 3's route type: a transport reaches the steps through this module.
+export { admitSession } from "./admission.ts";
+export type { EraRoute } from "./era-routing.ts";
+
 /** What the pipeline refuses, for the transport to write in its framing (an HTTP answer, or a message on the stream). */
 export interface Refused {
   refusal: HttpRefusal;

@@ -11,11 +11,10 @@ import { Refusal } from "../errors.ts";
 import { readJsonBody, sendRefusal } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
 import { openLegacySession } from "./connections.ts";
-import { admitSession } from "./admission.ts";
 import { resolveProfile } from "../profiles.ts";
 import { sseKeepAlive } from "./sse-writer.ts";
 import { ObservedTransport } from "./observed-transport.ts";
-import { SessionInbound, takeInbound } from "./inbound-pipeline.ts";
+import { admitSession, SessionInbound, takeInbound } from "./inbound-pipeline.ts";
 
 export interface LegacySseOptions {
   maxBodyBytes: number;

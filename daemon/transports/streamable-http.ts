@@ -33,8 +33,7 @@ import type { Endpoint } from "./endpoint.ts";
 import { SessionHttpTransport } from "./session-http-transport.ts";
 import { DEFAULT_SSE_KEEPALIVE_MS } from "./sse-writer.ts";
 import { FastLanes } from "./stateless-fast-path.ts";
-import type { EraRoute } from "./era-routing.ts";
-import { openModernListen, routePost } from "./inbound-pipeline.ts";
+import { openModernListen, routePost, type EraRoute } from "./inbound-pipeline.ts";
 
 export interface StreamableHttpOptions {
   maxBodyBytes: number;

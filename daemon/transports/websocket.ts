@@ -16,13 +16,12 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket, type RawData } from "ws";
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import { refusalMessage } from "./json-rpc-message.ts";
-import type { Framing } from "./inbound-pipeline.ts";
+import { admitSession, type Framing } from "./inbound-pipeline.ts";
 import type { Logger } from "pino";
 import { Refusal } from "../errors.ts";
 import { refusalBody, refuseUpgrade } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
 import { serveConnection } from "./connections.ts";
-import { admitSession } from "./admission.ts";
 import { resolveProfile } from "../profiles.ts";
 import type { Endpoint } from "./endpoint.ts";
 
