@@ -16,7 +16,8 @@ import { createLogger, type Logger } from "./logger.ts";
 import { PluginManager } from "./plugins/host/plugin-manager.ts";
 import { Registry } from "./registry.ts";
 import type { CallGuard, McpDeps } from "./mcp/call-context.ts";
-import { newSessionInfo, serveConnection } from "./transports/connections.ts";
+import { serveConnection } from "./transports/connections.ts";
+import { newSessionInfo } from "./transports/admission.ts";
 import { createReplayCodec } from "./mcp/server-factory.ts";
 import { SessionStore } from "./session-store.ts";
 import { removeState, writeState, type DaemonState } from "./state-file.ts";
@@ -304,7 +305,6 @@ export async function startStdio(config: Config, opts: { logger?: Logger; stdout
   });
   // `stdout`: the protocol descriptor when the CLI moved it off fd 1 (see stdio-isolation.ts)
   const wire = new StdioWireTransport(process.stdin, opts.stdout ?? process.stdout, { maxMessageBytes: config.maxBodyBytes });
-  const transport = new HeldUntilLoaded(wire, loading, FIRST_LOAD_HOLD_MS);
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
@@ -313,7 +313,7 @@ export async function startStdio(config: Config, opts: { logger?: Logger; stdout
       await core.audit?.close();
       await core.context.close();
     })());
-  serveConnection(core.mcpDeps, transport, newSessionInfo(randomUUID(), "stdio"), opts.profile === undefined ? undefined : core.mcpDeps.profiles?.get(opts.profile));
+  serveConnection(core.mcpDeps, wire, newSessionInfo(randomUUID(), "stdio"), opts.profile === undefined ? undefined : core.mcpDeps.profiles?.get(opts.profile), { hold: (t) => new HeldUntilLoaded(t, loading, FIRST_LOAD_HOLD_MS) });
   process.stdin.on("end", () => void close().then(() => process.exit(0)));
   return { core, close };
 }

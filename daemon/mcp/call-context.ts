@@ -261,8 +261,6 @@ export class CallContext {
     this.span = startRequestSpan({ method, target, attributes, meta: this.ctx.mcpReq._meta as Record<string, unknown> | undefined, caller: this.spanCaller(), requestId: this.ctx.mcpReq.id });
     const started = performance.now();
     if (target) this.account.calls++;
-    // a session with a request in flight is busy: never evicted, never idle-closed
-    const done = this.conn.session ? this.deps.store.busy(this.conn.session.id) : undefined;
     try {
       if (target) this.deps.guard?.before?.(this.caller, method, target);
       const result = await fn(this);
@@ -282,8 +280,6 @@ export class CallContext {
       this.span.end(errorTypeOf(err));
       if (target) this.deps.guard?.after?.(this.caller, method, target, { ok: false, durationMs: performance.now() - started, error: messageOf(err), args: spec.args });
       throw err;
-    } finally {
-      done?.();
     }
   }
 

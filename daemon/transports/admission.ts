@@ -9,7 +9,12 @@ import type { IncomingMessage } from "node:http";
 import { Refusal } from "../errors.ts";
 import type { HttpRefusal } from "../http-server.ts";
 import type { SessionInfo, SessionStore, TransportKind } from "../session-store.ts";
-import { newSessionInfo } from "./connections.ts";
+
+/** Default SessionInfo for a new session. */
+export function newSessionInfo(id: string, transport: SessionInfo["transport"], extra: Partial<SessionInfo> = {}): SessionInfo {
+  const now = Date.now();
+  return { id, transport, startedAt: now, lastActivityAt: now, calls: 0, errors: 0, ...extra };
+}
 
 export type SessionAdmission =
   | { ok: true; info(id: string, extra?: Partial<SessionInfo>): SessionInfo }

@@ -21,18 +21,10 @@ import type { Connection, McpDeps } from "../mcp/call-context.ts";
 import { newServer } from "../mcp/server-factory.ts";
 import type { PatchbayServer } from "../mcp/patchbay-server.ts";
 import { connectionListener, listenInterest, releaseSubscriptions } from "../mcp/subscriptions.ts";
-import { RequestsInFlight } from "./requests-in-flight.ts";
-import { ObservedTransport } from "./observed-transport.ts";
-import { ListenSpans } from "./listen-spans.ts";
+import { SessionInbound, StreamInbound, type Framing } from "./inbound-pipeline.ts";
 
 /** the longest client name or version kept for a session */
 const MAX_CLIENT_NAME = 256;
-
-/** Default SessionInfo for a new session. */
-export function newSessionInfo(id: string, transport: SessionInfo["transport"], extra: Partial<SessionInfo> = {}): SessionInfo {
-  const now = Date.now();
-  return { id, transport, startedAt: now, lastActivityAt: now, calls: 0, errors: 0, ...extra };
-}
 
 /** Store bookkeeping shared by both kinds: add now, forget (once) when the transport closes. */
 function register(deps: McpDeps, info: SessionInfo, handle: { transport?: unknown; current: () => PatchbayServer | undefined; close: () => Promise<void>; release: () => void }) {
@@ -94,38 +86,24 @@ export async function openLegacySession(deps: McpDeps, transport: Transport, inf
 }
 
 /**
- * A WebSocket or stdio connection, either era (the first message decides). `wire` is the
- * connection's transport; serveStdio owns it from here.
+ * A WebSocket or stdio connection, either era (the first message decides). `framing` is the
+ * connection's wire; its values go through the inbound pipeline (StreamInbound), and
+ * serveStdio owns the result from here. `hold`: a stage between the pipeline and the SDK
+ * (a standalone stdio daemon holds requests until its plugins have loaded).
  */
-export function serveConnection(deps: McpDeps, wire: Transport, info: SessionInfo, profile?: Profile): { close(): Promise<void> } {
+export function serveConnection(deps: McpDeps, framing: Framing, info: SessionInfo, profile?: Profile, opts: { hold?: (t: Transport) => Transport } = {}): { close(): Promise<void> } {
   if (profile) info.profile = profile.name;
   let current: PatchbayServer | undefined;
   /** every instance serveStdio made here (a probe and the one serving), whose subscriptions end with the connection */
   const made: PatchbayServer[] = [];
-  const listens = new ListenSpans(info, (params) => listenInterest(deps.registry, params, profile));
-  // a connection waiting on a long call, or holding a 2026-07-28 listen stream open, is not
-  // idle (a Streamable HTTP session's transport marks its requests the same way)
-  const inFlight = new RequestsInFlight(() => deps.store.busy(info.id));
-  const observed = new ObservedTransport(wire, {
-    // every message from the client counts as activity
-    received: (m) => {
-      deps.store.touch(info.id);
-      const duplicate = inFlight.duplicate(m);
-      if (duplicate) return duplicate;
-      listens.received(m);
-      inFlight.received(m);
-    },
-    sent: (m) => {
-      listens.sent(m);
-      inFlight.sent(m);
-    },
-    closed: () => {
-      current = undefined;
-      listens.endAll();
-      inFlight.endAll();
-      cleanup("transport closed");
-    },
+  // a connection waiting on a long call, or holding a 2026-07-28 listen stream open, is busy
+  // (not idle) from the request's acceptance until its answer, as on every transport
+  const session = new SessionInbound(deps.store, info.id, { listen: { info, interest: (params) => listenInterest(deps.registry, params, profile) } });
+  const inbound = new StreamInbound(framing, session, () => {
+    current = undefined;
+    cleanup("transport closed");
   });
+  const transport = opts.hold ? opts.hold(inbound) : inbound;
   // serveStdio builds an instance per connection, plus a probe instance it discards when a
   // client that opened with server/discover falls back to initialize.
   const factory: McpServerFactory = ({ era }) => {
@@ -139,7 +117,7 @@ export function serveConnection(deps: McpDeps, wire: Transport, info: SessionInf
     made.push(server);
     return server;
   };
-  const served = serveStdio(factory, { transport: observed, onerror: (err) => log.debug({ err: messageOf(err) }, "connection error") });
+  const served = serveStdio(factory, { transport, onerror: (err) => log.debug({ err: messageOf(err) }, "connection error") });
   const { log, cleanup } = register(deps, info, { current: () => current, close: () => served.close(), release: () => made.forEach(releaseSubscriptions) });
   return served;
 }

@@ -6,18 +6,15 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { SSEServerTransport } from "@modelcontextprotocol/server-legacy/sse";
-import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import type { Logger } from "pino";
 import { Refusal } from "../errors.ts";
 import { readJsonBody, sendRefusal } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
 import { openLegacySession } from "./connections.ts";
-import { admitSession } from "./admission.ts";
 import { resolveProfile } from "../profiles.ts";
-import { inboundProblem, readableId } from "./json-rpc-message.ts";
 import { sseKeepAlive } from "./sse-writer.ts";
 import { ObservedTransport } from "./observed-transport.ts";
-import { DUPLICATE_ID_MESSAGE, RequestsInFlight } from "./requests-in-flight.ts";
+import { admitSession, SessionInbound, takeInbound } from "./inbound-pipeline.ts";
 
 export interface LegacySseOptions {
   maxBodyBytes: number;
@@ -37,8 +34,8 @@ function loadSseTransport(): Promise<typeof SSEServerTransport> {
 
 export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, logger: Logger) {
   const transports = new Map<string, SSEServerTransport>();
-  /** per session, the requests not yet answered: each ends when its answer goes out on the stream */
-  const inFlight = new Map<string, RequestsInFlight>();
+  /** per session, its side of the inbound pipeline: each request ends when its answer goes out on the stream */
+  const inbound = new Map<string, SessionInbound>();
 
   async function stream(req: IncomingMessage, res: ServerResponse, url: URL) {
     if (req.method !== "GET") return sendRefusal(res, Refusal.MethodNotAllowed, "Method not allowed", { allow: "GET" });
@@ -51,17 +48,19 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
     const transport = new Transport("/messages", res);
     const id = transport.sessionId;
     transports.set(id, transport);
-    const open = new RequestsInFlight();
-    inFlight.set(id, open);
+    // busy from a request's POST until its answer goes out on the stream
+    const open = new SessionInbound(deps.store, id);
+    inbound.set(id, open);
     const keepAlive = sseKeepAlive(res, opts.keepAliveMs);
     res.on("close", () => {
       clearInterval(keepAlive);
       transports.delete(id);
-      inFlight.delete(id);
+      inbound.delete(id);
+      open.endAll();
       void transport.close().catch(() => undefined);
     });
     try {
-      await openLegacySession(deps, new ObservedTransport(transport, { sent: (m) => open.sent(m) }, id), admitted.info(id), chosen.profile);
+      await openLegacySession(deps, new ObservedTransport(transport, (m) => open.sent(m), id), admitted.info(id), chosen.profile);
     } catch (err) {
       logger.error({ err }, "could not open SSE session");
       res.end();
@@ -73,28 +72,24 @@ export function createLegacySseRoutes(deps: McpDeps, opts: LegacySseOptions, log
     const sessionId = url.searchParams.get("sessionId");
     if (!sessionId) return sendRefusal(res, Refusal.SessionRequired, "Bad Request: sessionId query parameter is required");
     const transport = transports.get(sessionId);
-    if (!transport) return sendRefusal(res, Refusal.SessionNotFound, "Session not found");
+    const session = inbound.get(sessionId);
+    if (!transport || !session) return sendRefusal(res, Refusal.SessionNotFound, "Session not found");
     const parsed = await readJsonBody(req, res, opts.maxBodyBytes);
     if (!parsed.ok) return;
-    // Checked here rather than by the SDK: it answers a bad message with plain text built by
-    // String(body), which itself throws on a deeply nested array (stack overflow) or an object
-    // whose toString is not a function, and then nothing ever answers the request.
-    const problem = inboundProblem(parsed.body, "post");
-    if (problem) return sendRefusal(res, Refusal.InvalidRequest, problem, {}, readableId(parsed.body));
-    // A request id still in flight on the session is refused, as on /mcp: the protocol would
-    // map both answers to one id, and a cancel of it to whichever it found first.
-    const msg = parsed.body as JSONRPCMessage & { id?: string | number; method?: string };
-    const open = inFlight.get(sessionId);
-    if (open?.duplicate(msg)) return sendRefusal(res, Refusal.DuplicateRequestId, DUPLICATE_ID_MESSAGE, {}, msg.id);
-    open?.received(msg);
-    deps.store.touch(sessionId);
+    // The inbound pipeline, before the SDK sees the message: it answers a bad message with
+    // plain text built by String(body), which itself throws on a deeply nested array (stack
+    // overflow) or an object whose toString is not a function, and then nothing ever answers
+    // the request. A request id still in flight on the session is refused, as everywhere.
+    const taken = takeInbound(parsed.body, "post", session);
+    if ("refusal" in taken) return sendRefusal(res, taken.refusal, taken.message, taken.headers, taken.id);
+    const msg = taken.message as { id?: string | number; method?: string };
     try {
       await transport.handlePostMessage(req, res, parsed.body);
     } catch (err) {
       logger.warn({ err, sessionId }, "SSE message could not be handled");
     }
     // not accepted (the SDK refused it): no answer will come on the stream for its id
-    if (res.statusCode !== 202 && msg.method !== undefined && msg.id !== undefined) open?.end(msg.id);
+    if (res.statusCode !== 202 && msg.method !== undefined && msg.id !== undefined) session.inFlight.end(msg.id);
     // Whatever happened inside the SDK, the request gets an answer.
     if (!res.writableEnded) {
       if (res.headersSent) res.end();

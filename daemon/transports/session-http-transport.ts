@@ -20,11 +20,13 @@
  * JSON-RPC shape, and the session id before a request gets here.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { isJSONRPCRequest, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type MessageExtraInfo, type RequestId, type Transport, type TransportSendOptions } from "@modelcontextprotocol/server";
+import { SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type MessageExtraInfo, type RequestId, type Transport, type TransportSendOptions } from "@modelcontextprotocol/server";
 import { Refusal } from "../errors.ts";
 import { sendRefusal } from "../http-server.ts";
 import { deliverTo, type Deliver } from "./request-dispatch.ts";
 import { DEFAULT_SSE_KEEPALIVE_MS, SSE_HEADERS, sseEvent, sseKeepAlive } from "./sse-writer.ts";
+import { SessionInbound } from "./inbound-pipeline.ts";
+import type { SessionStore } from "../session-store.ts";
 
 /** The SDK's limit on messages in one POST. */
 export const MAX_BATCH_SIZE = 100;
@@ -57,17 +59,28 @@ export class SessionHttpTransport implements Transport {
   private supported: readonly string[] = SUPPORTED_PROTOCOL_VERSIONS;
   private started = false;
   private closed = false;
-  /** request id → the POST that carried it, until its answer is sent (1 and "1" are different keys) */
-  private readonly exchanges = new Map<RequestId, Exchange>();
+  /**
+   * the session's side of the inbound pipeline: its requests in flight, each with the POST
+   * that carried it, until its answer is sent (1 and "1" are different ids): busy marks,
+   * where an answer goes, and duplicate ids (routePost refuses them: answers find their POST
+   * by id, so a second request with an id still in flight would take over the first one's
+   * POST and leave one of the two unanswered forever)
+   */
+  readonly inbound: SessionInbound<Exchange>;
   private standalone?: { res: ServerResponse; keepAlive?: NodeJS.Timeout };
   /** requests straight to the bound server's request entry (see request-dispatch.ts) */
   private deliver?: Deliver;
 
   constructor(
     private readonly id: string,
+    /** the session store: busy marks for the session's requests */
+    store: SessionStore,
     /** comment lines on this session's SSE streams (`sseKeepAliveMs`) */
     private readonly keepAliveMs = DEFAULT_SSE_KEEPALIVE_MS,
-  ) {}
+  ) {
+    // unbounded: an answer finds its POST only here (the body limit and the running cap bound it)
+    this.inbound = new SessionInbound<Exchange>(store, id, { max: Infinity });
+  }
 
   async start(): Promise<void> {
     if (this.started) throw new Error("Transport already started");
@@ -92,26 +105,6 @@ export class SessionHttpTransport implements Transport {
 
   setSupportedProtocolVersions(versions: string[]): void {
     this.supported = versions;
-  }
-
-  /**
-   * A request id of this POST already waiting for its answer on the session (or twice in
-   * the batch). Answers are mapped to their POST by id, so a second request with an id
-   * still in flight would take over the first one's mapping and leave one of the two POSTs
-   * unanswered forever.
-   */
-  duplicateId(messages: JSONRPCMessage[]): RequestId | undefined {
-    if (messages.length === 1) {
-      const m = messages[0] as { id?: RequestId; method?: unknown };
-      return m.method !== undefined && m.id !== undefined && this.exchanges.has(m.id) ? m.id : undefined;
-    }
-    const seen = new Set<RequestId>();
-    for (const m of messages) {
-      if (!isJSONRPCRequest(m)) continue;
-      if (this.exchanges.has(m.id) || seen.has(m.id)) return m.id;
-      seen.add(m.id);
-    }
-    return undefined;
   }
 
   /** A POST of already validated JSON-RPC messages; `batch`: the body was an array (answered with one). */
@@ -149,7 +142,7 @@ export class SessionHttpTransport implements Transport {
       return;
     }
     const ex: Exchange = { res, waiting: requests, sse: false, gone: false, answers: batch ? [] : undefined };
-    for (const m of messages) if (isRequest(m)) this.exchanges.set(m.id, ex);
+    for (const m of messages) if (isRequest(m)) this.inbound.accept(m, ex);
     res.once("close", () => {
       if (ex.waiting > 0) ex.gone = true;
       if (ex.keepAlive) clearInterval(ex.keepAlive);
@@ -167,11 +160,8 @@ export class SessionHttpTransport implements Transport {
   private releaseCancelled(m: JSONRPCMessage): void {
     const n = m as { method?: unknown; id?: unknown; params?: { requestId?: unknown } };
     if (n.method !== "notifications/cancelled" || n.id !== undefined) return;
-    const id = n.params?.requestId;
-    if (typeof id !== "string" && typeof id !== "number") return;
-    const ex = this.exchanges.get(id);
+    const ex = this.inbound.accept(m);
     if (!ex) return;
-    this.exchanges.delete(id);
     ex.waiting--;
     if (ex.waiting > 0 || ex.gone || ex.res.writableEnded) return;
     if (ex.answers?.length && !ex.sse) return this.writeJson(ex.res, ex.answers);
@@ -213,7 +203,7 @@ export class SessionHttpTransport implements Transport {
       if (s && !s.res.writableEnded) s.res.write(sseEvent(message));
       return;
     }
-    const ex = this.exchanges.get(related);
+    const ex = this.inbound.inFlight.get(related);
     if (!ex) throw new Error(`No connection established for request ID: ${String(related)}`);
     if (!response) {
       if (ex.gone || ex.res.writableEnded) return;
@@ -221,7 +211,7 @@ export class SessionHttpTransport implements Transport {
       ex.res.write(sseEvent(message));
       return;
     }
-    this.exchanges.delete(related);
+    this.inbound.sent(message);
     ex.waiting--;
     if (ex.gone) {
       if (ex.waiting === 0) this.onerror?.(new Error(`Response for request ID ${String(related)} is undeliverable: per-request stream is disconnected and no eventStore is configured`));
@@ -244,8 +234,7 @@ export class SessionHttpTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const open = new Set(this.exchanges.values());
-    this.exchanges.clear();
+    const open = new Set(this.inbound.endAll());
     for (const ex of open) {
       if (ex.gone || ex.res.writableEnded) continue;
       // as the SDK does: the POST's stream ends without its answer

@@ -17,6 +17,7 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { StdioWireTransport } from "./stdio-wire.ts";
 import { refusalMessage } from "./json-rpc-message.ts";
+import { checkInbound, refusedMessage } from "./inbound-pipeline.ts";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { Config } from "../config.ts";
 import { DaemonUnreachableError, Refusal, UsageError, messageOf } from "../errors.ts";
@@ -209,7 +210,12 @@ export async function runBridge(config: Config, opts: { profile?: string } = {})
     ws!.send(JSON.stringify(msg));
   }
 
-  stdio.onmessage = (msg) => {
+  stdio.onvalue = (value) => {
+    // the inbound pipeline's checks (nesting, the v2 schema), answered here rather than
+    // relayed; the daemon's /ws runs the rest of it (duplicate ids, busy marks, listen spans)
+    const refused = checkInbound(value, "frame");
+    if (refused) return void stdio.send(refusedMessage(refused)).catch(() => undefined);
+    const msg = value as JSONRPCMessage;
     if (isRequest(msg) && msg.method === "initialize") initRequest = msg;
     if (isRequest(msg) && msg.method === "subscriptions/listen") listens.set(msg.id, msg);
     const uri = (msg as { params?: { uri?: unknown } }).params?.uri;

@@ -1,17 +1,19 @@
 /**
- * MCP's stdio transport (one JSON-RPC message per line) as an SDK `Transport`, for both
- * modes of `patchbay stdio`. Unlike the SDK's `StdioServerTransport` it answers what it
- * cannot take, as `/ws` does: a line that is not JSON gets -32700; JSON that is not a
- * JSON-RPC message, or nests too deep, -32600 with its id when one is readable; a line over
- * the size limit -32600 (its bytes are dropped as they arrive, never buffered). The SDK's
+ * MCP's stdio framing (one JSON-RPC message per line), for both modes of `patchbay stdio`:
+ * each line's JSON goes to the inbound pipeline (inbound-pipeline.ts: standalone, through
+ * serveConnection; attached, the bridge's check before it relays to /ws). Unlike the SDK's
+ * `StdioServerTransport` it answers what it cannot take, as `/ws` does: a line that is not
+ * JSON gets -32700; a line over the size limit -32600 (its bytes are dropped as they arrive,
+ * never buffered); the pipeline answers JSON that is not a JSON-RPC message. The SDK's
  * transport dropped all of these without a word, leaving a client waiting for its answer,
  * and after a line over its buffer stopped reading input altogether (so the end of input
  * never came either).
  */
 import type { Readable, Writable } from "node:stream";
-import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server";
+import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import { Refusal } from "../errors.ts";
-import { inboundProblem, readableId, refusalMessage } from "./json-rpc-message.ts";
+import { refusalMessage } from "./json-rpc-message.ts";
+import type { Framing } from "./inbound-pipeline.ts";
 
 export interface StdioWireOptions {
   /** the longest line taken, in bytes (`maxBodyBytes`, as for HTTP bodies and WebSocket frames) */
@@ -20,10 +22,10 @@ export interface StdioWireOptions {
 
 const NEWLINE = 0x0a;
 
-export class StdioWireTransport implements Transport {
+export class StdioWireTransport implements Framing {
   onclose?: () => void;
   onerror?: (error: Error) => void;
-  onmessage?: Transport["onmessage"];
+  onvalue?: (value: unknown) => void;
   private parts: Buffer[] = [];
   private buffered = 0;
   /** the line being read went over the limit: skip to its end */
@@ -91,14 +93,8 @@ export class StdioWireTransport implements Transport {
       this.refuse(null, Refusal.ParseError, "Parse error: the line is not valid JSON");
       return;
     }
-    const problem = inboundProblem(json);
-    if (problem) {
-      this.refuse(readableId(json), Refusal.InvalidRequest, problem);
-      return;
-    }
-    // the value as received: the SDK lifts the _meta envelope keys itself
     try {
-      this.onmessage?.(json as JSONRPCMessage);
+      this.onvalue?.(json);
     } catch (err) {
       // one message must not end the reading of all the others
       this.onerror?.(err instanceof Error ? err : new Error(String(err)));

@@ -19,25 +19,21 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createMcpHandler, isInitializeRequest, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/server";
+import { createMcpHandler, type RequestId } from "@modelcontextprotocol/server";
 import { toNodeHandler } from "@modelcontextprotocol/node";
 import { Refusal, messageOf } from "../errors.ts";
 import { readJsonBody, sendRefusal } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
 import { openLegacySession } from "./connections.ts";
-import { admitSession } from "./admission.ts";
 import { newServer } from "../mcp/server-factory.ts";
 import { ServerPool } from "./server-pool.ts";
 import { ListenStreamCaps, listenInterest, listenPublisher } from "../mcp/subscriptions.ts";
 import { resolveProfile, visibleTool, type Profile } from "../profiles.ts";
-import { startListen } from "./listen-spans.ts";
 import type { Endpoint } from "./endpoint.ts";
 import { SessionHttpTransport } from "./session-http-transport.ts";
 import { DEFAULT_SSE_KEEPALIVE_MS } from "./sse-writer.ts";
 import { FastLanes } from "./stateless-fast-path.ts";
-import { fastEligible, routeEra, type EraRoute } from "./era-routing.ts";
-import { inboundProblem, readableId } from "./json-rpc-message.ts";
-import { DUPLICATE_ID_MESSAGE } from "./requests-in-flight.ts";
+import { openModernListen, routePost, type EraRoute } from "./inbound-pipeline.ts";
 
 export interface StreamableHttpOptions {
   maxBodyBytes: number;
@@ -46,11 +42,6 @@ export interface StreamableHttpOptions {
   /** comment lines on every SSE stream of /mcp, ours and the SDK's handler's (default 15 s) */
   sseKeepAliveMs?: number;
 }
-
-const header = (req: IncomingMessage, name: string) => {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-};
 
 export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttpOptions): Endpoint & { pool: ServerPool } {
   const onerror = (err: Error) => deps.logger.debug({ err: messageOf(err) }, "/mcp (2026-07-28)");
@@ -97,21 +88,15 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
   }
 
   /** 2026-07-28: the SDK's handler owns the rest (its ladder answers version, header and capability errors). */
-  async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, route: EraRoute, profile?: Profile): Promise<void> {
+  async function serveModern(req: IncomingMessage, res: ServerResponse, body: unknown, route: EraRoute, fast: boolean, profile?: Profile): Promise<void> {
     const msg = body as { id?: RequestId; method?: string; params?: { _meta?: Record<string, unknown> } };
     if (msg.method === "subscriptions/listen") {
-      // A full table, or an address over its share, is a 503 with Retry-After like a full
-      // session table: the client may try again once a stream closes.
-      const admitted = listenCaps.admit(req.socket.remoteAddress);
-      if (!admitted.ok) {
-        return sendRefusal(res, Refusal.TooManyListenStreams, `Too many open subscriptions/listen streams (${admitted.reason}); try again later`, { "retry-after": "5" }, typeof msg.id === "string" || typeof msg.id === "number" ? msg.id : null);
-      }
-      res.once("close", admitted.release);
-      const end = startListen(msg, { transport: "streamable-http", protocolVersion: header(req, "mcp-protocol-version") }, () => listenInterest(deps.registry, msg.params, profile));
-      res.once("close", () => end(res.statusCode >= 400 ? String(res.statusCode) : undefined));
+      const opened = openModernListen(req, msg, listenCaps, () => listenInterest(deps.registry, msg.params, profile));
+      if (typeof opened !== "function") return sendRefusal(res, opened.refusal, opened.message, opened.headers, opened.id);
+      res.once("close", () => opened(res.statusCode >= 400 ? String(res.statusCode) : undefined));
     }
     const side = sideFor(profile);
-    if (route.kind === "modern" && fastEligible(req, body, route, side.pool.inputSchemaOf) && (await side.lanes.serve(res, body, route))) return;
+    if (fast && route.kind === "modern" && (await side.lanes.serve(res, body, route))) return;
     await side.node(req, res, body);
   }
 
@@ -137,40 +122,21 @@ export function createStreamableHttpEndpoint(deps: McpDeps, opts: StreamableHttp
       const parsed = await readJsonBody(req, res, opts.maxBodyBytes);
       if (!parsed.ok) return;
       const body = parsed.body;
-      // Well-formed JSON that is not a JSON-RPC message (or batch of them) is an Invalid
-      // Request; the SDK would call it a parse error. Nesting first: past the spec's schema,
-      // the SDK's walks recurse (a stack overflow there is a 500).
-      const problem = inboundProblem(body, "batch");
-      if (problem) return sendRefusal(res, Refusal.InvalidRequest, problem, {}, readableId(body));
-      const raw = Array.isArray(body) ? body : [body];
-      const route = routeEra(req, body, raw);
-      if (route) return serveModern(req, res, body, route, chosen.profile);
-
-      const messages = raw as JSONRPCMessage[];
-      if (sessionId) {
-        const t = lookup(sessionId);
-        if (!t) return sendRefusal(res, Refusal.SessionNotFound, "Session not found");
-        const duplicate = t.duplicateId(messages);
-        if (duplicate !== undefined) {
-          return sendRefusal(res, Refusal.DuplicateRequestId, DUPLICATE_ID_MESSAGE, {}, duplicate);
-        }
-        return t.handlePost(req, res, messages, Array.isArray(body));
-      }
-      if (!messages.some((m) => isInitializeRequest(m))) {
-        return sendRefusal(res, Refusal.SessionRequired, "Bad Request: Mcp-Session-Id header is required (send initialize first, or a 2026-07-28 request with its _meta envelope)");
-      }
-      const admitted = admitSession(deps.store, "streamable-http", req);
-      if (!admitted.ok) return sendRefusal(res, admitted.refusal, admitted.message, admitted.headers);
+      // the inbound pipeline: checks, era, session and duplicate ids, admission
+      const to = routePost(req, body, { sessionId, lookup, store: deps.store, inputSchemaOf: () => sideFor(chosen.profile).pool.inputSchemaOf });
+      if (to.kind === "refused") return sendRefusal(res, to.refused.refusal, to.refused.message, to.refused.headers, to.refused.id);
+      if (to.kind === "modern") return serveModern(req, res, body, to.route, to.fast, chosen.profile);
+      if (to.kind === "session") return to.session.handlePost(req, res, to.messages, to.batch);
       // We pick the id up front so the session's info and the transport share it.
       const id = randomUUID();
       // No event store, so no resumable streams (priming events, Last-Event-ID): with them,
       // the v1 SDK client (1.32, what most installed clients run) takes every JSON-RPC
       // error answered on a POST stream for a broken stream and reconnects to resume it
       // (a GET with Last-Event-ID, then retries), for every error.
-      const transport = new SessionHttpTransport(id, keepAliveMs);
-      const server = await openLegacySession(deps, transport, admitted.info(id), chosen.profile);
+      const transport = new SessionHttpTransport(id, deps.store, keepAliveMs);
+      const server = await openLegacySession(deps, transport, to.admitted.info(id), chosen.profile);
       transport.bindServer(server);
-      transport.handlePost(req, res, messages, Array.isArray(body));
+      transport.handlePost(req, res, to.messages, to.batch);
       // The transport refused the initialize (e.g. batched with other messages): nobody can
       // ever reach this session, so it must not hold a slot until the idle timeout.
       if (transport.sessionId === undefined) await server.close().catch(() => undefined);

@@ -14,14 +14,14 @@ import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket, type RawData } from "ws";
-import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server";
-import { inboundProblem, readableId, refusalMessage } from "./json-rpc-message.ts";
+import type { JSONRPCMessage } from "@modelcontextprotocol/server";
+import { refusalMessage } from "./json-rpc-message.ts";
+import { admitSession, type Framing } from "./inbound-pipeline.ts";
 import type { Logger } from "pino";
 import { Refusal } from "../errors.ts";
 import { refusalBody, refuseUpgrade } from "../http-server.ts";
 import type { McpDeps } from "../mcp/call-context.ts";
 import { serveConnection } from "./connections.ts";
-import { admitSession } from "./admission.ts";
 import { resolveProfile } from "../profiles.ts";
 import type { Endpoint } from "./endpoint.ts";
 
@@ -49,11 +49,11 @@ function isBridgeKey(given: string | string[] | undefined, expected: string | un
   return timingSafeEqual(a, b);
 }
 
-/** One WebSocket connection as an MCP transport. */
-export class WebSocketServerTransport implements Transport {
+/** One WebSocket connection's framing: a text frame's JSON to the inbound pipeline, each message out as one frame. */
+export class WebSocketServerTransport implements Framing {
   onclose?: () => void;
   onerror?: (error: Error) => void;
-  onmessage?: Transport["onmessage"];
+  onvalue?: (value: unknown) => void;
   readonly sessionId: string;
   private closed = false;
 
@@ -80,13 +80,7 @@ export class WebSocketServerTransport implements Transport {
       this.sendRaw(refusalMessage(Refusal.ParseError, "Parse error: frame is not valid JSON", null));
       return;
     }
-    const problem = inboundProblem(json);
-    if (problem) {
-      this.sendRaw(refusalMessage(Refusal.InvalidRequest, problem, readableId(json)));
-      return;
-    }
-    // the value as received: the SDK lifts the _meta envelope keys itself
-    this.onmessage?.(json as JSONRPCMessage);
+    this.onvalue?.(json);
   }
 
   private sendRaw(msg: unknown): void {

@@ -10,6 +10,7 @@ import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/cl
 import { TempDir, waitFor } from "../helpers/env.ts";
 import { startInProcessDaemon, type InProcessDaemon } from "../helpers/in-process.ts";
 import { httpClient, textOf, wsClient, type RecordingClient } from "../helpers/clients.ts";
+import { rawSse, type RawWire } from "../helpers/raw-wires.ts";
 
 /** `wait` blocks until `release`; `waiting` says how many calls are blocked. */
 const GATE = `
@@ -173,6 +174,38 @@ test("legacy SSE is held to its share of the table too: five streams never hold 
     }
   } finally {
     for (const ac of streams) ac.abort();
+  }
+  await waitFor("the SSE sessions to close", async () => (await openSessions()) === 0 || undefined);
+});
+
+test("a legacy SSE session waiting on a call is busy from its POST until its answer: the idle one is evicted instead", async () => {
+  await waitFor("an empty session table", async () => (await openSessions()) === 0 || undefined);
+  const wires: RawWire[] = [];
+  const open = async () => {
+    const w = await rawSse(d.url);
+    wires.push(w);
+    const init = await w.ask({ jsonrpc: "2.0", id: "init", method: "initialize", params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: `sse-${wires.length}`, version: "1" } } } as { id: string });
+    assert.equal(init.result?.serverInfo?.name, "patchbay");
+    await w.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    return w;
+  };
+  const tool = (id: number, name: string) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: {} } });
+  try {
+    // the busy one is the least recently used: only its mark keeps it
+    const busy = await open();
+    await busy.send(tool(1, "gate__wait"));
+    await open();
+    const other = await open();
+    await waitFor("the call in flight", async () => textOf((await other.ask(tool(2, "gate__waiting"))).result) === "1" || undefined);
+    assert.equal((await d.health()).sessions.byTransport.sse, 3, "SSE holds its share (3 of 4)");
+    const newcomer = await open();
+    assert.equal((await d.health()).sessions.byTransport.sse, 3, "an SSE session made room");
+    const names = ((await d.health()).sessions.list as { clientName?: string }[]).map((l) => l.clientName).sort();
+    assert.deepEqual(names, ["sse-1", "sse-3", "sse-4"], "the idle session was evicted, not the busy one idle for longer");
+    assert.equal(textOf((await newcomer.ask(tool(4, "gate__release"))).result), "ok");
+    assert.equal(textOf((await busy.answer(1)).result), "released", "the busy session kept its call");
+  } finally {
+    await Promise.allSettled(wires.map((w) => w.close()));
   }
   await waitFor("the SSE sessions to close", async () => (await openSessions()) === 0 || undefined);
 });
