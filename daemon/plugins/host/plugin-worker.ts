@@ -16,11 +16,12 @@
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { PluginLoadError, WorkerGoneError, messageOf } from "../../errors.ts";
-import { logThreadOutput, WorkerPool } from "./worker-pool.ts";
+import { WorkerPool } from "./worker-pool.ts";
 import type { CallOptions, CallOutcome, PluginHost } from "./plugin-host.ts";
-import type { PluginThread, TakeOptions, ThreadSource } from "./plugin-thread.ts";
+import type { PluginThread, ThreadSource } from "./plugin-thread.ts";
+import { bootPlugin, type Booted } from "./plugin-boot.ts";
 import type { CallRequest, PluginManifest, WorkerToHost } from "../worker-protocol.ts";
-import { CallChannel, postTo } from "./call-channel.ts";
+import { CallChannel } from "./call-channel.ts";
 import { ParkPolicy } from "./park-policy.ts";
 import { bootOrPark, mayMove, threadOf, type Drain, type Phase, type PhaseOf, type Stopping } from "./worker-phase.ts";
 
@@ -225,81 +226,10 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   get keepAlive(): boolean | undefined {
     return this.policy.keepAlive;
   }
-  /**
-   * A thread with the plugin loaded in it, not yet serving. In a worker group, a load the
-   * shared thread ended under (another plugin may have crashed it) is tried once more, with
-   * the group's loads one at a time.
-   */
-  private async boot(newVersion = false): Promise<{ worker: PluginThread; manifest: PluginManifest; keepAlive?: boolean }> {
-    try {
-      return await this.bootOnce({ newVersion });
-    } catch (err) {
-      if (!this.opts.group || !(err instanceof PluginLoadError && err.threadEnded) || this.stopped) throw err;
-      this.opts.logger.warn({ plugin: this.opts.defaultName, group: this.opts.group }, "the worker group's thread ended while the plugin loaded; loading it again");
-      return this.bootOnce({ afterCrash: true, newVersion });
-    }
-  }
-
-  private async bootOnce(takeOpts?: TakeOptions): Promise<{ worker: PluginThread; manifest: PluginManifest; keepAlive?: boolean }> {
-    const { worker, release }: { worker: PluginThread; release: () => void } = await (this.opts.pool ??= new WorkerPool({ heapMb: this.opts.heapMb, warm: false })).take(takeOpts);
-    // a shared thread has none: its output is its group's (worker-group.ts)
-    logThreadOutput(worker, this.opts.logger);
-
-    const loaded = await new Promise<{ manifest: PluginManifest; keepAlive?: boolean }>((resolve, reject) => {
-      let started = false;
-      const timedOut = () => {
-        // In a shared thread the load may wait behind other plugins' loads: its time counts
-        // from when it began ("load-started"), and it waits as long as the loads before it
-        // keep moving. One whose queue has stood still for the whole time gives up (and the
-        // thread is ended if it no longer answers: see PluginThread.terminate).
-        if (this.opts.group && !started && performance.now() - (worker.loadQueueMovedAt ?? 0) < this.opts.callTimeoutMs) {
-          timer = setTimeout(timedOut, this.opts.callTimeoutMs);
-          return;
-        }
-        done();
-        reject(new PluginLoadError(`${this.opts.file}: loading took longer than ${this.opts.callTimeoutMs} ms`, { file: this.opts.file, line: 1 }));
-        void worker.terminate({ unanswered: true });
-      };
-      let timer = setTimeout(timedOut, this.opts.callTimeoutMs);
-      const onMessage = (msg: WorkerToHost) => {
-        if (msg.type === "load-started") {
-          started = true;
-          if (this.opts.group) {
-            clearTimeout(timer);
-            timer = setTimeout(timedOut, this.opts.callTimeoutMs);
-          }
-        } else if (msg.type === "loaded") {
-          done();
-          resolve(msg);
-        } else if (msg.type === "load-error") {
-          done();
-          void worker.terminate();
-          const where = msg.error.location;
-          const prefix = where && !msg.error.message.startsWith(where.file) ? `${where.file}:${where.line}${where.column ? `:${where.column}` : ""}: ` : "";
-          reject(new PluginLoadError(`${prefix}${msg.error.message}`, where ?? { file: this.opts.file, line: 1 }));
-        }
-      };
-      const onError = (err: Error) => {
-        done();
-        reject(new PluginLoadError(`${this.opts.file}: worker failed while loading: ${err.message}`, { file: this.opts.file, line: 1 }, { threadEnded: true }));
-      };
-      const onExit = (code: number) => {
-        done();
-        reject(new PluginLoadError(`${this.opts.file}: worker exited with code ${code} while loading`, { file: this.opts.file, line: 1 }, { threadEnded: true }));
-      };
-      const done = () => {
-        release();
-        clearTimeout(timer);
-        worker.off("message", onMessage);
-        worker.off("error", onError);
-        worker.off("exit", onExit);
-      };
-      worker.on("message", onMessage);
-      worker.on("error", onError);
-      worker.on("exit", onExit);
-      postTo(worker, { type: "load", bundlePath: this.opts.bundlePath, file: this.opts.file, defaultName: this.opts.defaultName, dataDir: this.opts.dataDir });
-    });
-    return { worker, manifest: loaded.manifest, keepAlive: loaded.keepAlive };
+  /** A thread with the plugin loaded in it, not yet serving (plugin-boot.ts). */
+  private boot(newVersion = false): Promise<Booted> {
+    this.opts.pool ??= new WorkerPool({ heapMb: this.opts.heapMb, warm: false });
+    return bootPlugin(this.opts.pool, this.opts, newVersion, () => this.stopped);
   }
 
   private attach(worker: PluginThread) {
