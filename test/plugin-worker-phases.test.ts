@@ -195,6 +195,20 @@ test("a stuck suspicion while the plugin parks is dropped: it ends parked, not r
   assert.equal(liveThreads(w), 0);
 });
 
+test("a thread that exits while it parks is parked, not restarted (nothing was in flight)", async () => {
+  const w = worker(`export default { teardown: () => { process.exit(0); }, tools: { which: { handler: () => "answered" } } };\n`, { idleMs: 50 });
+  const restarted: unknown[] = [];
+  w.on("restarted", (info) => restarted.push(info));
+  await w.start();
+  await new Promise<void>((r) => w.once("parked", () => r()));
+  assert.equal(w.state, "parked");
+  assert.deepEqual(restarted, []);
+  assert.match(text(await call(w, "which")), /answered/);
+  assert.equal(w.wakes, 1);
+  await w.stop(1_000);
+  assert.equal(liveThreads(w), 0);
+});
+
 test("a stop while a timed-out call's thread is probed does not restart it, and ends the stuck thread", async () => {
   const { source } = spinner(3_000);
   const w = worker(source);

@@ -393,8 +393,8 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     const worker = parking.thread;
     const answer = await this.askToPark(worker);
     const now = this.phase;
-    // A stop that came meanwhile waited for this (see worker-phase.ts); anything else
-    // (restarted, crashed) owns the thread now.
+    // A stop that came meanwhile waited for this (see worker-phase.ts); if the thread has
+    // exited under that stop, nothing is left to do here.
     const stopping = now.name === "stopping" && now.thread === worker ? now : undefined;
     if (now !== parking && !stopping) return;
     if (answer && !answer.ok) {
@@ -573,6 +573,8 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   private onExit(worker: PluginThread, code: number) {
     if (this.worker !== worker) return;
     const p = this.phase;
+    // idle and already ending: the park takes the exit as its answer (worker-phase.ts)
+    if (p.name === "parking") return;
     if (p.name === "stopping") {
       // a version draining after a reload: its calls can no longer be answered, nor its teardown run
       p.thread = undefined;

@@ -36,8 +36,9 @@
  *   answer, and the plugin ends parked (woken by its next call) rather than restarted. One
  *   about a thread that is no longer the current one (waking, restarting, stopping) is
  *   dropped too.
- * - The thread exits while running, probing or parking: restart. While stopping: the calls
- *   still in it fail, and nothing restarts.
+ * - The thread exits while running or probing: restart. While parking: it is parked (no
+ *   call was in flight, and ending the thread is what parking was doing). While stopping:
+ *   the calls still in it fail, and nothing restarts.
  * - A call while probing, parking or restarting waits for the outcome and then goes on from
  *   there (sent, or wakes the plugin if it parked); a call while parked or waking wakes it
  *   or joins the wake.
@@ -92,7 +93,7 @@ const NEXT: { readonly [N in PhaseName]: readonly PhaseName[] } = {
   loading: ["running", "stopped", "stopping"],
   running: ["probing", "parking", "restarting", "stopping"],
   probing: ["running", "restarting", "stopping"],
-  parking: ["parked", "running", "restarting", "stopping"],
+  parking: ["parked", "running", "stopping"],
   parked: ["waking", "stopping"],
   waking: ["running", "parked", "stopping"],
   restarting: ["running", "stopped", "stopping"],
