@@ -1,7 +1,8 @@
 /**
  * PluginWorker's phases when two things happen at once (the ordering decisions listed in
  * daemon/plugins/host/worker-phase.ts): a stop while the thread loads, wakes, restarts,
- * parks or is probed; a call while it parks or restarts; a stuck suspicion while it parks.
+ * parks or is probed; a call while it parks or restarts; a stuck suspicion or an exit while
+ * it parks.
  * Driven through PluginWorker with real threads and no daemon, so each overlap is forced
  * rather than hoped for. Every thread the workers take is counted: when a stop resolves,
  * none of that version's threads may be left running. No test may log an illegal phase
