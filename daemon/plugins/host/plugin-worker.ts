@@ -16,12 +16,14 @@
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { PluginLoadError, WorkerGoneError, messageOf } from "../../errors.ts";
-import { logThreadOutput, WorkerPool } from "./worker-pool.ts";
+import { WorkerPool } from "./worker-pool.ts";
 import type { CallOptions, CallOutcome, PluginHost } from "./plugin-host.ts";
-import type { PluginThread, TakeOptions, ThreadSource } from "./plugin-thread.ts";
+import type { PluginThread, ThreadSource } from "./plugin-thread.ts";
+import { bootPlugin, type Booted } from "./plugin-boot.ts";
 import type { CallRequest, PluginManifest, WorkerToHost } from "../worker-protocol.ts";
-import { CallChannel, postTo } from "./call-channel.ts";
+import { CallChannel } from "./call-channel.ts";
 import { ParkPolicy } from "./park-policy.ts";
+import { bootOrPark, mayMove, threadOf, type Drain, type Phase, type PhaseOf, type Stopping } from "./worker-phase.ts";
 
 export interface PluginWorkerOptions {
   file: string;
@@ -66,38 +68,27 @@ const STUCK_PROBE_MS = 1_000;
 /** how long an idle worker may take to agree to park (run its teardown) */
 const PARK_ANSWER_MS = 2_000;
 const MAX_RESTARTS_PER_MINUTE = 5;
+/** a phase's `done` until the work it names has begun (it is set right after the transition) */
+const SETTLED = Promise.resolve();
+const ignore = () => undefined;
 
 export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements PluginHost {
   manifest?: PluginManifest;
   heapUsed = 0;
   /** honours `CallOptions.stopHandle` */
   readonly stoppable = true;
-  private worker?: PluginThread;
+  /** where the thread is in its life (worker-phase.ts): changed only by `transition` */
+  private phase: Phase = { name: "new" };
   /** the calls in flight to the thread */
   private readonly channel: CallChannel;
   /** whether an idle thread may be parked */
   private readonly policy: ParkPolicy;
-  private stopped = false;
   private restartTimes: number[] = [];
   private drainWaiters: (() => void)[] = [];
-  private restarting?: Promise<void>;
-  /** set while a worker whose call timed out is asked whether it is stuck */
-  private suspect?: Promise<void>;
-  private stopping?: Promise<void>;
-  /** ends the wait for in-flight calls in `stop` early (a shorter deadline came in) */
-  private endDrain?: () => void;
-  private drainTimer?: NodeJS.Timeout;
-  private drainEndsAt = Infinity;
-  private graceMs = 0;
-  /** what calls still pending when the drain ends (and calls that arrive after stop) fail with */
-  private stopError?: Error;
-  private parked = false;
   /** the version that replaced this one in the registry (set by `retire`) */
   private successor?: PluginHost;
   /** calls inside `call` that have not been sent yet (waiting for a wake, park or restart) */
   private waitingCalls = 0;
-  private waking?: Promise<void>;
-  private parking?: Promise<void>;
   private idleTimer?: NodeJS.Timeout;
   /** times this version was parked and woken again */
   parks = 0;
@@ -118,13 +109,43 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     });
   }
 
+  /**
+   * The one place the phase changes. A move the table (worker-phase.ts) does not allow is a
+   * bug: it is logged and taken anyway, since refusing it would leave the worker in a phase
+   * that no longer describes it, and nothing here may throw into a request.
+   */
+  private transition<P extends Phase>(to: P): P {
+    const from = this.phase.name;
+    if (!mayMove(from, to.name)) this.opts.logger.error({ plugin: this.opts.defaultName, from, to: to.name }, "plugin worker: illegal phase transition (a bug); taking it anyway");
+    this.phase = to;
+    return to;
+  }
+
+  /** the thread serving calls, or being parked or drained */
+  private get worker(): PluginThread | undefined {
+    return threadOf(this.phase);
+  }
+
+  /** refuses new calls: stopping or stopped */
+  private get stopped(): boolean {
+    return this.phase.name === "stopping" || this.phase.name === "stopped";
+  }
+
   get inflight(): number {
     return this.channel.size;
   }
 
   get state(): WorkerState {
-    if (this.stopped) return "stopped";
-    return this.parked && !this.worker ? "parked" : "running";
+    switch (this.phase.name) {
+      case "stopping":
+      case "stopped":
+        return "stopped";
+      case "parked":
+      case "waking":
+        return "parked";
+      default:
+        return "running";
+    }
   }
 
   /** When a call last started or ended here (the manager parks the least recently used first). */
@@ -139,7 +160,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
 
   /** A thread is up for this plugin and not on its way down. */
   get running(): boolean {
-    return this.worker !== undefined && !this.parking && !this.stopped;
+    return this.phase.name === "running" || this.phase.name === "probing";
   }
 
   /**
@@ -148,10 +169,10 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
    * when the park has begun (the plugin may still refuse it: background work it keeps).
    */
   parkIfIdle(): boolean {
-    if (!this.running || this.channel.size > 0 || this.suspect || this.restarting || this.waking || !this.parkable()) return false;
+    if (this.phase.name !== "running" || this.channel.size > 0 || !this.parkable()) return false;
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-    void this.park();
+    this.park();
     return true;
   }
 
@@ -162,13 +183,30 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   }
 
   /** Starts the thread and loads the plugin. Rejects with PluginLoadError (located when possible). */
-  async start(): Promise<PluginManifest> {
-    const { worker, manifest, keepAlive } = await this.boot(true);
-    this.manifest = manifest;
-    this.policy.keepAlive = keepAlive;
-    this.attach(worker);
-    this.armIdle(this.opts.firstIdleMs);
-    return manifest;
+  start(): Promise<PluginManifest> {
+    const loading = this.transition({ name: "loading", done: SETTLED });
+    const loaded = this.load(loading);
+    loading.done = loaded.then(ignore, ignore);
+    return loaded;
+  }
+
+  private async load(loading: PhaseOf<"loading">): Promise<PluginManifest> {
+    let booted;
+    try {
+      booted = await this.boot(true);
+    } catch (err) {
+      if (this.phase === loading) this.transition({ name: "stopped" });
+      throw err;
+    }
+    this.manifest = booted.manifest;
+    this.policy.keepAlive = booted.keepAlive;
+    // stopped while it loaded: the thread serves nobody
+    if (this.phase !== loading) await booted.worker.terminate();
+    else {
+      this.attach(booted.worker);
+      this.armIdle(this.opts.firstIdleMs);
+    }
+    return booted.manifest;
   }
 
   /**
@@ -180,7 +218,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   startParked(manifest: PluginManifest, keepAlive?: boolean): PluginManifest {
     this.manifest = manifest;
     this.policy.keepAlive = keepAlive;
-    this.parked = true;
+    this.transition({ name: "parked" });
     return manifest;
   }
 
@@ -188,87 +226,14 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
   get keepAlive(): boolean | undefined {
     return this.policy.keepAlive;
   }
-
-  /**
-   * A thread with the plugin loaded in it, not yet serving. In a worker group, a load the
-   * shared thread ended under (another plugin may have crashed it) is tried once more, with
-   * the group's loads one at a time.
-   */
-  private async boot(newVersion = false): Promise<{ worker: PluginThread; manifest: PluginManifest; keepAlive?: boolean }> {
-    try {
-      return await this.bootOnce({ newVersion });
-    } catch (err) {
-      if (!this.opts.group || !(err instanceof PluginLoadError && err.threadEnded) || this.stopped) throw err;
-      this.opts.logger.warn({ plugin: this.opts.defaultName, group: this.opts.group }, "the worker group's thread ended while the plugin loaded; loading it again");
-      return this.bootOnce({ afterCrash: true, newVersion });
-    }
-  }
-
-  private async bootOnce(takeOpts?: TakeOptions): Promise<{ worker: PluginThread; manifest: PluginManifest; keepAlive?: boolean }> {
-    const { worker, release }: { worker: PluginThread; release: () => void } = await (this.opts.pool ??= new WorkerPool({ heapMb: this.opts.heapMb, warm: false })).take(takeOpts);
-    // a shared thread has none: its output is its group's (worker-group.ts)
-    logThreadOutput(worker, this.opts.logger);
-
-    const loaded = await new Promise<{ manifest: PluginManifest; keepAlive?: boolean }>((resolve, reject) => {
-      let started = false;
-      const timedOut = () => {
-        // In a shared thread the load may wait behind other plugins' loads: its time counts
-        // from when it began ("load-started"), and it waits as long as the loads before it
-        // keep moving. One whose queue has stood still for the whole time gives up (and the
-        // thread is ended if it no longer answers: see PluginThread.terminate).
-        if (this.opts.group && !started && performance.now() - (worker.loadQueueMovedAt ?? 0) < this.opts.callTimeoutMs) {
-          timer = setTimeout(timedOut, this.opts.callTimeoutMs);
-          return;
-        }
-        done();
-        reject(new PluginLoadError(`${this.opts.file}: loading took longer than ${this.opts.callTimeoutMs} ms`, { file: this.opts.file, line: 1 }));
-        void worker.terminate({ unanswered: true });
-      };
-      let timer = setTimeout(timedOut, this.opts.callTimeoutMs);
-      const onMessage = (msg: WorkerToHost) => {
-        if (msg.type === "load-started") {
-          started = true;
-          if (this.opts.group) {
-            clearTimeout(timer);
-            timer = setTimeout(timedOut, this.opts.callTimeoutMs);
-          }
-        } else if (msg.type === "loaded") {
-          done();
-          resolve(msg);
-        } else if (msg.type === "load-error") {
-          done();
-          void worker.terminate();
-          const where = msg.error.location;
-          const prefix = where && !msg.error.message.startsWith(where.file) ? `${where.file}:${where.line}${where.column ? `:${where.column}` : ""}: ` : "";
-          reject(new PluginLoadError(`${prefix}${msg.error.message}`, where ?? { file: this.opts.file, line: 1 }));
-        }
-      };
-      const onError = (err: Error) => {
-        done();
-        reject(new PluginLoadError(`${this.opts.file}: worker failed while loading: ${err.message}`, { file: this.opts.file, line: 1 }, { threadEnded: true }));
-      };
-      const onExit = (code: number) => {
-        done();
-        reject(new PluginLoadError(`${this.opts.file}: worker exited with code ${code} while loading`, { file: this.opts.file, line: 1 }, { threadEnded: true }));
-      };
-      const done = () => {
-        release();
-        clearTimeout(timer);
-        worker.off("message", onMessage);
-        worker.off("error", onError);
-        worker.off("exit", onExit);
-      };
-      worker.on("message", onMessage);
-      worker.on("error", onError);
-      worker.on("exit", onExit);
-      postTo(worker, { type: "load", bundlePath: this.opts.bundlePath, file: this.opts.file, defaultName: this.opts.defaultName, dataDir: this.opts.dataDir });
-    });
-    return { worker, manifest: loaded.manifest, keepAlive: loaded.keepAlive };
+  /** A thread with the plugin loaded in it, not yet serving (plugin-boot.ts). */
+  private boot(newVersion = false): Promise<Booted> {
+    this.opts.pool ??= new WorkerPool({ heapMb: this.opts.heapMb, warm: false });
+    return bootPlugin(this.opts.pool, this.opts, newVersion, () => this.stopped);
   }
 
   private attach(worker: PluginThread) {
-    this.worker = worker;
-    this.parked = false;
+    this.transition({ name: "running", thread: worker });
     worker.on("message", (msg: WorkerToHost | WorkerToHost[]) => {
       if (!Array.isArray(msg)) return this.onMessage(msg);
       for (const m of msg) this.onMessage(m);
@@ -282,10 +247,14 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     this.waitingCalls++;
     try {
       for (;;) {
+        const p = this.phase;
         // While a worker is probed after a timeout, restarted or parked, calls wait for the
         // outcome instead of joining a thread that may be stuck or ending, and failing with it.
-        while (!this.stopped && (this.suspect || this.restarting || this.parking)) await (this.suspect ?? this.restarting ?? this.parking);
-        if (this.stopped || this.worker || !this.parked) break;
+        if (p.name === "probing" || p.name === "restarting" || p.name === "parking") {
+          await p.done.catch(ignore);
+          continue;
+        }
+        if (p.name !== "parked" && p.name !== "waking") break;
         try {
           await this.wake();
         } catch (err) {
@@ -321,34 +290,40 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     return this.state === "running" || this.waitingCalls > 0;
   }
 
-  /** Starts a parked plugin again: a thread from the pool loads the same bundle (and runs setup). */
+  /** Starts a parked plugin again (or joins the start under way): a thread from the pool loads the same bundle (and runs setup). */
   private wake(): Promise<void> {
-    this.waking ??= (async () => {
-      const started = performance.now();
-      let booted;
-      try {
-        booted = await this.boot();
-      } catch (err) {
-        this.emit("wake-failed", messageOf(err));
-        throw new WorkerGoneError(`plugin ${this.opts.defaultName} could not be started again: ${messageOf(err)}`);
-      }
-      if (this.stopped) {
-        await booted.worker.terminate();
-        return;
-      }
-      this.policy.keepAlive = booted.keepAlive;
-      this.attach(booted.worker);
-      this.wakes++;
-      if (JSON.stringify(booted.manifest) !== JSON.stringify(this.manifest)) {
-        this.manifest = booted.manifest;
-        this.emit("manifest", booted.manifest);
-      }
-      this.opts.logger.debug({ plugin: this.opts.defaultName, ms: Math.round(performance.now() - started) }, "parked plugin started for a call");
-      this.emit("woken");
-      // the call that woke it may be cancelled before it is sent; the thread must not stay up for it
-      this.armIdle();
-    })().finally(() => (this.waking = undefined));
-    return this.waking;
+    if (this.phase.name === "waking") return this.phase.done;
+    const waking = this.transition({ name: "waking", done: SETTLED });
+    waking.done = this.runWake(waking);
+    return waking.done;
+  }
+
+  private async runWake(waking: PhaseOf<"waking">): Promise<void> {
+    const started = performance.now();
+    let booted;
+    try {
+      booted = await this.boot();
+    } catch (err) {
+      if (this.phase === waking) this.transition({ name: "parked" });
+      this.emit("wake-failed", messageOf(err));
+      throw new WorkerGoneError(`plugin ${this.opts.defaultName} could not be started again: ${messageOf(err)}`);
+    }
+    if (this.phase !== waking) {
+      // stopped while it booted: the stop waits for this
+      await booted.worker.terminate();
+      return;
+    }
+    this.policy.keepAlive = booted.keepAlive;
+    this.attach(booted.worker);
+    this.wakes++;
+    if (JSON.stringify(booted.manifest) !== JSON.stringify(this.manifest)) {
+      this.manifest = booted.manifest;
+      this.emit("manifest", booted.manifest);
+    }
+    this.opts.logger.debug({ plugin: this.opts.defaultName, ms: Math.round(performance.now() - started) }, "parked plugin started for a call");
+    this.emit("woken");
+    // the call that woke it may be cancelled before it is sent; the thread must not stay up for it
+    this.armIdle();
   }
 
   private parkable(): boolean {
@@ -373,15 +348,19 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
 
   /** The last subscriber of `uri` left; with none left at all, it may be parked after the idle period. */
   unsubscribe(uri: string): void {
-    if (!this.policy.subscribed.delete(uri) || this.policy.subscribed.size > 0 || this.stopped) return;
-    if (this.worker && !this.parking) this.armIdle();
+    if (!this.policy.subscribed.delete(uri) || this.policy.subscribed.size > 0) return;
+    if (this.running) this.armIdle();
   }
 
   /** Starts the plugin if it is parked (or being parked) while it has subscribers. */
   private async runForSubscribers(): Promise<void> {
     for (;;) {
-      while (!this.stopped && (this.suspect || this.restarting || this.parking || this.waking)) await (this.suspect ?? this.restarting ?? this.parking ?? this.waking)?.catch(() => undefined);
-      if (this.stopped || this.policy.subscribed.size === 0 || this.worker || !this.parked) return;
+      const p = this.phase;
+      if (p.name === "probing" || p.name === "restarting" || p.name === "parking" || p.name === "waking") {
+        await p.done.catch(ignore);
+        continue;
+      }
+      if (p.name !== "parked" || this.policy.subscribed.size === 0) return;
       await this.wake();
     }
   }
@@ -393,7 +372,7 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     if (!this.parkable() || this.channel.size > 0) return;
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
-      void this.park();
+      this.park();
     }, ms);
     this.idleTimer.unref();
   }
@@ -403,48 +382,64 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
    * the plugin keeps background work referenced (then it is asked again after the next idle
    * period), and agrees after running the plugin's teardown. Calls arriving meanwhile wait.
    */
-  private park(): Promise<void> {
-    const worker = this.worker;
-    if (this.parking || !worker || this.stopped || this.channel.size > 0 || this.suspect || this.restarting || !this.parkable()) return Promise.resolve();
-    this.parking = (async () => {
-      const answer = await new Promise<{ ok: boolean; background: string[] } | undefined>((resolve) => {
-        const finish = (v: { ok: boolean; background: string[] } | undefined) => {
-          clearTimeout(timer);
-          worker.off("message", onMessage);
-          worker.off("exit", onExit);
-          resolve(v);
-        };
-        const onMessage = (m: WorkerToHost) => m.type === "park-answer" && finish(m);
-        const onExit = () => finish({ ok: true, background: [] });
-        const timer = setTimeout(() => finish(undefined), PARK_ANSWER_MS);
-        worker.on("message", onMessage);
-        worker.on("exit", onExit);
-        this.channel.post(worker, { type: "park", force: this.policy.keepAlive === false });
-      });
-      // restarted or crashed meanwhile: that path owns the thread now
-      if (this.worker !== worker) return;
-      if (answer && !answer.ok) {
-        this.policy.background = answer.background;
-        this.opts.logger.debug({ plugin: this.opts.defaultName, background: answer.background }, "plugin keeps background work; not parking it");
+  private park(): void {
+    const p = this.phase;
+    if (p.name !== "running" || this.channel.size > 0 || !this.parkable()) return;
+    const parking = this.transition({ name: "parking", thread: p.thread, done: SETTLED });
+    parking.done = this.runPark(parking);
+  }
+
+  private async runPark(parking: PhaseOf<"parking">): Promise<void> {
+    const worker = parking.thread;
+    const answer = await this.askToPark(worker);
+    const now = this.phase;
+    // A stop that came meanwhile waited for this (see worker-phase.ts); if the thread has
+    // exited under that stop, nothing is left to do here.
+    const stopping = now.name === "stopping" && now.thread === worker ? now : undefined;
+    if (now !== parking && !stopping) return;
+    if (answer && !answer.ok) {
+      this.policy.background = answer.background;
+      this.opts.logger.debug({ plugin: this.opts.defaultName, background: answer.background }, "plugin keeps background work; not parking it");
+      if (!stopping) {
+        this.transition({ name: "running", thread: worker });
         this.armIdle();
-        return;
       }
-      // Torn down (or no answer: a loop of its own between calls, which parking ends as
-      // well). A stop that came meanwhile waited for this and finds no thread to tear down.
-      this.policy.background = [];
-      this.worker = undefined;
-      this.parked = !this.stopped;
-      this.heapUsed = 0;
-      this.parks++;
-      this.emit("parked");
-      this.opts.logger.debug({ plugin: this.opts.defaultName }, "idle plugin parked");
-      await worker.terminate().catch(() => undefined);
-    })().finally(() => (this.parking = undefined));
-    return this.parking;
+      return;
+    }
+    // Torn down (or no answer: a loop of its own between calls, which parking ends as
+    // well). A stop waiting for this finds no thread to tear down.
+    this.policy.background = [];
+    if (stopping) stopping.thread = undefined;
+    else this.transition({ name: "parked" });
+    this.heapUsed = 0;
+    this.parks++;
+    this.emit("parked");
+    this.opts.logger.debug({ plugin: this.opts.defaultName }, "idle plugin parked");
+    await worker.terminate().catch(ignore);
+  }
+
+  /** The thread's answer to "park": refused (with the background work it keeps), agreed, or none in time. */
+  private askToPark(worker: PluginThread): Promise<{ ok: boolean; background: string[] } | undefined> {
+    return new Promise((resolve) => {
+      const finish = (v: { ok: boolean; background: string[] } | undefined) => {
+        clearTimeout(timer);
+        worker.off("message", onMessage);
+        worker.off("exit", onExit);
+        resolve(v);
+      };
+      const onMessage = (m: WorkerToHost) => m.type === "park-answer" && finish(m);
+      const onExit = () => finish({ ok: true, background: [] });
+      const timer = setTimeout(() => finish(undefined), PARK_ANSWER_MS);
+      worker.on("message", onMessage);
+      worker.on("exit", onExit);
+      this.channel.post(worker, { type: "park", force: this.policy.keepAlive === false });
+    });
   }
 
   private send(req: Omit<CallRequest, "type" | "id">, opts: CallOptions): Promise<CallOutcome> {
-    if (this.stopped || !this.worker) return Promise.reject(this.stopError ?? new WorkerGoneError(`plugin ${this.opts.defaultName} is not running`));
+    const p = this.phase;
+    if (p.name === "stopping" || p.name === "stopped") return Promise.reject(p.error ?? new WorkerGoneError(`plugin ${this.opts.defaultName} is not running`));
+    if (!this.worker) return Promise.reject(new WorkerGoneError(`plugin ${this.opts.defaultName} is not running`));
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     return this.channel.send(this.worker, req, opts, opts.timeoutMs ?? this.opts.callTimeoutMs);
@@ -462,39 +457,60 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
    * `failWith` (default: WorkerGoneError "unloaded"), runs the plugin's teardown, ends the
    * thread. New calls are refused from the start. Calling it again while it runs may only
    * shorten the wait (a reload's drain overtaken by a shutdown) and resolves with the first.
+   * A boot or park under way ends first (worker-phase.ts).
    */
   stop(graceMs: number, failWith?: Error): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.idleTimer);
-    if (failWith) this.stopError = failWith;
-    this.graceMs = graceMs;
-    const endsAt = Date.now() + graceMs;
-    if (endsAt < this.drainEndsAt) {
-      this.drainEndsAt = endsAt;
-      clearTimeout(this.drainTimer);
-      this.drainTimer = setTimeout(() => this.endDrain?.(), graceMs);
+    const p = this.phase;
+    if (p.name === "stopped") {
+      if (failWith) p.error = failWith;
+      return SETTLED;
     }
-    return (this.stopping ??= this.finishStop());
+    clearTimeout(this.idleTimer);
+    if (p.name === "stopping") {
+      if (failWith) p.error = failWith;
+      this.shortenDrain(p.drain, graceMs);
+      return p.done;
+    }
+    const stopping = this.transition({ name: "stopping", thread: this.worker, after: bootOrPark(p), drain: { endsAt: Infinity, graceMs, expired: false }, error: failWith, done: SETTLED });
+    this.shortenDrain(stopping.drain, graceMs);
+    stopping.done = this.finishStop(stopping);
+    return stopping.done;
   }
 
-  private async finishStop(): Promise<void> {
-    // a thread booting for a call ends with the wake (it sees `stopped`); one being parked
-    // has run its teardown already and must not run it twice
-    await this.waking?.catch(() => undefined);
-    await this.parking;
-    if (this.channel.size > 0) {
+  private shortenDrain(drain: Drain, graceMs: number) {
+    drain.graceMs = graceMs;
+    const endsAt = Date.now() + graceMs;
+    if (endsAt >= drain.endsAt) return;
+    drain.endsAt = endsAt;
+    clearTimeout(drain.timer);
+    drain.timer = setTimeout(() => {
+      drain.expired = true;
+      drain.end?.();
+    }, graceMs);
+  }
+
+  private async finishStop(stopping: Stopping): Promise<void> {
+    // a thread booting ends with its boot (it sees the stop); one being parked has run its
+    // teardown already and must not run it twice
+    await stopping.after?.catch(ignore);
+    if (this.channel.size > 0 && !stopping.drain.expired) {
       await new Promise<void>((resolve) => {
-        this.endDrain = resolve;
+        stopping.drain.end = resolve;
         this.drainWaiters.push(resolve);
       });
     }
-    clearTimeout(this.drainTimer);
-    const worker = this.worker;
-    this.worker = undefined;
-    this.channel.failAll(this.stopError ?? new WorkerGoneError(`plugin ${this.opts.defaultName} was unloaded`));
-    if (!worker) return;
+    clearTimeout(stopping.drain.timer);
+    const worker = stopping.thread;
+    stopping.thread = undefined;
+    this.channel.failAll(stopping.error ?? new WorkerGoneError(`plugin ${this.opts.defaultName} was unloaded`));
+    if (worker) await this.tearDown(worker, stopping.drain.graceMs);
+    this.transition({ name: "stopped", error: stopping.error });
+  }
+
+  /** Runs the plugin's teardown and ends its thread. */
+  private async tearDown(worker: PluginThread, graceMs: number): Promise<void> {
     // teardown has its own budget: a drain that used the whole grace period must not skip it
-    const teardownMs = Math.min(this.graceMs, 2_000);
+    const teardownMs = Math.min(graceMs, 2_000);
     const answered = await Promise.race([
       new Promise<boolean>((resolve) => {
         worker.on("message", (m: WorkerToHost) => m.type === "torn-down" && resolve(true));
@@ -527,29 +543,41 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     }
   }
 
-  /** Probes the thread, and restarts it if it does not answer. */
+  /**
+   * Probes the thread, and restarts it if it does not answer. Only a running thread is
+   * probed: while parking, the park's own deadline ends one that does not answer.
+   */
   private checkStuck(worker: PluginThread, reason: string) {
     // A sync infinite loop never answers a ping; an async slow handler does. Until we know,
     // new calls wait (see `call`) rather than queue behind a loop that would fail them too.
-    if (this.suspect || this.worker !== worker || this.stopped) return;
-    const check: Promise<void> = this.probe()
-      .then((alive) => {
-        if (!alive && this.worker === worker && !this.stopped) {
-          this.opts.logger.warn({ plugin: this.opts.defaultName, reason }, "plugin worker is stuck; restarting it");
-          return this.restart(worker, reason, true);
-        }
-      })
-      .finally(() => {
-        if (this.suspect === check) this.suspect = undefined;
-      });
-    this.suspect = check;
+    const p = this.phase;
+    if (p.name !== "running" || p.thread !== worker) return;
+    const probing = this.transition({ name: "probing", thread: worker, done: SETTLED });
+    probing.done = this.runProbe(probing, reason);
+  }
+
+  private async runProbe(probing: PhaseOf<"probing">, reason: string): Promise<void> {
+    const alive = await this.probe();
+    // stopped, or the thread exited (and is restarting) meanwhile
+    if (this.phase !== probing) return;
+    if (alive) {
+      this.transition({ name: "running", thread: probing.thread });
+      // an idle timer that fired during the probe could not park it
+      this.armIdle();
+      return;
+    }
+    this.opts.logger.warn({ plugin: this.opts.defaultName, reason }, "plugin worker is stuck; restarting it");
+    await this.restart(probing.thread, reason, true);
   }
 
   private onExit(worker: PluginThread, code: number) {
     if (this.worker !== worker) return;
-    if (this.stopped) {
+    const p = this.phase;
+    // idle and already ending: the park takes the exit as its answer (worker-phase.ts)
+    if (p.name === "parking") return;
+    if (p.name === "stopping") {
       // a version draining after a reload: its calls can no longer be answered, nor its teardown run
-      this.worker = undefined;
+      p.thread = undefined;
       this.channel.failAll(new WorkerGoneError(`plugin ${this.opts.defaultName} worker exited with code ${code}`));
       return;
     }
@@ -558,46 +586,55 @@ export class PluginWorker extends EventEmitter<PluginWorkerEvents> implements Pl
     void this.restart(worker, `worker exited with code ${code}`, false, !worker.endedByOthersLoad);
   }
 
+  /** Ends `old` and starts a fresh thread in its place (or joins the restart under way). */
   private restart(old: PluginThread, reason: string, stuck = false, counted = true): Promise<void> {
-    this.restarting ??= this.doRestart(old, reason, stuck, counted).finally(() => (this.restarting = undefined));
-    return this.restarting;
-  }
-
-  private async doRestart(old: PluginThread, reason: string, stuck: boolean, counted: boolean): Promise<void> {
-    this.worker = undefined;
+    if (this.phase.name === "restarting") return this.phase.done;
+    const restarting = this.transition({ name: "restarting", done: SETTLED });
     this.channel.failAll(new WorkerGoneError(`plugin ${this.opts.defaultName} worker restarted: ${reason}`));
     old.removeAllListeners("exit");
-    await old.terminate({ stuck }).catch(() => undefined);
-    const now = Date.now();
-    this.restartTimes = this.restartTimes.filter((t) => now - t < 60_000);
-    if (counted && this.restartTimes.length >= MAX_RESTARTS_PER_MINUTE) {
-      this.stopped = true;
-      this.emit("restarted", { reason, ok: false, error: `gave up after ${MAX_RESTARTS_PER_MINUTE} restarts in a minute` });
+    restarting.done = this.runRestart(restarting, old, reason, stuck, counted);
+    return restarting.done;
+  }
+
+  private async runRestart(restarting: PhaseOf<"restarting">, old: PluginThread, reason: string, stuck: boolean, counted: boolean): Promise<void> {
+    await old.terminate({ stuck }).catch(ignore);
+    for (;;) {
+      // stopped meanwhile (a reload replaced it, the daemon is closing): no thread to start
+      if (this.phase !== restarting) return;
+      const now = Date.now();
+      this.restartTimes = this.restartTimes.filter((t) => now - t < 60_000);
+      if (counted && this.restartTimes.length >= MAX_RESTARTS_PER_MINUTE) {
+        this.transition({ name: "stopped" });
+        this.emit("restarted", { reason, ok: false, error: `gave up after ${MAX_RESTARTS_PER_MINUTE} restarts in a minute` });
+        return;
+      }
+      if (counted) this.restartTimes.push(now);
+      let booted;
+      try {
+        booted = await this.boot();
+      } catch (err) {
+        if (this.phase !== restarting) return;
+        // A shared thread that ended again under this load (a neighbour that keeps crashing it):
+        // another restart, counted, rather than giving up on this plugin at once.
+        if (err instanceof PluginLoadError && err.threadEnded && this.opts.group) {
+          counted = true;
+          continue;
+        }
+        this.transition({ name: "stopped" });
+        this.emit("restarted", { reason, ok: false, error: messageOf(err) });
+        return;
+      }
+      if (this.phase !== restarting) {
+        // stopped while the fresh thread booted: it serves nobody (the stop waits for this)
+        await booted.worker.terminate();
+        return;
+      }
+      this.policy.keepAlive = booted.keepAlive;
+      this.attach(booted.worker);
+      this.armIdle();
+      this.emit("restarted", { reason, ok: true });
       return;
     }
-    if (counted) this.restartTimes.push(now);
-    let booted;
-    try {
-      booted = await this.boot();
-    } catch (err) {
-      // A shared thread that ended again under this load (a neighbour that keeps crashing it):
-      // another restart, counted, rather than giving up on this plugin at once.
-      if (err instanceof PluginLoadError && err.threadEnded && this.opts.group && !this.stopped) return this.doRestart(old, reason, false, true);
-      // stopped meanwhile (a reload replaced it, the daemon is closing): nobody to tell
-      const stoppedMeanwhile = this.stopped;
-      this.stopped = true;
-      if (!stoppedMeanwhile) this.emit("restarted", { reason, ok: false, error: messageOf(err) });
-      return;
-    }
-    if (this.stopped) {
-      // stopped (unloaded, shutting down) while the fresh thread booted: it serves nobody
-      await booted.worker.terminate();
-      return;
-    }
-    this.policy.keepAlive = booted.keepAlive;
-    this.attach(booted.worker);
-    this.armIdle();
-    this.emit("restarted", { reason, ok: true });
   }
 }
 
