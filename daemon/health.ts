@@ -123,7 +123,7 @@ export function healthReport(d: HealthDeps) {
     startup: { done: startup.done, ms: startup.ms },
     /** names of the plugins still loading */
     loading: plugins.filter((p) => p.status === "loading").map((p) => p.name),
-    counts: { plugins: plugins.length, loaded: plugins.filter((p) => p.status === "loaded").length, loading: startup.loading, skipped: plugins.filter((p) => p.status === "skipped").length, errors: plugins.filter((p) => p.lastError).length, tools: d.registry.tools.size, resources: d.registry.resources.size, resourceTemplates: d.registry.templates.length, prompts: d.registry.prompts.size },
+    counts: { plugins: plugins.length, loaded: plugins.filter((p) => p.status === "loaded").length, loading: startup.loading, skipped: plugins.filter((p) => p.status === "skipped").length, errors: plugins.filter((p) => p.lastError && p.status !== "skipped").length, tools: d.registry.tools.size, resources: d.registry.resources.size, resourceTemplates: d.registry.templates.length, prompts: d.registry.prompts.size },
     plugins: plugins.map(pluginSummary),
     conflicts: d.registry.conflicts,
     // estimated tokens of what each view lists (o200k), and how each view exposes tools

@@ -52,7 +52,7 @@ const manifest = {
     plugins_dir: {
       type: "directory",
       title: "Plugins folder",
-      description: "The folder Patchbay watches for plugins (created with an example on first start).",
+      description: "The folder Patchbay watches for plugins. The default, ~/.patchbay/plugins, is created with an example on first start; a folder you choose must exist (until it does, Patchbay serves no plugins and its status says the folder is missing).",
       required: false,
       default: "${HOME}/.patchbay/plugins",
     },

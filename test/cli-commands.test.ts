@@ -71,9 +71,17 @@ test("doctor reports a broken Claude config, a missing entry command and a plugi
   assert.match(r.stdout, /✓ plugin good\.mjs: compiles/);
   assert.match(r.stdout, /✗ plugin bad\.ts: .*bad\.ts:1:\d+/);
   assert.match(r.stdout, /! daemon: no daemon running/);
+  assert.match(r.stdout, /\n2 problems found, and \d+ warnings? \(!\)\.\n$/);
   dir.file(file.slice(dir.path.length + 1), "{ nope");
   const r2 = run(["doctor", "--plugins", plugins, "--port", "0"], { HOME: home, XDG_CONFIG_HOME: "", PATCHBAY_HOME: dir.join("pbhome3") });
   assert.match(r2.stdout, /✗ Claude Desktop config: .* is not valid JSON/);
+  // warnings only (no Claude Desktop config, no daemon): not "All checks passed"
+  dir.file("doctor-good/good.mjs", `export default { tools: {} };`);
+  const r3 = run(["doctor", "--plugins", dir.join("doctor-good"), "--port", "0"], { HOME: dir.join("home-without-claude"), XDG_CONFIG_HOME: "", PATCHBAY_HOME: dir.join("pbhome3b") });
+  assert.equal(r3.status, 0, r3.stdout + r3.stderr);
+  assert.match(r3.stdout, /^! /m);
+  assert.match(r3.stdout, /\nNo problems found; \d+ warnings? \(!\) above\.\n$/);
+  assert.doesNotMatch(r3.stdout, /All checks passed/);
 });
 
 test("SIGTERM lets an in-flight call finish, closes sessions, removes the state file, exits 0", async () => {

@@ -58,6 +58,8 @@ test("a FIFO named like a plugin, present at start: the daemon listens and loads
   assert.equal(plugin(h, "uses-pipe").status, "error");
   assert.match(plugin(h, "uses-pipe").lastError.message, /helper-pipe\.mjs is not a regular file/);
   assert.equal(h.counts.skipped, 3);
+  // skipped files are not errors: only uses-pipe failed
+  assert.equal(h.counts.errors, 1);
   const c = await httpClient(d.url);
   clients.push(c);
   assert.equal(textOf(await c.client.callTool({ name: "good__say", arguments: {} })), "good");

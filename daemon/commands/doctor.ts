@@ -169,6 +169,8 @@ export async function runDoctor(config: Config): Promise<number> {
     process.stdout.write(`${mark} ${c.name}: ${c.detail}\n${c.fix && c.ok !== true ? `    fix: ${c.fix}\n` : ""}`);
   }
   const failed = checks.filter((c) => c.ok === false).length;
-  process.stdout.write(failed ? `\n${failed} problem${failed > 1 ? "s" : ""} found.\n` : "\nAll checks passed.\n");
+  const warned = checks.filter((c) => c.ok === "warn").length;
+  const warnings = warned ? `${warned} warning${warned > 1 ? "s" : ""} (!)` : "";
+  process.stdout.write(failed ? `\n${failed} problem${failed > 1 ? "s" : ""} found${warned ? `, and ${warnings}` : ""}.\n` : warned ? `\nNo problems found; ${warnings} above.\n` : "\nAll checks passed.\n");
   return failed ? 1 : 0;
 }
