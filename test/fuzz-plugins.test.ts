@@ -28,7 +28,8 @@ import { FuzzSuite } from "./helpers/fuzz-suite.ts";
 import { arbJson, arbWeirdString } from "./helpers/fuzz-arbitraries.ts";
 import { isPlainObject, shapeProblems } from "./helpers/fuzz-oracle.ts";
 
-const CALL_TIMEOUT_MS = 1_500;
+// long enough that a call or restart on a starved machine (load 9 on 2 cores) does not miss it; only the looping handlers do
+const CALL_TIMEOUT_MS = 4_000;
 /** the bound on anything that runs a plugin handler (which may itself time out once or twice) */
 const SLOW_BOUND_MS = HANG_BOUND_MS + CALL_TIMEOUT_MS * 2;
 const suite = new FuzzSuite("plugins", { env: { PATCHBAY_CALL_TIMEOUT_MS: String(CALL_TIMEOUT_MS), PATCHBAY_WORKER_HEAP_MB: "64" } });
