@@ -20,7 +20,7 @@
  *   SIGINT/SIGTERM/SIGHUP that nothing else handles). After `kill -9` it stays, stale.
  *
  * Used for the daemon's lock and for `stdio-start.lock` (one bridge at a time starts a
- * daemon, see transports/stdio-bridge.ts). `patchbay stdio --standalone` takes no lock:
+ * daemon, see transports/find-or-start-daemon.ts). `patchbay stdio --standalone` takes no lock:
  * see docs/configuration.md "One daemon per home".
  */
 import { closeSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";

@@ -13,6 +13,9 @@ import { join } from "node:path";
 import { distDir } from "../package-root.ts";
 import type { CountReply, CountRequest } from "./token-count-process.ts";
 
+/** how long close() waits for the counting process to exit */
+const CLOSE_WAIT_MS = 2_000;
+
 export const TOKEN_COUNT_ENTRY = join(distDir, "token-count-process.js");
 
 /** The usual rule of thumb for JSON and English: about four bytes a token. */
@@ -137,11 +140,17 @@ export class TokenCounter {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     const c = this.child;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const gone = new Promise<void>((resolve) => c.once("exit", () => resolve()));
-    // unref'd, the child would not keep a shutting-down daemon alive until its exit event,
-    // and the daemon would end in this await, before the rest of its shutdown (state file)
+    // Held by a timer of its own, not only by the child: under load the child's handle was
+    // seen gone with no exit event to come (a test's event loop emptied inside this await,
+    // and a daemon would end here, before the rest of its shutdown: state file, telemetry).
+    let timer: NodeJS.Timeout | undefined;
+    const gone = new Promise<void>((resolve) => {
+      c.once("exit", () => resolve());
+      timer = setTimeout(resolve, CLOSE_WAIT_MS);
+    });
     c.ref();
     c.kill();
     await gone;
+    clearTimeout(timer);
   }
 }
