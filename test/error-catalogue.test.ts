@@ -99,8 +99,8 @@ test("the daemon answers no JSON-RPC code outside the catalogue, and no refusal 
       assert.ok(table.has(code), `${file} throws ProtocolErrorCode.${m[1]} (${code}), which is not in RPC_CODES`);
     }
     assert.doesNotMatch(text, /sendRpcError\(|new McpError\(/, `${file}: answer refusals with sendRefusal and a catalogue entry`);
-    // ValidationFailure never leaves plugin-runtime.ts (it is serialized with `validation: true`)
-    const local = file.endsWith("plugin-runtime.ts") ? ["ValidationFailure"] : [];
+    // ValidationFailure never leaves the plugin's thread (it is serialized with `validation: true`)
+    const local = file.endsWith("thread/validation-failure.ts") ? ["ValidationFailure"] : [];
     for (const m of text.matchAll(/class (\w+) extends Error\b/g)) assert.ok(local.includes(m[1]), `${file}: error class ${m[1]} is not in the catalogue (daemon/errors.ts)`);
   }
 });

@@ -1,7 +1,7 @@
 /**
  * What a handler's context holds: the fields of the plugin API, what the plugin's setup(ctx)
  * added (a client, a cache), and a signal that works whether it is read before or after a
- * cancel. The context is built per call without spreading (daemon/plugins/thread/plugin-runtime.ts).
+ * cancel. The context is built per call without spreading (daemon/plugins/thread/plugin-context.ts).
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";

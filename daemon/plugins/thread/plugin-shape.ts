@@ -251,6 +251,108 @@ function completers(obj: Record<string, unknown>, where: string): Record<string,
 
 const KNOWN_KEYS = new Set(["name", "version", "description", "tools", "resources", "resourceTemplates", "prompts", "setup", "teardown", "keepAlive"]);
 
+/** One entry of `tools`. */
+function loadTool(toolName: string, raw: unknown): LoadedTool {
+  const where = `tools.${toolName}`;
+  // Longer or unusual names are fine here: the exposed name is sanitized and shortened.
+  if (toolName.length === 0 || toolName.length > 256) throw new PluginShapeError(`${where}: tool names must be 1 to 256 characters`);
+  const t = entry(raw, where);
+  const handler = needFn(t, "handler", where);
+  const { schema, validate } = compileInput(t.input, `${where}.input`);
+  const output = t.output === undefined ? undefined : compileInput(t.output, `${where}.output`, "(result)");
+  if (t.annotations !== undefined && !isPlainObject(t.annotations)) throw new PluginShapeError(`${where}.annotations: must be an object`);
+  const info: ToolInfo = {
+    name: toolName,
+    title: optString(t, "title", where),
+    description: optString(t, "description", where),
+    inputSchema: schema,
+    outputSchema: output?.schema,
+    annotations: t.annotations as Record<string, unknown> | undefined,
+  };
+  return { info, validate, handler, hasOutput: output !== undefined, checkOutput: output?.validate };
+}
+
+/** One entry of `resources`, keyed by its URI. */
+function loadResource(uri: string, raw: unknown): LoadedResource {
+  const where = `resources["${uri}"]`;
+  if (!/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(uri)) throw new PluginShapeError(`${where}: key must be a URI with a scheme (e.g. "notes://all")`);
+  const r = entry(raw, where);
+  const info: ResourceInfo = { uri, name: optString(r, "name", where) ?? uri, title: optString(r, "title", where), description: optString(r, "description", where), mimeType: optString(r, "mimeType", where) };
+  return { info, read: needFn(r, "read", where) };
+}
+
+/** One entry of `resourceTemplates`, keyed by its URI template. */
+function loadTemplate(uriTemplate: string, raw: unknown): LoadedTemplate {
+  const where = `resourceTemplates["${uriTemplate}"]`;
+  const r = entry(raw, where);
+  let template: UriTemplate;
+  try {
+    template = new UriTemplate(uriTemplate);
+  } catch (err) {
+    throw new PluginShapeError(`${where}: invalid URI template: ${(err as Error).message}`);
+  }
+  const complete = completers(r, where);
+  const list = optFn(r, "list", where);
+  const info: ResourceTemplateInfo = {
+    uriTemplate,
+    name: optString(r, "name", where) ?? uriTemplate,
+    title: optString(r, "title", where),
+    description: optString(r, "description", where),
+    mimeType: optString(r, "mimeType", where),
+    listable: list !== undefined,
+    completable: Object.keys(complete),
+  };
+  return { info, template, read: needFn(r, "read", where), list, complete };
+}
+
+type PromptArguments = { args: PromptInfo["arguments"]; validate: ArgValidator };
+
+/** A prompt's `arguments` given as a list of { name, description, required }. */
+function listedPromptArguments(list: unknown[], where: string): PromptArguments {
+  const args = list.map((a, i) => {
+    const o = entry(a, `${where}.arguments[${i}]`);
+    const n = optString(o, "name", `${where}.arguments[${i}]`);
+    if (!n) throw new PluginShapeError(`${where}.arguments[${i}].name: required`);
+    return { name: n, description: optString(o, "description", `${where}.arguments[${i}]`), required: o.required === true };
+  });
+  const required = args.filter((a) => a.required).map((a) => a.name);
+  const validate: ArgValidator = (a) => {
+    const value = (isPlainObject(a) ? a : {}) as Record<string, unknown>;
+    const missing = required.filter((r) => value[r] === undefined);
+    return missing.length ? { ok: false, message: `missing required argument${missing.length > 1 ? "s" : ""}: ${missing.join(", ")}` } : { ok: true, value };
+  };
+  return { args, validate };
+}
+
+/** A prompt's `arguments` given as a zod shape or zod object. */
+function zodPromptArguments(given: unknown, where: string): PromptArguments {
+  const shapeObj = isZodShape(given) ? needZod().object(given) : isZodSchema(given) ? given : undefined;
+  if (!shapeObj) throw new PluginShapeError(`${where}.arguments: must be a zod shape or a list of { name, description, required }`);
+  const shape = (shapeObj as z.ZodObject).shape as Record<string, z.ZodType> | undefined;
+  if (!shape) throw new PluginShapeError(`${where}.arguments: must be a zod object`);
+  const args = Object.entries(shape).map(([n, s]) => ({ name: n, description: s.description, required: !s.safeParse(undefined).success }));
+  const validate: ArgValidator = (a) => {
+    const r = shapeObj.safeParse(a ?? {});
+    return r.success ? { ok: true, value: r.data as Record<string, unknown> } : { ok: false, message: formatZodError(r.error) };
+  };
+  return { args, validate };
+}
+
+/** One entry of `prompts`. */
+function loadPrompt(promptName: string, raw: unknown): LoadedPrompt {
+  const where = `prompts.${promptName}`;
+  if (promptName.length === 0 || promptName.length > 256) throw new PluginShapeError(`${where}: prompt names must be 1 to 256 characters`);
+  const p = entry(raw, where);
+  const complete = completers(p, where);
+  const { args, validate }: PromptArguments = Array.isArray(p.arguments)
+    ? listedPromptArguments(p.arguments, where)
+    : p.arguments !== undefined
+      ? zodPromptArguments(p.arguments, where)
+      : { args: [], validate: (a) => ({ ok: true, value: (isPlainObject(a) ? a : {}) as Record<string, unknown> }) };
+  const info: PromptInfo = { name: promptName, title: optString(p, "title", where), description: optString(p, "description", where), arguments: args, completable: Object.keys(complete) };
+  return { info, validate, render: needFn(p, "render", where), complete };
+}
+
 /** Checks a plugin's default export and indexes it. Throws {@link PluginShapeError}. */
 export function loadPluginShape(def: unknown, defaultName: string): LoadedPlugin {
   if (!isPlainObject(def)) throw new PluginShapeError("default export: must be an object (use `export default definePlugin({...})`)");
@@ -268,95 +370,26 @@ export function loadPluginShape(def: unknown, defaultName: string): LoadedPlugin
     teardown: optFn(def, "teardown", "plugin"),
     keepAlive: optBool(def, "keepAlive", "plugin"),
   };
-
+  const { manifest } = plugin;
   for (const [toolName, raw] of Object.entries(section(def, "tools"))) {
-    const where = `tools.${toolName}`;
-    // Longer or unusual names are fine here: the exposed name is sanitized and shortened.
-    if (toolName.length === 0 || toolName.length > 256) throw new PluginShapeError(`${where}: tool names must be 1 to 256 characters`);
-    const t = entry(raw, where);
-    const handler = needFn(t, "handler", where);
-    const { schema, validate } = compileInput(t.input, `${where}.input`);
-    const output = t.output === undefined ? undefined : compileInput(t.output, `${where}.output`, "(result)");
-    if (t.annotations !== undefined && !isPlainObject(t.annotations)) throw new PluginShapeError(`${where}.annotations: must be an object`);
-    const info: ToolInfo = {
-      name: toolName,
-      title: optString(t, "title", where),
-      description: optString(t, "description", where),
-      inputSchema: schema,
-      outputSchema: output?.schema,
-      annotations: t.annotations as Record<string, unknown> | undefined,
-    };
-    plugin.tools.set(toolName, { info, validate, handler, hasOutput: output !== undefined, checkOutput: output?.validate });
-    plugin.manifest.tools.push(info);
+    const tool = loadTool(toolName, raw);
+    plugin.tools.set(toolName, tool);
+    manifest.tools.push(tool.info);
   }
-
   for (const [uri, raw] of Object.entries(section(def, "resources"))) {
-    const where = `resources["${uri}"]`;
-    if (!/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(uri)) throw new PluginShapeError(`${where}: key must be a URI with a scheme (e.g. "notes://all")`);
-    const r = entry(raw, where);
-    const info: ResourceInfo = { uri, name: optString(r, "name", where) ?? uri, title: optString(r, "title", where), description: optString(r, "description", where), mimeType: optString(r, "mimeType", where) };
-    plugin.resources.set(uri, { info, read: needFn(r, "read", where) });
-    plugin.manifest.resources.push(info);
+    const resource = loadResource(uri, raw);
+    plugin.resources.set(uri, resource);
+    manifest.resources.push(resource.info);
   }
-
   for (const [uriTemplate, raw] of Object.entries(section(def, "resourceTemplates"))) {
-    const where = `resourceTemplates["${uriTemplate}"]`;
-    const r = entry(raw, where);
-    let template: UriTemplate;
-    try {
-      template = new UriTemplate(uriTemplate);
-    } catch (err) {
-      throw new PluginShapeError(`${where}: invalid URI template: ${(err as Error).message}`);
-    }
-    const complete = completers(r, where);
-    const list = optFn(r, "list", where);
-    const info: ResourceTemplateInfo = {
-      uriTemplate,
-      name: optString(r, "name", where) ?? uriTemplate,
-      title: optString(r, "title", where),
-      description: optString(r, "description", where),
-      mimeType: optString(r, "mimeType", where),
-      listable: list !== undefined,
-      completable: Object.keys(complete),
-    };
-    plugin.templates.set(uriTemplate, { info, template, read: needFn(r, "read", where), list, complete });
-    plugin.manifest.resourceTemplates.push(info);
+    const template = loadTemplate(uriTemplate, raw);
+    plugin.templates.set(uriTemplate, template);
+    manifest.resourceTemplates.push(template.info);
   }
-
   for (const [promptName, raw] of Object.entries(section(def, "prompts"))) {
-    const where = `prompts.${promptName}`;
-    if (promptName.length === 0 || promptName.length > 256) throw new PluginShapeError(`${where}: prompt names must be 1 to 256 characters`);
-    const p = entry(raw, where);
-    const complete = completers(p, where);
-    let args: PromptInfo["arguments"] = [];
-    let validate: ArgValidator = (a) => ({ ok: true, value: (isPlainObject(a) ? a : {}) as Record<string, unknown> });
-    if (Array.isArray(p.arguments)) {
-      args = p.arguments.map((a, i) => {
-        const o = entry(a, `${where}.arguments[${i}]`);
-        const n = optString(o, "name", `${where}.arguments[${i}]`);
-        if (!n) throw new PluginShapeError(`${where}.arguments[${i}].name: required`);
-        return { name: n, description: optString(o, "description", `${where}.arguments[${i}]`), required: o.required === true };
-      });
-      const required = args.filter((a) => a.required).map((a) => a.name);
-      validate = (a) => {
-        const value = (isPlainObject(a) ? a : {}) as Record<string, unknown>;
-        const missing = required.filter((r) => value[r] === undefined);
-        return missing.length ? { ok: false, message: `missing required argument${missing.length > 1 ? "s" : ""}: ${missing.join(", ")}` } : { ok: true, value };
-      };
-    } else if (p.arguments !== undefined) {
-      const shapeObj = isZodShape(p.arguments) ? needZod().object(p.arguments) : isZodSchema(p.arguments) ? p.arguments : undefined;
-      if (!shapeObj) throw new PluginShapeError(`${where}.arguments: must be a zod shape or a list of { name, description, required }`);
-      const shape = (shapeObj as z.ZodObject).shape as Record<string, z.ZodType> | undefined;
-      if (!shape) throw new PluginShapeError(`${where}.arguments: must be a zod object`);
-      args = Object.entries(shape).map(([n, s]) => ({ name: n, description: s.description, required: !s.safeParse(undefined).success }));
-      validate = (a) => {
-        const r = shapeObj.safeParse(a ?? {});
-        return r.success ? { ok: true, value: r.data as Record<string, unknown> } : { ok: false, message: formatZodError(r.error) };
-      };
-    }
-    const info: PromptInfo = { name: promptName, title: optString(p, "title", where), description: optString(p, "description", where), arguments: args, completable: Object.keys(complete) };
-    plugin.prompts.set(promptName, { info, validate, render: needFn(p, "render", where), complete });
-    plugin.manifest.prompts.push(info);
+    const prompt = loadPrompt(promptName, raw);
+    plugin.prompts.set(promptName, prompt);
+    manifest.prompts.push(prompt.info);
   }
   return plugin;
 }
