@@ -13,6 +13,7 @@ import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { BatchSpanProcessor, ParentBasedSampler, TracerProvider, type Sampler, type SpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace";
 import { AggregationTemporality, AggregationType, InstrumentType, MeterProvider, PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics";
 import { samplerFromEnv } from "./env-sampler.ts";
+import { PooledIdGenerator } from "./pooled-id-generator.ts";
 import type { Logger } from "pino";
 import { DashboardStore } from "./dashboard-store.ts";
 import { operationDurations, resetInstruments, setCallSink, setDurationSink, setKnownNames, type DurationSink } from "./instrumentation.ts";
@@ -113,7 +114,7 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
   propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
   const meterProvider = new MeterProvider({ resource, readers: metricReaders });
   metrics.setGlobalMeterProvider(meterProvider);
-  const tracerProvider = new TracerProvider({ resource, spanProcessors, sampler: samplerFromEnv(env) ?? sampler });
+  const tracerProvider = new TracerProvider({ resource, spanProcessors, sampler: samplerFromEnv(env) ?? sampler, idGenerator: new PooledIdGenerator() });
   trace.setGlobalTracerProvider(tracerProvider);
   resetInstruments();
   setDurationSink(durationSink);
