@@ -10,7 +10,7 @@
  * only from fixed lists, and resource URIs stay off metrics (template URIs are unbounded).
  * Spans keep the client's real values, truncated, because they live in bounded buffers.
  */
-import { metrics, propagation, trace, SpanKind, SpanStatusCode, ROOT_CONTEXT, type Attributes, type Context, type Span } from "@opentelemetry/api";
+import { metrics, propagation, trace, SpanKind, SpanStatusCode, ROOT_CONTEXT, TraceFlags, type Attributes, type Context, type Span } from "@opentelemetry/api";
 import type { WorkerSpan } from "../plugins/worker-protocol.ts";
 import { DurationHistogram, type HistogramSeries } from "./duration-histogram.ts";
 import type { SessionInfo, TransportKind } from "../session-store.ts";
@@ -370,10 +370,35 @@ class LiveRequestSpan implements RequestSpan {
   }
 }
 
+/**
+ * What the SDK wiring (sdk.ts) gives when Patchbay's own rate limit decides which new
+ * requests are traced: whether one started now would be, and the tracer's id source.
+ */
+export interface RootSampling {
+  wouldSample(): boolean;
+  ids: { generateTraceId(): string; generateSpanId(): string };
+}
+let rootSampling: RootSampling | undefined;
+export function setRootSampling(r: RootSampling | undefined): void {
+  rootSampling = r;
+}
+
+/**
+ * A request with no trace context that the rate limit leaves out gets a non-recording span
+ * made here, with the ids the SDK would have given it (a traceparent flagged not sampled still
+ * goes to upstreams), instead of one from the SDK: its span name, sampler chain and span
+ * object were half of what telemetry cost such a request. What it yields is the same as the
+ * SDK's (a non-recording span; processors see neither).
+ */
+function untracedRoot(parent: Context): Span | undefined {
+  if (parent !== ROOT_CONTEXT || !rootSampling || rootSampling.wouldSample()) return undefined;
+  return trace.wrapSpanContext({ traceId: rootSampling.ids.generateTraceId(), spanId: rootSampling.ids.generateSpanId(), traceFlags: TraceFlags.NONE });
+}
+
 export function startRequestSpan(req: RequestStart): RequestSpan {
   try {
     const parent = req.meta && carriesContext(req.meta) ? propagation.extract(ROOT_CONTEXT, req.meta, getter) : ROOT_CONTEXT;
-    const span: Span = tracer.startSpan(clip(req.target ? `${req.method} ${req.target}` : req.method), { kind: SpanKind.SERVER }, parent);
+    const span: Span = untracedRoot(parent) ?? tracer.startSpan(clip(req.target ? `${req.method} ${req.target}` : req.method), { kind: SpanKind.SERVER }, parent);
     // a call the sampler left out still counts in metrics and stats (see end()), but its
     // attributes would go nowhere
     if (span.isRecording()) {
