@@ -61,7 +61,6 @@ const MAX_ATTRIBUTE_CHARS = 4096;
 const WINDOW_SAMPLES = 2048;
 const WINDOW_MS = 5 * 60_000;
 const SERIES_SECONDS = 300;
-const MAX_SPANS = 4000;
 const MAX_TRACES = 300;
 
 function hrToMs(hr: [number, number]): number {
@@ -150,8 +149,6 @@ function clipAttributes(attrs: Record<string, unknown>): Record<string, unknown>
 export type StoreListener = (spans: SpanRecord[]) => void;
 
 export class DashboardStore implements SpanProcessor {
-  private spans: (SpanRecord | undefined)[] = new Array(MAX_SPANS);
-  private spanNext = 0;
   private traces = new Map<string, SpanRecord[]>();
   private tools = new Map<string, ToolWindow>();
   private listeners = new Set<StoreListener>();
@@ -199,9 +196,10 @@ export class DashboardStore implements SpanProcessor {
         attributes: clipAttributes(attrs),
         events: span.events.length ? span.events.map((e) => ({ name: e.name, attributes: e.attributes && clipAttributes(e.attributes) })) : undefined,
       };
+      // Kept only in its trace: a ring of the last 4,000 span records beside the traces was
+      // read by nothing and kept each record alive for seconds under load, long enough to be
+      // copied into the old generation (the collector's work grew with the call rate).
       this.totalSpans++;
-      this.spans[this.spanNext] = rec;
-      this.spanNext = (this.spanNext + 1) % MAX_SPANS;
       let t = this.traces.get(rec.traceId);
       if (!t) {
         t = [];

@@ -41,6 +41,8 @@ export class DurationHistogram implements MetricProducer {
   private readonly series = new Map<string, HistogramSeries>();
   private overflow?: HistogramSeries;
   private startTime = hrTime(Date.now());
+  /** Counts resets: a series found before a reset is no longer this histogram's. */
+  generation = 0;
 
   constructor(
     private readonly descriptor: HistogramDescriptor,
@@ -67,6 +69,7 @@ export class DurationHistogram implements MetricProducer {
   reset(): void {
     this.series.clear();
     this.overflow = undefined;
+    this.generation++;
     this.startTime = hrTime(Date.now());
   }
 

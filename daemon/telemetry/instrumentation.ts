@@ -10,7 +10,7 @@
  * only from fixed lists, and resource URIs stay off metrics (template URIs are unbounded).
  * Spans keep the client's real values, truncated, because they live in bounded buffers.
  */
-import { metrics, propagation, trace, SpanKind, SpanStatusCode, ROOT_CONTEXT, type Attributes, type Context, type Span } from "@opentelemetry/api";
+import { metrics, propagation, trace, SpanKind, SpanStatusCode, ROOT_CONTEXT, TraceFlags, type Attributes, type Context, type Span } from "@opentelemetry/api";
 import type { WorkerSpan } from "../plugins/worker-protocol.ts";
 import { DurationHistogram, type HistogramSeries } from "./duration-histogram.ts";
 import type { SessionInfo, TransportKind } from "../session-store.ts";
@@ -139,6 +139,31 @@ export function setDurationSink(sink: DurationSink): void {
   durationSink = sink;
 }
 
+/** One attribute set's series, remembered by the values it was derived from. */
+interface SeriesMemo {
+  m: string;
+  transport: string;
+  version: string | undefined;
+  tool: string | undefined;
+  prompt: string | undefined;
+  execute: boolean;
+  plugin: string | undefined;
+  error: string | undefined;
+  series: HistogramSeries;
+}
+/**
+ * The series a request's values led to before, by its bounded tool, prompt or method name:
+ * finding one is a map lookup and a few comparisons, where building the histogram's string
+ * key and hashing it was a third of what telemetry cost a call that is not traced. Every
+ * value here comes from a bounded set (see metricSeries), so the memo is bounded too, and
+ * capped besides: past the caps a request's series is looked up by its key as before. The
+ * memo holds the histogram's series objects, so it is dropped when the histogram resets.
+ */
+let seriesMemo = new Map<string, SeriesMemo[]>();
+let memoGeneration = -1;
+const MEMO_NAMES = 2000;
+const MEMO_PER_NAME = 64;
+
 /**
  * The duration histogram's series for a request: its attributes are all from fixed or
  * registry-bounded sets, so the series are bounded like the values (and capped by the
@@ -158,9 +183,19 @@ function metricSeries(method: string, attrs: Attributes, caller: SpanCaller, err
   const pl = attrs["patchbay.plugin.name"];
   const plugin = typeof pl === "string" ? pl : undefined;
   const error = errorType ? boundedErrorType(errorType) : undefined;
-  const key = `${m}\u0000${caller.transport}\u0000${version}\u0000${tool}\u0000${prompt}\u0000${execute}\u0000${plugin}\u0000${error}`;
-  return operationDurations.seriesFor(key, () => {
-    const set: Attributes = { "mcp.method.name": m, ...networkAttributes(caller.transport) };
+  const transport = caller.transport;
+  const name = tool ?? prompt ?? m;
+  if (memoGeneration !== operationDurations.generation) {
+    seriesMemo = new Map();
+    memoGeneration = operationDurations.generation;
+  }
+  let memos = seriesMemo.get(name);
+  if (memos) {
+    for (const e of memos) if (e.m === m && e.transport === transport && e.version === version && e.tool === tool && e.prompt === prompt && e.execute === execute && e.plugin === plugin && e.error === error) return e.series;
+  }
+  const key = `${m}\u0000${transport}\u0000${version}\u0000${tool}\u0000${prompt}\u0000${execute}\u0000${plugin}\u0000${error}`;
+  const series = operationDurations.seriesFor(key, () => {
+    const set: Attributes = { "mcp.method.name": m, ...networkAttributes(transport) };
     if (version) set["mcp.protocol.version"] = version;
     if (tool !== undefined) set["gen_ai.tool.name"] = tool;
     if (prompt !== undefined) set["gen_ai.prompt.name"] = prompt;
@@ -169,6 +204,9 @@ function metricSeries(method: string, attrs: Attributes, caller: SpanCaller, err
     if (error) set["error.type"] = error;
     return set;
   });
+  if (!memos && seriesMemo.size < MEMO_NAMES) seriesMemo.set(name, (memos = []));
+  if (memos && memos.length < MEMO_PER_NAME) memos.push({ m, transport, version, tool, prompt, execute, plugin, error, series });
+  return series;
 }
 
 const PIPE: Readonly<Attributes> = Object.freeze({ "network.transport": "pipe" });
@@ -332,10 +370,35 @@ class LiveRequestSpan implements RequestSpan {
   }
 }
 
+/**
+ * What the SDK wiring (sdk.ts) gives when Patchbay's own rate limit decides which new
+ * requests are traced: whether one started now would be, and the tracer's id source.
+ */
+export interface RootSampling {
+  wouldSample(): boolean;
+  ids: { generateTraceId(): string; generateSpanId(): string };
+}
+let rootSampling: RootSampling | undefined;
+export function setRootSampling(r: RootSampling | undefined): void {
+  rootSampling = r;
+}
+
+/**
+ * A request with no trace context that the rate limit leaves out gets a non-recording span
+ * made here, with the ids the SDK would have given it (a traceparent flagged not sampled still
+ * goes to upstreams), instead of one from the SDK: its span name, sampler chain and span
+ * object were half of what telemetry cost such a request. What it yields is the same as the
+ * SDK's (a non-recording span; processors see neither).
+ */
+function untracedRoot(parent: Context): Span | undefined {
+  if (parent !== ROOT_CONTEXT || !rootSampling || rootSampling.wouldSample()) return undefined;
+  return trace.wrapSpanContext({ traceId: rootSampling.ids.generateTraceId(), spanId: rootSampling.ids.generateSpanId(), traceFlags: TraceFlags.NONE });
+}
+
 export function startRequestSpan(req: RequestStart): RequestSpan {
   try {
     const parent = req.meta && carriesContext(req.meta) ? propagation.extract(ROOT_CONTEXT, req.meta, getter) : ROOT_CONTEXT;
-    const span: Span = tracer.startSpan(clip(req.target ? `${req.method} ${req.target}` : req.method), { kind: SpanKind.SERVER }, parent);
+    const span: Span = untracedRoot(parent) ?? tracer.startSpan(clip(req.target ? `${req.method} ${req.target}` : req.method), { kind: SpanKind.SERVER }, parent);
     // a call the sampler left out still counts in metrics and stats (see end()), but its
     // attributes would go nowhere
     if (span.isRecording()) {

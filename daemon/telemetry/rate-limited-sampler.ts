@@ -27,14 +27,23 @@ export class RateLimitedSampler implements Sampler {
     // only requests come at the rate clients choose; plugin loads, reloads and restarts
     // (INTERNAL spans) are rare and always recorded
     if (kind !== SpanKind.SERVER) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
-    const t = this.now();
-    this.tokens = Math.min(this.perSecond, this.tokens + ((t - this.last) / 1000) * this.perSecond);
-    this.last = t;
-    if (this.tokens >= 1) {
+    if (this.wouldSample()) {
       this.tokens -= 1;
       return { decision: SamplingDecision.RECORD_AND_SAMPLED };
     }
     return { decision: SamplingDecision.NOT_RECORD };
+  }
+
+  /**
+   * Whether a request span started now would be recorded, without spending the budget: the
+   * instrumentation asks first and starts no SDK span at all for a request that would not be
+   * (see startRequestSpan); one that would goes through shouldSample as always.
+   */
+  wouldSample(): boolean {
+    const t = this.now();
+    this.tokens = Math.min(this.perSecond, this.tokens + ((t - this.last) / 1000) * this.perSecond);
+    this.last = t;
+    return this.tokens >= 1;
   }
 
   toString(): string {

@@ -13,9 +13,10 @@ import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { BatchSpanProcessor, ParentBasedSampler, TracerProvider, type Sampler, type SpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace";
 import { AggregationTemporality, AggregationType, InstrumentType, MeterProvider, PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics";
 import { samplerFromEnv } from "./env-sampler.ts";
+import { PooledIdGenerator } from "./pooled-id-generator.ts";
 import type { Logger } from "pino";
 import { DashboardStore } from "./dashboard-store.ts";
-import { operationDurations, resetInstruments, setCallSink, setDurationSink, setKnownNames, type DurationSink } from "./instrumentation.ts";
+import { operationDurations, resetInstruments, setCallSink, setDurationSink, setKnownNames, setRootSampling, type DurationSink } from "./instrumentation.ts";
 import { RateLimitedSampler } from "./rate-limited-sampler.ts";
 import type { ListChanges, Registry } from "../registry.ts";
 
@@ -102,7 +103,10 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
     opts.logger.info({ endpoint, protocol }, "exporting OTLP traces and metrics");
   }
   const perSecond = opts.tracesPerSecond ?? 0;
-  const sampler: Sampler | undefined = env.OTEL_TRACES_SAMPLER || perSecond <= 0 ? undefined : new ParentBasedSampler({ root: new RateLimitedSampler(perSecond) });
+  const limiter = env.OTEL_TRACES_SAMPLER || perSecond <= 0 ? undefined : new RateLimitedSampler(perSecond);
+  const sampler: Sampler | undefined = limiter ? new ParentBasedSampler({ root: limiter }) : undefined;
+  const envSampler = samplerFromEnv(env);
+  const ids = new PooledIdGenerator();
   // What NodeSDK.start() does for a daemon with no auto-instrumentation: the providers, an
   // AsyncLocalStorage context manager and the W3C propagators, registered globally. NodeSDK
   // itself is not used because importing it loads every exporter it might build from the
@@ -113,8 +117,10 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
   propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
   const meterProvider = new MeterProvider({ resource, readers: metricReaders });
   metrics.setGlobalMeterProvider(meterProvider);
-  const tracerProvider = new TracerProvider({ resource, spanProcessors, sampler: samplerFromEnv(env) ?? sampler });
+  const tracerProvider = new TracerProvider({ resource, spanProcessors, sampler: envSampler ?? sampler, idGenerator: ids });
   trace.setGlobalTracerProvider(tracerProvider);
+  // untraced requests skip the SDK only when our limiter is the one deciding (instrumentation.ts)
+  setRootSampling(limiter && !envSampler ? { wouldSample: () => limiter.wouldSample(), ids } : undefined);
   resetInstruments();
   setDurationSink(durationSink);
   setCallSink({ toolCall: (tool, plugin, ms, error, at, bytes) => store.recordToolCall(tool, plugin, ms, error, at, bytes) });
@@ -139,6 +145,7 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
     async shutdown() {
       unbind?.();
       setCallSink(undefined);
+      setRootSampling(undefined);
       setDurationSink("off");
       try {
         await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]);
