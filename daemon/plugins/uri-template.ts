@@ -1,7 +1,7 @@
 /**
  * The one URI-template matcher. The host picks the template that serves a resources/read
  * (registry.ts, profiles.ts) and the plugin's thread then takes the variables out of the
- * same URI (thread/plugin-runtime.ts); both must decide alike, or a read the host routed
+ * same URI (thread/resource-read.ts); both must decide alike, or a read the host routed
  * would reach its plugin with no variables. So both sides use this module and nothing else
  * (test/uri-template.test.ts).
  *
