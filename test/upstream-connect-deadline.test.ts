@@ -17,15 +17,14 @@ test("a stdio upstream that never answers initialize fails after upstreamConnect
   // reads stdin for ever, never writes a byte
   root.file("plugins/mute.mcp.json", JSON.stringify({ command: process.execPath, args: ["-e", "process.stdin.resume()"] }));
   root.file("plugins/ok.mjs", `export default { tools: { hi: { description: "hi", handler: () => "hi" } } };`);
-  const t0 = Date.now();
   const d = await startDaemonProcess({ plugins: root.join("plugins"), env: { PATCHBAY_UPSTREAM_CONNECT_TIMEOUT_MS: "1000", PATCHBAY_LOG_LEVEL: "info" } });
   try {
     const mute = await waitFor("the mute upstream failed", async () => {
       const p = (await d.health()).plugins.find((x: any) => x.name === "mute");
       return p?.status === "error" && p.lastError ? p : undefined;
     }, 20_000, 100);
-    // listening did not wait for callTimeoutMs (60 s): the deadline is the upstream's own
-    assert.ok(Date.now() - t0 < 40_000, `listening and failing took ${Date.now() - t0} ms`);
+    // the deadline that failed it is the upstream's own (1 s), not callTimeoutMs (60 s): the
+    // message says which, so no wall clock is needed to tell them apart
     assert.match(mute.lastError.message, /did not answer initialize within 1000 ms \(upstreamConnectTimeoutMs\)/);
     assert.match(mute.upstream.state, /restarting|connecting/);
     // retried with backoff: a second attempt fails the same way
