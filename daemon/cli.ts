@@ -176,9 +176,6 @@ async function main(argv: string[]): Promise<number> {
         return -1;
       }
       const config = await loadConfig(overrides);
-      // a loop back to the daemon that started this one, or a daemon of another version (attach-checks.ts)
-      const { checkAttach } = await import("./commands/attach-checks.ts");
-      await checkAttach(config.home);
       const { runBridge } = await import("./transports/stdio-bridge.ts");
       await runBridge(config, { profile });
       return -1;

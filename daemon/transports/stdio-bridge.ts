@@ -23,6 +23,7 @@ import { Refusal, messageOf } from "../errors.ts";
 import { createLogger, type Logger } from "../logger.ts";
 import { refusalMessage } from "./json-rpc-message.ts";
 import { ensureDaemon } from "./find-or-start-daemon.ts";
+import { checkAttach } from "./bridge-attach-checks.ts";
 import { openBridgeSocket, reconnectWithBackoff } from "./bridge-socket.ts";
 import { RelayState } from "./bridge-relay-state.ts";
 import { HeldMessages } from "./bridge-held-messages.ts";
@@ -97,6 +98,8 @@ class StdioBridge {
 
   private async connect(isReconnect: boolean): Promise<void> {
     const state = await ensureDaemon(this.config, this.logger);
+    // the daemon found at start: a loop back to the one that started this bridge, or another version
+    if (!isReconnect) checkAttach(state);
     const socket = await openBridgeSocket(state, this.profile);
     this.ws = socket;
     socket.on("message", (data) => this.fromDaemon(socket, data));
