@@ -79,7 +79,7 @@ export class SessionInbound<T = undefined> {
     if (opts.listen) this.listens = new ListenSpans(opts.listen.info, opts.listen.interest);
   }
 
-  /** Every message from the client counts as activity, a refused one too. */
+  /** Every well-formed message from the client counts as activity, a refused duplicate too. */
   touch(): void {
     this.store.touch(this.id);
   }
